@@ -1,0 +1,54 @@
+//! The change feed: every committed mutation appends `(seq, entity, id, op, at)`,
+//! so a host can sync an ERP, a search index or a warehouse with `changes_since`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use crate::error::Entity;
+
+/// What happened to the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Created.
+    Insert,
+    /// Changed.
+    Update,
+    /// Removed.
+    Delete,
+}
+
+impl Op {
+    /// The lower-case name stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Insert => "insert",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Op> {
+        match s {
+            "insert" => Some(Op::Insert),
+            "update" => Some(Op::Update),
+            "delete" => Some(Op::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Position in the feed; strictly increasing, never reused.
+    pub seq: i64,
+    /// Kind of record.
+    pub entity: Entity,
+    /// Store id of the record.
+    pub id: i64,
+    /// What happened.
+    pub op: Op,
+    /// When the transaction that made the change ran.
+    pub at: DateTime<Utc>,
+}

@@ -1,0 +1,84 @@
+//! The one place that says how writes change customer statistics: only `completed`
+//! orders count. Single writes and bulk ingest both go through [`StatsAcc`].
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::customer::{CustomerId, CustomerStats};
+use crate::error::Result;
+use crate::interaction::Interaction;
+use crate::money::Money;
+use crate::order::{Order, OrderStatus};
+use crate::store::{StatsDelta, StoreTx};
+
+/// Statistics changes gathered during one transaction and written once per customer at the end.
+#[derive(Debug, Default)]
+pub(crate) struct StatsAcc {
+    deltas: HashMap<CustomerId, StatsDelta>,
+    refresh: HashSet<CustomerId>,
+}
+
+impl StatsAcc {
+    fn delta(&mut self, c: CustomerId) -> &mut StatsDelta {
+        self.deltas.entry(c).or_insert_with(|| StatsDelta { customer_id: c, ..StatsDelta::default() })
+    }
+
+    /// A new order was stored.
+    pub fn order_added(&mut self, o: &Order) {
+        if o.status != OrderStatus::Completed || self.refresh.contains(&o.customer_id) {
+            return;
+        }
+        let d = self.delta(o.customer_id);
+        d.orders += 1;
+        d.first_order_at = Some(d.first_order_at.map_or(o.occurred_at, |t| t.min(o.occurred_at)));
+        d.last_order_at = Some(d.last_order_at.map_or(o.occurred_at, |t| t.max(o.occurred_at)));
+        match d.spend.iter_mut().find(|(c, _)| *c == o.total.currency) {
+            Some((_, m)) => *m += o.total.minor,
+            None => d.spend.push((o.total.currency, o.total.minor)),
+        }
+    }
+
+    /// A new interaction was stored.
+    pub fn interaction_added(&mut self, i: &Interaction) {
+        if self.refresh.contains(&i.customer_id) {
+            return;
+        }
+        let d = self.delta(i.customer_id);
+        d.interactions += 1;
+        d.last_interaction_at = Some(d.last_interaction_at.map_or(i.occurred_at, |t| t.max(i.occurred_at)));
+    }
+
+    /// Something was changed or removed that an additive delta cannot express: recompute
+    /// this customer's statistics from the stored rows at flush time.
+    pub fn recompute(&mut self, c: CustomerId) {
+        self.deltas.remove(&c);
+        self.refresh.insert(c);
+    }
+
+    /// Writes everything gathered, once per customer.
+    pub fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
+        for c in self.refresh {
+            recompute(tx, c)?;
+        }
+        for d in self.deltas.into_values() {
+            tx.add_stats(&d)?;
+        }
+        Ok(())
+    }
+}
+
+/// Recomputes a customer's statistics from their stored orders and interactions.
+pub(crate) fn recompute(tx: &mut impl StoreTx, c: CustomerId) -> Result<()> {
+    let agg = tx.aggregate_orders(c, OrderStatus::Completed)?;
+    let (interaction_count, last_interaction_at): (i64, Option<DateTime<Utc>>) = tx.aggregate_interactions(c)?;
+    tx.put_stats(&CustomerStats {
+        customer_id: c,
+        order_count: agg.count,
+        first_order_at: agg.first_at,
+        last_order_at: agg.last_at,
+        total_spent: agg.spend.into_iter().filter(|(_, m)| *m != 0).map(|(cur, m)| Money::new(m, cur)).collect(),
+        interaction_count,
+        last_interaction_at,
+    })
+}

@@ -1,0 +1,118 @@
+//! The SQLite schema as a versioned list of migrations. `PRAGMA user_version` records how
+//! many have been applied; opening a file applies the missing ones in one transaction and
+//! refuses a file from a newer library. Append new migrations; never edit old ones.
+//!
+//! Integrity between tables (an order's customer exists) is checked by the facade, not by
+//! SQL foreign keys, which cost about 2.5x on bulk loads (see PERF_BASELINES.md).
+
+/// Migrations in order; index + 1 is the schema version each produces.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: customers, interactions, orders and line items.
+    r#"
+    CREATE TABLE customers (
+        id          INTEGER PRIMARY KEY,
+        external_id TEXT UNIQUE,
+        kind        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        email       TEXT,
+        phone       TEXT,
+        company     TEXT,
+        title       TEXT,
+        industry    TEXT,
+        country     TEXT,
+        region      TEXT,
+        city        TEXT,
+        postal_code TEXT,
+        street      TEXT,
+        birthday    TEXT,
+        gender      TEXT,
+        tags        TEXT NOT NULL DEFAULT '[]',
+        attributes  TEXT NOT NULL DEFAULT '{}',
+        consents    TEXT NOT NULL DEFAULT '{}',
+        lifecycle   TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        merged_into INTEGER
+    );
+    CREATE INDEX customers_email ON customers(email) WHERE email IS NOT NULL;
+    CREATE INDEX customers_phone ON customers(phone) WHERE phone IS NOT NULL;
+
+    CREATE TABLE interactions (
+        id          INTEGER PRIMARY KEY,
+        external_id TEXT UNIQUE,
+        customer_id INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        channel     TEXT,
+        direction   TEXT,
+        occurred_at INTEGER NOT NULL,
+        subject     TEXT,
+        body        TEXT,
+        score       TEXT,
+        payload     TEXT,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX interactions_customer ON interactions(customer_id, occurred_at);
+
+    CREATE TABLE orders (
+        id          INTEGER PRIMARY KEY,
+        external_id TEXT NOT NULL UNIQUE,
+        customer_id INTEGER NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        currency    TEXT NOT NULL,
+        total_minor INTEGER NOT NULL,
+        channel     TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE INDEX orders_customer ON orders(customer_id, occurred_at);
+
+    CREATE TABLE order_items (
+        order_id         INTEGER NOT NULL,
+        line_no          INTEGER NOT NULL,
+        sku              TEXT NOT NULL,
+        category         TEXT,
+        quantity         INTEGER NOT NULL,
+        unit_price_minor INTEGER NOT NULL,
+        PRIMARY KEY (order_id, line_no)
+    ) WITHOUT ROWID;
+    "#,
+    // 2: per-customer statistics (backfilled from existing rows) and the change feed.
+    r#"
+    CREATE TABLE customer_stats (
+        customer_id         INTEGER PRIMARY KEY,
+        order_count         INTEGER NOT NULL DEFAULT 0,
+        first_order_at      INTEGER,
+        last_order_at       INTEGER,
+        interaction_count   INTEGER NOT NULL DEFAULT 0,
+        last_interaction_at INTEGER
+    );
+    CREATE TABLE customer_spend (
+        customer_id INTEGER NOT NULL,
+        currency    TEXT NOT NULL,
+        total_minor INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, currency)
+    ) WITHOUT ROWID;
+    INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, interaction_count, last_interaction_at)
+    SELECT c.id,
+           (SELECT count(*) FROM orders o WHERE o.customer_id = c.id AND o.status = 'completed'),
+           (SELECT min(occurred_at) FROM orders o WHERE o.customer_id = c.id AND o.status = 'completed'),
+           (SELECT max(occurred_at) FROM orders o WHERE o.customer_id = c.id AND o.status = 'completed'),
+           (SELECT count(*) FROM interactions i WHERE i.customer_id = c.id),
+           (SELECT max(occurred_at) FROM interactions i WHERE i.customer_id = c.id)
+    FROM customers c;
+    INSERT INTO customer_spend (customer_id, currency, total_minor)
+    SELECT customer_id, currency, sum(total_minor) FROM orders WHERE status = 'completed' GROUP BY customer_id, currency;
+
+    CREATE TABLE changes (
+        seq       INTEGER PRIMARY KEY,
+        entity    TEXT NOT NULL,
+        entity_id INTEGER NOT NULL,
+        op        TEXT NOT NULL,
+        at        INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
