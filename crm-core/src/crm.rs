@@ -330,8 +330,9 @@ impl<S: Store> Crm<S> {
 
     /// Reads an order by the host's external id.
     pub fn get_order_by_external_id(&self, external_id: &str) -> Result<Order> {
-        self.store
-            .read(|tx| tx.order_by_external_id(external_id)?.ok_or_else(|| Error::not_found(Entity::Order, external_id)))
+        self.store.read(|tx| {
+            tx.order_by_external_id(external_id)?.ok_or_else(|| Error::not_found(Entity::Order, external_id))
+        })
     }
 
     /// Deletes an order and updates its customer's statistics.
@@ -357,7 +358,11 @@ impl<S: Store> Crm<S> {
     /// Row counts.
     pub fn counts(&self) -> Result<Counts> {
         self.store.read(|tx| {
-            Ok(Counts { customers: tx.count_customers()?, orders: tx.count_orders()?, interactions: tx.count_interactions()? })
+            Ok(Counts {
+                customers: tx.count_customers()?,
+                orders: tx.count_orders()?,
+                interactions: tx.count_interactions()?,
+            })
         })
     }
 }
@@ -554,7 +559,9 @@ pub(crate) fn write_order(
         acc.order_added(&o);
         return Ok(Written { record: o, outcome: Outcome::Created });
     }
-    let old = tx.order_by_external_id(&o.external_id)?.ok_or_else(|| Error::Conflict(format!("order {:?} vanished", o.external_id)))?;
+    let old = tx
+        .order_by_external_id(&o.external_id)?
+        .ok_or_else(|| Error::Conflict(format!("order {:?} vanished", o.external_id)))?;
     o.id = old.id;
     o.created_at = old.created_at;
     if (Order { updated_at: now, ..old.clone() }) == o {
@@ -596,9 +603,8 @@ pub(crate) fn write_interaction(
         return Ok(Written { record: i, outcome: Outcome::Created });
     }
     let ext = i.external_id.clone().unwrap_or_default();
-    let old = tx
-        .interaction_by_external_id(&ext)?
-        .ok_or_else(|| Error::Conflict(format!("interaction {ext:?} vanished")))?;
+    let old =
+        tx.interaction_by_external_id(&ext)?.ok_or_else(|| Error::Conflict(format!("interaction {ext:?} vanished")))?;
     i.id = old.id;
     i.created_at = old.created_at;
     if old == i {

@@ -48,7 +48,9 @@ pub mod validate;
 
 pub use changes::{Change, Op};
 pub use crm::{Counts, Crm, CrmConfig, Outcome, Written};
-pub use customer::{Address, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer};
+pub use customer::{
+    Address, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer,
+};
 pub use error::{Entity, Error, Result};
 pub use interaction::{Direction, Interaction, InteractionId, InteractionKind, NewInteraction, Score};
 pub use money::{Currency, Money, MAX_MINOR};

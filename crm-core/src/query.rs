@@ -96,7 +96,13 @@ pub const MAX_PAGE: usize = 10_000;
 
 impl Default for CustomerQuery {
     fn default() -> Self {
-        CustomerQuery { filter: CustomerFilter::default(), sort: SortKey::Id, descending: false, limit: 100, cursor: None }
+        CustomerQuery {
+            filter: CustomerFilter::default(),
+            sort: SortKey::Id,
+            descending: false,
+            limit: 100,
+            cursor: None,
+        }
     }
 }
 
@@ -137,7 +143,12 @@ impl Cursor {
     }
 
     pub(crate) fn decode(text: &str, sort: SortKey, descending: bool) -> Result<Cursor> {
-        let bad = || Error::validation("cursor", format!("{text:?} is not a cursor of this query (sort {}, descending {descending})", sort.as_str()));
+        let bad = || {
+            Error::validation(
+                "cursor",
+                format!("{text:?} is not a cursor of this query (sort {}, descending {descending})", sort.as_str()),
+            )
+        };
         let mut parts = text.splitn(5, '.');
         let (Some(key), Some(dir), Some(id), Some(kind), Some(value)) =
             (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())

@@ -14,7 +14,7 @@ use crate::store::{StatsDelta, StoreTx};
 
 /// Statistics changes gathered during one transaction and written once per customer at the end.
 #[derive(Debug, Default)]
-pub(crate) struct StatsAcc {
+pub struct StatsAcc {
     deltas: HashMap<CustomerId, StatsDelta>,
     refresh: HashSet<CustomerId>,
 }

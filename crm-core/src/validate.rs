@@ -132,7 +132,10 @@ impl Validator {
     /// An email address, checked for RFC 5322 syntax and lower-cased.
     pub(crate) fn email(&self, value: Option<&str>) -> Result<Option<String>> {
         let Some(v) = self.opt("email", value, 254)? else { return Ok(None) };
-        if !v.contains('@') || !email_address::EmailAddress::is_valid(&v) || !v.rsplit('@').next().is_some_and(|d| d.contains('.')) {
+        if !v.contains('@')
+            || !email_address::EmailAddress::is_valid(&v)
+            || !v.rsplit('@').next().is_some_and(|d| d.contains('.'))
+        {
             return Err(Error::validation("email", format!("{v:?} is not a valid email address")));
         }
         Ok(Some(v.to_lowercase()))
@@ -160,8 +163,9 @@ impl Validator {
     pub(crate) fn country(&self, value: Option<&str>) -> Result<Option<String>> {
         let Some(v) = self.opt("address.country", value, 8)? else { return Ok(None) };
         let up = v.to_ascii_uppercase();
-        parse_region(&up)
-            .map_err(|_| Error::validation("address.country", format!("{v:?} is not an ISO 3166-1 alpha-2 country code")))?;
+        parse_region(&up).map_err(|_| {
+            Error::validation("address.country", format!("{v:?} is not an ISO 3166-1 alpha-2 country code"))
+        })?;
         Ok(Some(up))
     }
 
@@ -171,7 +175,12 @@ impl Validator {
         if t < self.cfg.min_time || t > max {
             return Err(Error::validation(
                 field,
-                format!("{} is outside the accepted range {} .. {}", t.to_rfc3339(), self.cfg.min_time.to_rfc3339(), max.to_rfc3339()),
+                format!(
+                    "{} is outside the accepted range {} .. {}",
+                    t.to_rfc3339(),
+                    self.cfg.min_time.to_rfc3339(),
+                    max.to_rfc3339()
+                ),
             ));
         }
         Ok(to_micros(t))
@@ -188,7 +197,10 @@ impl Validator {
     fn json_size(&self, field: &str, v: &impl serde::Serialize) -> Result<()> {
         let n = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
         if n > self.cfg.max_json_bytes {
-            return Err(Error::validation(field, format!("is {n} bytes as JSON; the limit is {}", self.cfg.max_json_bytes)));
+            return Err(Error::validation(
+                field,
+                format!("is {n} bytes as JSON; the limit is {}", self.cfg.max_json_bytes),
+            ));
         }
         Ok(())
     }
@@ -196,13 +208,19 @@ impl Validator {
     pub(crate) fn attributes(&self, attrs: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
         for k in attrs.keys() {
             if k.is_empty() || k.len() > self.cfg.max_short_len {
-                return Err(Error::validation("attributes", format!("key {k:?} must be 1 to {} bytes", self.cfg.max_short_len)));
+                return Err(Error::validation(
+                    "attributes",
+                    format!("key {k:?} must be 1 to {} bytes", self.cfg.max_short_len),
+                ));
             }
         }
         self.json_size("attributes", attrs)
     }
 
-    pub(crate) fn tags<'a>(&self, tags: impl IntoIterator<Item = &'a String>) -> Result<std::collections::BTreeSet<String>> {
+    pub(crate) fn tags<'a>(
+        &self,
+        tags: impl IntoIterator<Item = &'a String>,
+    ) -> Result<std::collections::BTreeSet<String>> {
         let mut out = std::collections::BTreeSet::new();
         for t in tags {
             out.insert(self.required("tags", t)?);
@@ -280,7 +298,9 @@ impl Validator {
             Some(Score::Csat(s)) if !(1..=5).contains(&s) => {
                 return Err(Error::validation("score", format!("CSAT {s} is outside 1 ..= 5")))
             }
-            Some(Score::Nps(s)) if s > 10 => return Err(Error::validation("score", format!("NPS {s} is outside 0 ..= 10"))),
+            Some(Score::Nps(s)) if s > 10 => {
+                return Err(Error::validation("score", format!("NPS {s} is outside 0 ..= 10")))
+            }
             _ => {}
         }
         if let Some(p) = &i.payload {
@@ -304,12 +324,18 @@ impl Validator {
     /// Validates and normalises a new order (the customer reference is checked by the caller).
     pub fn order(&self, o: &NewOrder) -> Result<NewOrder> {
         if o.items.len() > self.cfg.max_items {
-            return Err(Error::validation("items", format!("{} line items; the limit is {}", o.items.len(), self.cfg.max_items)));
+            return Err(Error::validation(
+                "items",
+                format!("{} line items; the limit is {}", o.items.len(), self.cfg.max_items),
+            ));
         }
         let mut items = Vec::with_capacity(o.items.len());
         for (n, it) in o.items.iter().enumerate() {
             if !(1..=1_000_000).contains(&it.quantity) {
-                return Err(Error::validation(format!("items[{n}].quantity"), format!("{} is outside 1 ..= 1000000", it.quantity)));
+                return Err(Error::validation(
+                    format!("items[{n}].quantity"),
+                    format!("{} is outside 1 ..= 1000000", it.quantity),
+                ));
             }
             let unit = self.amount(&format!("items[{n}].unit_price_minor"), it.unit_price_minor)?;
             if unit.checked_mul(it.quantity).is_none_or(|t| t > MAX_MINOR) {

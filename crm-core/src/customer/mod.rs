@@ -261,4 +261,3 @@ pub struct CustomerStats {
     /// Time of the latest interaction.
     pub last_interaction_at: Option<DateTime<Utc>>,
 }
-

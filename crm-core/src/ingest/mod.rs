@@ -1,1 +1,466 @@
-//! Bulk ingest.
+//! Bulk ingest of customers, orders and interactions from CSV files, JSON Lines files and
+//! Rust iterators. Rows stream through (a file is never held in memory whole), are
+//! validated outside the write lock, and are written in batched transactions. Rows that
+//! fail are reported with their row number, field and reason; every valid row is stored.
+//! Records carry external ids, so ingesting the same file again changes nothing.
+
+mod rows;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::crm::{now, upsert_customer, write_interaction, write_order, Crm, Outcome};
+use crate::customer::NewCustomer;
+use crate::error::{Error, Result};
+use crate::interaction::NewInteraction;
+use crate::order::NewOrder;
+use crate::stats::StatsAcc;
+use crate::store::{Store, StoreTx};
+use crate::validate::Validator;
+
+pub use rows::{CustomerRow, InteractionRow, OrderRow, CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS};
+
+/// File formats for bulk ingest and export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Comma-separated values with a header row (see [`CUSTOMER_COLUMNS`] and friends).
+    Csv,
+    /// One JSON object per line, in the serde shape of the input type.
+    JsonLines,
+}
+
+impl Format {
+    /// Picks the format from a file name: `.csv`, or `.jsonl` / `.ndjson`.
+    pub fn from_path(path: &Path) -> Result<Format> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("jsonl" | "ndjson") => Ok(Format::JsonLines),
+            _ => Err(Error::validation("path", format!("{}: expected a .csv, .jsonl or .ndjson file", path.display()))),
+        }
+    }
+}
+
+/// Which kind of record a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// [`NewCustomer`] rows.
+    Customers,
+    /// [`NewOrder`] rows.
+    Orders,
+    /// [`NewInteraction`] rows.
+    Interactions,
+}
+
+/// A row that was not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    /// For files, the 1-based line the row starts on (the CSV header is line 1); for
+    /// iterators, the 1-based position.
+    pub row: u64,
+    /// The offending field, where known.
+    pub field: Option<String>,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl RowError {
+    fn from_error(row: u64, e: Error) -> RowError {
+        match e {
+            Error::Validation { field, reason } => RowError { row, field: Some(field), reason },
+            other => RowError { row, field: None, reason: other.to_string() },
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Rows read.
+    pub rows: u64,
+    /// Rows stored as new records.
+    pub created: u64,
+    /// Rows that changed an existing record (same external id).
+    pub updated: u64,
+    /// Rows identical to what was stored.
+    pub unchanged: u64,
+    /// Rows refused.
+    pub failed: u64,
+    /// The refused rows, in order, up to [`IngestOptions::max_errors`].
+    pub errors: Vec<RowError>,
+}
+
+/// Progress of a running ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows processed so far (committed).
+    pub rows_done: u64,
+    /// Rows in all, when known in advance.
+    pub rows_total: Option<u64>,
+}
+
+/// Settings of one ingest.
+pub struct IngestOptions<'a> {
+    /// Rows per transaction (default 20,000).
+    pub batch_size: usize,
+    /// Row errors kept in the report (default 10,000); all are counted in `failed`.
+    pub max_errors: usize,
+    /// Called after each committed batch.
+    pub progress: Option<&'a mut dyn FnMut(Progress)>,
+}
+
+impl Default for IngestOptions<'_> {
+    fn default() -> Self {
+        IngestOptions { batch_size: 20_000, max_errors: 10_000, progress: None }
+    }
+}
+
+impl std::fmt::Debug for IngestOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestOptions")
+            .field("batch_size", &self.batch_size)
+            .field("max_errors", &self.max_errors)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// A record type that bulk ingest reads and the generator writes.
+pub trait Record: Sized + Serialize + DeserializeOwned + private::Sealed {
+    /// The flat CSV row of this record.
+    type Row: Serialize + DeserializeOwned + TryInto<Self, Error = Error> + for<'a> From<&'a Self>;
+    /// Accepted CSV columns.
+    const COLUMNS: &'static [&'static str];
+    /// CSV columns that must be present.
+    const REQUIRED: &'static [&'static str];
+}
+
+mod private {
+    use super::*;
+
+    /// How each record kind is validated and written; crate-internal.
+    pub trait Sealed: Sized {
+        fn validate(&self, v: &Validator) -> Result<Self>;
+        fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, acc: &mut StatsAcc) -> Result<Outcome>;
+    }
+}
+use private::Sealed;
+
+impl Record for NewCustomer {
+    type Row = CustomerRow;
+    const COLUMNS: &'static [&'static str] = CUSTOMER_COLUMNS;
+    const REQUIRED: &'static [&'static str] = &["external_id", "name"];
+}
+
+impl Sealed for NewCustomer {
+    fn validate(&self, v: &Validator) -> Result<Self> {
+        if self.external_id.is_none() {
+            return Err(Error::validation("external_id", "is required in bulk ingest (it makes re-ingest idempotent)"));
+        }
+        v.customer(self)
+    }
+    fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, _: &mut StatsAcc) -> Result<Outcome> {
+        upsert_customer(tx, self, now).map(|w| w.outcome)
+    }
+}
+
+impl Record for NewOrder {
+    type Row = OrderRow;
+    const COLUMNS: &'static [&'static str] = ORDER_COLUMNS;
+    const REQUIRED: &'static [&'static str] = &["external_id", "occurred_at", "currency", "total_minor"];
+}
+
+impl Sealed for NewOrder {
+    fn validate(&self, v: &Validator) -> Result<Self> {
+        v.order(self)
+    }
+    fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, acc: &mut StatsAcc) -> Result<Outcome> {
+        write_order(tx, self, now, acc).map(|w| w.outcome)
+    }
+}
+
+impl Record for NewInteraction {
+    type Row = InteractionRow;
+    const COLUMNS: &'static [&'static str] = INTERACTION_COLUMNS;
+    const REQUIRED: &'static [&'static str] = &["external_id", "kind", "occurred_at"];
+}
+
+impl Sealed for NewInteraction {
+    fn validate(&self, v: &Validator) -> Result<Self> {
+        if self.external_id.is_none() {
+            return Err(Error::validation("external_id", "is required in bulk ingest (it makes re-ingest idempotent)"));
+        }
+        v.interaction(self)
+    }
+    fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, acc: &mut StatsAcc) -> Result<Outcome> {
+        write_interaction(tx, self, now, acc).map(|w| w.outcome)
+    }
+}
+
+type RowItem<T> = (u64, std::result::Result<T, RowError>);
+
+/// Reads records from a CSV or JSON Lines stream, one at a time. A malformed row is an
+/// item carrying a [`RowError`]; a wrong CSV header is an error before any row is read.
+pub fn read<T: Record>(reader: impl Read + 'static, format: Format) -> Result<Box<dyn Iterator<Item = RowItem<T>>>> {
+    match format {
+        Format::Csv => {
+            let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
+            let headers = r.headers().map_err(|e| Error::validation("header", e.to_string()))?.clone();
+            for h in headers.iter() {
+                if !T::COLUMNS.contains(&h) {
+                    return Err(Error::validation(
+                        "header",
+                        format!("unknown column {h:?}; the columns are {}", T::COLUMNS.join(", ")),
+                    ));
+                }
+            }
+            for req in T::REQUIRED {
+                if !headers.iter().any(|h| h == *req) {
+                    return Err(Error::validation("header", format!("required column {req:?} is missing")));
+                }
+            }
+            let mut it = r.into_records();
+            let mut n = 1;
+            Ok(Box::new(std::iter::from_fn(move || {
+                let rec = it.next()?;
+                n += 1;
+                Some(match rec {
+                    Err(e) => {
+                        let line = e.position().map_or(n, |p| p.line());
+                        (line, Err(RowError { row: line, field: None, reason: e.to_string() }))
+                    }
+                    Ok(rec) => {
+                        let line = rec.position().map_or(n, |p| p.line());
+                        let parsed = rec
+                            .deserialize::<T::Row>(Some(&headers))
+                            .map_err(|e| Error::validation("row", e.to_string()))
+                            .and_then(|row| row.try_into());
+                        (line, parsed.map_err(|e| RowError::from_error(line, e)))
+                    }
+                })
+            })))
+        }
+        Format::JsonLines => {
+            let mut lines = BufReader::with_capacity(1 << 16, reader).lines();
+            let mut n = 0u64;
+            Ok(Box::new(std::iter::from_fn(move || loop {
+                let line = lines.next()?;
+                n += 1;
+                match line {
+                    Err(e) => return Some((n, Err(RowError { row: n, field: None, reason: e.to_string() }))),
+                    Ok(l) if l.trim().is_empty() => continue,
+                    Ok(l) => {
+                        let parsed = serde_json::from_str::<T>(&l).map_err(|e| RowError {
+                            row: n,
+                            field: None,
+                            reason: format!("invalid JSON record: {e}"),
+                        });
+                        return Some((n, parsed));
+                    }
+                }
+            })))
+        }
+    }
+}
+
+/// Writes records as CSV (header plus one row each) or JSON Lines; returns the count.
+pub fn write<T: Record>(writer: impl Write, format: Format, records: impl IntoIterator<Item = T>) -> Result<u64> {
+    let mut n = 0;
+    match format {
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(writer);
+            w.write_record(T::COLUMNS).map_err(csv_io)?;
+            for r in records {
+                w.serialize(T::Row::from(&r)).map_err(csv_io)?;
+                n += 1;
+            }
+            w.flush()?;
+        }
+        Format::JsonLines => {
+            let mut w = BufWriter::with_capacity(1 << 16, writer);
+            for r in records {
+                serde_json::to_writer(&mut w, &r).map_err(std::io::Error::from)?;
+                w.write_all(b"\n")?;
+                n += 1;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(n)
+}
+
+/// Writes records to a file whose format follows its extension; returns the count.
+pub fn write_file<T: Record>(path: impl AsRef<Path>, records: impl IntoIterator<Item = T>) -> Result<u64> {
+    let path = path.as_ref();
+    let format = Format::from_path(path)?;
+    write(BufWriter::with_capacity(1 << 20, File::create(path)?), format, records)
+}
+
+fn csv_io(e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::Io(io),
+        other => Error::Io(std::io::Error::other(format!("{other:?}"))),
+    }
+}
+
+impl<S: Store> Crm<S> {
+    /// Ingests customers from an iterator (each needs an `external_id`).
+    ///
+    /// ```
+    /// use crm_core::{Crm, NewCustomer, ingest::IngestOptions};
+    /// let crm = Crm::in_memory().unwrap();
+    /// let rows = (1..=3).map(|n| NewCustomer { external_id: Some(format!("C{n}")), name: format!("N{n}"), ..Default::default() });
+    /// let report = crm.ingest_customers(rows.clone(), IngestOptions::default()).unwrap();
+    /// assert_eq!(report.created, 3);
+    /// let again = crm.ingest_customers(rows, IngestOptions::default()).unwrap();
+    /// assert_eq!(again.unchanged, 3);
+    /// ```
+    pub fn ingest_customers(
+        &self,
+        rows: impl IntoIterator<Item = NewCustomer>,
+        opts: IngestOptions<'_>,
+    ) -> Result<IngestReport> {
+        self.ingest_iter(rows, opts)
+    }
+
+    /// Ingests orders from an iterator.
+    pub fn ingest_orders(
+        &self,
+        rows: impl IntoIterator<Item = NewOrder>,
+        opts: IngestOptions<'_>,
+    ) -> Result<IngestReport> {
+        self.ingest_iter(rows, opts)
+    }
+
+    /// Ingests interactions from an iterator (each needs an `external_id`).
+    pub fn ingest_interactions(
+        &self,
+        rows: impl IntoIterator<Item = NewInteraction>,
+        opts: IngestOptions<'_>,
+    ) -> Result<IngestReport> {
+        self.ingest_iter(rows, opts)
+    }
+
+    /// Ingests a CSV or JSON Lines file (format from the extension) of the given kind.
+    pub fn ingest_file(
+        &self,
+        kind: RecordKind,
+        path: impl AsRef<Path>,
+        opts: IngestOptions<'_>,
+    ) -> Result<IngestReport> {
+        let path = path.as_ref();
+        let format = Format::from_path(path)?;
+        let file = File::open(path)?;
+        self.ingest_reader(kind, file, format, opts)
+    }
+
+    /// Ingests a CSV or JSON Lines stream of the given kind.
+    pub fn ingest_reader(
+        &self,
+        kind: RecordKind,
+        reader: impl Read + 'static,
+        format: Format,
+        opts: IngestOptions<'_>,
+    ) -> Result<IngestReport> {
+        match kind {
+            RecordKind::Customers => self.ingest_rows(read::<NewCustomer>(reader, format)?, None, opts),
+            RecordKind::Orders => self.ingest_rows(read::<NewOrder>(reader, format)?, None, opts),
+            RecordKind::Interactions => self.ingest_rows(read::<NewInteraction>(reader, format)?, None, opts),
+        }
+    }
+
+    fn ingest_iter<T: Record>(
+        &self,
+        rows: impl IntoIterator<Item = T>,
+        opts: IngestOptions<'_>,
+    ) -> Result<IngestReport> {
+        let it = rows.into_iter();
+        let total = match it.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo as u64),
+            _ => None,
+        };
+        self.ingest_rows(it.zip(1u64..).map(|(r, n)| (n, Ok(r))), total, opts)
+    }
+
+    /// The engine: validate outside the lock, write a batch per transaction.
+    fn ingest_rows<T: Record>(
+        &self,
+        rows: impl Iterator<Item = RowItem<T>>,
+        total: Option<u64>,
+        mut opts: IngestOptions<'_>,
+    ) -> Result<IngestReport> {
+        let batch_size = opts.batch_size.max(1);
+        let mut report = IngestReport::default();
+        let fail = |report: &mut IngestReport, e: RowError, max: usize| {
+            report.failed += 1;
+            if report.errors.len() < max {
+                report.errors.push(e);
+            }
+        };
+        let mut rows = rows.peekable();
+        let mut batch: Vec<(u64, T)> = Vec::with_capacity(batch_size);
+        while rows.peek().is_some() {
+            batch.clear();
+            for (n, r) in rows.by_ref().take(batch_size) {
+                report.rows += 1;
+                match r.and_then(|r| r.validate(self.validator()).map_err(|e| RowError::from_error(n, e))) {
+                    Ok(v) => batch.push((n, v)),
+                    Err(e) => fail(&mut report, e, opts.max_errors),
+                }
+            }
+            let outcomes = self.store().write(|tx| {
+                let now = now();
+                let mut acc = StatsAcc::default();
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for (n, rec) in batch.drain(..) {
+                    match rec.write(tx, now, &mut acc) {
+                        Ok(o) => outcomes.push(Ok(o)),
+                        // Row-level refusals happen before the row writes anything.
+                        Err(e @ (Error::Validation { .. } | Error::NotFound { .. } | Error::Conflict(_))) => {
+                            outcomes.push(Err(RowError::from_error(n, e)))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                acc.flush(tx)?;
+                Ok(outcomes)
+            })?;
+            for o in outcomes {
+                match o {
+                    Ok(Outcome::Created) => report.created += 1,
+                    Ok(Outcome::Updated) => report.updated += 1,
+                    Ok(Outcome::Unchanged) => report.unchanged += 1,
+                    Err(e) => fail(&mut report, e, opts.max_errors),
+                }
+            }
+            if let Some(p) = opts.progress.as_mut() {
+                p(Progress { rows_done: report.rows, rows_total: total });
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Counts the data rows of a file cheaply (lines, less the CSV header), for progress bars.
+pub fn count_rows(path: impl AsRef<Path>) -> Result<u64> {
+    let path = path.as_ref();
+    let format = Format::from_path(path)?;
+    let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut n = 0u64;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        n += buf.iter().filter(|b| **b == b'\n').count() as u64;
+        let len = buf.len();
+        r.consume(len);
+    }
+    Ok(if format == Format::Csv { n.saturating_sub(1) } else { n })
+}

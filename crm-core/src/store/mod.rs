@@ -167,7 +167,12 @@ pub trait StoreTx {
     fn add_stats(&mut self, d: &StatsDelta) -> Result<()>;
 
     /// A customer's orders and interactions, newest first, strictly before `before`.
-    fn timeline(&mut self, customer: CustomerId, before: Option<(i64, u8, i64)>, limit: usize) -> Result<Vec<TimelineEntry>>;
+    fn timeline(
+        &mut self,
+        customer: CustomerId,
+        before: Option<(i64, u8, i64)>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>>;
 
     /// Appends to the change feed; returns the new sequence number.
     fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64>;

@@ -233,7 +233,13 @@ fn customer_row(r: &Row<'_>) -> rusqlite::Result<Customer> {
         company: r.get(6)?,
         title: r.get(7)?,
         industry: r.get(8)?,
-        address: Address { country: r.get(9)?, region: r.get(10)?, city: r.get(11)?, postal_code: r.get(12)?, street: r.get(13)? },
+        address: Address {
+            country: r.get(9)?,
+            region: r.get(10)?,
+            city: r.get(11)?,
+            postal_code: r.get(12)?,
+            street: r.get(13)?,
+        },
         birthday: birthday.map(|b| b.parse::<NaiveDate>().map_err(|e| conversion(14, e))).transpose()?,
         gender: r.get(15)?,
         tags: json_col(r, 16)?,
@@ -297,7 +303,8 @@ fn interaction_row(r: &Row<'_>) -> rusqlite::Result<Interaction> {
     })
 }
 
-const ORDER_COLS: &str = "id, external_id, customer_id, occurred_at, status, currency, total_minor, channel, created_at, updated_at";
+const ORDER_COLS: &str =
+    "id, external_id, customer_id, occurred_at, status, currency, total_minor, channel, created_at, updated_at";
 
 fn order_row(r: &Row<'_>) -> rusqlite::Result<Order> {
     let status: String = r.get(4)?;
@@ -465,7 +472,11 @@ impl StoreTx for SqliteTx<'_> {
             cond(&mut sql, " AND c.lifecycle = ?", Value::Text(enum_str(&l)));
         }
         for t in &filter.tags {
-            cond(&mut sql, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)", Value::Text(t.clone()));
+            cond(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = ?)",
+                Value::Text(t.clone()),
+            );
         }
         if let Some(t) = filter.created_from {
             cond(&mut sql, " AND c.created_at >= ?", Value::Integer(micros(t)));
@@ -601,7 +612,11 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn interaction_ids_of(&mut self, customer: CustomerId) -> Result<Vec<InteractionId>> {
-        Ok(self.ids("SELECT id FROM interactions WHERE customer_id = ?1 ORDER BY id", customer.0)?.into_iter().map(InteractionId).collect())
+        Ok(self
+            .ids("SELECT id FROM interactions WHERE customer_id = ?1 ORDER BY id", customer.0)?
+            .into_iter()
+            .map(InteractionId)
+            .collect())
     }
 
     fn count_interactions(&mut self) -> Result<i64> {
@@ -609,7 +624,8 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn aggregate_interactions(&mut self, customer: CustomerId) -> Result<(i64, Option<DateTime<Utc>>)> {
-        let mut st = self.tx.prepare_cached("SELECT count(*), max(occurred_at) FROM interactions WHERE customer_id = ?1")?;
+        let mut st =
+            self.tx.prepare_cached("SELECT count(*), max(occurred_at) FROM interactions WHERE customer_id = ?1")?;
         let (n, last): (i64, Option<i64>) = st.query_row([customer.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok((n, opt_time(last)))
     }
@@ -681,7 +697,11 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn order_ids_of(&mut self, customer: CustomerId) -> Result<Vec<OrderId>> {
-        Ok(self.ids("SELECT id FROM orders WHERE customer_id = ?1 ORDER BY id", customer.0)?.into_iter().map(OrderId).collect())
+        Ok(self
+            .ids("SELECT id FROM orders WHERE customer_id = ?1 ORDER BY id", customer.0)?
+            .into_iter()
+            .map(OrderId)
+            .collect())
     }
 
     fn count_orders(&mut self) -> Result<i64> {
@@ -749,7 +769,9 @@ impl StoreTx for SqliteTx<'_> {
                 s.last_interaction_at.map(micros),
             ])?;
         self.tx.prepare_cached("DELETE FROM customer_spend WHERE customer_id = ?1")?.execute([s.customer_id.0])?;
-        let mut st = self.tx.prepare_cached("INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES (?1, ?2, ?3)")?;
+        let mut st = self
+            .tx
+            .prepare_cached("INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES (?1, ?2, ?3)")?;
         for m in &s.total_spent {
             st.execute(params![s.customer_id.0, m.currency.code(), m.minor])?;
         }
@@ -785,7 +807,12 @@ impl StoreTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn timeline(&mut self, customer: CustomerId, before: Option<(i64, u8, i64)>, limit: usize) -> Result<Vec<TimelineEntry>> {
+    fn timeline(
+        &mut self,
+        customer: CustomerId,
+        before: Option<(i64, u8, i64)>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>> {
         // Keys sort as (time, 0 = order / 1 = interaction, id), newest first.
         let (t0, k0, id0) = before.unwrap_or((i64::MAX, u8::MAX, i64::MAX));
         let (order_id_bound, inter_id_bound, inter_t_bound) = match k0 {
@@ -829,9 +856,9 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>> {
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT seq, entity, entity_id, op, at FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut st = self.tx.prepare_cached(
+            "SELECT seq, entity, entity_id, op, at FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
         let rows = st
             .query_map(params![after, limit as i64], |r| {
                 let e: String = r.get(1)?;
