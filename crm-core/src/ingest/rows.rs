@@ -305,3 +305,22 @@ impl From<&NewInteraction> for InteractionRow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_of<T: Serialize + Default>() -> Vec<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(T::default()).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        text.lines().next().unwrap().split(',').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn row_fields_are_in_column_order() {
+        assert_eq!(header_of::<CustomerRow>(), CUSTOMER_COLUMNS);
+        assert_eq!(header_of::<OrderRow>(), ORDER_COLUMNS);
+        assert_eq!(header_of::<InteractionRow>(), INTERACTION_COLUMNS);
+    }
+}

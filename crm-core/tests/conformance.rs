@@ -1,0 +1,454 @@
+//! The store conformance suite: written once against the `Store` trait (and the facade
+//! over it) and run on every store. Today: `SqliteStore` in memory and on a file.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeZone, Utc};
+use crm_core::store::{SqliteStore, StatsDelta, Store, StoreTx, TimelineEntry};
+use crm_core::*;
+
+fn t(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, day, hour, 0, 0).unwrap()
+}
+
+fn usd() -> Currency {
+    "USD".parse().unwrap()
+}
+
+fn customer(name: &str) -> Customer {
+    Customer {
+        id: CustomerId(0),
+        external_id: Some(format!("ext-{name}")),
+        kind: CustomerKind::Person,
+        name: name.into(),
+        email: Some(format!("{}@example.com", name.to_lowercase())),
+        phone: None,
+        company: None,
+        title: None,
+        industry: None,
+        address: Address { country: Some("SG".into()), ..Default::default() },
+        birthday: None,
+        gender: None,
+        tags: BTreeSet::new(),
+        attributes: Default::default(),
+        consents: Default::default(),
+        lifecycle: LifecycleStage::Prospect,
+        created_at: t(1, 0),
+        updated_at: t(1, 0),
+        merged_into: None,
+    }
+}
+
+fn order(ext: &str, c: CustomerId, at: DateTime<Utc>, minor: i64) -> Order {
+    Order {
+        id: OrderId(0),
+        external_id: ext.into(),
+        customer_id: c,
+        occurred_at: at,
+        status: OrderStatus::Completed,
+        total: Money::new(minor, usd()),
+        channel: Some("web".into()),
+        items: vec![
+            LineItem { sku: "A".into(), category: Some("shoes".into()), quantity: 1, unit_price_minor: minor / 2 },
+            LineItem { sku: "B".into(), category: None, quantity: 2, unit_price_minor: minor / 4 },
+        ],
+        created_at: t(1, 0),
+        updated_at: t(1, 0),
+    }
+}
+
+fn interaction(ext: Option<&str>, c: CustomerId, at: DateTime<Utc>) -> Interaction {
+    Interaction {
+        id: InteractionId(0),
+        external_id: ext.map(str::to_owned),
+        customer_id: c,
+        kind: InteractionKind::Call,
+        channel: Some("phone".into()),
+        direction: Some(Direction::Inbound),
+        occurred_at: at,
+        subject: Some("hello".into()),
+        body: None,
+        score: Some(Score::Csat(4)),
+        payload: Some(serde_json::json!({"k": [1, 2]})),
+        created_at: t(1, 0),
+    }
+}
+
+mod checks {
+    use super::*;
+
+    pub fn customer_round_trip<S: Store>(s: S) {
+        let mut c = customer("Ada");
+        c.tags.insert("vip".into());
+        c.attributes.insert("plan".into(), serde_json::json!({"tier": "gold", "seats": 3}));
+        c.birthday = Some("1990-02-03".parse().unwrap());
+        c.consents.insert("email".into(), Consent { granted: true, at: t(2, 3), source: Some("web".into()) });
+        let id = s.write(|tx| tx.insert_customer(&c)).unwrap();
+        c.id = id;
+        s.read(|tx| {
+            assert_eq!(tx.get_customer(id)?.as_ref(), Some(&c));
+            assert_eq!(tx.customer_by_external_id("ext-Ada")?.as_ref(), Some(&c));
+            assert_eq!(tx.customer_id_by_external_id("ext-Ada")?, Some(id));
+            assert_eq!(tx.customer_id_by_external_id("nope")?, None);
+            assert!(tx.customer_exists(id)?);
+            assert!(!tx.customer_exists(CustomerId(id.0 + 100))?);
+            assert_eq!(tx.get_stats(id)?, CustomerStats { customer_id: id, ..Default::default() });
+            Ok(())
+        })
+        .unwrap();
+        c.name = "Ada L".into();
+        c.tags.clear();
+        s.write(|tx| tx.update_customer(&c)).unwrap();
+        assert_eq!(s.read(|tx| tx.get_customer(id)).unwrap(), Some(c.clone()));
+        let missing = Customer { id: CustomerId(999_999), ..c.clone() };
+        assert!(matches!(s.write(|tx| tx.update_customer(&missing)), Err(Error::NotFound { .. })));
+        s.write(|tx| tx.delete_customer(id)).unwrap();
+        assert_eq!(s.read(|tx| tx.get_customer(id)).unwrap(), None);
+        assert_eq!(s.read(|tx| tx.count_customers()).unwrap(), 0);
+    }
+
+    pub fn orders_are_keyed_by_external_id<S: Store>(s: S) {
+        let c = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
+        let mut o = order("O-1", c, t(3, 0), 1000);
+        let id = s.write(|tx| tx.insert_order(&o)).unwrap().expect("new order");
+        o.id = id;
+        assert_eq!(s.read(|tx| tx.get_order(id)).unwrap(), Some(o.clone()));
+        // A second insert with the same external id writes nothing.
+        let dup = order("O-1", c, t(4, 0), 5);
+        assert_eq!(s.write(|tx| tx.insert_order(&dup)).unwrap(), None);
+        assert_eq!(s.read(|tx| tx.order_by_external_id("O-1")).unwrap(), Some(o.clone()));
+        assert_eq!(s.read(|tx| tx.count_orders()).unwrap(), 1);
+        // Update replaces fields and items.
+        o.status = OrderStatus::Refunded;
+        o.items.truncate(1);
+        s.write(|tx| tx.update_order(&o)).unwrap();
+        assert_eq!(s.read(|tx| tx.get_order(id)).unwrap(), Some(o.clone()));
+        assert_eq!(s.read(|tx| tx.order_ids_of(c)).unwrap(), vec![id]);
+        s.write(|tx| tx.delete_order(id)).unwrap();
+        assert_eq!(s.read(|tx| tx.get_order(id)).unwrap(), None);
+        assert_eq!(s.read(|tx| tx.order_ids_of(c)).unwrap(), vec![]);
+    }
+
+    pub fn order_aggregates_by_status<S: Store>(s: S) {
+        let c = s.write(|tx| tx.insert_customer(&customer("Cy"))).unwrap();
+        s.write(|tx| {
+            tx.insert_order(&order("a", c, t(3, 0), 100))?;
+            tx.insert_order(&order("b", c, t(9, 0), 250))?;
+            let mut eur = order("c", c, t(5, 0), 70);
+            eur.total.currency = "EUR".parse().unwrap();
+            tx.insert_order(&eur)?;
+            let mut refunded = order("d", c, t(20, 0), 999);
+            refunded.status = OrderStatus::Refunded;
+            tx.insert_order(&refunded)?;
+            Ok(())
+        })
+        .unwrap();
+        let agg = s.read(|tx| tx.aggregate_orders(c, OrderStatus::Completed)).unwrap();
+        assert_eq!(agg.count, 3);
+        assert_eq!(agg.first_at, Some(t(3, 0)));
+        assert_eq!(agg.last_at, Some(t(9, 0)));
+        assert_eq!(agg.spend, vec![("EUR".parse().unwrap(), 70), (usd(), 350)]);
+        let r = s.read(|tx| tx.aggregate_orders(c, OrderStatus::Refunded)).unwrap();
+        assert_eq!((r.count, r.last_at), (1, Some(t(20, 0))));
+    }
+
+    pub fn interactions_round_trip<S: Store>(s: S) {
+        let c = s.write(|tx| tx.insert_customer(&customer("Di"))).unwrap();
+        let mut i = interaction(Some("I-1"), c, t(2, 0));
+        i.id = s.write(|tx| tx.insert_interaction(&i)).unwrap().unwrap();
+        assert_eq!(s.read(|tx| tx.get_interaction(i.id)).unwrap(), Some(i.clone()));
+        assert_eq!(s.write(|tx| tx.insert_interaction(&interaction(Some("I-1"), c, t(5, 0)))).unwrap(), None);
+        // Without external ids, every insert is new.
+        let a = s.write(|tx| tx.insert_interaction(&interaction(None, c, t(3, 0)))).unwrap();
+        let b = s.write(|tx| tx.insert_interaction(&interaction(None, c, t(4, 0)))).unwrap();
+        assert!(a.is_some() && b.is_some() && a != b);
+        i.kind = InteractionKind::Complaint;
+        i.score = Some(Score::Nps(2));
+        s.write(|tx| tx.update_interaction(&i)).unwrap();
+        assert_eq!(s.read(|tx| tx.interaction_by_external_id("I-1")).unwrap(), Some(i.clone()));
+        assert_eq!(s.read(|tx| tx.aggregate_interactions(c)).unwrap(), (3, Some(t(4, 0))));
+        s.write(|tx| tx.delete_interaction(i.id)).unwrap();
+        assert_eq!(s.read(|tx| tx.count_interactions()).unwrap(), 2);
+        assert_eq!(s.read(|tx| tx.interaction_ids_of(c)).unwrap().len(), 2);
+    }
+
+    pub fn stats_fold_and_overwrite<S: Store>(s: S) {
+        let c = s.write(|tx| tx.insert_customer(&customer("Ed"))).unwrap();
+        let eur: Currency = "EUR".parse().unwrap();
+        s.write(|tx| {
+            tx.add_stats(&StatsDelta {
+                customer_id: c,
+                orders: 2,
+                first_order_at: Some(t(5, 0)),
+                last_order_at: Some(t(7, 0)),
+                spend: vec![(usd(), 300)],
+                ..Default::default()
+            })?;
+            tx.add_stats(&StatsDelta {
+                customer_id: c,
+                orders: 1,
+                first_order_at: Some(t(2, 0)),
+                last_order_at: Some(t(3, 0)),
+                spend: vec![(usd(), 5), (eur, 9)],
+                interactions: 4,
+                last_interaction_at: Some(t(8, 0)),
+            })?;
+            // A delta with no times must not erase the known ones.
+            tx.add_stats(&StatsDelta { customer_id: c, interactions: 1, ..Default::default() })
+        })
+        .unwrap();
+        let st = s.read(|tx| tx.get_stats(c)).unwrap();
+        assert_eq!(st.order_count, 3);
+        assert_eq!(st.first_order_at, Some(t(2, 0)));
+        assert_eq!(st.last_order_at, Some(t(7, 0)));
+        assert_eq!(st.total_spent, vec![Money::new(9, eur), Money::new(305, usd())]);
+        assert_eq!((st.interaction_count, st.last_interaction_at), (5, Some(t(8, 0))));
+        let fresh = CustomerStats {
+            customer_id: c,
+            order_count: 1,
+            total_spent: vec![Money::new(1, usd())],
+            ..Default::default()
+        };
+        s.write(|tx| tx.put_stats(&fresh)).unwrap();
+        assert_eq!(s.read(|tx| tx.get_stats(c)).unwrap(), fresh);
+    }
+
+    pub fn failed_or_panicking_transactions_leave_nothing<S: Store + std::panic::RefUnwindSafe>(s: S) {
+        let r: Result<()> = s.write(|tx| {
+            tx.insert_customer(&customer("Fay"))?;
+            Err(Error::validation("x", "forced"))
+        });
+        assert!(r.is_err());
+        let caught = std::panic::catch_unwind(|| {
+            let _ = s.write(|tx| -> Result<()> {
+                tx.insert_customer(&customer("Gus"))?;
+                panic!("boom");
+            });
+        });
+        assert!(caught.is_err());
+        assert_eq!(s.read(|tx| tx.count_customers()).unwrap(), 0);
+        // The store still works after the panic.
+        s.write(|tx| tx.insert_customer(&customer("Hal"))).unwrap();
+        assert_eq!(s.read(|tx| tx.count_customers()).unwrap(), 1);
+    }
+
+    pub fn change_feed_is_ordered<S: Store>(s: S) {
+        let seqs: Vec<i64> = s
+            .write(|tx| {
+                (0..5)
+                    .map(|n| {
+                        tx.append_change(
+                            Entity::Order,
+                            n,
+                            if n % 2 == 0 { Op::Insert } else { Op::Update },
+                            t(1, n as u32),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+        let all = s.read(|tx| tx.changes_since(0, 100)).unwrap();
+        assert_eq!(all.iter().map(|c| c.seq).collect::<Vec<_>>(), seqs);
+        assert_eq!(all[1].op, Op::Update);
+        assert_eq!(all[3].at, t(1, 3));
+        let page = s.read(|tx| tx.changes_since(seqs[1], 2)).unwrap();
+        assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    pub fn timeline_pages_newest_first<S: Store>(s: S) {
+        let crm = Crm::with_store(s, ValidationConfig::default()).unwrap();
+        let c = crm.create_customer(&NewCustomer { name: "Ivy".into(), ..Default::default() }).unwrap();
+        // Same timestamps on purpose: ties are ordered (time, orders before interactions, id), newest first.
+        for n in 0..7u32 {
+            let at = t(10 + n / 3, 0);
+            crm.record_order(&NewOrder {
+                external_id: format!("o{n}"),
+                customer_id: Some(c.id),
+                customer_external_id: None,
+                occurred_at: at,
+                status: OrderStatus::Completed,
+                currency: usd(),
+                total_minor: 100,
+                channel: None,
+                items: vec![],
+            })
+            .unwrap();
+            crm.add_interaction(&NewInteraction {
+                external_id: None,
+                customer_id: Some(c.id),
+                customer_external_id: None,
+                kind: InteractionKind::Email,
+                channel: None,
+                direction: None,
+                occurred_at: at,
+                subject: None,
+                body: None,
+                score: None,
+                payload: None,
+            })
+            .unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = crm.timeline(c.id, 3, cursor.as_deref()).unwrap();
+            seen.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 14);
+        let keys: Vec<_> = seen.iter().map(TimelineEntry::key).collect();
+        assert!(keys.windows(2).all(|w| w[0] > w[1]), "{keys:?}");
+    }
+
+    pub fn query_filters_sorts_and_pages<S: Store>(s: S) {
+        let crm = Crm::with_store(s, ValidationConfig::default()).unwrap();
+        let names = ["delta", "alpha", "echo", "bravo", "charlie", "alpha"];
+        for (n, name) in names.iter().enumerate() {
+            let c = crm
+                .create_customer(&NewCustomer {
+                    name: (*name).into(),
+                    address: Address {
+                        country: Some(if n % 2 == 0 { "SG" } else { "CN" }.into()),
+                        ..Default::default()
+                    },
+                    tags: if n < 3 { ["vip".to_string()].into() } else { BTreeSet::new() },
+                    kind: if n == 5 { CustomerKind::Company } else { CustomerKind::Person },
+                    ..Default::default()
+                })
+                .unwrap();
+            for k in 0..n {
+                crm.record_order(&NewOrder {
+                    external_id: format!("{n}-{k}"),
+                    customer_id: Some(c.id),
+                    customer_external_id: None,
+                    occurred_at: t(1 + k as u32, n as u32),
+                    status: OrderStatus::Completed,
+                    currency: usd(),
+                    total_minor: 10,
+                    channel: None,
+                    items: vec![],
+                })
+                .unwrap();
+            }
+        }
+        let all = |q: CustomerQuery| -> Vec<Customer> {
+            let mut q = q;
+            let mut out = Vec::new();
+            loop {
+                let p = crm.query_customers(&q).unwrap();
+                assert!(p.items.len() <= q.limit);
+                out.extend(p.items);
+                match p.next_cursor {
+                    Some(c) => q.cursor = Some(c),
+                    None => return out,
+                }
+            }
+        };
+        let by_name = all(CustomerQuery { sort: SortKey::Name, limit: 2, ..Default::default() });
+        let got: Vec<_> = by_name.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(got, ["alpha", "alpha", "bravo", "charlie", "delta", "echo"]);
+        let desc = all(CustomerQuery { sort: SortKey::OrderCount, descending: true, limit: 4, ..Default::default() });
+        let counts: Vec<_> = desc.iter().map(|c| crm.customer_stats(c.id).unwrap().order_count).collect();
+        assert_eq!(counts, [5, 4, 3, 2, 1, 0]);
+        let last = all(CustomerQuery { sort: SortKey::LastOrderAt, limit: 1, ..Default::default() });
+        assert_eq!(last.first().unwrap().name, "delta", "no orders sorts first ascending");
+        let f = |filter: CustomerFilter| all(CustomerQuery { filter, limit: 3, ..Default::default() }).len();
+        assert_eq!(f(CustomerFilter { country: Some("sg".into()), ..Default::default() }), 3);
+        assert_eq!(f(CustomerFilter { tags: ["vip".to_string()].into(), ..Default::default() }), 3);
+        assert_eq!(f(CustomerFilter { kind: Some(CustomerKind::Company), ..Default::default() }), 1);
+        assert_eq!(f(CustomerFilter { min_orders: Some(2), max_orders: Some(4), ..Default::default() }), 3);
+        assert_eq!(f(CustomerFilter { last_order_from: Some(t(5, 0)), ..Default::default() }), 1);
+        assert_eq!(f(CustomerFilter { lifecycle: Some(LifecycleStage::Churned), ..Default::default() }), 0);
+        // A cursor from another sort is refused.
+        let p = crm.query_customers(&CustomerQuery { sort: SortKey::Name, limit: 1, ..Default::default() }).unwrap();
+        let wrong = CustomerQuery { sort: SortKey::Id, cursor: p.next_cursor, ..Default::default() };
+        assert_eq!(crm.query_customers(&wrong).unwrap_err().field(), Some("cursor"));
+    }
+
+    pub fn search_by_name_email_phone_company<S: Store>(s: S) {
+        let crm = Crm::with_store(s, ValidationConfig::default()).unwrap();
+        let mk = |name: &str, email: &str, phone: Option<&str>, company: Option<&str>| {
+            crm.create_customer(&NewCustomer {
+                name: name.into(),
+                email: Some(email.into()),
+                phone: phone.map(str::to_owned),
+                company: company.map(str::to_owned),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let a = mk("Ada Lovelace", "ada@analytical.org", Some("+44 20 7946 0958"), None);
+        let b = mk("Bob 100% Real", "bob@example.com", None, Some("Acme_Widgets"));
+        let names = |q: &str| crm.search_customers(q, 10).unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(names("lovelace"), vec![a.id]);
+        assert_eq!(names("ADA@ANALYT"), vec![a.id]);
+        assert_eq!(names("7946 0958"), vec![a.id]);
+        assert_eq!(names("acme_"), vec![b.id]);
+        assert_eq!(names("100%"), vec![b.id]);
+        assert_eq!(names("%"), vec![b.id], "LIKE wildcards are escaped");
+        assert_eq!(names("_"), vec![b.id]);
+        assert!(names("zzz").is_empty());
+        assert!(names("   ").is_empty());
+    }
+}
+
+macro_rules! conformance {
+    ($store:ident, $make:expr) => {
+        mod $store {
+            use super::*;
+            #[test]
+            fn customer_round_trip() {
+                checks::customer_round_trip($make);
+            }
+            #[test]
+            fn orders_are_keyed_by_external_id() {
+                checks::orders_are_keyed_by_external_id($make);
+            }
+            #[test]
+            fn order_aggregates_by_status() {
+                checks::order_aggregates_by_status($make);
+            }
+            #[test]
+            fn interactions_round_trip() {
+                checks::interactions_round_trip($make);
+            }
+            #[test]
+            fn stats_fold_and_overwrite() {
+                checks::stats_fold_and_overwrite($make);
+            }
+            #[test]
+            fn failed_or_panicking_transactions_leave_nothing() {
+                checks::failed_or_panicking_transactions_leave_nothing($make);
+            }
+            #[test]
+            fn change_feed_is_ordered() {
+                checks::change_feed_is_ordered($make);
+            }
+            #[test]
+            fn timeline_pages_newest_first() {
+                checks::timeline_pages_newest_first($make);
+            }
+            #[test]
+            fn query_filters_sorts_and_pages() {
+                checks::query_filters_sorts_and_pages($make);
+            }
+            #[test]
+            fn search_by_name_email_phone_company() {
+                checks::search_by_name_email_phone_company($make);
+            }
+        }
+    };
+}
+
+conformance!(sqlite_memory, SqliteStore::in_memory().unwrap());
+
+fn sqlite_file() -> SqliteStore {
+    // Each store gets its own directory, kept for the life of the test process.
+    let dir = tempfile::tempdir().unwrap().keep();
+    SqliteStore::open(dir.join("crm.db")).unwrap()
+}
+conformance!(sqlite_file_store, sqlite_file());
