@@ -9,7 +9,7 @@ use crate::changes::{Change, Entity, Op};
 use crate::customer::{Customer, CustomerId, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer};
 use crate::error::{Error, Result};
 use crate::interaction::{Interaction, InteractionId, NewInteraction};
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::order::{NewOrder, Order, OrderId};
 use crate::query::{Cursor, CustomerQuery, Page, MAX_PAGE};
 use crate::stats::{self, StatsAcc};
@@ -206,6 +206,22 @@ impl<S: Store> Crm<S> {
                 return Err(Error::not_found(Entity::Customer, id));
             }
             tx.get_stats(id)
+        })
+    }
+
+    /// The customers who spent most in `currency` (completed orders), largest first.
+    pub fn top_customers_by_spend(&self, currency: Currency, limit: usize) -> Result<Vec<(Customer, Money)>> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(Error::validation("limit", format!("{limit} is outside 1 ..= {MAX_PAGE}")));
+        }
+        self.store.read(|tx| {
+            let top = tx.top_spenders(currency, limit)?;
+            top.into_iter()
+                .map(|(id, minor)| {
+                    let c = tx.get_customer(id)?.ok_or_else(|| Error::not_found(Entity::Customer, id))?;
+                    Ok((c, Money::new(minor, currency)))
+                })
+                .collect()
         })
     }
 

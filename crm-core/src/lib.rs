@@ -58,3 +58,8 @@ pub use order::{LineItem, NewOrder, Order, OrderId, OrderStatus};
 pub use query::{CustomerFilter, CustomerQuery, Page, SortKey};
 pub use store::TimelineEntry;
 pub use validate::ValidationConfig;
+
+/// The README's Rust snippets, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -203,6 +203,14 @@ mod checks {
         assert_eq!(st.last_order_at, Some(t(7, 0)));
         assert_eq!(st.total_spent, vec![Money::new(9, eur), Money::new(305, usd())]);
         assert_eq!((st.interaction_count, st.last_interaction_at), (5, Some(t(8, 0))));
+        let d = s.write(|tx| tx.insert_customer(&customer("Dee"))).unwrap();
+        s.write(|tx| {
+            tx.add_stats(&StatsDelta { customer_id: d, orders: 1, spend: vec![(usd(), 305)], ..Default::default() })
+        })
+        .unwrap();
+        assert_eq!(s.read(|tx| tx.top_spenders(usd(), 10)).unwrap(), vec![(c, 305), (d, 305)], "ties by id");
+        assert_eq!(s.read(|tx| tx.top_spenders(eur, 1)).unwrap(), vec![(c, 9)]);
+        assert_eq!(s.read(|tx| tx.top_spenders("JPY".parse().unwrap(), 5)).unwrap(), vec![]);
         let fresh = CustomerStats {
             customer_id: c,
             order_count: 1,

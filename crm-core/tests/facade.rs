@@ -144,6 +144,10 @@ fn refunds_cancellations_and_deletions_update_stats() {
     }
     let s = crm.customer_stats(c.id).unwrap();
     assert_eq!((s.order_count, s.total_spent[0].minor), (3, 6000));
+    let top = crm.top_customers_by_spend("EUR".parse().unwrap(), 5).unwrap();
+    assert_eq!(top, vec![(c.clone(), Money::new(6000, "EUR".parse().unwrap()))]);
+    assert!(crm.top_customers_by_spend("USD".parse().unwrap(), 5).unwrap().is_empty());
+    assert_eq!(crm.top_customers_by_spend("EUR".parse().unwrap(), 0).unwrap_err().field(), Some("limit"));
     // Retry: nothing changes.
     let w = crm.record_order(&order("O-3", "C-1", 20, 3000, OrderStatus::Completed)).unwrap();
     assert_eq!(w.outcome, Outcome::Unchanged);

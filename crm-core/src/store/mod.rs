@@ -165,6 +165,8 @@ pub trait StoreTx {
     fn put_stats(&mut self, s: &CustomerStats) -> Result<()>;
     /// Folds a delta into a customer's statistics.
     fn add_stats(&mut self, d: &StatsDelta) -> Result<()>;
+    /// The customers with the largest spend in `currency`, largest first (ties by id), at most `limit`.
+    fn top_spenders(&mut self, currency: Currency, limit: usize) -> Result<Vec<(CustomerId, i64)>>;
 
     /// A customer's orders and interactions, newest first, strictly before `before`.
     fn timeline(

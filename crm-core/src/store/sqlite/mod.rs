@@ -807,6 +807,17 @@ impl StoreTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn top_spenders(&mut self, currency: Currency, limit: usize) -> Result<Vec<(CustomerId, i64)>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT customer_id, total_minor FROM customer_spend WHERE currency = ?1 AND total_minor > 0 \
+             ORDER BY total_minor DESC, customer_id LIMIT ?2",
+        )?;
+        let rows = st
+            .query_map(params![currency.code(), limit as i64], |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     fn timeline(
         &mut self,
         customer: CustomerId,
