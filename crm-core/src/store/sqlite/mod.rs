@@ -83,7 +83,13 @@ impl SqliteStore {
         let path = path.as_ref();
         let conn = Connection::open(path)?;
         conn.busy_timeout(opts.busy_timeout)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Refuse a newer file before changing anything in it (the journal mode included);
+        // `migrate` checks again under the write lock.
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew { found, supported: SCHEMA_VERSION });
+        }
+        enable_wal(&conn, opts.busy_timeout)?;
         SqliteStore::setup(conn, opts, Some(path.to_path_buf()))
     }
 
@@ -116,6 +122,33 @@ impl SqliteStore {
         // A panic inside a transaction rolls it back when the transaction drops, so the
         // connection is still sound after poisoning.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Switches the file to WAL. SQLite does not apply the busy timeout to this switch, so when
+/// several connections open a new file at once it is retried here until the timeout.
+fn enable_wal(conn: &Connection, timeout: Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let attempt = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+        match attempt {
+            // `:memory:` databases report "memory" and have no journal file to switch.
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") || mode.eq_ignore_ascii_case("memory") => return Ok(()),
+            Ok(mode) => {
+                return Err(Error::Storage(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(format!("the file stays in journal mode {mode:?}; WAL is required")),
+                )))
+            }
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

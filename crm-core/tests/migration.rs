@@ -1,0 +1,476 @@
+//! Schema upgrades: a file written at schema version 1 (tests/fixtures/schema_v1.sql) is
+//! upgraded in place when opened, with its rows intact and the statistics backfilled; a
+//! file from a newer library is refused and left alone; opening an up-to-date file again
+//! changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use crm_core::store::sqlite::SCHEMA_VERSION;
+use crm_core::store::{SqliteStore, Store};
+use crm_core::{
+    Consent, Crm, CustomerId, CustomerKind, CustomerStats, Direction, Entity, Error, InteractionId, InteractionKind,
+    LifecycleStage, LineItem, Money, NewCustomer, NewInteraction, NewOrder, Op, OrderId, OrderStatus, Outcome, Score,
+    TimelineEntry,
+};
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+/// Migration 1's DDL and a few rows, stamped `user_version = 1`.
+const SCHEMA_V1: &str = include_str!("fixtures/schema_v1.sql");
+
+/// Tables of schema version 1.
+const V1_TABLES: [&str; 4] = ["customers", "interactions", "order_items", "orders"];
+
+fn noon(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
+}
+
+fn cur(code: &str) -> crm_core::Currency {
+    code.parse().unwrap()
+}
+
+fn v1_file(dir: &Path) -> PathBuf {
+    let path = dir.join("v1.sqlite");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(SCHEMA_V1).unwrap();
+    path
+}
+
+fn user_version(path: &Path) -> i64 {
+    Connection::open(path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+}
+
+/// Everything in a file, read through a separate connection: the version stamp, the schema
+/// and every row of every table (rows sorted, values in their stored SQLite types).
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    user_version: i64,
+    schema: Vec<(String, String, Option<String>)>,
+    rows: BTreeMap<String, Vec<String>>,
+}
+
+fn snapshot(path: &Path) -> Snapshot {
+    let conn = Connection::open(path).unwrap();
+    let user_version = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let schema: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut rows = BTreeMap::new();
+    for (kind, name, _) in &schema {
+        if kind != "table" {
+            continue;
+        }
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{name}\"")).unwrap();
+        let n = st.column_count();
+        let mut all: Vec<String> = st
+            .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<Value>>>())
+            .unwrap()
+            .map(|r| format!("{:?}", r.unwrap()))
+            .collect();
+        all.sort();
+        rows.insert(name.clone(), all);
+    }
+    Snapshot { user_version, schema, rows }
+}
+
+/// The schema with runs of whitespace collapsed (SQLite keeps each CREATE statement's text).
+fn normalised_schema(s: &Snapshot) -> Vec<(String, String, Option<String>)> {
+    s.schema
+        .iter()
+        .map(|(k, n, sql)| {
+            (k.clone(), n.clone(), sql.as_ref().map(|q| q.split_whitespace().collect::<Vec<_>>().join(" ")))
+        })
+        .collect()
+}
+
+/// Statistics recomputed from the stored orders and interactions, read through the timeline.
+fn recomputed_stats<S: Store>(crm: &Crm<S>, id: CustomerId) -> CustomerStats {
+    let mut s = CustomerStats { customer_id: id, ..Default::default() };
+    let mut spend: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in crm.timeline(id, 10_000, None).unwrap().items {
+        match e {
+            TimelineEntry::Order(o) if o.status == OrderStatus::Completed => {
+                s.order_count += 1;
+                s.first_order_at = Some(s.first_order_at.map_or(o.occurred_at, |t| t.min(o.occurred_at)));
+                s.last_order_at = Some(s.last_order_at.map_or(o.occurred_at, |t| t.max(o.occurred_at)));
+                *spend.entry(o.total.currency.code()).or_default() += o.total.minor;
+            }
+            TimelineEntry::Order(_) => {}
+            TimelineEntry::Interaction(i) => {
+                s.interaction_count += 1;
+                s.last_interaction_at = Some(s.last_interaction_at.map_or(i.occurred_at, |t| t.max(i.occurred_at)));
+            }
+        }
+    }
+    s.total_spent = spend.into_iter().filter(|(_, m)| *m != 0).map(|(c, m)| Money::new(m, cur(c))).collect();
+    s
+}
+
+fn stats(
+    id: i64,
+    orders: i64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    spent: &[(i64, &str)],
+    interactions: i64,
+    last_interaction: Option<DateTime<Utc>>,
+) -> CustomerStats {
+    CustomerStats {
+        customer_id: CustomerId(id),
+        order_count: orders,
+        first_order_at: first,
+        last_order_at: last,
+        total_spent: spent.iter().map(|(m, c)| Money::new(*m, cur(c))).collect(),
+        interaction_count: interactions,
+        last_interaction_at: last_interaction,
+    }
+}
+
+fn check_stats<S: Store>(crm: &Crm<S>, want: &CustomerStats) {
+    let got = crm.customer_stats(want.customer_id).unwrap();
+    assert_eq!(&got, want, "stats of customer {}", want.customer_id);
+    assert_eq!(got, recomputed_stats(crm, want.customer_id), "stats of customer {} vs stored rows", want.customer_id);
+}
+
+/// O-1 as the version-1 file holds it, as an input.
+fn o1(status: OrderStatus) -> NewOrder {
+    NewOrder {
+        external_id: "O-1".into(),
+        customer_id: None,
+        customer_external_id: Some("C-1".into()),
+        occurred_at: noon(2025, 2, 1),
+        status,
+        currency: cur("USD"),
+        total_minor: 2599,
+        channel: Some("web".into()),
+        items: vec![
+            LineItem { sku: "SKU-A".into(), category: Some("books".into()), quantity: 1, unit_price_minor: 1999 },
+            LineItem { sku: "SKU-B".into(), category: None, quantity: 2, unit_price_minor: 300 },
+        ],
+    }
+}
+
+#[test]
+fn the_fixture_is_a_version_1_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = snapshot(&v1_file(dir.path()));
+    assert_eq!(s.user_version, 1);
+    let tables: Vec<&str> = s.schema.iter().filter(|(k, ..)| k == "table").map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(tables, V1_TABLES);
+    assert!(SCHEMA_VERSION >= 2, "crm_core::store::sqlite::SCHEMA_VERSION = {SCHEMA_VERSION}");
+}
+
+#[test]
+fn a_version_1_file_is_upgraded_with_rows_intact_and_stats_backfilled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(dir.path());
+    let before = snapshot(&path);
+
+    let crm = Crm::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+
+    // The version-1 rows are untouched, and the upgraded schema is exactly a new file's.
+    let after = snapshot(&path);
+    for t in V1_TABLES {
+        assert_eq!(after.rows[t], before.rows[t], "rows of {t}");
+    }
+    let fresh_path = dir.path().join("fresh.sqlite");
+    drop(Crm::open(&fresh_path).unwrap());
+    assert_eq!(
+        normalised_schema(&after),
+        normalised_schema(&snapshot(&fresh_path)),
+        "schema of an upgraded version-1 file vs a new file (is the fixture still migration 1?)"
+    );
+
+    // Readable through the facade.
+    assert_eq!(crm.counts().unwrap(), crm_core::Counts { customers: 3, orders: 7, interactions: 3 });
+    let ada = crm.get_customer(CustomerId(1)).unwrap();
+    assert_eq!(ada.external_id.as_deref(), Some("C-1"));
+    assert_eq!(ada.kind, CustomerKind::Person);
+    assert_eq!(ada.name, "Ada Lovelace");
+    assert_eq!(ada.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(ada.phone.as_deref(), Some("+442079460958"));
+    assert_eq!(ada.title.as_deref(), Some("Countess"));
+    assert_eq!(ada.address.country.as_deref(), Some("GB"));
+    assert_eq!(ada.address.city.as_deref(), Some("London"));
+    assert_eq!(ada.address.postal_code.as_deref(), Some("W1"));
+    assert_eq!(ada.birthday, Some("1815-12-10".parse().unwrap()));
+    assert_eq!(ada.tags, BTreeSet::from(["vip".to_string()]));
+    assert_eq!(ada.attributes.get("plan"), Some(&serde_json::json!("gold")));
+    assert_eq!(
+        ada.consents.get("email"),
+        Some(&Consent { granted: true, at: noon(2025, 1, 1), source: Some("web".into()) })
+    );
+    assert_eq!(ada.lifecycle, LifecycleStage::Active);
+    assert_eq!((ada.created_at, ada.updated_at), (noon(2025, 1, 1), noon(2025, 1, 1)));
+    let babbage = crm.get_customer_by_external_id("C-2").unwrap();
+    assert_eq!(babbage.id, CustomerId(2));
+    assert_eq!(babbage.kind, CustomerKind::Company);
+    assert_eq!(babbage.industry.as_deref(), Some("machinery"));
+    assert_eq!(babbage.updated_at, noon(2025, 1, 10));
+
+    let o = crm.get_order_by_external_id("O-1").unwrap();
+    assert_eq!((o.customer_id, o.occurred_at, o.status), (CustomerId(1), noon(2025, 2, 1), OrderStatus::Completed));
+    assert_eq!((o.total, o.channel.as_deref()), (Money::new(2599, cur("USD")), Some("web")));
+    assert_eq!(o.items, o1(OrderStatus::Completed).items);
+    let o = crm.get_order_by_external_id("O-5").unwrap();
+    assert_eq!(
+        o.items,
+        vec![LineItem {
+            sku: "ENGINE".into(),
+            category: Some("machines".into()),
+            quantity: 1,
+            unit_price_minor: 12000
+        }]
+    );
+    let o = crm.get_order_by_external_id("O-3").unwrap();
+    assert_eq!((o.status, o.total), (OrderStatus::Refunded, Money::new(5000, cur("USD"))));
+    assert_eq!(crm.get_order_by_external_id("O-7").unwrap().status, OrderStatus::Cancelled);
+    assert_eq!(crm.get_order(o.id).unwrap().external_id, "O-3");
+    let i = crm.get_interaction(InteractionId(1)).unwrap();
+    assert_eq!((i.external_id.as_deref(), i.customer_id, i.kind), (Some("I-1"), CustomerId(1), InteractionKind::Call));
+    assert_eq!((i.direction, i.score), (Some(Direction::Inbound), Some(Score::Csat(4))));
+    assert_eq!(i.payload, Some(serde_json::json!({"k": [1, 2]})));
+    assert_eq!(crm.get_interaction(InteractionId(2)).unwrap().external_id, None);
+    assert_eq!(crm.timeline(CustomerId(1), 100, None).unwrap().items.len(), 4 + 2);
+
+    // Backfilled statistics: completed orders only, spend per currency.
+    check_stats(
+        &crm,
+        &stats(
+            1,
+            3,
+            Some(noon(2025, 1, 15)),
+            Some(noon(2025, 3, 1)),
+            &[(1000, "EUR"), (2599 + 401, "USD")],
+            2,
+            Some(noon(2025, 3, 5)),
+        ),
+    );
+    check_stats(&crm, &stats(2, 1, Some(noon(2025, 5, 1)), Some(noon(2025, 5, 1)), &[(12000, "EUR")], 0, None));
+    check_stats(&crm, &stats(3, 0, None, None, &[], 1, Some(noon(2025, 1, 10))));
+    assert!(crm.changes_since(0, 100).unwrap().is_empty(), "the change feed starts empty");
+
+    // New writes after the upgrade keep the statistics and start the change feed.
+    let w = crm
+        .record_order(&NewOrder {
+            external_id: "O-8".into(),
+            customer_id: None,
+            customer_external_id: Some("C-2".into()),
+            occurred_at: noon(2025, 7, 1),
+            status: OrderStatus::Completed,
+            currency: cur("USD"),
+            total_minor: 100,
+            channel: None,
+            items: vec![],
+        })
+        .unwrap();
+    assert_eq!(w.outcome, Outcome::Created);
+    assert!(w.record.id.0 > 7, "a new order gets a fresh id, not {}", w.record.id);
+    let o8 = w.record.id;
+    check_stats(
+        &crm,
+        &stats(2, 2, Some(noon(2025, 5, 1)), Some(noon(2025, 7, 1)), &[(12000, "EUR"), (100, "USD")], 0, None),
+    );
+    // Re-sending version-1 records as they are stored changes nothing.
+    assert_eq!(crm.record_order(&o1(OrderStatus::Completed)).unwrap().outcome, Outcome::Unchanged);
+    let same_i1 = NewInteraction {
+        external_id: Some("I-1".into()),
+        customer_id: None,
+        customer_external_id: Some("C-1".into()),
+        kind: InteractionKind::Call,
+        channel: Some("phone".into()),
+        direction: Some(Direction::Inbound),
+        occurred_at: noon(2025, 2, 2),
+        subject: Some("hello".into()),
+        body: Some("asked about engines".into()),
+        score: Some(Score::Csat(4)),
+        payload: Some(serde_json::json!({"k": [1, 2]})),
+    };
+    assert_eq!(crm.add_interaction(&same_i1).unwrap().outcome, Outcome::Unchanged);
+    let same_c2 = NewCustomer {
+        external_id: Some("C-2".into()),
+        kind: CustomerKind::Company,
+        name: "Babbage Engines Ltd".into(),
+        company: Some("Babbage Engines Ltd".into()),
+        industry: Some("machinery".into()),
+        address: crm_core::Address { country: Some("GB".into()), ..Default::default() },
+        ..Default::default()
+    };
+    assert_eq!(crm.upsert_customer(&same_c2).unwrap().outcome, Outcome::Unchanged);
+    // A refund of a version-1 order.
+    let w = crm.record_order(&o1(OrderStatus::Refunded)).unwrap();
+    assert_eq!((w.outcome, w.record.id), (Outcome::Updated, OrderId(1)));
+    check_stats(
+        &crm,
+        &stats(
+            1,
+            2,
+            Some(noon(2025, 1, 15)),
+            Some(noon(2025, 3, 1)),
+            &[(1000, "EUR"), (401, "USD")],
+            2,
+            Some(noon(2025, 3, 5)),
+        ),
+    );
+    let w = crm
+        .add_interaction(&NewInteraction {
+            external_id: Some("I-4".into()),
+            customer_id: Some(CustomerId(3)),
+            customer_external_id: None,
+            kind: InteractionKind::Visit,
+            channel: None,
+            direction: None,
+            occurred_at: noon(2025, 8, 1),
+            subject: None,
+            body: None,
+            score: None,
+            payload: None,
+        })
+        .unwrap();
+    assert_eq!(w.outcome, Outcome::Created);
+    let i4 = w.record.id;
+    assert!(i4.0 > 3);
+    check_stats(&crm, &stats(3, 0, None, None, &[], 2, Some(noon(2025, 8, 1))));
+    let w = crm
+        .upsert_customer(&NewCustomer { external_id: Some("C-4".into()), name: "Dora".into(), ..Default::default() })
+        .unwrap();
+    assert_eq!(w.outcome, Outcome::Created);
+    let c4 = w.record.id;
+    assert!(c4.0 > 3);
+    check_stats(&crm, &stats(c4.0, 0, None, None, &[], 0, None));
+    let feed: Vec<(Entity, i64, Op)> =
+        crm.changes_since(0, 100).unwrap().into_iter().map(|c| (c.entity, c.id, c.op)).collect();
+    assert_eq!(
+        feed,
+        vec![
+            (Entity::Order, o8.0, Op::Insert),
+            (Entity::Order, 1, Op::Update),
+            (Entity::Interaction, i4.0, Op::Insert),
+            (Entity::Customer, c4.0, Op::Insert),
+        ]
+    );
+    assert_eq!(crm.counts().unwrap(), crm_core::Counts { customers: 4, orders: 8, interactions: 4 });
+}
+
+fn assert_too_new(r: Result<impl std::fmt::Debug, Error>, found: i64) {
+    match r {
+        Err(Error::SchemaTooNew { found: f, supported }) => {
+            assert_eq!((f, supported), (found, SCHEMA_VERSION));
+        }
+        other => panic!("expected SchemaTooNew {{ found: {found}, supported: {SCHEMA_VERSION} }}, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_file_from_a_newer_library_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // A current file with data, stamped one version ahead.
+    let path = dir.path().join("newer.sqlite");
+    {
+        let crm = Crm::open(&path).unwrap();
+        crm.upsert_customer(&NewCustomer { external_id: Some("C-1".into()), name: "Ada".into(), ..Default::default() })
+            .unwrap();
+    }
+    let ahead = SCHEMA_VERSION + 1;
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", ahead).unwrap();
+    let before = snapshot(&path);
+    assert_too_new(Crm::open(&path), ahead);
+    assert_too_new(SqliteStore::open(&path), ahead);
+    assert_eq!(snapshot(&path), before);
+    assert_eq!(user_version(&path), ahead);
+
+    // A version-1 file stamped far ahead: no migration may run on it.
+    let path = v1_file(dir.path());
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", 1000).unwrap();
+    let before = snapshot(&path);
+    let e = Crm::open(&path).unwrap_err();
+    assert!(e.to_string().contains("1000"), "{e}");
+    assert_too_new(Err::<(), _>(e), 1000);
+    assert_too_new(Crm::open(&path), 1000);
+    let after = snapshot(&path);
+    assert_eq!(after, before);
+    assert_eq!(after.user_version, 1000);
+    assert!(!after.rows.contains_key("customer_stats"), "migration 2 must not have run");
+}
+
+#[test]
+fn opening_an_up_to_date_file_again_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // A new file with some content.
+    let path = dir.path().join("current.sqlite");
+    {
+        let crm = Crm::open(&path).unwrap();
+        crm.upsert_customer(&NewCustomer { external_id: Some("C-1".into()), name: "Ada".into(), ..Default::default() })
+            .unwrap();
+        crm.record_order(&NewOrder {
+            external_id: "O-1".into(),
+            customer_id: None,
+            customer_external_id: Some("C-1".into()),
+            occurred_at: noon(2025, 3, 3),
+            status: OrderStatus::Completed,
+            currency: cur("JPY"),
+            total_minor: 5000,
+            channel: None,
+            items: vec![],
+        })
+        .unwrap();
+    }
+    let first = snapshot(&path);
+    assert_eq!(first.user_version, SCHEMA_VERSION);
+    drop(Crm::open(&path).unwrap());
+    assert_eq!(snapshot(&path), first);
+    // Two connections at once, too.
+    let (a, b) = (Crm::open(&path).unwrap(), Crm::open(&path).unwrap());
+    assert_eq!(a.counts().unwrap(), b.counts().unwrap());
+    drop((a, b));
+    assert_eq!(snapshot(&path), first);
+
+    // An upgraded version-1 file: the backfill does not run a second time.
+    let path = v1_file(dir.path());
+    drop(Crm::open(&path).unwrap());
+    let upgraded = snapshot(&path);
+    assert_eq!(upgraded.user_version, SCHEMA_VERSION);
+    for _ in 0..2 {
+        let crm = Crm::open(&path).unwrap();
+        check_stats(
+            &crm,
+            &stats(
+                1,
+                3,
+                Some(noon(2025, 1, 15)),
+                Some(noon(2025, 3, 1)),
+                &[(1000, "EUR"), (3000, "USD")],
+                2,
+                Some(noon(2025, 3, 5)),
+            ),
+        );
+        drop(crm);
+        assert_eq!(snapshot(&path), upgraded);
+    }
+}
+
+/// "Left unchanged" to the byte: a file in rollback-journal mode stamped with a newer version
+/// must not be switched to WAL by the open that refuses it.
+#[test]
+fn a_refused_file_keeps_its_bytes_and_journal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(dir.path());
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", 1000).unwrap();
+    let journal_mode = |p: &Path| -> String {
+        Connection::open(p).unwrap().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(journal_mode(&path), "delete");
+    let bytes = std::fs::read(&path).unwrap();
+    assert_too_new(Crm::open(&path), 1000);
+    assert_eq!(journal_mode(&path), "delete", "the refused file was switched to another journal mode");
+    assert!(std::fs::read(&path).unwrap() == bytes, "the refused file's bytes changed");
+}
