@@ -129,8 +129,7 @@ impl<S: Store> Crm<S> {
                     return Err(Error::Conflict(format!("a customer with external_id {ext:?} exists")));
                 }
             }
-            let now = now();
-            Ok(insert_customer(tx, v, now)?)
+            insert_customer(tx, v, now())
         })
     }
 

@@ -110,7 +110,11 @@ impl Money {
             None => (t, ""),
         };
         let digits = currency.minor_digits() as usize;
-        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || (t.contains('.') && frac.is_empty())
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(bad("is not a decimal number"));
         }
         if frac.len() > digits {
@@ -153,6 +157,8 @@ mod tests {
         assert_eq!(Money::parse_decimal("-3", usd).unwrap().minor, -300);
         assert!(Money::parse_decimal("1.234", usd).is_err());
         assert!(Money::parse_decimal("1e3", usd).is_err());
+        assert!(Money::parse_decimal("1.", usd).is_err());
+        assert!(Money::parse_decimal(".5", usd).is_err());
         assert!(Money::parse_decimal("99999999999999999999", usd).is_err());
         let jpy = Currency::new("JPY").unwrap();
         assert_eq!(Money::parse_decimal("500", jpy).unwrap().to_string(), "500 JPY");

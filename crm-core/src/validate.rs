@@ -1,5 +1,8 @@
 //! Input validation and normalisation. Every write passes through here before the
 //! store sees it, so a failure leaves nothing written.
+//!
+//! Event times are checked against the wall clock: no earlier than `min_time` and no more
+//! than `max_future_secs` ahead of now, so replaying data stamped in the future fails.
 
 use std::str::FromStr;
 
@@ -21,7 +24,7 @@ pub struct ValidationConfig {
     pub max_id_len: usize,
     /// Longest short text field (name, company, city, tag, sku, ...), in bytes.
     pub max_short_len: usize,
-    /// Longest long text field (interaction subject and body), in bytes.
+    /// Longest interaction body, in bytes. (A subject may be four times `max_short_len`.)
     pub max_text_len: usize,
     /// Largest custom-attribute object or interaction payload, serialised as JSON, in bytes.
     pub max_json_bytes: usize,

@@ -92,7 +92,7 @@ pub struct Customer {
     pub kind: CustomerKind,
     /// Display name.
     pub name: String,
-    /// Email address (validated, lower-cased domain).
+    /// Email address (validated and lower-cased).
     pub email: Option<String>,
     /// Phone number in E.164 form (`+6591234567`).
     pub phone: Option<String>,

@@ -94,6 +94,9 @@ pub struct Order {
 
 /// Input for recording an order (an upsert by `external_id`).
 ///
+/// `total_minor` is what the customer paid and need not equal the sum of the line items
+/// (discounts, shipping and tax differ between hosts); both are validated for range.
+///
 /// ```
 /// let o: crm_core::NewOrder = serde_json::from_str(r#"{
 ///   "external_id": "O-1", "customer_external_id": "C-1",
