@@ -4,6 +4,8 @@
 //! file exactly once, no caller may see "database is locked", and statistics must equal a
 //! recomputation from the stored orders and interactions.
 
+mod common;
+use common::recomputed_stats;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,7 +18,7 @@ use crm_core::store::sqlite::SCHEMA_VERSION;
 use crm_core::store::Store;
 use crm_core::{
     Crm, CustomerId, CustomerStats, Entity, InteractionKind, Money, NewCustomer, NewInteraction, NewOrder, Op,
-    OrderStatus, Outcome, TimelineEntry,
+    OrderStatus, Outcome,
 };
 
 const CURRENCIES: [&str; 3] = ["USD", "EUR", "JPY"];
@@ -201,39 +203,6 @@ fn planned_stats(tag: &str, plan: Plan, c: usize, id: CustomerId) -> CustomerSta
         s.interaction_count += 1;
         s.last_interaction_at = Some(s.last_interaction_at.map_or(at, |t| t.max(at)));
     }
-    s
-}
-
-/// Statistics recomputed from the customer's stored orders and interactions (read through
-/// the timeline, which does not look at the statistics tables).
-fn recomputed_stats<S: Store>(crm: &Crm<S>, id: CustomerId) -> CustomerStats {
-    let mut s = CustomerStats { customer_id: id, ..Default::default() };
-    let mut spend: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = crm.timeline(id, 500, cursor.as_deref()).unwrap();
-        for e in &page.items {
-            match e {
-                TimelineEntry::Order(o) if o.status == OrderStatus::Completed => {
-                    s.order_count += 1;
-                    s.first_order_at = Some(s.first_order_at.map_or(o.occurred_at, |t| t.min(o.occurred_at)));
-                    s.last_order_at = Some(s.last_order_at.map_or(o.occurred_at, |t| t.max(o.occurred_at)));
-                    *spend.entry(o.total.currency.code()).or_default() += o.total.minor;
-                }
-                TimelineEntry::Order(_) => {}
-                TimelineEntry::Interaction(i) => {
-                    s.interaction_count += 1;
-                    s.last_interaction_at = Some(s.last_interaction_at.map_or(i.occurred_at, |t| t.max(i.occurred_at)));
-                }
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
-    s.total_spent =
-        spend.into_iter().filter(|(_, m)| *m != 0).map(|(k, m)| Money::new(m, k.parse().unwrap())).collect();
     s
 }
 

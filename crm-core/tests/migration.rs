@@ -3,6 +3,8 @@
 //! file from a newer library is refused and left alone; opening an up-to-date file again
 //! changes nothing.
 
+mod common;
+use common::recomputed_stats;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,6 @@ use crm_core::store::{SqliteStore, Store};
 use crm_core::{
     Consent, Crm, CustomerId, CustomerKind, CustomerStats, Direction, Entity, Error, InteractionId, InteractionKind,
     LifecycleStage, LineItem, Money, NewCustomer, NewInteraction, NewOrder, Op, OrderId, OrderStatus, Outcome, Score,
-    TimelineEntry,
 };
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -87,29 +88,6 @@ fn normalised_schema(s: &Snapshot) -> Vec<(String, String, Option<String>)> {
             (k.clone(), n.clone(), sql.as_ref().map(|q| q.split_whitespace().collect::<Vec<_>>().join(" ")))
         })
         .collect()
-}
-
-/// Statistics recomputed from the stored orders and interactions, read through the timeline.
-fn recomputed_stats<S: Store>(crm: &Crm<S>, id: CustomerId) -> CustomerStats {
-    let mut s = CustomerStats { customer_id: id, ..Default::default() };
-    let mut spend: BTreeMap<&str, i64> = BTreeMap::new();
-    for e in crm.timeline(id, 10_000, None).unwrap().items {
-        match e {
-            TimelineEntry::Order(o) if o.status == OrderStatus::Completed => {
-                s.order_count += 1;
-                s.first_order_at = Some(s.first_order_at.map_or(o.occurred_at, |t| t.min(o.occurred_at)));
-                s.last_order_at = Some(s.last_order_at.map_or(o.occurred_at, |t| t.max(o.occurred_at)));
-                *spend.entry(o.total.currency.code()).or_default() += o.total.minor;
-            }
-            TimelineEntry::Order(_) => {}
-            TimelineEntry::Interaction(i) => {
-                s.interaction_count += 1;
-                s.last_interaction_at = Some(s.last_interaction_at.map_or(i.occurred_at, |t| t.max(i.occurred_at)));
-            }
-        }
-    }
-    s.total_spent = spend.into_iter().filter(|(_, m)| *m != 0).map(|(c, m)| Money::new(m, cur(c))).collect();
-    s
 }
 
 fn stats(
