@@ -463,3 +463,37 @@ fn processes_write_one_file() {
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert!(started.elapsed() < StdDuration::from_secs(60), "took {:?}", started.elapsed());
 }
+
+/// On a file, reads use their own connections: they see the last committed state while a
+/// write transaction is open in another thread, instead of waiting for it.
+#[test]
+fn reads_run_beside_an_open_write_transaction() {
+    use crm_core::store::StoreTx;
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Arc::new(Crm::open(dir.path().join("crm.db")).unwrap());
+    crm.create_customer(&NewCustomer { name: "first".into(), ..Default::default() }).unwrap();
+    let (inside_tx, inside_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let crm = Arc::clone(&crm);
+        std::thread::spawn(move || {
+            crm.store()
+                .write(|tx| {
+                    let c = tx.get_customer(CustomerId(1))?.unwrap();
+                    tx.insert_customer(&crm_core::Customer { name: "second".into(), external_id: None, ..c })?;
+                    inside_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap()
+        })
+    };
+    inside_rx.recv().unwrap();
+    // The write transaction is open and holds the writer connection: reads still answer,
+    // from the last committed snapshot.
+    assert_eq!(crm.counts().unwrap().customers, 1);
+    assert_eq!(crm.get_customer(CustomerId(1)).unwrap().name, "first");
+    release_tx.send(()).unwrap();
+    writer.join().unwrap();
+    assert_eq!(crm.counts().unwrap().customers, 2);
+}

@@ -53,8 +53,9 @@ impl Default for SqliteOptions {
     }
 }
 
-/// A [`Store`] on SQLite. One connection, serialised by a mutex; SQLite's locking (with the
-/// busy timeout) serialises writers across processes.
+/// A [`Store`] on SQLite. Writes go through one connection, serialised by a mutex, and
+/// SQLite's locking (with the busy timeout) serialises writers across processes. On a file,
+/// reads use a small pool of read-only connections, so readers run beside a writer (WAL).
 ///
 /// ```
 /// use crm_core::store::{SqliteStore, Store, StoreTx};
@@ -63,8 +64,13 @@ impl Default for SqliteOptions {
 /// ```
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
     path: Option<PathBuf>,
+    opts: SqliteOptions,
 }
+
+/// Idle read connections kept per store.
+const MAX_IDLE_READERS: usize = 8;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,12 +116,24 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", false)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
-        Ok(SqliteStore { conn: Mutex::new(conn), path })
+        Ok(SqliteStore { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path, opts: opts.clone() })
     }
 
     /// The file behind the store (`None` in memory).
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    fn open_reader(&self, path: &Path) -> Result<Connection> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(self.opts.busy_timeout)?;
+        conn.pragma_update(None, "cache_size", -(self.opts.cache_kib / 4).max(1))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -181,13 +199,31 @@ impl Store for SqliteStore {
     }
 
     fn read<R>(&self, f: impl FnOnce(&mut SqliteTx<'_>) -> Result<R>) -> Result<R> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let mut t = SqliteTx { tx };
-        let r = f(&mut t)?;
-        t.tx.commit()?;
-        Ok(r)
+        let Some(path) = &self.path else {
+            // An in-memory database has one connection.
+            let mut conn = self.lock();
+            return run_read(&mut conn, f);
+        };
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.open_reader(path)?,
+        };
+        let r = run_read(&mut conn, f);
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        r
     }
+}
+
+fn run_read<R>(conn: &mut Connection, f: impl FnOnce(&mut SqliteTx<'_>) -> Result<R>) -> Result<R> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let mut t = SqliteTx { tx };
+    let r = f(&mut t)?;
+    t.tx.commit()?;
+    Ok(r)
 }
 
 /// A transaction on a [`SqliteStore`].
