@@ -1,0 +1,356 @@
+"""The :class:`Crm` handle: the idiomatic Python surface over the native module."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+
+from . import _crm
+from . import frames as _frames
+from .ingest import IngestReport, ProgressArg, _Bar, progress_callback
+from .records import (
+    Change,
+    Counts,
+    Customer,
+    CustomerStats,
+    Interaction,
+    Money,
+    Order,
+    Page,
+    TimelineEntry,
+    Written,
+    timeline_entry,
+)
+
+__all__ = ["Crm", "open"]
+
+Record = Mapping[str, Any]
+Source = Union[str, "os.PathLike[str]", Any]
+
+
+def _query(filter: Optional[Record], sort: str, descending: bool, limit: int, cursor: Optional[str]) -> str:
+    return _frames.record_json(
+        {"filter": dict(filter or {}), "sort": sort, "descending": descending, "limit": limit, "cursor": cursor}
+    )
+
+
+class Crm:
+    """An open customer database: customers, orders, interactions, bulk ingest and the
+    change feed. Thread-safe: share one handle between threads. A context manager:
+    leaving the ``with`` block closes it; any later call raises :class:`crm.CrmError`.
+
+    >>> import crm
+    >>> with crm.open(":memory:") as db:
+    ...     c = db.upsert_customer({"external_id": "C-1", "name": "Ada"}).record
+    ...     db.get_customer(c.id).name
+    'Ada'
+    """
+
+    def __init__(
+        self,
+        path: Union[str, "os.PathLike[str]"] = ":memory:",
+        *,
+        validation: Optional[Record] = None,
+        sqlite: Optional[Record] = None,
+    ) -> None:
+        """Opens (or creates) the SQLite file at ``path`` (``":memory:"`` for a private
+        in-memory database). ``validation`` and ``sqlite`` are the core's
+        ``ValidationConfig`` and ``SqliteOptions`` as dicts; a ``busy_timeout`` may be
+        given in seconds."""
+        config: Dict[str, Any] = {}
+        if validation:
+            config["validation"] = dict(validation)
+        if sqlite:
+            s = dict(sqlite)
+            if isinstance(s.get("busy_timeout"), (int, float)):
+                secs = float(s["busy_timeout"])
+                s["busy_timeout"] = {"secs": int(secs), "nanos": int(round((secs % 1) * 1e9))}
+            config["sqlite"] = s
+        self._native = _crm.Crm(os.fspath(path), _frames.record_json(config) if config else None)
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases the store. Idempotent; calls already running on other threads finish."""
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return bool(self._native.closed)
+
+    @property
+    def path(self) -> str:
+        """The path the database was opened with."""
+        return str(self._native.path)
+
+    def __enter__(self) -> Crm:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<crm.Crm {self.path!r}{' closed' if self.closed else ''}>"
+
+    # ---- customers ----------------------------------------------------------------
+
+    def create_customer(self, record: Record) -> Customer:
+        """Creates a customer from a dict in the shape of the core's ``NewCustomer``.
+        Raises :class:`crm.ConflictError` when the external id is taken."""
+        return Customer.from_dict(json.loads(self._native.create_customer(_frames.record_json(record))))
+
+    def upsert_customer(self, record: Record) -> Written[Customer]:
+        """Creates the customer or replaces the profile with the same ``external_id``
+        (required); the same input twice is ``unchanged`` the second time."""
+        d = json.loads(self._native.upsert_customer(_frames.record_json(record)))
+        return Written(Customer.from_dict(d["record"]), d["outcome"])
+
+    def get_customer(self, id: int) -> Customer:
+        """Reads a customer by id; :class:`crm.NotFoundError` when there is none."""
+        return Customer.from_dict(json.loads(self._native.get_customer(id)))
+
+    def get_customer_by_external_id(self, external_id: str) -> Customer:
+        """Reads a customer by the host's external id."""
+        return Customer.from_dict(json.loads(self._native.get_customer_by_external_id(external_id)))
+
+    def update_customer(self, id: int, patch: Optional[Record] = None, **fields: Any) -> Customer:
+        """Applies a partial update (the core's ``CustomerPatch``: given fields replace,
+        ``None`` clears, ``add_tags``/``remove_tags`` edit tags, attributes merge with
+        ``None`` deleting a key) and returns the customer as stored."""
+        merged = {**(patch or {}), **fields}
+        return Customer.from_dict(json.loads(self._native.update_customer(id, _frames.record_json(merged))))
+
+    def delete_customer(self, id: int) -> None:
+        """Deletes a customer with all their orders and interactions."""
+        self._native.delete_customer(id)
+
+    def customer_stats(self, id: int) -> CustomerStats:
+        """A customer's statistics (completed orders only)."""
+        return CustomerStats.from_dict(json.loads(self._native.customer_stats(id)))
+
+    def top_customers_by_spend(self, currency: str, limit: int = 10) -> List[Tuple[Customer, Money]]:
+        """The customers who spent most in ``currency``, largest first, with the amount."""
+        rows = json.loads(self._native.top_customers_by_spend(currency, limit))
+        return [(Customer.from_dict(c), Money.from_dict(m)) for c, m in rows]
+
+    def top_customers_frame(self, currency: str, limit: int = 10) -> Any:
+        """:meth:`top_customers_by_spend` as a DataFrame: customer columns plus
+        ``spent_minor`` (int64) and ``currency``."""
+        rows = []
+        for c, m in json.loads(self._native.top_customers_by_spend(currency, limit)):
+            row = _frames.flat_customer(c)
+            row.update(spent_minor=m["minor"], currency=m["currency"])
+            rows.append(row)
+        return _frames.typed_frame(rows, [*_frames.CUSTOMER_FRAME_COLUMNS, "spent_minor", "currency"])
+
+    def query_customers(
+        self,
+        filter: Optional[Record] = None,
+        *,
+        sort: str = "id",
+        descending: bool = False,
+        limit: int = 100,
+        cursor: Optional[str] = None,
+    ) -> Page[Customer]:
+        """One page of customers matching ``filter`` (the core's ``CustomerFilter``:
+        kind, country, city, lifecycle, tags, created_from/to, min/max_orders,
+        last_order_from/to), sorted by ``sort`` (id, name, created_at, updated_at,
+        last_order_at, order_count). Pass ``page.next_cursor`` back for the next page."""
+        d = json.loads(self._native.query_customers(_query(filter, sort, descending, limit, cursor)))
+        return Page([Customer.from_dict(c) for c in d["items"]], d.get("next_cursor"))
+
+    def _pages(self, filter: Optional[Record], sort: str, descending: bool, page_size: int) -> Iterator[List[Any]]:
+        cursor: Optional[str] = None
+        while True:
+            d = json.loads(self._native.query_customers(_query(filter, sort, descending, page_size, cursor)))
+            yield d["items"]
+            cursor = d.get("next_cursor")
+            if cursor is None:
+                return
+
+    def iter_customers(
+        self, filter: Optional[Record] = None, *, sort: str = "id", descending: bool = False, page_size: int = 1000
+    ) -> Iterator[Customer]:
+        """Every customer matching ``filter``, page after page."""
+        for items in self._pages(filter, sort, descending, page_size):
+            for c in items:
+                yield Customer.from_dict(c)
+
+    def query_frame(
+        self,
+        filter: Optional[Record] = None,
+        *,
+        sort: str = "id",
+        descending: bool = False,
+        max_rows: Optional[int] = None,
+        page_size: int = 10_000,
+    ) -> Any:
+        """Every customer matching ``filter`` (up to ``max_rows``) as a DataFrame: one row
+        each, address parts as columns, times ``datetime64[..., UTC]``."""
+        rows: List[Any] = []
+        for items in self._pages(filter, sort, descending, page_size):
+            rows.extend(items)
+            if max_rows is not None and len(rows) >= max_rows:
+                del rows[max_rows:]
+                break
+        return _frames.customers_frame(rows)
+
+    def search_customers(self, text: str, limit: int = 20) -> List[Customer]:
+        """Customers whose email or phone starts with, or whose name or company contains,
+        ``text`` (ASCII case-insensitive)."""
+        return [Customer.from_dict(c) for c in json.loads(self._native.search_customers(text, limit))]
+
+    # ---- interactions and orders ------------------------------------------------
+
+    def add_interaction(self, record: Record) -> Written[Interaction]:
+        """Adds an interaction (the core's ``NewInteraction`` as a dict)."""
+        d = json.loads(self._native.add_interaction(_frames.record_json(record)))
+        return Written(Interaction.from_dict(d["record"]), d["outcome"])
+
+    def get_interaction(self, id: int) -> Interaction:
+        """Reads an interaction by id."""
+        return Interaction.from_dict(json.loads(self._native.get_interaction(id)))
+
+    def delete_interaction(self, id: int) -> None:
+        """Deletes an interaction and updates its customer's statistics."""
+        self._native.delete_interaction(id)
+
+    def record_order(self, record: Record) -> Written[Order]:
+        """Records an order (the core's ``NewOrder`` as a dict), idempotent by external id;
+        a changed status updates it and the statistics."""
+        d = json.loads(self._native.record_order(_frames.record_json(record)))
+        return Written(Order.from_dict(d["record"]), d["outcome"])
+
+    def get_order(self, id: int) -> Order:
+        """Reads an order with its line items."""
+        return Order.from_dict(json.loads(self._native.get_order(id)))
+
+    def get_order_by_external_id(self, external_id: str) -> Order:
+        """Reads an order by the host's external id."""
+        return Order.from_dict(json.loads(self._native.get_order_by_external_id(external_id)))
+
+    def delete_order(self, id: int) -> None:
+        """Deletes an order and updates its customer's statistics."""
+        self._native.delete_order(id)
+
+    # ---- timeline, change feed, counts ----------------------------------------------
+
+    def timeline(self, customer_id: int, limit: int = 50, cursor: Optional[str] = None) -> Page[TimelineEntry]:
+        """One page of a customer's orders and interactions, newest first."""
+        d = json.loads(self._native.timeline(customer_id, limit, cursor))
+        return Page([timeline_entry(e) for e in d["items"]], d.get("next_cursor"))
+
+    def timeline_frame(self, customer_id: int, page_size: int = 1000) -> Any:
+        """A customer's whole timeline as a DataFrame: ``type``, ``id``, ``occurred_at``,
+        ``kind`` (interactions), ``status``, ``total_minor`` (int, orders) and ``currency``."""
+        rows: List[Dict[str, Any]] = []
+        cursor: Optional[str] = None
+        while True:
+            d = json.loads(self._native.timeline(customer_id, page_size, cursor))
+            for e in d["items"]:
+                r = e["record"]
+                total = r.get("total") or {}
+                rows.append(
+                    {
+                        "type": e["type"], "id": r["id"], "external_id": r.get("external_id"),
+                        "occurred_at": r["occurred_at"], "kind": r.get("kind"), "status": r.get("status"),
+                        "total_minor": total.get("minor"), "currency": total.get("currency"),
+                        "channel": r.get("channel"), "subject": r.get("subject"),
+                    }
+                )
+            cursor = d.get("next_cursor")
+            if cursor is None:
+                break
+        cols = ["type", "id", "external_id", "occurred_at", "kind", "status", "total_minor", "currency", "channel",
+                "subject"]
+        return _frames.typed_frame(rows, cols)
+
+    def changes_since(self, seq: int = 0, limit: int = 1000) -> List[Change]:
+        """Change-feed entries after ``seq`` (0 for the start), oldest first, at most ``limit``."""
+        return [Change.from_dict(c) for c in json.loads(self._native.changes_since(seq, limit))]
+
+    def changes_frame(self, seq: int = 0, limit: int = 10_000) -> Any:
+        """:meth:`changes_since` as a DataFrame: ``seq``, ``entity``, ``id``, ``op``, ``at``."""
+        rows = json.loads(self._native.changes_since(seq, limit))
+        return _frames.typed_frame(rows, ["seq", "entity", "id", "op", "at"])
+
+    def counts(self) -> Counts:
+        """Row counts of customers, orders and interactions."""
+        return Counts(*self._native.counts())
+
+    # ---- bulk ingest ------------------------------------------------------------------
+
+    def ingest_customers(self, source: Source, **options: Any) -> IngestReport:
+        """Ingests customers; see :meth:`ingest`."""
+        return self.ingest("customers", source, **options)
+
+    def ingest_orders(self, source: Source, **options: Any) -> IngestReport:
+        """Ingests orders; see :meth:`ingest`."""
+        return self.ingest("orders", source, **options)
+
+    def ingest_interactions(self, source: Source, **options: Any) -> IngestReport:
+        """Ingests interactions; see :meth:`ingest`."""
+        return self.ingest("interactions", source, **options)
+
+    def ingest(
+        self,
+        kind: str,
+        source: Source,
+        *,
+        batch_size: int = 20_000,
+        max_errors: int = 10_000,
+        progress: ProgressArg = None,
+    ) -> IngestReport:
+        """Bulk-ingests ``kind`` records ("customers", "orders", "interactions") from:
+
+        * a path to a ``.csv`` or ``.jsonl``/``.ndjson`` file (the core's formats);
+        * a pandas DataFrame or a pyarrow Table with the CSV columns of the kind
+          (``crm.ORDER_COLUMNS`` ...; nested values as JSON text or Python lists/dicts,
+          times as datetime64 columns or RFC 3339 text);
+        * a list (or iterable) of dicts in the serde shape of the record.
+
+        Rows are validated and written in batched transactions with the GIL released;
+        re-ingesting the same rows changes nothing. Returns the :class:`IngestReport`;
+        row numbers are 1-based positions (lines, for files).
+        """
+        if isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            cb = progress_callback(progress, f"ingest {kind}", path=path)
+            return self._finish(cb, lambda: self._native.ingest_file(kind, path, batch_size, max_errors, cb))
+        if _is_arrow(source):
+            source = source.to_pandas()
+        if _is_frame(source):
+            columns = _frames.ingest_columns(source)
+            cb = progress_callback(progress, f"ingest {kind}", rows=len(source))
+            return self._finish(cb, lambda: self._native.ingest_columns(kind, columns, batch_size, max_errors, cb))
+        text, rows = _frames.records_jsonl(source)
+        cb = progress_callback(progress, f"ingest {kind}", rows=rows)
+        return self._finish(cb, lambda: self._native.ingest_jsonl(kind, text, rows, batch_size, max_errors, cb))
+
+    @staticmethod
+    def _finish(cb: Any, call: Any) -> IngestReport:
+        try:
+            return IngestReport.from_json(call())
+        finally:
+            if isinstance(cb, _Bar):
+                cb.close()
+
+
+def _is_frame(obj: Any) -> bool:
+    return type(obj).__name__ == "DataFrame" and type(obj).__module__.startswith("pandas")
+
+
+def _is_arrow(obj: Any) -> bool:
+    return type(obj).__name__ in ("Table", "RecordBatch") and type(obj).__module__.startswith("pyarrow")
+
+
+def open(
+    path: Union[str, "os.PathLike[str]"] = ":memory:",
+    *,
+    validation: Optional[Record] = None,
+    sqlite: Optional[Record] = None,
+) -> Crm:
+    """Opens (or creates) a crm database file; see :class:`Crm`."""
+    return Crm(path, validation=validation, sqlite=sqlite)

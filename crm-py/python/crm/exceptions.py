@@ -1,0 +1,76 @@
+"""Exceptions raised by crm.
+
+Every error is a :class:`CrmError`; each subclass also inherits the built-in exception it
+resembles, so ``except ValueError`` and ``except KeyError`` work as a Python user expects.
+The native module raises these classes (converted in one place, ``crm-py/src/error.rs``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "CrmError",
+    "ValidationError",
+    "NotFoundError",
+    "ConflictError",
+    "SchemaTooNewError",
+    "StorageError",
+    "IoError",
+]
+
+
+class CrmError(Exception):
+    """Base class of every crm error (also raised on use of a closed handle)."""
+
+    def __init__(self, message: str, **_: Any) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(CrmError, ValueError):
+    """An input value broke a rule; nothing was written.
+
+    ``field`` names the offending field (dotted for nested ones, such as
+    ``address.country`` or ``items[2].quantity``); ``reason`` says what was wrong.
+    """
+
+    def __init__(self, message: str, *, field: str = "", reason: str = "", **_: Any) -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason
+
+
+class NotFoundError(CrmError, KeyError):
+    """The referenced record does not exist (``entity`` and ``id`` say which)."""
+
+    def __init__(self, message: str, *, entity: str = "", id: str = "", **_: Any) -> None:
+        super().__init__(message)
+        self.entity = entity
+        self.id = id
+
+
+class ConflictError(CrmError):
+    """The write conflicts with stored state, such as an external id owned by another record."""
+
+
+class SchemaTooNewError(CrmError):
+    """The database file was written by a newer crm; upgrade the package."""
+
+    def __init__(
+        self, message: str, *, found: Optional[int] = None, supported: Optional[int] = None, **_: Any
+    ) -> None:
+        super().__init__(message)
+        self.found = found
+        self.supported = supported
+
+
+class StorageError(CrmError):
+    """The storage engine (SQLite) failed."""
+
+
+class IoError(CrmError, OSError):
+    """A file could not be read or written."""

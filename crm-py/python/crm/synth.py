@@ -1,0 +1,88 @@
+"""Deterministic synthetic data from the core's generator, for examples and benchmarks.
+
+>>> import crm.synth
+>>> frames = crm.synth.generate(customers=10, seed=7)
+>>> sorted(frames)
+['customers', 'interactions', 'orders']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from typing import Any, Dict, Optional, Sequence, Union
+
+from . import _crm
+from . import frames as _frames
+
+__all__ = ["generate", "write", "KINDS"]
+
+KINDS = ("customers", "orders", "interactions")
+
+
+def _config(
+    customers: int,
+    seed: int,
+    orders_per_customer: Optional[float],
+    interactions_per_customer: Optional[float],
+    years: Optional[int],
+    end: Optional[_dt.datetime],
+) -> str:
+    cfg: Dict[str, Any] = {"customers": customers, "seed": seed}
+    if orders_per_customer is not None:
+        cfg["orders_per_customer"] = orders_per_customer
+    if interactions_per_customer is not None:
+        cfg["interactions_per_customer"] = interactions_per_customer
+    if years is not None:
+        cfg["years"] = years
+    if end is not None:
+        cfg["end"] = end.isoformat()
+    return json.dumps(cfg)
+
+
+def generate(
+    customers: int = 10_000,
+    seed: int = 42,
+    *,
+    kinds: Sequence[str] = KINDS,
+    orders_per_customer: Optional[float] = None,
+    interactions_per_customer: Optional[float] = None,
+    years: Optional[int] = None,
+    end: Optional[_dt.datetime] = None,
+) -> Dict[str, Any]:
+    """Generated rows as DataFrames keyed by kind, in the CSV columns of each kind
+    (ready for ``Crm.ingest``): times ``datetime64[..., UTC]``, ``total_minor`` int64,
+    nested values (``items``, ``attributes``, ``payload``) as JSON text. The same
+    arguments always give the same data (defaults: 10 orders and 3 interactions per
+    customer on average over three years ending 2026-11-01)."""
+    cfg = _config(customers, seed, orders_per_customer, interactions_per_customer, years, end)
+    out: Dict[str, Any] = {}
+    for kind in kinds:
+        cols = _crm.synth_columns(kind, cfg)
+        out[kind] = _frames.frame_from_columns(dict(cols))
+    return out
+
+
+def write(
+    directory: Union[str, "os.PathLike[str]"],
+    customers: int = 10_000,
+    seed: int = 42,
+    *,
+    format: str = "csv",
+    kinds: Sequence[str] = KINDS,
+    orders_per_customer: Optional[float] = None,
+    interactions_per_customer: Optional[float] = None,
+    years: Optional[int] = None,
+    end: Optional[_dt.datetime] = None,
+) -> Dict[str, str]:
+    """Writes generated rows to ``<directory>/<kind>.<format>`` (``csv`` or ``jsonl``)
+    without holding them in memory; returns the paths by kind."""
+    cfg = _config(customers, seed, orders_per_customer, interactions_per_customer, years, end)
+    os.makedirs(directory, exist_ok=True)
+    paths: Dict[str, str] = {}
+    for kind in kinds:
+        path = os.path.join(os.fspath(directory), f"{kind}.{format}")
+        _crm.synth_write(kind, cfg, path)
+        paths[kind] = path
+    return paths

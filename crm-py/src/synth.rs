@@ -1,0 +1,131 @@
+//! The core's deterministic data generator, for examples, tests and benchmarks: rows as
+//! DataFrame columns (the CSV columns of each record kind), files, or straight into a store.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use crm_core::ingest::{self, IngestOptions, Record};
+use crm_core::synth::{Synth, SynthConfig};
+use pyo3::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::handle::PyCrm;
+use crate::json;
+
+/// Generator settings from Python; absent ones keep the core's defaults.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SynthArgs {
+    seed: Option<u64>,
+    customers: Option<u64>,
+    orders_per_customer: Option<f64>,
+    interactions_per_customer: Option<f64>,
+    years: Option<u32>,
+    end: Option<DateTime<Utc>>,
+}
+
+fn synth(config: &str) -> Result<Synth> {
+    let a: SynthArgs = json::parse(config)?;
+    let d = SynthConfig::default();
+    Ok(Synth::new(SynthConfig {
+        seed: a.seed.unwrap_or(d.seed),
+        customers: a.customers.unwrap_or(d.customers),
+        orders_per_customer: a.orders_per_customer.unwrap_or(d.orders_per_customer),
+        interactions_per_customer: a.interactions_per_customer.unwrap_or(d.interactions_per_customer),
+        years: a.years.unwrap_or(d.years),
+        end: a.end.unwrap_or(d.end),
+    }))
+}
+
+fn bad_kind(kind: &str) -> Error {
+    Error::Input {
+        field: "kind".into(),
+        reason: format!("{kind:?} is not one of \"customers\", \"orders\", \"interactions\""),
+    }
+}
+
+type Columns = Vec<(&'static str, Vec<Option<String>>)>;
+
+/// The records as the core's flat CSV rows, column by column.
+fn columns<T: Record>(records: impl Iterator<Item = T>) -> Columns {
+    let mut cols: Columns = T::COLUMNS.iter().map(|c| (*c, Vec::new())).collect();
+    for r in records {
+        let serde_json::Value::Object(mut row) = serde_json::to_value(T::Row::from(&r)).expect("rows serialise") else {
+            unreachable!("CSV rows are structs")
+        };
+        for (name, col) in &mut cols {
+            col.push(match row.remove(*name) {
+                Some(serde_json::Value::String(s)) => Some(s),
+                _ => None,
+            });
+        }
+    }
+    cols
+}
+
+/// Generated `kind` rows as `[(column, [text or None])]`, in the CSV columns of that kind.
+#[pyfunction]
+pub fn synth_columns(py: Python<'_>, kind: String, config: String) -> Result<Columns> {
+    py.detach(move || {
+        let s = synth(&config)?;
+        match kind.as_str() {
+            "customers" => Ok(columns(s.customers())),
+            "orders" => Ok(columns(s.orders())),
+            "interactions" => Ok(columns(s.interactions())),
+            other => Err(bad_kind(other)),
+        }
+    })
+}
+
+/// Writes generated `kind` rows to a `.csv` or `.jsonl` file; returns the row count.
+#[pyfunction]
+pub fn synth_write(py: Python<'_>, kind: String, config: String, path: String) -> Result<u64> {
+    py.detach(move || {
+        let s = synth(&config)?;
+        Ok(match kind.as_str() {
+            "customers" => ingest::write_file(&path, s.customers())?,
+            "orders" => ingest::write_file(&path, s.orders())?,
+            "interactions" => ingest::write_file(&path, s.interactions())?,
+            other => return Err(bad_kind(other)),
+        })
+    })
+}
+
+fn timed<T: Serialize>(f: impl FnOnce() -> crm_core::Result<T>) -> Result<(String, f64)> {
+    let t = Instant::now();
+    let report = f()?;
+    Ok((json::dump(&report), t.elapsed().as_secs_f64()))
+}
+
+/// Generates `kind` rows in memory, then ingests them with the core's iterator ingest;
+/// returns the report as JSON and the seconds the ingest call took (generation excluded).
+/// This is the Rust bulk rate the Python benchmark compares against.
+#[pyfunction]
+pub fn synth_ingest(
+    py: Python<'_>,
+    db: &PyCrm,
+    kind: String,
+    config: String,
+    batch_size: usize,
+) -> Result<(String, f64)> {
+    db.run(py, move |crm| {
+        let s = synth(&config)?;
+        let opts = || IngestOptions { batch_size, ..Default::default() };
+        match kind.as_str() {
+            "customers" => {
+                let rows: Vec<_> = s.customers().collect();
+                timed(|| crm.ingest_customers(rows, opts()))
+            }
+            "orders" => {
+                let rows: Vec<_> = s.orders().collect();
+                timed(|| crm.ingest_orders(rows, opts()))
+            }
+            "interactions" => {
+                let rows: Vec<_> = s.interactions().collect();
+                timed(|| crm.ingest_interactions(rows, opts()))
+            }
+            other => Err(bad_kind(other)),
+        }
+    })
+}

@@ -1,0 +1,87 @@
+"""Each kind of bad input raises the right exception, names the field, and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+import crm
+from conftest import order
+
+
+def snapshot(db):
+    return db.counts(), len(db.changes_since(0, 10_000))
+
+
+@pytest.mark.parametrize(
+    "record, field",
+    [
+        ({"external_id": "X", "name": "A", "email": "nope"}, "email"),
+        ({"external_id": "X", "name": "A", "phone": "12"}, "phone"),
+        ({"external_id": "X", "name": ""}, "name"),
+        ({"external_id": "X", "name": 5}, "name"),
+        ({"external_id": "X", "name": "A", "address": {"country": "ZZ"}}, "address.country"),
+        ({"external_id": "X", "name": "A", "kind": "robot"}, "kind"),
+        ({"name": "A", "unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_customer(db, ada, record, field):
+    before = snapshot(db)
+    with pytest.raises(crm.ValidationError) as e:
+        db.upsert_customer(record)
+    assert e.value.field == field and e.value.reason and isinstance(e.value, ValueError)
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"currency": "XYZ"}, "currency"),
+        ({"total_minor": -5}, "total_minor"),
+        ({"customer_external_id": "nobody"}, "customer_external_id"),
+        ({"occurred_at": "yesterday"}, "occurred_at"),
+        ({"items": [{"sku": "A", "quantity": 0, "unit_price_minor": 1}]}, "items[0].quantity"),
+    ],
+)
+def test_bad_order(db, ada, patch, field):
+    before = snapshot(db)
+    with pytest.raises(crm.ValidationError) as e:
+        db.record_order({**order(), **patch})
+    assert e.value.field == field, e.value
+    assert snapshot(db) == before
+
+
+def test_not_found_conflict_and_limits(db, ada):
+    before = snapshot(db)
+    for call in (lambda: db.get_customer(999), lambda: db.delete_customer(999), lambda: db.get_order(1),
+                 lambda: db.get_order_by_external_id("no"), lambda: db.delete_order(5),
+                 lambda: db.get_interaction(1), lambda: db.delete_interaction(1),
+                 lambda: db.update_customer(999, name="x"), lambda: db.customer_stats(999),
+                 lambda: db.timeline(999)):
+        with pytest.raises(crm.NotFoundError) as e:
+            call()
+        assert isinstance(e.value, KeyError) and e.value.entity
+    with pytest.raises(crm.ConflictError):
+        db.create_customer({"external_id": "C-1", "name": "dup"})
+    for call, field in ((lambda: db.query_customers(limit=0), "limit"), (lambda: db.changes_since(0, 0), "limit"),
+                        (lambda: db.top_customers_by_spend("GBP", 100_000), "limit"),
+                        (lambda: db.top_customers_by_spend("??", 1), "currency"),
+                        (lambda: db.query_customers(cursor="garbage"), "cursor"),
+                        (lambda: db.query_customers({"colour": "red"}), "filter"),
+                        (lambda: db.update_customer(ada.id, email="bad"), "email")):
+        with pytest.raises(crm.ValidationError) as v:
+            call()
+        assert v.value.field.startswith(field), v.value
+    assert snapshot(db) == before
+
+
+def test_io_and_storage_errors(db, tmp_path):
+    with pytest.raises(crm.IoError) as e:
+        db.ingest_orders(str(tmp_path / "missing.csv"))
+    assert isinstance(e.value, OSError)
+    with pytest.raises(crm.ValidationError) as v:
+        db.ingest_orders(str(tmp_path / "file.txt"))
+    assert v.value.field == "path"
+    bad = tmp_path / "notadb.db"
+    bad.write_bytes(b"this is not a sqlite file" * 100)
+    with pytest.raises(crm.StorageError):
+        crm.open(bad)
