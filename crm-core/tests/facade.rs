@@ -72,6 +72,8 @@ fn json_round_trips_of_every_public_type() {
     round_trip(&CustomerPatch { email: Some(None), name: Some("N".into()), ..Default::default() });
     round_trip(&crm.counts().unwrap());
     round_trip(&CrmConfig::default());
+    let cfg: CrmConfig = serde_json::from_str(r#"{"sqlite": {"busy_timeout_ms": 2500}}"#).unwrap();
+    assert_eq!(cfg.sqlite.busy_timeout, std::time::Duration::from_millis(2500));
 }
 
 #[test]

@@ -81,7 +81,8 @@ const CATALOGUE: usize = 4;
 /// assert_eq!(cfg.orders_per_customer, 10.0);
 /// assert_eq!(cfg.end.to_rfc3339(), "2026-11-01T00:00:00+00:00");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SynthConfig {
     /// Seed of every random choice (default 42).
     pub seed: u64,

@@ -56,16 +56,15 @@ class Crm:
     ) -> None:
         """Opens (or creates) the SQLite file at ``path`` (``":memory:"`` for a private
         in-memory database). ``validation`` and ``sqlite`` are the core's
-        ``ValidationConfig`` and ``SqliteOptions`` as dicts; a ``busy_timeout`` may be
-        given in seconds."""
+        ``ValidationConfig`` and ``SqliteOptions`` as dicts; the busy timeout may be
+        given as ``busy_timeout`` in seconds or ``busy_timeout_ms``."""
         config: Dict[str, Any] = {}
         if validation:
             config["validation"] = dict(validation)
         if sqlite:
             s = dict(sqlite)
-            if isinstance(s.get("busy_timeout"), (int, float)):
-                secs = float(s["busy_timeout"])
-                s["busy_timeout"] = {"secs": int(secs), "nanos": int(round((secs % 1) * 1e9))}
+            if "busy_timeout" in s:
+                s["busy_timeout_ms"] = int(round(float(s.pop("busy_timeout")) * 1000))
             config["sqlite"] = s
         self._native = _crm.Crm(os.fspath(path), _frames.record_json(config) if config else None)
 

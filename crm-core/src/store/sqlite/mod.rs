@@ -40,6 +40,8 @@ pub enum Synchronous {
 #[serde(default, deny_unknown_fields)]
 pub struct SqliteOptions {
     /// How long a writer waits for another writer (thread or process) before giving up.
+    /// In JSON: `busy_timeout_ms`, whole milliseconds.
+    #[serde(rename = "busy_timeout_ms", with = "millis")]
     pub busy_timeout: Duration,
     /// Page cache size in KiB.
     pub cache_kib: i64,
@@ -50,6 +52,20 @@ pub struct SqliteOptions {
 impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions { busy_timeout: Duration::from_secs(30), cache_kib: 64 * 1024, synchronous: Synchronous::Normal }
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 
