@@ -98,7 +98,12 @@ impl Crm<SqliteStore> {
 
     /// A private in-memory database.
     pub fn in_memory() -> Result<Crm<SqliteStore>> {
-        Crm::with_store(SqliteStore::in_memory()?, ValidationConfig::default())
+        Crm::in_memory_with(CrmConfig::default())
+    }
+
+    /// A private in-memory database with the given settings. (`Crm::open(":memory:")` is the same.)
+    pub fn in_memory_with(config: CrmConfig) -> Result<Crm<SqliteStore>> {
+        Crm::open_with(":memory:", config)
     }
 }
 

@@ -453,6 +453,7 @@ macro_rules! conformance {
 }
 
 conformance!(sqlite_memory, SqliteStore::in_memory().unwrap());
+conformance!(sqlite_memory_path, SqliteStore::open(":memory:").unwrap());
 
 fn sqlite_file() -> SqliteStore {
     // Each store gets its own directory, kept for the life of the test process.

@@ -101,8 +101,12 @@ impl SqliteStore {
     }
 
     /// Opens a database file with the given options.
+    /// The path `:memory:` gives a private in-memory database, as in SQLite.
     pub fn open_with(path: impl AsRef<Path>, opts: &SqliteOptions) -> Result<SqliteStore> {
         let path = path.as_ref();
+        if path.as_os_str() == ":memory:" {
+            return SqliteStore::setup(Connection::open_in_memory()?, opts, None);
+        }
         let conn = Connection::open(path)?;
         conn.busy_timeout(opts.busy_timeout)?;
         // Refuse a newer file before changing anything in it (the journal mode included);
@@ -117,8 +121,7 @@ impl SqliteStore {
 
     /// A private in-memory database (gone when dropped).
     pub fn in_memory() -> Result<SqliteStore> {
-        let conn = Connection::open_in_memory()?;
-        SqliteStore::setup(conn, &SqliteOptions::default(), None)
+        SqliteStore::open_with(":memory:", &SqliteOptions::default())
     }
 
     fn setup(mut conn: Connection, opts: &SqliteOptions, path: Option<PathBuf>) -> Result<SqliteStore> {
