@@ -1,23 +1,33 @@
 # The two commands a newcomer needs:
 #   make quickstart   build crm.db from 10,000 generated customers and print a report
-#   make test         every test: Rust (fmt, clippy, docs, unit, integration, doc tests) and Python
+#   make test         every test: Rust (fmt, clippy, docs, unit, integration, doc tests), C and Python
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-python bench bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-c bench-python clean
+
+PREFIX ?= /usr/local
 
 quickstart:
 	$(CARGO) run --release -p quickstart -- $(ARGS)
 
-test: lint test-rust test-python
+test: lint test-rust test-c test-python
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p crm-core
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p crm-core -p crm-ffi
 
 test-rust:
 	$(CARGO) test --workspace
+
+# C programs compiled against include/crm.h, run under valgrind (or AddressSanitizer).
+test-c:
+	tests/c/run.sh
+
+# Header, shared and static libraries and crm.pc under $(PREFIX).
+install:
+	crm-ffi/install.sh $(PREFIX)
 
 # Builds crm-py into a virtualenv (target/pyenv) and runs pytest, doctests and mypy --strict.
 test-python:
@@ -26,6 +36,9 @@ test-python:
 # Million-row benchmark: prints a table; never part of `make test`.
 bench:
 	$(CARGO) bench -p crm-core --bench ingest -- $(ARGS)
+
+bench-c:
+	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)
 
 bench-python: test-python
 	target/pyenv/bin/python crm-py/bench/bench_ingest.py $(ARGS)

@@ -1,0 +1,238 @@
+//! Orders: record (typed hot path and JSON), get by id or external id, delete.
+
+use std::ffi::c_char;
+
+use crm_core::{Currency, CustomerId, LineItem, NewOrder, OrderId, OrderStatus};
+
+use crate::convert::{clear_out, json_arg, out_ptr, owned_opt, text, time_from_micros, write_json_opt, write_opt};
+use crate::customers::crm_outcome;
+use crate::error::{crm_status, ffi_call, FfiError, FfiResult};
+use crate::handle::{crm_arg, crm_t};
+
+/// Order status values for `crm_order_in.status`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum crm_order_status {
+    /// Paid and fulfilled (or being fulfilled); the only status counted in statistics.
+    CRM_ORDER_COMPLETED = 0,
+    /// Money returned to the customer.
+    CRM_ORDER_REFUNDED = 1,
+    /// Called off before completion.
+    CRM_ORDER_CANCELLED = 2,
+}
+
+/// An order for `crm_order_record`. Every pointer is borrowed for the call only; strings are
+/// UTF-8 and NUL-terminated.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct crm_order_in {
+    /// The host's key (required); recording the same key again is an idempotent upsert.
+    pub external_id: *const c_char,
+    /// The customer's store id, or 0 to name the customer by `customer_external_id`.
+    pub customer_id: i64,
+    /// The customer's external id, or NULL to name the customer by `customer_id`.
+    pub customer_external_id: *const c_char,
+    /// When the order was placed, microseconds since the Unix epoch (UTC).
+    pub occurred_at_us: i64,
+    /// A `crm_order_status` value (an `int32_t`, so that an out-of-range value is reported
+    /// as `CRM_ERR_VALIDATION` on field `status` instead of being undefined behaviour).
+    pub status: i32,
+    /// ISO 4217 currency code, e.g. `"EUR"` (required).
+    pub currency: *const c_char,
+    /// Total paid, in minor units of `currency`.
+    pub total_minor: i64,
+    /// Sales channel (`"web"`, `"store"`, ...), or NULL.
+    pub channel: *const c_char,
+}
+
+/// One line item for `crm_order_record`. Pointers are borrowed for the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct crm_line_item_in {
+    /// Stock-keeping unit (required).
+    pub sku: *const c_char,
+    /// Product category, or NULL.
+    pub category: *const c_char,
+    /// Quantity, at least 1.
+    pub quantity: i64,
+    /// Price of one unit, in minor units of the order's currency.
+    pub unit_price_minor: i64,
+}
+
+fn status_from(v: i32) -> FfiResult<OrderStatus> {
+    match v {
+        x if x == crm_order_status::CRM_ORDER_COMPLETED as i32 => Ok(OrderStatus::Completed),
+        x if x == crm_order_status::CRM_ORDER_REFUNDED as i32 => Ok(OrderStatus::Refunded),
+        x if x == crm_order_status::CRM_ORDER_CANCELLED as i32 => Ok(OrderStatus::Cancelled),
+        other => Err(FfiError::from(crm_core::Error::validation(
+            "status",
+            format!("{other} is not a crm_order_status (0 completed, 1 refunded, 2 cancelled)"),
+        ))),
+    }
+}
+
+unsafe fn new_order(o: &crm_order_in, items: *const crm_line_item_in, n_items: usize) -> FfiResult<NewOrder> {
+    let items: &[crm_line_item_in] = match (items.is_null(), n_items) {
+        (_, 0) => &[],
+        (true, _) => return Err(FfiError::null("items")),
+        (false, n) => std::slice::from_raw_parts(items, n),
+    };
+    let items = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            Ok(LineItem {
+                sku: text(it.sku, &format!("items[{i}].sku"))?.to_owned(),
+                category: owned_opt(it.category, &format!("items[{i}].category"))?,
+                quantity: it.quantity,
+                unit_price_minor: it.unit_price_minor,
+            })
+        })
+        .collect::<FfiResult<Vec<_>>>()?;
+    Ok(NewOrder {
+        external_id: text(o.external_id, "external_id")?.to_owned(),
+        customer_id: (o.customer_id != 0).then_some(CustomerId(o.customer_id)),
+        customer_external_id: owned_opt(o.customer_external_id, "customer_external_id")?,
+        occurred_at: time_from_micros(o.occurred_at_us, "occurred_at")?,
+        status: status_from(o.status)?,
+        currency: Currency::new(text(o.currency, "currency")?)?,
+        total_minor: o.total_minor,
+        channel: owned_opt(o.channel, "channel")?,
+        items,
+    })
+}
+
+/// Records an order (the typed hot path): an upsert by `external_id`, so sending the same
+/// order twice stores it once; a changed status (refunded, cancelled) updates it and the
+/// customer's statistics in the same transaction.
+///
+/// - `order`: required; borrowed for the call.
+/// - `items`: `n_items` line items, borrowed for the call; may be NULL when `n_items` is 0.
+/// - `out_order_id`, `out_outcome`: may be NULL.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT` (also for a NULL `external_id`, `currency` or `sku`),
+/// `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION`
+/// (with the field: `currency`, `status`, `occurred_at`, `customer_external_id`,
+/// `items[2].quantity`, ...), `CRM_ERR_STORAGE`. Nothing is written on failure.
+/// Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use; `items` points to `n_items` elements.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_record(
+    crm: *const crm_t,
+    order: *const crm_order_in,
+    items: *const crm_line_item_in,
+    n_items: usize,
+    out_order_id: *mut i64,
+    out_outcome: *mut crm_outcome,
+) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        let o = order.as_ref().ok_or_else(|| FfiError::null("order"))?;
+        let w = crm.record_order(&new_order(o, items, n_items)?)?;
+        write_opt(out_order_id, w.record.id.0);
+        write_opt(out_outcome, w.outcome.into());
+        Ok(())
+    })
+}
+
+/// Records an order given as JSON in the shape of crm-core's `NewOrder`
+/// (`{"external_id":"O-1","customer_external_id":"C-1","occurred_at":"2026-03-01T12:00:00Z",
+/// "currency":"GBP","total_minor":4200,"items":[{"sku":"B-1","quantity":2,
+/// "unit_price_minor":2100}]}`); semantics as `crm_order_record`.
+///
+/// - `order_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
+/// - `out_order_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored
+///   order (NULL on failure); free it with `crm_string_free`.
+///
+/// Errors: as for `crm_order_record`, plus `CRM_ERR_INVALID_JSON`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_record_json(
+    crm: *const crm_t,
+    order_json: *const c_char,
+    out_order_id: *mut i64,
+    out_outcome: *mut crm_outcome,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        clear_out(out_json);
+        let crm = crm_arg(crm)?;
+        let input: NewOrder = json_arg(order_json, "order_json")?;
+        let w = crm.record_order(&input)?;
+        write_opt(out_order_id, w.record.id.0);
+        write_opt(out_outcome, w.outcome.into());
+        write_json_opt(out_json, &w.record)
+    })
+}
+
+/// Reads an order with its line items.
+///
+/// - `out_json`: required; receives the order as JSON (NULL on failure). Free it with
+///   `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+/// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_get(crm: *const crm_t, id: i64, out_json: *mut *mut c_char) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        write_json_opt(out, &crm_arg(crm)?.get_order(OrderId(id))?)
+    })
+}
+
+/// Reads an order by the host's external id.
+///
+/// - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+/// - `out_json`: required; receives the order as JSON (NULL on failure). Free it with
+///   `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_get_by_external_id(
+    crm: *const crm_t,
+    external_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        let crm = crm_arg(crm)?;
+        write_json_opt(out, &crm.get_order_by_external_id(text(external_id, "external_id")?)?)
+    })
+}
+
+/// Deletes an order and updates its customer's statistics.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+/// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// `crm` is NULL or a handle value.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_delete(crm: *const crm_t, id: i64) -> crm_status {
+    ffi_call(|| Ok(crm_arg(crm)?.delete_order(OrderId(id))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_status_is_a_validation_error_on_status() {
+        let e = status_from(7).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("status"));
+        assert_eq!(status_from(1).unwrap(), OrderStatus::Refunded);
+    }
+}
