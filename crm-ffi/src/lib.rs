@@ -2,7 +2,7 @@
 //!
 //! The binding converts and nothing more: C strings and typed structs in, JSON and typed
 //! structs out, `crm_core::Error` to a `crm_status` code with a per-thread message. Every
-//! exported function runs inside [`error::ffi_call`] (one `catch_unwind` boundary). Handles
+//! exported function runs inside `error::ffi_call` (one `catch_unwind` boundary). Handles
 //! are tokens into registries of live objects ([`handle`]), so closed handles are errors.
 
 #![allow(non_camel_case_types)]
