@@ -44,7 +44,7 @@ if command -v valgrind >/dev/null 2>&1; then
     # is never dropped; valgrind calls those blocks "possibly lost" because they are reached
     # through interior pointers. Definite and indirect leaks, which a missing crm_*_free or
     # crm_string_free causes, fail the run.
-    RUN="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1"
+    RUN="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1"
     SAN=
     echo "running under valgrind"
 else
