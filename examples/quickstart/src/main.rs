@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p quickstart -- [--customers N] [--db PATH] [--seed N]`
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use crm_core::ingest::{IngestOptions, Progress};
@@ -38,7 +39,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("orders", crm.ingest_orders(synth.orders(), options(&mut bar("orders")))?),
         ("interactions", crm.ingest_interactions(synth.interactions(), options(&mut bar("interactions")))?),
     ] {
-        eprint!("\r{:60}\r", "");
+        if std::io::stderr().is_terminal() {
+            eprint!("\r{:60}\r", "");
+        }
         println!(
             "{what:>12}: {:>9} rows  {:>9} created  {:>7} updated  {:>9} unchanged  {:>5} failed",
             report.rows, report.created, report.updated, report.unchanged, report.failed
@@ -99,9 +102,11 @@ fn options(progress: &mut dyn FnMut(Progress)) -> IngestOptions<'_> {
     IngestOptions { progress: Some(progress), ..Default::default() }
 }
 
-/// A one-line progress display on stderr.
+/// A one-line progress display on stderr, when stderr is a terminal.
 fn bar(what: &'static str) -> impl FnMut(Progress) {
+    let tty = std::io::stderr().is_terminal();
     move |p: Progress| match p.rows_total {
+        _ if !tty => {}
         Some(total) if total > 0 => {
             eprint!("\r  {what}: {}/{} ({:.0}%)   ", p.rows_done, total, 100.0 * p.rows_done as f64 / total as f64)
         }
