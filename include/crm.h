@@ -1066,6 +1066,32 @@ enum crm_status crm_order_get_by_external_id(const crm_t *crm,
  */
 enum crm_status crm_order_delete(const crm_t *crm, int64_t id);
 
+/**
+ * Writes generated records of one kind to a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`)
+ * file in the layout `crm_ingest_file` reads. The same configuration always gives the same
+ * data, and the three kinds of one configuration agree with each other (orders name
+ * generated customers by external id).
+ *
+ * - `kind`: `"customers"`, `"orders"` or `"interactions"`. `path`: the file to create or
+ *   overwrite. Both UTF-8, NUL-terminated, borrowed for the call.
+ * - `config_json`: NULL for the defaults, or crm-core's `SynthConfig` as JSON, any key
+ *   optional: `{"seed":42,"customers":10000,"orders_per_customer":10.0,
+ *   "interactions_per_customer":3.0,"end":"2026-11-01T00:00:00Z","years":3}`.
+ * - `out_rows`: may be NULL; receives the number of records written.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
+ * `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON` (`config_json`),
+ * `CRM_ERR_VALIDATION` (field `path` for an unknown extension), `CRM_ERR_IO`.
+ * Thread safety: needs no handle; safe from any thread.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_synth_write(const char *kind,
+                                const char *config_json,
+                                const char *path,
+                                uint64_t *out_rows);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod interactions;
 pub mod memory;
 pub mod orders;
+pub mod synth;
 
 use std::ffi::c_char;
 

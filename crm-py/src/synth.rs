@@ -3,39 +3,19 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use crm_core::ingest::{self, IngestOptions, Record};
 use crm_core::synth::{Synth, SynthConfig};
 use pyo3::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::handle::PyCrm;
 use crate::json;
 
 /// Generator settings from Python; absent ones keep the core's defaults.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SynthArgs {
-    seed: Option<u64>,
-    customers: Option<u64>,
-    orders_per_customer: Option<f64>,
-    interactions_per_customer: Option<f64>,
-    years: Option<u32>,
-    end: Option<DateTime<Utc>>,
-}
-
+/// The generator for a JSON `SynthConfig` (absent fields take their defaults).
 fn synth(config: &str) -> Result<Synth> {
-    let a: SynthArgs = json::parse(config)?;
-    let d = SynthConfig::default();
-    Ok(Synth::new(SynthConfig {
-        seed: a.seed.unwrap_or(d.seed),
-        customers: a.customers.unwrap_or(d.customers),
-        orders_per_customer: a.orders_per_customer.unwrap_or(d.orders_per_customer),
-        interactions_per_customer: a.interactions_per_customer.unwrap_or(d.interactions_per_customer),
-        years: a.years.unwrap_or(d.years),
-        end: a.end.unwrap_or(d.end),
-    }))
+    Ok(Synth::new(json::parse::<SynthConfig>(config)?))
 }
 
 fn bad_kind(kind: &str) -> Error {

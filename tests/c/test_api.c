@@ -203,6 +203,38 @@ int main(int argc, char **argv) {
         CHECK(n.customers == 3 && n.orders == 1 && n.interactions == 0);
     }
 
+    /* Generated data: files in the import layout, the same every time, importable. */
+    {
+        char customers[4096], orders[4096];
+        uint64_t rows = 0, again = 0;
+        char *report = NULL;
+        crm_t *gen = NULL;
+        const char *cfg = "{\"seed\":7,\"customers\":50}";
+        snprintf(customers, sizeof customers, "%s/synth_customers.csv", dir);
+        snprintf(orders, sizeof orders, "%s/synth_orders.jsonl", dir);
+        CHECK_OK(crm_synth_write("customers", cfg, customers, &rows));
+        CHECK(rows == 50);
+        CHECK_OK(crm_synth_write("orders", cfg, orders, &rows));
+        CHECK_OK(crm_synth_write("orders", cfg, orders, &again));
+        CHECK(rows > 0 && again == rows);
+        CHECK_OK(crm_open_in_memory(&gen));
+        CHECK_OK(crm_ingest_file(gen, "customers", customers, NULL, NULL, NULL, &report));
+        expect_and_free(report, "\"created\":50,");
+        CHECK_OK(crm_ingest_file(gen, "orders", orders, NULL, NULL, NULL, &report));
+        expect_and_free(report, "\"failed\":0,");
+        crm_counts n;
+        CHECK_OK(crm_counts_get(gen, &n));
+        CHECK((uint64_t)n.orders == rows);
+        CHECK_OK(crm_close(gen));
+        CHECK_ERR(crm_synth_write("invoices", NULL, orders, NULL), CRM_ERR_INVALID_ARGUMENT, "invoices", "kind");
+        CHECK_ERR(crm_synth_write("orders", "{\"customerz\":1}", orders, NULL), CRM_ERR_INVALID_JSON, "customerz",
+                  "config_json");
+        CHECK_ERR(crm_synth_write("orders", NULL, "out.parquet", NULL), CRM_ERR_VALIDATION, "parquet", "path");
+        CHECK_ERR(crm_synth_write(NULL, NULL, orders, NULL), CRM_ERR_NULL_ARGUMENT, "kind", "kind");
+        remove(customers);
+        remove(orders);
+    }
+
     CHECK_OK(crm_close(db));
     remove(path);
     CHECK_DONE();
