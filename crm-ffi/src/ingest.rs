@@ -9,6 +9,12 @@ use crate::convert::{clear_out, json_arg, out_ptr, text, write_json_opt};
 use crate::error::{crm_status, ffi_call, FfiError};
 use crate::handle::{crm_arg, crm_t};
 
+/// `kind` as a `RecordKind`, or `CRM_ERR_INVALID_ARGUMENT` naming the accepted kinds.
+pub(crate) fn record_kind(kind: &str) -> Result<RecordKind, FfiError> {
+    RecordKind::from_name(kind)
+        .ok_or_else(|| FfiError::argument("kind", format!("kind {kind:?} is not one of {}", RecordKind::names())))
+}
+
 /// Progress of a bulk import, called after each committed batch on the calling thread:
 /// `done` rows processed so far, `total` the rows in the file (counted up front from its
 /// lines, so an estimate when CSV cells hold newlines) or -1 when unknown, and the `user`
@@ -61,17 +67,7 @@ pub unsafe extern "C" fn crm_ingest_file(
         let out = out_ptr(out_report_json, "out_report_json")?;
         clear_out(out);
         let crm = crm_arg(crm)?;
-        let kind = match text(kind, "kind")? {
-            "customers" => RecordKind::Customers,
-            "orders" => RecordKind::Orders,
-            "interactions" => RecordKind::Interactions,
-            other => {
-                return Err(FfiError::argument(
-                    "kind",
-                    format!("kind {other:?} is not one of \"customers\", \"orders\", \"interactions\""),
-                ))
-            }
-        };
+        let kind = record_kind(text(kind, "kind")?)?;
         let path = text(path, "path")?;
         let o: Options =
             if options_json.is_null() { Options::default() } else { json_arg(options_json, "options_json")? };

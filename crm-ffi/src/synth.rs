@@ -2,11 +2,11 @@
 
 use std::ffi::c_char;
 
-use crm_core::ingest::write_file;
 use crm_core::synth::{Synth, SynthConfig};
 
 use crate::convert::{json_arg, text, write_opt};
-use crate::error::{crm_status, ffi_call, FfiError};
+use crate::error::{crm_status, ffi_call};
+use crate::ingest::record_kind;
 
 /// Writes generated records of one kind to a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`)
 /// file in the layout `crm_ingest_file` reads. The same configuration always gives the same
@@ -35,22 +35,11 @@ pub unsafe extern "C" fn crm_synth_write(
     out_rows: *mut u64,
 ) -> crm_status {
     ffi_call(|| {
-        let kind = text(kind, "kind")?;
+        let kind = record_kind(text(kind, "kind")?)?;
         let path = text(path, "path")?;
         let config: SynthConfig =
             if config_json.is_null() { SynthConfig::default() } else { json_arg(config_json, "config_json")? };
-        let s = Synth::new(config);
-        let n = match kind {
-            "customers" => write_file(path, s.customers())?,
-            "orders" => write_file(path, s.orders())?,
-            "interactions" => write_file(path, s.interactions())?,
-            other => {
-                return Err(FfiError::argument(
-                    "kind",
-                    format!("kind {other:?} is not one of \"customers\", \"orders\", \"interactions\""),
-                ))
-            }
-        };
+        let n = Synth::new(config).write_file(kind, path)?;
         write_opt(out_rows, n);
         Ok(())
     })

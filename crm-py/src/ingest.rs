@@ -19,16 +19,12 @@ use crate::error::{Error, Result};
 use crate::handle::PyCrm;
 use crate::json;
 
-fn record_kind(kind: &str) -> Result<RecordKind> {
-    match kind {
-        "customers" => Ok(RecordKind::Customers),
-        "orders" => Ok(RecordKind::Orders),
-        "interactions" => Ok(RecordKind::Interactions),
-        other => Err(Error::Input {
-            field: "kind".into(),
-            reason: format!("{other:?} is not one of \"customers\", \"orders\", \"interactions\""),
-        }),
-    }
+/// `kind` as a `RecordKind`, or a `ValidationError` on `kind` naming the accepted kinds.
+pub(crate) fn record_kind(kind: &str) -> Result<RecordKind> {
+    RecordKind::from_name(kind).ok_or_else(|| Error::Input {
+        field: "kind".into(),
+        reason: format!("{kind:?} is not one of {}", RecordKind::names()),
+    })
 }
 
 /// Calls a Python progress callback `(rows_done, rows_total)` with the GIL re-acquired.

@@ -3,26 +3,20 @@
 
 use std::time::Instant;
 
-use crm_core::ingest::{self, IngestOptions, Record};
+use crm_core::ingest::{IngestOptions, Record, RecordKind};
 use crm_core::synth::{Synth, SynthConfig};
 use pyo3::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::handle::PyCrm;
+use crate::ingest::record_kind;
 use crate::json;
 
 /// Generator settings from Python; absent ones keep the core's defaults.
 /// The generator for a JSON `SynthConfig` (absent fields take their defaults).
 fn synth(config: &str) -> Result<Synth> {
     Ok(Synth::new(json::parse::<SynthConfig>(config)?))
-}
-
-fn bad_kind(kind: &str) -> Error {
-    Error::Input {
-        field: "kind".into(),
-        reason: format!("{kind:?} is not one of \"customers\", \"orders\", \"interactions\""),
-    }
 }
 
 type Columns = Vec<(&'static str, Vec<Option<String>>)>;
@@ -49,27 +43,18 @@ fn columns<T: Record>(records: impl Iterator<Item = T>) -> Columns {
 pub fn synth_columns(py: Python<'_>, kind: String, config: String) -> Result<Columns> {
     py.detach(move || {
         let s = synth(&config)?;
-        match kind.as_str() {
-            "customers" => Ok(columns(s.customers())),
-            "orders" => Ok(columns(s.orders())),
-            "interactions" => Ok(columns(s.interactions())),
-            other => Err(bad_kind(other)),
-        }
+        Ok(match record_kind(&kind)? {
+            RecordKind::Customers => columns(s.customers()),
+            RecordKind::Orders => columns(s.orders()),
+            RecordKind::Interactions => columns(s.interactions()),
+        })
     })
 }
 
 /// Writes generated `kind` rows to a `.csv` or `.jsonl` file; returns the row count.
 #[pyfunction]
 pub fn synth_write(py: Python<'_>, kind: String, config: String, path: String) -> Result<u64> {
-    py.detach(move || {
-        let s = synth(&config)?;
-        Ok(match kind.as_str() {
-            "customers" => ingest::write_file(&path, s.customers())?,
-            "orders" => ingest::write_file(&path, s.orders())?,
-            "interactions" => ingest::write_file(&path, s.interactions())?,
-            other => return Err(bad_kind(other)),
-        })
-    })
+    py.detach(move || Ok(synth(&config)?.write_file(record_kind(&kind)?, &path)?))
 }
 
 fn timed<T: Serialize>(f: impl FnOnce() -> crm_core::Result<T>) -> Result<(String, f64)> {
@@ -92,20 +77,19 @@ pub fn synth_ingest(
     db.run(py, move |crm| {
         let s = synth(&config)?;
         let opts = || IngestOptions { batch_size, ..Default::default() };
-        match kind.as_str() {
-            "customers" => {
+        match record_kind(&kind)? {
+            RecordKind::Customers => {
                 let rows: Vec<_> = s.customers().collect();
                 timed(|| crm.ingest_customers(rows, opts()))
             }
-            "orders" => {
+            RecordKind::Orders => {
                 let rows: Vec<_> = s.orders().collect();
                 timed(|| crm.ingest_orders(rows, opts()))
             }
-            "interactions" => {
+            RecordKind::Interactions => {
                 let rows: Vec<_> = s.interactions().collect();
                 timed(|| crm.ingest_interactions(rows, opts()))
             }
-            other => Err(bad_kind(other)),
         }
     })
 }

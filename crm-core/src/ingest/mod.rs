@@ -58,6 +58,37 @@ pub enum RecordKind {
     Interactions,
 }
 
+impl RecordKind {
+    /// Every kind, in the order names are listed.
+    pub const ALL: [RecordKind; 3] = [RecordKind::Customers, RecordKind::Orders, RecordKind::Interactions];
+
+    /// The name used in files, bindings and messages: `customers`, `orders`, `interactions`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Customers => "customers",
+            RecordKind::Orders => "orders",
+            RecordKind::Interactions => "interactions",
+        }
+    }
+
+    /// The kind with this name; bindings turn `None` into their own argument error,
+    /// naming [`RecordKind::ALL`].
+    ///
+    /// ```
+    /// use crm_core::ingest::RecordKind;
+    /// assert_eq!(RecordKind::from_name("orders"), Some(RecordKind::Orders));
+    /// assert_eq!(RecordKind::from_name("invoices"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// `"customers", "orders", "interactions"`, for error messages.
+    pub fn names() -> String {
+        RecordKind::ALL.map(|k| format!("{:?}", k.name())).join(", ")
+    }
+}
+
 /// A row that was not stored, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {

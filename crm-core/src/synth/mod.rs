@@ -299,6 +299,17 @@ impl Synth {
         format!("C{n:08}")
     }
 
+    /// Writes the generated records of one kind to a CSV or JSON Lines file (format from the
+    /// extension), in the layout bulk ingest reads; returns how many were written.
+    pub fn write_file(&self, kind: crate::ingest::RecordKind, path: impl AsRef<std::path::Path>) -> crate::Result<u64> {
+        use crate::ingest::{write_file, RecordKind};
+        match kind {
+            RecordKind::Customers => write_file(path, self.customers()),
+            RecordKind::Orders => write_file(path, self.orders()),
+            RecordKind::Interactions => write_file(path, self.interactions()),
+        }
+    }
+
     /// The product catalogue (about 500 SKUs in 12 categories), in SKU order per category.
     pub fn catalogue(&self) -> &[Product] {
         &self.catalogue
