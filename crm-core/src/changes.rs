@@ -1,4 +1,4 @@
-//! The change feed: every committed mutation appends `(seq, entity, id, op, at)`,
+//! The change feed: every committed mutation appends `(seq, entity, id, op, at, ref_id)`,
 //! so a host can sync an ERP, a search index or a warehouse with `changes_since`.
 
 use chrono::{DateTime, Utc};
@@ -16,6 +16,10 @@ pub enum Op {
     Update,
     /// Removed.
     Delete,
+    /// A customer entered a segment (`ref_id` names the customer).
+    Enter,
+    /// A customer left a segment (`ref_id` names the customer).
+    Leave,
 }
 
 impl Op {
@@ -25,6 +29,8 @@ impl Op {
             Op::Insert => "insert",
             Op::Update => "update",
             Op::Delete => "delete",
+            Op::Enter => "enter",
+            Op::Leave => "leave",
         }
     }
 
@@ -33,6 +39,8 @@ impl Op {
             "insert" => Some(Op::Insert),
             "update" => Some(Op::Update),
             "delete" => Some(Op::Delete),
+            "enter" => Some(Op::Enter),
+            "leave" => Some(Op::Leave),
             _ => None,
         }
     }
@@ -51,4 +59,7 @@ pub struct Change {
     pub op: Op,
     /// When the transaction that made the change ran.
     pub at: DateTime<Utc>,
+    /// The related record, where there is one: the customer who entered or left a segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_id: Option<i64>,
 }

@@ -16,6 +16,10 @@ pub enum Entity {
     Interaction,
     /// An order with its line items.
     Order,
+    /// A saved segment.
+    Segment,
+    /// A scoring plan.
+    ScoringPlan,
 }
 
 impl Entity {
@@ -25,6 +29,8 @@ impl Entity {
             Entity::Customer => "customer",
             Entity::Interaction => "interaction",
             Entity::Order => "order",
+            Entity::Segment => "segment",
+            Entity::ScoringPlan => "scoring_plan",
         }
     }
 
@@ -33,6 +39,8 @@ impl Entity {
             "customer" => Some(Entity::Customer),
             "interaction" => Some(Entity::Interaction),
             "order" => Some(Entity::Order),
+            "segment" => Some(Entity::Segment),
+            "scoring_plan" => Some(Entity::ScoringPlan),
             _ => None,
         }
     }

@@ -41,6 +41,7 @@ pub mod interaction;
 mod money;
 pub mod order;
 pub mod query;
+pub mod rule;
 mod stats;
 pub mod store;
 pub mod synth;

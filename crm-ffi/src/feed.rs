@@ -20,6 +20,10 @@ pub enum crm_entity {
     CRM_ENTITY_INTERACTION = 1,
     /// An order.
     CRM_ENTITY_ORDER = 2,
+    /// A saved segment.
+    CRM_ENTITY_SEGMENT = 3,
+    /// A scoring plan.
+    CRM_ENTITY_SCORING_PLAN = 4,
 }
 
 /// What happened to a record.
@@ -32,6 +36,10 @@ pub enum crm_op {
     CRM_OP_UPDATE = 1,
     /// Removed.
     CRM_OP_DELETE = 2,
+    /// A customer (`ref_id`) entered a segment (`id`).
+    CRM_OP_ENTER = 3,
+    /// A customer (`ref_id`) left a segment (`id`).
+    CRM_OP_LEAVE = 4,
 }
 
 /// One entry of the change feed.
@@ -48,6 +56,8 @@ pub struct crm_change {
     pub op: crm_op,
     /// When the transaction that made the change ran, microseconds since the Unix epoch.
     pub at_us: i64,
+    /// The related record, 0 when there is none: the customer who entered or left a segment.
+    pub ref_id: i64,
 }
 
 impl From<&Change> for crm_change {
@@ -58,14 +68,19 @@ impl From<&Change> for crm_change {
                 Entity::Customer => crm_entity::CRM_ENTITY_CUSTOMER,
                 Entity::Interaction => crm_entity::CRM_ENTITY_INTERACTION,
                 Entity::Order => crm_entity::CRM_ENTITY_ORDER,
+                Entity::Segment => crm_entity::CRM_ENTITY_SEGMENT,
+                Entity::ScoringPlan => crm_entity::CRM_ENTITY_SCORING_PLAN,
             },
             id: c.id,
             op: match c.op {
                 Op::Insert => crm_op::CRM_OP_INSERT,
                 Op::Update => crm_op::CRM_OP_UPDATE,
                 Op::Delete => crm_op::CRM_OP_DELETE,
+                Op::Enter => crm_op::CRM_OP_ENTER,
+                Op::Leave => crm_op::CRM_OP_LEAVE,
             },
             at_us: c.at.timestamp_micros(),
+            ref_id: c.ref_id.unwrap_or(0),
         }
     }
 }

@@ -250,18 +250,24 @@ class Interaction:
 
 @dataclass(frozen=True)
 class Change:
-    """One change-feed entry: ``op`` (insert, update, delete) on ``entity`` ``id``."""
+    """One change-feed entry: ``op`` (insert, update, delete, enter, leave) on ``entity`` ``id``.
+
+    ``ref_id`` names the related record where there is one: the customer who entered or
+    left the segment ``id``.
+    """
 
     seq: int
     entity: str
     id: int
     op: str
     at: _dt.datetime
+    ref_id: Optional[int] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Change:
         """Builds the record from its dict (serde) shape."""
-        return cls(int(d["seq"]), d["entity"], int(d["id"]), d["op"], _time(d["at"]))
+        ref = d.get("ref_id")
+        return cls(int(d["seq"]), d["entity"], int(d["id"]), d["op"], _time(d["at"]), None if ref is None else int(ref))
 
 
 @dataclass(frozen=True)

@@ -526,6 +526,9 @@ impl StoreTx for SqliteTx<'_> {
     fn delete_customer(&mut self, id: CustomerId) -> Result<()> {
         self.tx.prepare_cached("DELETE FROM customer_spend WHERE customer_id = ?1")?.execute([id.0])?;
         self.tx.prepare_cached("DELETE FROM customer_stats WHERE customer_id = ?1")?.execute([id.0])?;
+        for table in ["customer_rfm", "customer_tiers", "stage_history", "segment_members"] {
+            self.tx.prepare_cached(&format!("DELETE FROM {table} WHERE customer_id = ?1"))?.execute([id.0])?;
+        }
         self.tx.prepare_cached("DELETE FROM customers WHERE id = ?1")?.execute([id.0])?;
         Ok(())
     }
@@ -956,7 +959,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>> {
         let mut st = self.tx.prepare_cached(
-            "SELECT seq, entity, entity_id, op, at FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, entity, entity_id, op, at, ref_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let rows = st
             .query_map(params![after, limit as i64], |r| {
@@ -968,6 +971,7 @@ impl StoreTx for SqliteTx<'_> {
                     id: r.get(2)?,
                     op: Op::parse(&o).ok_or_else(|| conversion(3, Error::validation("op", o.clone())))?,
                     at: time(r.get(4)?),
+                    ref_id: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

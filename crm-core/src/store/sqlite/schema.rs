@@ -112,6 +112,78 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         at        INTEGER NOT NULL
     );
     "#,
+    // 3: segmentation: saved segments and their members, scoring plans, stored RFM scores,
+    // value tiers, the history of lifecycle and tier changes, and the record a feed entry
+    // refers to (a segment membership change names the segment in `entity_id` and the
+    // customer who entered or left in `ref_id`).
+    r#"
+    ALTER TABLE changes ADD COLUMN ref_id INTEGER;
+
+    CREATE TABLE segments (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL,
+        rule        TEXT,
+        description TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        snapshot_at INTEGER
+    );
+    -- Static segments: the list. Dynamic segments: the members at the last snapshot.
+    CREATE TABLE segment_members (
+        segment_id  INTEGER NOT NULL,
+        customer_id INTEGER NOT NULL,
+        since       INTEGER NOT NULL,
+        PRIMARY KEY (segment_id, customer_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX segment_members_customer ON segment_members(customer_id);
+
+    CREATE TABLE scoring_plans (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        rules      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE customer_rfm (
+        customer_id    INTEGER PRIMARY KEY,
+        recency_days   INTEGER NOT NULL,
+        frequency      INTEGER NOT NULL,
+        monetary_minor INTEGER NOT NULL,
+        r              INTEGER NOT NULL,
+        f              INTEGER NOT NULL,
+        m              INTEGER NOT NULL,
+        segment        TEXT NOT NULL
+    );
+    -- The settings and score boundaries of the last RFM refresh (one row).
+    CREATE TABLE rfm_model (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        model       TEXT NOT NULL,
+        computed_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE customer_tiers (
+        customer_id INTEGER PRIMARY KEY,
+        tier        TEXT NOT NULL,
+        since       INTEGER NOT NULL
+    );
+
+    -- When each lifecycle stage or value tier of a customer began.
+    CREATE TABLE stage_history (
+        customer_id INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    CREATE INDEX stage_history_customer ON stage_history(customer_id, kind, at);
+
+    -- Named settings stored with the data (lifecycle rules, value-tier rules), as JSON.
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
