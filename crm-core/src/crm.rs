@@ -74,8 +74,8 @@ pub struct CrmConfig {
 /// assert_eq!(crm.customer_stats(ada.id).unwrap().order_count, 1);
 /// ```
 pub struct Crm<S: Store = SqliteStore> {
-    store: S,
-    validator: Validator,
+    pub(crate) store: S,
+    pub(crate) validator: Validator,
 }
 
 impl<S: Store> std::fmt::Debug for Crm<S> {

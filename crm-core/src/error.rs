@@ -72,6 +72,18 @@ pub enum Error {
         /// The id or external id that was looked for.
         id: String,
     },
+    /// Rule-language text could not be parsed.
+    #[error("parse error at line {line}, column {column}: expected {expected}, found {found}")]
+    Parse {
+        /// Line of the offending token, from 1.
+        line: usize,
+        /// Column (in characters) of the offending token, from 1.
+        column: usize,
+        /// What was found there (a token, quoted, or `end of input`).
+        found: String,
+        /// What the grammar expected there.
+        expected: String,
+    },
     /// The write conflicts with stored state (for example a unique key owned by another record).
     #[error("conflict: {0}")]
     Conflict(String),

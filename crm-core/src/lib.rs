@@ -42,6 +42,7 @@ mod money;
 pub mod order;
 pub mod query;
 pub mod rule;
+pub mod segment;
 mod stats;
 pub mod store;
 pub mod synth;

@@ -180,4 +180,8 @@ pub trait StoreTx {
     fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64>;
     /// Feed entries with `seq > after`, oldest first, at most `limit`.
     fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>>;
+
+    // Segmentation: RFM (segment::rfm).
+
+    // Segmentation: rules, segments, scoring plans, tiers and lifecycle (rule, segment).
 }

@@ -977,4 +977,8 @@ impl StoreTx for SqliteTx<'_> {
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
+
+    // Segmentation: RFM (segment::rfm).
+
+    // Segmentation: rules, segments, scoring plans, tiers and lifecycle (rule, segment).
 }
