@@ -12,6 +12,7 @@ use crate::interaction::{Interaction, InteractionId, NewInteraction};
 use crate::money::{Currency, Money};
 use crate::order::{NewOrder, Order, OrderId};
 use crate::query::{Cursor, CustomerQuery, Page, MAX_PAGE};
+use crate::segment::record_stage_change;
 use crate::stats::{self, StatsAcc};
 use crate::store::{SqliteOptions, SqliteStore, Store, StoreTx, TimelineEntry};
 use crate::validate::{to_micros, ValidationConfig, Validator};
@@ -177,6 +178,7 @@ impl<S: Store> Crm<S> {
                 return Ok(old);
             }
             tx.update_customer(&new)?;
+            record_stage_change(tx, &old, &new)?;
             tx.append_change(Entity::Customer, id.0, Op::Update, new.updated_at)?;
             Ok(new)
         })
@@ -437,6 +439,7 @@ pub(crate) fn upsert_customer(tx: &mut impl StoreTx, v: NewCustomer, now: DateTi
                 return Ok(Written { record: old, outcome: Outcome::Unchanged });
             }
             tx.update_customer(&new)?;
+            record_stage_change(tx, &old, &new)?;
             tx.append_change(Entity::Customer, new.id.0, Op::Update, now)?;
             Ok(Written { record: new, outcome: Outcome::Updated })
         }

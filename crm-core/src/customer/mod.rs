@@ -234,7 +234,7 @@ pub struct CustomerPatch {
     pub lifecycle: Option<LifecycleStage>,
 }
 
-fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: Deserialize<'de>,
     D: serde::Deserializer<'de>,

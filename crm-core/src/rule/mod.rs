@@ -8,5 +8,9 @@
 //! ```
 
 mod ast;
+mod check;
+mod eval;
 
 pub use ast::{AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH};
+pub use check::{check, Aggregate, Cond, Definitions, Field, Scalar, SegmentDef, Term};
+pub use eval::{matches, needs, Needs, Subject};

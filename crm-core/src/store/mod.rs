@@ -8,12 +8,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::changes::{Change, Entity, Op};
-use crate::customer::{Customer, CustomerId, CustomerStats};
+use crate::customer::{Customer, CustomerId, CustomerStats, LifecycleStage};
 use crate::error::Result;
 use crate::interaction::{Interaction, InteractionId};
 use crate::money::Currency;
 use crate::order::{Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
+use crate::rule::Cond;
+use crate::segment::rfm::RfmScore;
+use crate::segment::{ScoringPlan, Segment, SegmentId};
 
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -184,4 +187,84 @@ pub trait StoreTx {
     // Segmentation: RFM (segment::rfm).
 
     // Segmentation: rules, segments, scoring plans, tiers and lifecycle (rule, segment).
+
+    /// Ids of the customers meeting `rule`, ascending, strictly after `after`, at most `limit`.
+    fn rule_members(&mut self, rule: &Cond, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>>;
+    /// Number of customers meeting `rule`.
+    fn rule_count(&mut self, rule: &Cond) -> Result<i64>;
+    /// For every customer (ascending id), the index of the first of `rules` it meets, if any,
+    /// with its current lifecycle stage.
+    fn classify(&mut self, rules: &[Cond]) -> Result<Vec<(CustomerId, LifecycleStage, Option<usize>)>>;
+    /// For every customer (ascending id), the sum of the points of the conditions it meets.
+    fn score_all(&mut self, plan: &[(Cond, i64)]) -> Result<Vec<(CustomerId, i64)>>;
+    /// A customer's orders of every status (at or after `since`) with their line items, oldest first.
+    fn orders_of(&mut self, customer: CustomerId, since: Option<DateTime<Utc>>) -> Result<Vec<Order>>;
+    /// A customer's interactions (at or after `since`), oldest first.
+    fn interactions_of(&mut self, customer: CustomerId, since: Option<DateTime<Utc>>) -> Result<Vec<Interaction>>;
+    /// What segment rules read beside the customer row: stored RFM scores, the value tier
+    /// and the static segments listing the customer.
+    fn segmentation_of(&mut self, customer: CustomerId) -> Result<(Option<RfmScore>, Option<String>, Vec<i64>)>;
+
+    /// Stores a new segment; returns its id.
+    fn insert_segment(&mut self, s: &Segment) -> Result<SegmentId>;
+    /// Overwrites a stored segment.
+    fn update_segment(&mut self, s: &Segment) -> Result<()>;
+    /// Reads a segment by name.
+    fn segment_by_name(&mut self, name: &str) -> Result<Option<Segment>>;
+    /// Every segment, by name.
+    fn list_segments(&mut self) -> Result<Vec<Segment>>;
+    /// Removes a segment and its stored members.
+    fn delete_segment(&mut self, id: SegmentId) -> Result<()>;
+    /// Stored members (the list of a static segment, the last snapshot of a dynamic one),
+    /// ascending, strictly after `after`, at most `limit`.
+    fn stored_members(&mut self, id: SegmentId, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>>;
+    /// Number of stored members.
+    fn count_stored_members(&mut self, id: SegmentId) -> Result<i64>;
+    /// Adds and removes stored members, appending an `enter` or `leave` feed entry for each.
+    fn change_members(
+        &mut self,
+        id: SegmentId,
+        entered: &[CustomerId],
+        left: &[CustomerId],
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Stores or replaces a scoring plan (by name).
+    fn put_plan(&mut self, plan: &ScoringPlan, at: DateTime<Utc>) -> Result<(i64, bool)>;
+    /// Every scoring plan, by name.
+    fn list_plans(&mut self) -> Result<Vec<ScoringPlan>>;
+    /// Removes a scoring plan; returns its id if it existed.
+    fn delete_plan(&mut self, name: &str) -> Result<Option<i64>>;
+
+    /// Reads a named setting (JSON).
+    fn get_setting(&mut self, key: &str) -> Result<Option<String>>;
+    /// Writes a named setting (JSON).
+    fn put_setting(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Sets customers' lifecycle stages (and `updated_at`).
+    fn set_stages(&mut self, changes: &[(CustomerId, LifecycleStage)], at: DateTime<Utc>) -> Result<()>;
+    /// Every customer's value tier, ascending by customer.
+    fn all_tiers(&mut self) -> Result<Vec<(CustomerId, String)>>;
+    /// Sets (or with `None` removes) customers' value tiers.
+    fn set_tiers(&mut self, changes: &[(CustomerId, Option<String>)], at: DateTime<Utc>) -> Result<()>;
+    /// Appends to the history of stages (`kind` is `lifecycle` or `tier`); a customer without
+    /// history first gets `first` (the value held since `since`).
+    fn append_history(&mut self, kind: &str, entries: &[HistoryEntry]) -> Result<()>;
+    /// A customer's history of `kind`, oldest first.
+    fn history(&mut self, customer: CustomerId, kind: &str) -> Result<Vec<(String, DateTime<Utc>)>>;
+    /// Spend in `currency` of every customer with some, ascending.
+    fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>>;
+}
+
+/// One change of a customer's stage or tier, for [`StoreTx::append_history`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The value held before, if any, and since when (written first when the customer has
+    /// no history yet, so the history shows when it began).
+    pub previous: Option<(String, DateTime<Utc>)>,
+    /// The new value.
+    pub value: String,
+    /// When it changed.
+    pub at: DateTime<Utc>,
 }

@@ -1,7 +1,9 @@
 //! The default store: one embedded SQLite file (or an in-memory database), in WAL mode,
 //! with a busy timeout so that writers in other threads and processes wait instead of failing.
 
+mod rule_sql;
 mod schema;
+mod segments;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -14,13 +16,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::changes::{Change, Entity, Op};
-use crate::customer::{Address, Customer, CustomerId, CustomerStats};
+use crate::customer::{Address, Customer, CustomerId, CustomerStats, LifecycleStage};
 use crate::error::{Error, Result};
 use crate::interaction::{Interaction, InteractionId};
 use crate::money::{Currency, Money};
 use crate::order::{LineItem, Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
-use crate::store::{OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
+use crate::rule::Cond;
+use crate::segment::rfm::RfmScore;
+use crate::segment::{ScoringPlan, Segment, SegmentId};
+use crate::store::{HistoryEntry, OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -981,4 +986,114 @@ impl StoreTx for SqliteTx<'_> {
     // Segmentation: RFM (segment::rfm).
 
     // Segmentation: rules, segments, scoring plans, tiers and lifecycle (rule, segment).
+
+    fn rule_members(&mut self, rule: &Cond, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>> {
+        segments::rule_members(&self.tx, rule, after, limit)
+    }
+
+    fn rule_count(&mut self, rule: &Cond) -> Result<i64> {
+        segments::rule_count(&self.tx, rule)
+    }
+
+    fn classify(&mut self, rules: &[Cond]) -> Result<Vec<(CustomerId, LifecycleStage, Option<usize>)>> {
+        segments::classify(&self.tx, rules)
+    }
+
+    fn score_all(&mut self, plan: &[(Cond, i64)]) -> Result<Vec<(CustomerId, i64)>> {
+        segments::score_all(&self.tx, plan)
+    }
+
+    fn orders_of(&mut self, customer: CustomerId, since: Option<DateTime<Utc>>) -> Result<Vec<Order>> {
+        segments::orders_of(&self.tx, customer, since.map(micros))
+    }
+
+    fn interactions_of(&mut self, customer: CustomerId, since: Option<DateTime<Utc>>) -> Result<Vec<Interaction>> {
+        segments::interactions_of(&self.tx, customer, since.map(micros))
+    }
+
+    fn segmentation_of(&mut self, customer: CustomerId) -> Result<(Option<RfmScore>, Option<String>, Vec<i64>)> {
+        segments::segmentation_of(&self.tx, customer)
+    }
+
+    fn insert_segment(&mut self, s: &Segment) -> Result<SegmentId> {
+        segments::insert_segment(&self.tx, s)
+    }
+
+    fn update_segment(&mut self, s: &Segment) -> Result<()> {
+        segments::update_segment(&self.tx, s)
+    }
+
+    fn segment_by_name(&mut self, name: &str) -> Result<Option<Segment>> {
+        segments::segment_by_name(&self.tx, name)
+    }
+
+    fn list_segments(&mut self) -> Result<Vec<Segment>> {
+        segments::list_segments(&self.tx)
+    }
+
+    fn delete_segment(&mut self, id: SegmentId) -> Result<()> {
+        segments::delete_segment(&self.tx, id)
+    }
+
+    fn stored_members(&mut self, id: SegmentId, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>> {
+        segments::stored_members(&self.tx, id, after, limit)
+    }
+
+    fn count_stored_members(&mut self, id: SegmentId) -> Result<i64> {
+        segments::count_stored_members(&self.tx, id)
+    }
+
+    fn change_members(
+        &mut self,
+        id: SegmentId,
+        entered: &[CustomerId],
+        left: &[CustomerId],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        segments::change_members(&self.tx, id, entered, left, at)
+    }
+
+    fn put_plan(&mut self, plan: &ScoringPlan, at: DateTime<Utc>) -> Result<(i64, bool)> {
+        segments::put_plan(&self.tx, plan, at)
+    }
+
+    fn list_plans(&mut self) -> Result<Vec<ScoringPlan>> {
+        segments::list_plans(&self.tx)
+    }
+
+    fn delete_plan(&mut self, name: &str) -> Result<Option<i64>> {
+        segments::delete_plan(&self.tx, name)
+    }
+
+    fn get_setting(&mut self, key: &str) -> Result<Option<String>> {
+        segments::get_setting(&self.tx, key)
+    }
+
+    fn put_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        segments::put_setting(&self.tx, key, value)
+    }
+
+    fn set_stages(&mut self, changes: &[(CustomerId, LifecycleStage)], at: DateTime<Utc>) -> Result<()> {
+        segments::set_stages(&self.tx, changes, at)
+    }
+
+    fn all_tiers(&mut self) -> Result<Vec<(CustomerId, String)>> {
+        segments::all_tiers(&self.tx)
+    }
+
+    fn set_tiers(&mut self, changes: &[(CustomerId, Option<String>)], at: DateTime<Utc>) -> Result<()> {
+        segments::set_tiers(&self.tx, changes, at)
+    }
+
+    fn append_history(&mut self, kind: &str, entries: &[HistoryEntry]) -> Result<()> {
+        segments::append_history(&self.tx, kind, entries)
+    }
+
+    fn history(&mut self, customer: CustomerId, kind: &str) -> Result<Vec<(String, DateTime<Utc>)>> {
+        segments::history(&self.tx, customer, kind)
+    }
+
+    fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>> {
+        segments::spend_values(&self.tx, currency)
+    }
 }

@@ -1,0 +1,430 @@
+//! SQLite side of segmentation: rule evaluation through [`rule_sql`](super::rule_sql),
+//! saved segments and their members, scoring plans, settings, stages, tiers and history.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use super::rule_sql::compile;
+use super::{
+    enum_col, enum_str, interaction_row, json, micros, opt_time, order_row, time, INTERACTION_COLS, ORDER_COLS,
+};
+use crate::changes::{Entity, Op};
+use crate::customer::{CustomerId, LifecycleStage};
+use crate::error::Result;
+use crate::interaction::Interaction;
+use crate::money::Currency;
+use crate::order::{LineItem, Order};
+use crate::rule::Cond;
+use crate::segment::rfm::RfmScore;
+use crate::segment::{ScoringPlan, Segment, SegmentId};
+use crate::store::HistoryEntry;
+
+pub(super) fn rule_members(
+    conn: &Connection,
+    rule: &Cond,
+    after: Option<CustomerId>,
+    limit: usize,
+) -> Result<Vec<CustomerId>> {
+    let mut c = compile(rule);
+    c.params.push(Value::Integer(after.map_or(i64::MIN, |a| a.0)));
+    let after_p = c.params.len();
+    c.params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "SELECT c.id FROM customers c{} WHERE {} AND c.id > ?{after_p} ORDER BY c.id LIMIT ?{}",
+        c.joins,
+        c.sql,
+        after_p + 1
+    );
+    let mut st = conn.prepare(&sql)?;
+    let ids = st.query_map(params_from_iter(c.params), |r| r.get(0).map(CustomerId))?;
+    Ok(ids.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn rule_count(conn: &Connection, rule: &Cond) -> Result<i64> {
+    let c = compile(rule);
+    let sql = format!("SELECT count(*) FROM customers c{} WHERE {}", c.joins, c.sql);
+    Ok(conn.prepare(&sql)?.query_row(params_from_iter(c.params), |r| r.get(0))?)
+}
+
+pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<(CustomerId, LifecycleStage, Option<usize>)>> {
+    // One scan: CASE picks the first rule met. Each rule is compiled on its own and its
+    // parameters renumbered into one list.
+    let mut params: Vec<Value> = Vec::new();
+    let mut joins = String::new();
+    let mut whens = String::new();
+    for (i, r) in rules.iter().enumerate() {
+        let c = compile(r);
+        let sql = renumber(&c.sql, params.len());
+        params.extend(c.params);
+        for j in c.joins.split(" LEFT JOIN ").filter(|j| !j.is_empty()) {
+            let j = format!(" LEFT JOIN {j}");
+            if !joins.contains(&j) {
+                joins.push_str(&j);
+            }
+        }
+        whens.push_str(&format!(" WHEN {sql} THEN {i}"));
+    }
+    let pick = if rules.is_empty() { "NULL".to_string() } else { format!("CASE{whens} ELSE NULL END") };
+    let sql = format!("SELECT c.id, c.lifecycle, {pick} FROM customers c{joins} ORDER BY c.id");
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params_from_iter(params), |r| {
+        let i: Option<i64> = r.get(2)?;
+        Ok((CustomerId(r.get(0)?), enum_col(r, 1)?, i.map(|i| i as usize)))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn score_all(conn: &Connection, plan: &[(Cond, i64)]) -> Result<Vec<(CustomerId, i64)>> {
+    let mut params: Vec<Value> = Vec::new();
+    let mut joins = String::new();
+    let mut sum = vec!["0".to_string()];
+    for (cond, points) in plan {
+        let c = compile(cond);
+        let sql = renumber(&c.sql, params.len());
+        params.extend(c.params);
+        params.push(Value::Integer(*points));
+        for j in c.joins.split(" LEFT JOIN ").filter(|j| !j.is_empty()) {
+            let j = format!(" LEFT JOIN {j}");
+            if !joins.contains(&j) {
+                joins.push_str(&j);
+            }
+        }
+        sum.push(format!("(CASE WHEN {sql} THEN ?{} ELSE 0 END)", params.len()));
+    }
+    let sql = format!("SELECT c.id, {} FROM customers c{joins} ORDER BY c.id", sum.join(" + "));
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params_from_iter(params), |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Shifts every `?N` in `sql` by `by`.
+fn renumber(sql: &str, by: usize) -> String {
+    if by == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    let bytes = sql.as_bytes();
+    while let Some((i, ch)) = chars.next() {
+        out.push(ch);
+        if ch == '?' {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end > start {
+                let n: usize = sql[start..end].parse().unwrap_or(0);
+                out.push_str(&(n + by).to_string());
+                while chars.peek().is_some_and(|(j, _)| *j < end) {
+                    chars.next();
+                }
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn orders_of(conn: &Connection, customer: CustomerId, since: Option<i64>) -> Result<Vec<Order>> {
+    let since = since.unwrap_or(i64::MIN);
+    let sql = format!(
+        "SELECT {ORDER_COLS} FROM orders WHERE customer_id = ?1 AND occurred_at >= ?2 ORDER BY occurred_at, id"
+    );
+    let mut orders: Vec<Order> =
+        conn.prepare_cached(&sql)?.query_map(params![customer.0, since], order_row)?.collect::<rusqlite::Result<_>>()?;
+    // All line items in one query, then handed to their orders.
+    let at: std::collections::HashMap<i64, usize> = orders.iter().enumerate().map(|(i, o)| (o.id.0, i)).collect();
+    let mut st = conn.prepare_cached(
+        "SELECT i.order_id, i.sku, i.category, i.quantity, i.unit_price_minor FROM orders o \
+         JOIN order_items i ON i.order_id = o.id WHERE o.customer_id = ?1 AND o.occurred_at >= ?2 \
+         ORDER BY i.order_id, i.line_no",
+    )?;
+    let mut rows = st.query(params![customer.0, since])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if let Some(&i) = at.get(&id) {
+            orders[i].items.push(LineItem {
+                sku: r.get(1)?,
+                category: r.get(2)?,
+                quantity: r.get(3)?,
+                unit_price_minor: r.get(4)?,
+            });
+        }
+    }
+    Ok(orders)
+}
+
+pub(super) fn interactions_of(conn: &Connection, customer: CustomerId, since: Option<i64>) -> Result<Vec<Interaction>> {
+    let sql = format!(
+        "SELECT {INTERACTION_COLS} FROM interactions WHERE customer_id = ?1 AND occurred_at >= ?2 ORDER BY occurred_at, id"
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map(params![customer.0, since.unwrap_or(i64::MIN)], interaction_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn segmentation_of(
+    conn: &Connection,
+    customer: CustomerId,
+) -> Result<(Option<RfmScore>, Option<String>, Vec<i64>)> {
+    let rfm = conn
+        .prepare_cached(
+            "SELECT recency_days, frequency, monetary_minor, r, f, m, segment FROM customer_rfm WHERE customer_id = ?1",
+        )?
+        .query_row([customer.0], |r| {
+            Ok(RfmScore {
+                customer_id: customer,
+                recency_days: r.get(0)?,
+                frequency: r.get(1)?,
+                monetary_minor: r.get(2)?,
+                r: r.get(3)?,
+                f: r.get(4)?,
+                m: r.get(5)?,
+                segment: r.get(6)?,
+            })
+        })
+        .optional()?;
+    let tier = conn
+        .prepare_cached("SELECT tier FROM customer_tiers WHERE customer_id = ?1")?
+        .query_row([customer.0], |r| r.get(0))
+        .optional()?;
+    let segs = conn
+        .prepare_cached(
+            "SELECT m.segment_id FROM segment_members m JOIN segments s ON s.id = m.segment_id \
+             WHERE m.customer_id = ?1 AND s.kind = 'static' ORDER BY m.segment_id",
+        )?
+        .query_map([customer.0], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok((rfm, tier, segs))
+}
+
+const SEGMENT_COLS: &str = "id, name, kind, rule, description, created_at, updated_at, snapshot_at";
+
+fn segment_row(r: &Row<'_>) -> rusqlite::Result<Segment> {
+    let rule: Option<String> = r.get(3)?;
+    Ok(Segment {
+        id: SegmentId(r.get(0)?),
+        name: r.get(1)?,
+        kind: enum_col(r, 2)?,
+        rule: rule
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?,
+        description: r.get(4)?,
+        created_at: time(r.get(5)?),
+        updated_at: time(r.get(6)?),
+        snapshot_at: opt_time(r.get(7)?),
+    })
+}
+
+fn segment_values(s: &Segment) -> [Value; 7] {
+    [
+        Value::Text(s.name.clone()),
+        Value::Text(enum_str(&s.kind)),
+        s.rule.as_ref().map_or(Value::Null, |r| Value::Text(json(r))),
+        s.description.clone().map_or(Value::Null, Value::Text),
+        Value::Integer(micros(s.created_at)),
+        Value::Integer(micros(s.updated_at)),
+        s.snapshot_at.map_or(Value::Null, |t| Value::Integer(micros(t))),
+    ]
+}
+
+pub(super) fn insert_segment(conn: &Connection, s: &Segment) -> Result<SegmentId> {
+    conn.prepare_cached(
+        "INSERT INTO segments (name, kind, rule, description, created_at, updated_at, snapshot_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params_from_iter(segment_values(s)))?;
+    Ok(SegmentId(conn.last_insert_rowid()))
+}
+
+pub(super) fn update_segment(conn: &Connection, s: &Segment) -> Result<()> {
+    let mut v = segment_values(s).to_vec();
+    v.push(Value::Integer(s.id.0));
+    conn.prepare_cached(
+        "UPDATE segments SET name = ?1, kind = ?2, rule = ?3, description = ?4, created_at = ?5, updated_at = ?6, \
+         snapshot_at = ?7 WHERE id = ?8",
+    )?
+    .execute(params_from_iter(v))?;
+    Ok(())
+}
+
+pub(super) fn segment_by_name(conn: &Connection, name: &str) -> Result<Option<Segment>> {
+    let sql = format!("SELECT {SEGMENT_COLS} FROM segments WHERE name = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([name], segment_row).optional()?)
+}
+
+pub(super) fn list_segments(conn: &Connection) -> Result<Vec<Segment>> {
+    let sql = format!("SELECT {SEGMENT_COLS} FROM segments ORDER BY name");
+    let mut st = conn.prepare_cached(&sql)?;
+    let rows = st.query_map([], segment_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn delete_segment(conn: &Connection, id: SegmentId) -> Result<()> {
+    conn.prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1")?.execute([id.0])?;
+    conn.prepare_cached("DELETE FROM segments WHERE id = ?1")?.execute([id.0])?;
+    Ok(())
+}
+
+pub(super) fn stored_members(
+    conn: &Connection,
+    id: SegmentId,
+    after: Option<CustomerId>,
+    limit: usize,
+) -> Result<Vec<CustomerId>> {
+    let mut st = conn.prepare_cached(
+        "SELECT customer_id FROM segment_members WHERE segment_id = ?1 AND customer_id > ?2 ORDER BY customer_id LIMIT ?3",
+    )?;
+    let rows = st
+        .query_map(params![id.0, after.map_or(i64::MIN, |a| a.0), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            r.get(0).map(CustomerId)
+        })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn count_stored_members(conn: &Connection, id: SegmentId) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM segment_members WHERE segment_id = ?1")?
+        .query_row([id.0], |r| r.get(0))?)
+}
+
+pub(super) fn change_members(
+    conn: &Connection,
+    id: SegmentId,
+    entered: &[CustomerId],
+    left: &[CustomerId],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let at_us = micros(at);
+    let mut add =
+        conn.prepare_cached("INSERT INTO segment_members (segment_id, customer_id, since) VALUES (?1, ?2, ?3)")?;
+    let mut del = conn.prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1 AND customer_id = ?2")?;
+    let mut feed =
+        conn.prepare_cached("INSERT INTO changes (entity, entity_id, op, at, ref_id) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for c in entered {
+        add.execute(params![id.0, c.0, at_us])?;
+        feed.execute(params![Entity::Segment.as_str(), id.0, Op::Enter.as_str(), at_us, c.0])?;
+    }
+    for c in left {
+        del.execute(params![id.0, c.0])?;
+        feed.execute(params![Entity::Segment.as_str(), id.0, Op::Leave.as_str(), at_us, c.0])?;
+    }
+    Ok(())
+}
+
+pub(super) fn put_plan(conn: &Connection, plan: &ScoringPlan, at: DateTime<Utc>) -> Result<(i64, bool)> {
+    let existing: Option<i64> = conn
+        .prepare_cached("SELECT id FROM scoring_plans WHERE name = ?1")?
+        .query_row([&plan.name], |r| r.get(0))
+        .optional()?;
+    let rules = json(&plan.rules);
+    match existing {
+        Some(id) => {
+            conn.prepare_cached("UPDATE scoring_plans SET rules = ?1, updated_at = ?2 WHERE id = ?3")?
+                .execute(params![rules, micros(at), id])?;
+            Ok((id, false))
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO scoring_plans (name, rules, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![plan.name, rules, micros(at)])?;
+            Ok((conn.last_insert_rowid(), true))
+        }
+    }
+}
+
+pub(super) fn list_plans(conn: &Connection) -> Result<Vec<ScoringPlan>> {
+    let mut st = conn.prepare_cached("SELECT name, rules FROM scoring_plans ORDER BY name")?;
+    let rows = st.query_map([], |r| {
+        let rules: String = r.get(1)?;
+        Ok(ScoringPlan {
+            name: r.get(0)?,
+            rules: serde_json::from_str(&rules)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn delete_plan(conn: &Connection, name: &str) -> Result<Option<i64>> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM scoring_plans WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = id {
+        conn.prepare_cached("DELETE FROM scoring_plans WHERE id = ?1")?.execute([id])?;
+    }
+    Ok(id)
+}
+
+pub(super) fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+}
+
+pub(super) fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2")?
+        .execute([key, value])?;
+    Ok(())
+}
+
+pub(super) fn set_stages(conn: &Connection, changes: &[(CustomerId, LifecycleStage)], at: DateTime<Utc>) -> Result<()> {
+    let mut st = conn.prepare_cached("UPDATE customers SET lifecycle = ?1, updated_at = ?2 WHERE id = ?3")?;
+    for (c, stage) in changes {
+        st.execute(params![enum_str(stage), micros(at), c.0])?;
+    }
+    Ok(())
+}
+
+pub(super) fn all_tiers(conn: &Connection) -> Result<Vec<(CustomerId, String)>> {
+    let mut st = conn.prepare_cached("SELECT customer_id, tier FROM customer_tiers ORDER BY customer_id")?;
+    let rows = st.query_map([], |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn set_tiers(conn: &Connection, changes: &[(CustomerId, Option<String>)], at: DateTime<Utc>) -> Result<()> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO customer_tiers (customer_id, tier, since) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(customer_id) DO UPDATE SET tier = ?2, since = ?3",
+    )?;
+    let mut del = conn.prepare_cached("DELETE FROM customer_tiers WHERE customer_id = ?1")?;
+    for (c, tier) in changes {
+        match tier {
+            Some(t) => put.execute(params![c.0, t, micros(at)])?,
+            None => del.execute([c.0])?,
+        };
+    }
+    Ok(())
+}
+
+pub(super) fn append_history(conn: &Connection, kind: &str, entries: &[HistoryEntry]) -> Result<()> {
+    let mut has = conn.prepare_cached("SELECT 1 FROM stage_history WHERE customer_id = ?1 AND kind = ?2 LIMIT 1")?;
+    let mut add =
+        conn.prepare_cached("INSERT INTO stage_history (customer_id, kind, value, at) VALUES (?1, ?2, ?3, ?4)")?;
+    for e in entries {
+        if let Some((prev, since)) = &e.previous {
+            if has.query_row(params![e.customer_id.0, kind], |_| Ok(())).optional()?.is_none() {
+                add.execute(params![e.customer_id.0, kind, prev, micros(*since)])?;
+            }
+        }
+        add.execute(params![e.customer_id.0, kind, e.value, micros(e.at)])?;
+    }
+    Ok(())
+}
+
+pub(super) fn history(conn: &Connection, customer: CustomerId, kind: &str) -> Result<Vec<(String, DateTime<Utc>)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT value, at FROM stage_history WHERE customer_id = ?1 AND kind = ?2 ORDER BY at, rowid",
+    )?;
+    let rows = st.query_map(params![customer.0, kind], |r| Ok((r.get(0)?, time(r.get(1)?))))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn spend_values(conn: &Connection, currency: Currency) -> Result<Vec<i64>> {
+    let mut st =
+        conn.prepare_cached("SELECT total_minor FROM customer_spend WHERE currency = ?1 ORDER BY total_minor")?;
+    let rows = st.query_map([currency.code()], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
