@@ -8,5 +8,8 @@
 //! ```
 
 mod ast;
+mod parse;
+mod print;
 
 pub use ast::{AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH};
+pub use parse::parse;
