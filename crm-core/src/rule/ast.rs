@@ -322,5 +322,8 @@ impl Source {
     }
 }
 
+/// Largest count of a span (`within 100000 days`).
+pub const MAX_SPAN: i64 = 100_000;
+
 /// Deepest nesting of conditions and values accepted in text and JSON.
 pub const MAX_DEPTH: usize = 64;

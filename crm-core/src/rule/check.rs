@@ -19,9 +19,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Months, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
 
-use super::ast::{AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH};
+use super::ast::{AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH, MAX_SPAN};
 use crate::error::{Entity, Error, Result};
 use crate::money::Currency;
 
@@ -868,8 +868,11 @@ impl Checker<'_> {
             Literal::Float(f) if f.is_finite() => (Scalar::Float(*f), Ty::Float),
             Literal::Float(f) => return Err(invalid("rule", format!("{f} is not a finite number"))),
             Literal::Bool(b) => (Scalar::Bool(*b), Ty::Bool),
-            Literal::Date(d) => (Scalar::Date(*d), Ty::Date),
-            Literal::Time(t) => (Scalar::Time(t.timestamp_micros()), Ty::Time),
+            Literal::Date(d) if (0..=9999).contains(&d.year()) => (Scalar::Date(*d), Ty::Date),
+            Literal::Time(t) if (0..=9999).contains(&t.year()) => (Scalar::Time(t.timestamp_micros()), Ty::Time),
+            Literal::Date(_) | Literal::Time(_) => {
+                return Err(invalid("rule", "dates and times lie in the years 0 to 9999"))
+            }
             Literal::Money { minor, currency } => {
                 if minor.unsigned_abs() > crate::money::MAX_MINOR as u64 {
                     return Err(invalid("rule", format!("amount {minor} is out of range")));
@@ -901,9 +904,6 @@ impl Checker<'_> {
         out.map(|t| t.timestamp_micros()).ok_or_else(|| invalid(field, "time out of range"))
     }
 }
-
-/// Largest span count accepted.
-pub(crate) const MAX_SPAN: i64 = 100_000;
 
 fn check_span(span: &Span, field: &str) -> Result<()> {
     if !(0..=MAX_SPAN).contains(&span.count) {

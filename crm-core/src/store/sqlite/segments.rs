@@ -131,8 +131,10 @@ pub(super) fn orders_of(conn: &Connection, customer: CustomerId, since: Option<i
     let sql = format!(
         "SELECT {ORDER_COLS} FROM orders WHERE customer_id = ?1 AND occurred_at >= ?2 ORDER BY occurred_at, id"
     );
-    let mut orders: Vec<Order> =
-        conn.prepare_cached(&sql)?.query_map(params![customer.0, since], order_row)?.collect::<rusqlite::Result<_>>()?;
+    let mut orders: Vec<Order> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![customer.0, since], order_row)?
+        .collect::<rusqlite::Result<_>>()?;
     // All line items in one query, then handed to their orders.
     let at: std::collections::HashMap<i64, usize> = orders.iter().enumerate().map(|(i, o)| (o.id.0, i)).collect();
     let mut st = conn.prepare_cached(
