@@ -13,12 +13,16 @@
 //!
 //! # Where the values come from
 //!
-//! When the as-of time is at or after the latest completed order in the store (always so
-//! for "now", the default), the values are read from the per-customer statistics that every
-//! write keeps up to date: one row per customer, no order is read ([`RfmSource::Stats`]).
-//! When it is earlier, the same three values are computed from the orders themselves,
-//! counting only completed orders with `occurred_at <= as_of` ([`RfmSource::Orders`]); this
-//! reads every order and is many times slower, but gives the same kind of result.
+//! The per-customer statistics that every write keeps up to date are read first: one row per
+//! customer with spend in the currency, no order is read ([`RfmSource::Stats`]). When the
+//! as-of time is at or after the last completed order of every one of them (always so for
+//! "now", the default, unless orders are stamped in the future), those are the values.
+//! Otherwise the same three values are computed from the orders themselves, counting only
+//! completed orders with `occurred_at <= as_of` ([`RfmSource::Orders`]); this reads every
+//! order and is many times slower, but gives the same kind of result.
+//!
+//! (Customers without spend in the currency in the statistics cannot have had any as of an
+//! earlier time, since amounts are never negative; so their orders never matter.)
 //!
 //! # Scores and the tie rule
 //!
@@ -386,7 +390,7 @@ fn check_as_of(t: DateTime<Utc>) -> Result<()> {
 #[serde(rename_all = "snake_case")]
 pub enum RfmSource {
     /// The maintained per-customer statistics (the as-of time was at or after every
-    /// completed order): one row per customer.
+    /// member's last completed order): one row per customer.
     Stats,
     /// The orders up to the as-of time (it was earlier than some completed order): every
     /// order is read.
@@ -599,8 +603,8 @@ fn sizes_in_grid_order(grid: &RfmGrid, counts: impl IntoIterator<Item = (String,
 impl<S: Store> Crm<S> {
     /// Computes RFM values, scores and segment names for every member of the population
     /// (customers with completed spend in `config.currency`), without storing anything.
-    /// Reads the statistics when the as-of time is at or after the latest completed order,
-    /// the orders otherwise (see the [module documentation](crate::segment::rfm)).
+    /// Reads the statistics when the as-of time is at or after every member's last completed
+    /// order, the orders otherwise (see the [module documentation](crate::segment::rfm)).
     ///
     /// ```
     /// use crm_core::segment::rfm::{RfmConfig, RfmSource};
@@ -752,12 +756,15 @@ impl<S: Store> Crm<S> {
     }
 }
 
-/// The population's inputs as of `as_of`: from the statistics when no completed order is
-/// later, from the orders otherwise.
+/// The population's inputs as of `as_of`: from the statistics when no member has a
+/// completed order after `as_of`, from the orders otherwise.
 fn rfm_inputs(tx: &mut impl StoreTx, currency: Currency, as_of: DateTime<Utc>) -> Result<(RfmSource, Vec<RfmInput>)> {
-    match tx.latest_order_at()? {
-        Some(latest) if latest > as_of => Ok((RfmSource::Orders, tx.rfm_inputs(currency, Some(as_of))?)),
-        _ => Ok((RfmSource::Stats, tx.rfm_inputs(currency, None)?)),
+    let stats = tx.rfm_inputs(currency, None)?;
+    if stats.iter().all(|i| i.last_order_at <= as_of) {
+        Ok((RfmSource::Stats, stats))
+    } else {
+        drop(stats);
+        Ok((RfmSource::Orders, tx.rfm_inputs(currency, Some(as_of))?))
     }
 }
 

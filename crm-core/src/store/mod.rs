@@ -182,8 +182,6 @@ pub trait StoreTx {
     fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>>;
 
     // Segmentation: RFM (segment::rfm).
-    /// Time of the latest completed order in the store (from the statistics); `None` without any.
-    fn latest_order_at(&mut self) -> Result<Option<DateTime<Utc>>>;
     /// The RFM population of `currency`, by customer id: every customer with positive
     /// completed spend in it, with the time of its last completed order, its number of
     /// completed orders (both in any currency) and that spend. With `until: None`, read from

@@ -980,10 +980,6 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     // Segmentation: RFM (segment::rfm).
-    fn latest_order_at(&mut self) -> Result<Option<DateTime<Utc>>> {
-        rfm::latest_order_at(&self.tx)
-    }
-
     fn rfm_inputs(
         &mut self,
         currency: Currency,

@@ -6,17 +6,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{micros, opt_time, time};
+use super::{micros, time};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::money::Currency;
 use crate::segment::rfm::{RfmInput, RfmScore};
-
-pub(super) fn latest_order_at(c: &Connection) -> Result<Option<DateTime<Utc>>> {
-    let t: Option<i64> =
-        c.prepare_cached("SELECT max(last_order_at) FROM customer_stats")?.query_row([], |r| r.get(0))?;
-    Ok(opt_time(t))
-}
 
 pub(super) fn inputs(c: &Connection, currency: Currency, until: Option<DateTime<Utc>>) -> Result<Vec<RfmInput>> {
     match until {
