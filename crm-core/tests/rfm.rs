@@ -272,6 +272,23 @@ fn refresh_stores_and_single_scoring_agrees_with_the_batch() {
 }
 
 #[test]
+fn statistics_serve_unless_a_member_ordered_after_as_of() {
+    let crm = ten_customers();
+    let cfg = config("EUR", Some(t(AS_OF)));
+    // A later order outside the EUR population does not matter.
+    order(&crm, "O11-later", CustomerId(11), t(AS_OF) + Duration::days(1), OrderStatus::Completed, "USD", 100);
+    let table = crm.compute_rfm(&cfg).unwrap();
+    assert_eq!((table.model.source, &table.scores), (RfmSource::Stats, &expected_ten()));
+    // Customer 13's first EUR spend comes after as-of: from the orders, and not a member.
+    order(&crm, "O13-later", CustomerId(13), t(AS_OF) + Duration::days(1), OrderStatus::Completed, "EUR", 100);
+    let table = crm.compute_rfm(&cfg).unwrap();
+    assert_eq!((table.model.source, &table.scores), (RfmSource::Orders, &expected_ten()));
+    crm.refresh_rfm(&cfg).unwrap();
+    assert_eq!(crm.score_rfm(CustomerId(13), Some(t(AS_OF))).unwrap(), None);
+    assert!(crm.score_rfm(CustomerId(13), None).unwrap().is_some());
+}
+
+#[test]
 fn as_of_earlier_is_computed_from_the_orders() {
     let crm = Crm::in_memory().unwrap();
     let synth = Synth::new(SynthConfig { customers: 300, orders_per_customer: 6.0, ..Default::default() });
