@@ -419,7 +419,6 @@ pub enum RfmSource {
 /// assert_eq!(b.m_score(1_000_000), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RfmBoundaries {
     /// Most days since the last order that still earn R = 2, 3, 4, 5.
     pub recency_days: [Option<i64>; 4],
@@ -478,7 +477,6 @@ fn quintile_boundaries(mut values: Vec<i64>) -> [Option<i64>; 4] {
 
 /// An RFM model: what it was computed from, and the boundaries that score any customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RfmModel {
     /// The configuration as given.
     pub config: RfmConfig,
