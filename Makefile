@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-c bench-python clean
 
 PREFIX ?= /usr/local
 
@@ -36,6 +36,10 @@ test-python:
 # Million-row benchmark: prints a table; never part of `make test`.
 bench:
 	$(CARGO) bench -p crm-core --bench ingest -- $(ARGS)
+
+# RFM for 1M customers against DuckDB and pandas (a venv under target/bench-venv); prints a table.
+bench-segments:
+	$(CARGO) bench -p crm-core --bench segments -- $(ARGS)
 
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)

@@ -478,6 +478,10 @@ fn build(cs: &[CustomerSpec], os: &[OrderSpec], is: &[InteractionSpec], statics:
         ],
     })
     .unwrap();
+    // Stored RFM scores (USD spenders) for the `rfm.*` fields.
+    let mut rfm = crm_core::segment::RfmConfig::new("USD".parse().unwrap());
+    rfm.as_of = Some(as_of());
+    crm.refresh_rfm(&rfm).unwrap();
     (crm, ids)
 }
 

@@ -20,6 +20,7 @@ use crate::rule::{parse, Expr};
 pub(crate) use api::record_stage_change;
 pub use api::{Refresh, Snapshot, MAX_MEMBERS_PAGE};
 pub use lifecycle::{LifecycleRules, StageChange, StageRule};
+pub use rfm::{RfmBoundaries, RfmConfig, RfmGrid, RfmInput, RfmModel, RfmScore, RfmTable};
 pub use scoring::{ScoringPlan, ScoringRule};
 pub use tiers::{TierBasis, TierConfig, TierRule, TierShare, TierThreshold};
 

@@ -185,6 +185,33 @@ pub trait StoreTx {
     fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>>;
 
     // Segmentation: RFM (segment::rfm).
+    /// The RFM population of `currency`, by customer id: every customer with positive
+    /// completed spend in it, with the time of its last completed order, its number of
+    /// completed orders (both in any currency) and that spend. With `until: None`, read from
+    /// the statistics; with `Some(t)`, computed from the completed orders with `occurred_at <= t`.
+    fn rfm_inputs(
+        &mut self,
+        currency: Currency,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<crate::segment::rfm::RfmInput>>;
+    /// One customer's RFM inputs as [`rfm_inputs`](Self::rfm_inputs) defines them; `None`
+    /// when it is not in the population.
+    fn rfm_input_of(
+        &mut self,
+        customer: CustomerId,
+        currency: Currency,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<crate::segment::rfm::RfmInput>>;
+    /// Replaces every stored RFM score with `scores`.
+    fn replace_rfm(&mut self, scores: &[crate::segment::rfm::RfmScore]) -> Result<()>;
+    /// A customer's stored RFM score.
+    fn get_rfm(&mut self, customer: CustomerId) -> Result<Option<crate::segment::rfm::RfmScore>>;
+    /// Stored RFM scores per segment name.
+    fn rfm_segment_counts(&mut self) -> Result<Vec<(String, i64)>>;
+    /// Stores the RFM model (JSON), replacing the previous one.
+    fn put_rfm_model(&mut self, json: &str, computed_at: DateTime<Utc>) -> Result<()>;
+    /// The stored RFM model (JSON).
+    fn get_rfm_model(&mut self) -> Result<Option<String>>;
 
     // Segmentation: rules, segments, scoring plans, tiers and lifecycle (rule, segment).
 

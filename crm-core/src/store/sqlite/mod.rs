@@ -1,6 +1,7 @@
 //! The default store: one embedded SQLite file (or an in-memory database), in WAL mode,
 //! with a busy timeout so that writers in other threads and processes wait instead of failing.
 
+mod rfm;
 mod rule_sql;
 mod schema;
 mod segments;
@@ -984,6 +985,42 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     // Segmentation: RFM (segment::rfm).
+    fn rfm_inputs(
+        &mut self,
+        currency: Currency,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<crate::segment::rfm::RfmInput>> {
+        rfm::inputs(&self.tx, currency, until)
+    }
+
+    fn rfm_input_of(
+        &mut self,
+        customer: CustomerId,
+        currency: Currency,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<crate::segment::rfm::RfmInput>> {
+        rfm::input_of(&self.tx, customer, currency, until)
+    }
+
+    fn replace_rfm(&mut self, scores: &[crate::segment::rfm::RfmScore]) -> Result<()> {
+        rfm::replace(&self.tx, scores)
+    }
+
+    fn get_rfm(&mut self, customer: CustomerId) -> Result<Option<crate::segment::rfm::RfmScore>> {
+        rfm::get(&self.tx, customer)
+    }
+
+    fn rfm_segment_counts(&mut self) -> Result<Vec<(String, i64)>> {
+        rfm::segment_counts(&self.tx)
+    }
+
+    fn put_rfm_model(&mut self, json: &str, computed_at: DateTime<Utc>) -> Result<()> {
+        rfm::put_model(&self.tx, json, computed_at)
+    }
+
+    fn get_rfm_model(&mut self) -> Result<Option<String>> {
+        rfm::get_model(&self.tx)
+    }
 
     // Segmentation: rules, segments, scoring plans, tiers and lifecycle (rule, segment).
 

@@ -170,23 +170,7 @@ pub(super) fn segmentation_of(
     conn: &Connection,
     customer: CustomerId,
 ) -> Result<(Option<RfmScore>, Option<String>, Vec<i64>)> {
-    let rfm = conn
-        .prepare_cached(
-            "SELECT recency_days, frequency, monetary_minor, r, f, m, segment FROM customer_rfm WHERE customer_id = ?1",
-        )?
-        .query_row([customer.0], |r| {
-            Ok(RfmScore {
-                customer_id: customer,
-                recency_days: r.get(0)?,
-                frequency: r.get(1)?,
-                monetary_minor: r.get(2)?,
-                r: r.get(3)?,
-                f: r.get(4)?,
-                m: r.get(5)?,
-                segment: r.get(6)?,
-            })
-        })
-        .optional()?;
+    let rfm = super::rfm::get(conn, customer)?;
     let tier = conn
         .prepare_cached("SELECT tier FROM customer_tiers WHERE customer_id = ?1")?
         .query_row([customer.0], |r| r.get(0))
