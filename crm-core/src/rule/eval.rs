@@ -369,6 +369,12 @@ pub struct Needs {
     pub interactions: bool,
     /// Only interactions at or after this time (microseconds) are read; `None`: all.
     pub interactions_since: Option<i64>,
+    /// Stored RFM scores.
+    pub rfm: bool,
+    /// The stored value tier.
+    pub tier: bool,
+    /// Static segment lists.
+    pub static_segments: bool,
 }
 
 /// What `c` reads beyond the customer row and its statistics.
@@ -392,7 +398,8 @@ fn walk_cond(c: &Cond, n: &mut Needs) {
             walk_term(r, n);
         }
         Cond::In(t, _, _) | Cond::Contains(t, _) | Cond::StartsWith(t, _) | Cond::IsNull(t, _) => walk_term(t, n),
-        Cond::Const(_) | Cond::InStatic(_) => {}
+        Cond::InStatic(_) => n.static_segments = true,
+        Cond::Const(_) => {}
     }
 }
 
@@ -410,6 +417,11 @@ fn walk_term(t: &Term, n: &mut Needs) {
         },
         Term::Score(rules) => rules.iter().for_each(|(c, _)| walk_cond(c, n)),
         Term::Shift(b, _) => walk_term(b, n),
+        Term::Field(f) => match f {
+            Field::RfmR | Field::RfmF | Field::RfmM | Field::RfmScore | Field::RfmSegment => n.rfm = true,
+            Field::Tier => n.tier = true,
+            _ => {}
+        },
         _ => {}
     }
 }

@@ -206,8 +206,10 @@ fn check_description(d: &Option<String>) -> Result<()> {
 fn evaluate_one<T: StoreTx>(tx: &mut T, customer: CustomerId, rule: &Cond) -> Result<bool> {
     let c = tx.get_customer(customer)?.ok_or_else(|| Error::not_found(Entity::Customer, customer))?;
     let stats = tx.get_stats(customer)?;
-    let (rfm, tier, statics) = tx.segmentation_of(customer)?;
     let needs = rule::needs(rule);
+    let rfm = if needs.rfm { tx.get_rfm(customer)? } else { None };
+    let tier = if needs.tier { tx.tier_of(customer)? } else { None };
+    let statics = if needs.static_segments { tx.static_segments_of(customer)? } else { Vec::new() };
     let since = |us: Option<i64>| us.and_then(DateTime::from_timestamp_micros);
     let orders = if needs.orders { tx.orders_of(customer, since(needs.orders_since))? } else { Vec::new() };
     let interactions =
@@ -480,7 +482,7 @@ impl<S: Store> Crm<S> {
                 if add && !tx.customer_exists(id)? {
                     return Err(Error::not_found(Entity::Customer, id));
                 }
-                let member = tx.segmentation_of(id)?.2.contains(&seg.id.0);
+                let member = tx.static_segments_of(id)?.contains(&seg.id.0);
                 if member != add {
                     changed.push(id);
                 }
@@ -778,7 +780,7 @@ impl<S: Store> Crm<S> {
             if !tx.customer_exists(customer)? {
                 return Err(Error::not_found(Entity::Customer, customer));
             }
-            Ok(tx.segmentation_of(customer)?.1)
+            tx.tier_of(customer)
         })
     }
 

@@ -15,7 +15,6 @@ use crate::money::Currency;
 use crate::order::{Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::rule::Cond;
-use crate::segment::rfm::RfmScore;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
 
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -228,9 +227,10 @@ pub trait StoreTx {
     fn orders_of(&mut self, customer: CustomerId, since: Option<DateTime<Utc>>) -> Result<Vec<Order>>;
     /// A customer's interactions (at or after `since`), oldest first.
     fn interactions_of(&mut self, customer: CustomerId, since: Option<DateTime<Utc>>) -> Result<Vec<Interaction>>;
-    /// What segment rules read beside the customer row: stored RFM scores, the value tier
-    /// and the static segments listing the customer.
-    fn segmentation_of(&mut self, customer: CustomerId) -> Result<(Option<RfmScore>, Option<String>, Vec<i64>)>;
+    /// The stored value tier of a customer.
+    fn tier_of(&mut self, customer: CustomerId) -> Result<Option<String>>;
+    /// Ids of the static segments listing a customer, ascending.
+    fn static_segments_of(&mut self, customer: CustomerId) -> Result<Vec<i64>>;
 
     /// Stores a new segment; returns its id.
     fn insert_segment(&mut self, s: &Segment) -> Result<SegmentId>;

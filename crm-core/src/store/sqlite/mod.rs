@@ -24,7 +24,6 @@ use crate::money::{Currency, Money};
 use crate::order::{LineItem, Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::rule::Cond;
-use crate::segment::rfm::RfmScore;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
 use crate::store::{HistoryEntry, OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
 
@@ -1048,8 +1047,12 @@ impl StoreTx for SqliteTx<'_> {
         segments::interactions_of(&self.tx, customer, since.map(micros))
     }
 
-    fn segmentation_of(&mut self, customer: CustomerId) -> Result<(Option<RfmScore>, Option<String>, Vec<i64>)> {
-        segments::segmentation_of(&self.tx, customer)
+    fn tier_of(&mut self, customer: CustomerId) -> Result<Option<String>> {
+        segments::tier_of(&self.tx, customer)
+    }
+
+    fn static_segments_of(&mut self, customer: CustomerId) -> Result<Vec<i64>> {
+        segments::static_segments_of(&self.tx, customer)
     }
 
     fn insert_segment(&mut self, s: &Segment) -> Result<SegmentId> {

@@ -143,6 +143,12 @@ impl Compiler {
             }
             Cond::Not(a) => format!("(NOT {})", self.cond(a)),
             Cond::Compare(l, cmp, r) => {
+                // `count(..) >= 1` and the like ask whether one record exists: stop at the first.
+                if let Some((a, some)) = existence(l, *cmp, r) {
+                    let select = self.aggregate(a, Some("1"));
+                    let found = format!("coalesce(({} LIMIT 1), 0)", &select[1..select.len() - 1]);
+                    return if some { found } else { format!("(NOT {found})") };
+                }
                 let l = self.term(l);
                 let r = self.term(r);
                 let mut guards = Vec::new();
@@ -275,7 +281,7 @@ impl Compiler {
                 let p = self.param(Value::Integer(*us));
                 Sql::plain(format!("({} + {p})", b.expr))
             }
-            Term::Aggregate(a) => Sql::plain(self.aggregate(a)),
+            Term::Aggregate(a) => Sql::plain(self.aggregate(a, None)),
         }
     }
 
@@ -352,13 +358,15 @@ impl Compiler {
         }
     }
 
-    fn aggregate(&mut self, a: &Aggregate) -> String {
+    /// The aggregate as a scalar subquery in parentheses; `select` replaces what it selects.
+    fn aggregate(&mut self, a: &Aggregate, select: Option<&str>) -> String {
         let value = a.field.map(|f| self.field(f).expr);
-        let what = match (a.func, value) {
-            (AggFunc::Count, _) | (_, None) => "count(*)".to_string(),
-            (AggFunc::Sum, Some(v)) => format!("coalesce(sum({v}), 0)"),
-            (AggFunc::Min, Some(v)) => format!("min({v})"),
-            (AggFunc::Max, Some(v)) => format!("max({v})"),
+        let what = match (select, a.func, value) {
+            (Some(s), _, _) => s.to_string(),
+            (None, AggFunc::Count, _) | (None, _, None) => "count(*)".to_string(),
+            (None, AggFunc::Sum, Some(v)) => format!("coalesce(sum({v}), 0)"),
+            (None, AggFunc::Min, Some(v)) => format!("min({v})"),
+            (None, AggFunc::Max, Some(v)) => format!("max({v})"),
         };
         let (from, time) = match a.source {
             Source::Orders | Source::AllOrders => ("orders o", "o.occurred_at"),
@@ -388,6 +396,24 @@ impl Compiler {
         }
         sql.push(')');
         sql
+    }
+}
+
+/// `count(..) >= 1`, `count(..) > 0` (some record exists: `true`) or `count(..) = 0`,
+/// `count(..) < 1`, `count(..) <= 0` (none does: `false`), either way round.
+fn existence<'a>(l: &'a Term, cmp: Cmp, r: &'a Term) -> Option<(&'a Aggregate, bool)> {
+    let (a, cmp, k) = match (l, r) {
+        (Term::Aggregate(a), Term::Const(Scalar::Int(k))) => (a, cmp, *k),
+        (Term::Const(Scalar::Int(k)), Term::Aggregate(a)) => (a, cmp.flipped(), *k),
+        _ => return None,
+    };
+    if a.func != AggFunc::Count {
+        return None;
+    }
+    match (cmp, k) {
+        (Cmp::Ge, 1) | (Cmp::Gt, 0) | (Cmp::Ne, 0) => Some((a, true)),
+        (Cmp::Lt, 1) | (Cmp::Le, 0) | (Cmp::Eq, 0) => Some((a, false)),
+        _ => None,
     }
 }
 

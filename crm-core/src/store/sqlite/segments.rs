@@ -16,7 +16,6 @@ use crate::interaction::Interaction;
 use crate::money::Currency;
 use crate::order::{LineItem, Order};
 use crate::rule::Cond;
-use crate::segment::rfm::RfmScore;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
 use crate::store::HistoryEntry;
 
@@ -166,23 +165,20 @@ pub(super) fn interactions_of(conn: &Connection, customer: CustomerId, since: Op
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub(super) fn segmentation_of(
-    conn: &Connection,
-    customer: CustomerId,
-) -> Result<(Option<RfmScore>, Option<String>, Vec<i64>)> {
-    let rfm = super::rfm::get(conn, customer)?;
-    let tier = conn
+pub(super) fn tier_of(conn: &Connection, customer: CustomerId) -> Result<Option<String>> {
+    Ok(conn
         .prepare_cached("SELECT tier FROM customer_tiers WHERE customer_id = ?1")?
         .query_row([customer.0], |r| r.get(0))
-        .optional()?;
-    let segs = conn
-        .prepare_cached(
-            "SELECT m.segment_id FROM segment_members m JOIN segments s ON s.id = m.segment_id \
-             WHERE m.customer_id = ?1 AND s.kind = 'static' ORDER BY m.segment_id",
-        )?
-        .query_map([customer.0], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok((rfm, tier, segs))
+        .optional()?)
+}
+
+pub(super) fn static_segments_of(conn: &Connection, customer: CustomerId) -> Result<Vec<i64>> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.segment_id FROM segment_members m JOIN segments s ON s.id = m.segment_id \
+         WHERE m.customer_id = ?1 AND s.kind = 'static' ORDER BY m.segment_id",
+    )?;
+    let rows = st.query_map([customer.0], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 const SEGMENT_COLS: &str = "id, name, kind, rule, description, created_at, updated_at, snapshot_at";
