@@ -7,7 +7,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::rule_sql::compile;
 use super::{
-    enum_col, enum_str, interaction_row, json, micros, opt_time, order_row, time, INTERACTION_COLS, ORDER_COLS,
+    enum_col, enum_str, interaction_row, json, json_col, micros, opt_json_col, opt_time, order_row, time,
+    INTERACTION_COLS, ORDER_COLS,
 };
 use crate::changes::{Entity, Op};
 use crate::customer::{CustomerId, LifecycleStage};
@@ -184,15 +185,11 @@ pub(super) fn static_segments_of(conn: &Connection, customer: CustomerId) -> Res
 const SEGMENT_COLS: &str = "id, name, kind, rule, description, created_at, updated_at, snapshot_at";
 
 fn segment_row(r: &Row<'_>) -> rusqlite::Result<Segment> {
-    let rule: Option<String> = r.get(3)?;
     Ok(Segment {
         id: SegmentId(r.get(0)?),
         name: r.get(1)?,
         kind: enum_col(r, 2)?,
-        rule: rule
-            .map(|t| serde_json::from_str(&t))
-            .transpose()
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))?,
+        rule: opt_json_col(r, 3)?,
         description: r.get(4)?,
         created_at: time(r.get(5)?),
         updated_at: time(r.get(6)?),
@@ -320,14 +317,7 @@ pub(super) fn put_plan(conn: &Connection, plan: &ScoringPlan, at: DateTime<Utc>)
 
 pub(super) fn list_plans(conn: &Connection) -> Result<Vec<ScoringPlan>> {
     let mut st = conn.prepare_cached("SELECT name, rules FROM scoring_plans ORDER BY name")?;
-    let rows = st.query_map([], |r| {
-        let rules: String = r.get(1)?;
-        Ok(ScoringPlan {
-            name: r.get(0)?,
-            rules: serde_json::from_str(&rules)
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?,
-        })
-    })?;
+    let rows = st.query_map([], |r| Ok(ScoringPlan { name: r.get(0)?, rules: json_col(r, 1)? }))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
