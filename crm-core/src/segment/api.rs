@@ -640,15 +640,14 @@ impl<S: Store> Crm<S> {
             let mut counts: BTreeMap<String, i64> = BTreeMap::new();
             let mut changes = Vec::new();
             let mut history = Vec::new();
-            for (id, current, pick) in &rows {
-                let stage = pick.map_or(*current, |i| rules.rules[i].stage);
+            for row in &rows {
+                let stage = row.rule.map_or(row.stage, |i| rules.rules[i].stage);
                 *counts.entry(name_of(&stage)).or_default() += 1;
-                if stage != *current {
-                    changes.push((*id, stage));
-                    let since = tx.get_customer(*id)?.map_or(as_of, |c| c.created_at.min(as_of));
+                if stage != row.stage {
+                    changes.push((row.customer_id, stage));
                     history.push(HistoryEntry {
-                        customer_id: *id,
-                        previous: Some((name_of(current), since)),
+                        customer_id: row.customer_id,
+                        previous: Some((name_of(&row.stage), row.created_at.min(as_of))),
                         value: name_of(&stage),
                         at: as_of,
                     });
@@ -752,8 +751,9 @@ impl<S: Store> Crm<S> {
             let mut counts: BTreeMap<String, i64> = BTreeMap::new();
             let mut changes = Vec::new();
             let mut history = Vec::new();
-            for (id, _, pick) in &rows {
-                let tier = pick.map(|i| names[i].clone()).or_else(|| config.default.clone());
+            for row in &rows {
+                let id = &row.customer_id;
+                let tier = row.rule.map(|i| names[i].clone()).or_else(|| config.default.clone());
                 if let Some(t) = &tier {
                     *counts.entry(t.clone()).or_default() += 1;
                 }

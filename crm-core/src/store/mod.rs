@@ -218,9 +218,8 @@ pub trait StoreTx {
     fn rule_members(&mut self, rule: &Cond, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>>;
     /// Number of customers meeting `rule`.
     fn rule_count(&mut self, rule: &Cond) -> Result<i64>;
-    /// For every customer (ascending id), the index of the first of `rules` it meets, if any,
-    /// with its current lifecycle stage.
-    fn classify(&mut self, rules: &[Cond]) -> Result<Vec<(CustomerId, LifecycleStage, Option<usize>)>>;
+    /// For every customer (ascending id), the index of the first of `rules` it meets, if any.
+    fn classify(&mut self, rules: &[Cond]) -> Result<Vec<Classified>>;
     /// For every customer (ascending id), the sum of the points of the conditions it meets.
     fn score_all(&mut self, plan: &[(Cond, i64)]) -> Result<Vec<(CustomerId, i64)>>;
     /// A customer's orders of every status (at or after `since`) with their line items, oldest first.
@@ -280,6 +279,19 @@ pub trait StoreTx {
     fn history(&mut self, customer: CustomerId, kind: &str) -> Result<Vec<(String, DateTime<Utc>)>>;
     /// Spend in `currency` of every customer with some, ascending.
     fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>>;
+}
+
+/// A customer and the first of a list of rules it meets, from [`StoreTx::classify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Its lifecycle stage now.
+    pub stage: LifecycleStage,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Index of the first rule met, if any.
+    pub rule: Option<usize>,
 }
 
 /// One change of a customer's stage or tier, for [`StoreTx::append_history`].

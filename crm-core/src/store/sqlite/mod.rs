@@ -25,7 +25,7 @@ use crate::order::{LineItem, Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
-use crate::store::{HistoryEntry, OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
+use crate::store::{Classified, HistoryEntry, OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -1031,7 +1031,7 @@ impl StoreTx for SqliteTx<'_> {
         segments::rule_count(&self.tx, rule)
     }
 
-    fn classify(&mut self, rules: &[Cond]) -> Result<Vec<(CustomerId, LifecycleStage, Option<usize>)>> {
+    fn classify(&mut self, rules: &[Cond]) -> Result<Vec<Classified>> {
         segments::classify(&self.tx, rules)
     }
 

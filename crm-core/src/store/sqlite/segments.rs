@@ -18,7 +18,7 @@ use crate::money::Currency;
 use crate::order::{LineItem, Order};
 use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
-use crate::store::HistoryEntry;
+use crate::store::{Classified, HistoryEntry};
 
 pub(super) fn rule_members(
     conn: &Connection,
@@ -47,7 +47,7 @@ pub(super) fn rule_count(conn: &Connection, rule: &Cond) -> Result<i64> {
     Ok(conn.prepare(&sql)?.query_row(params_from_iter(c.params), |r| r.get(0))?)
 }
 
-pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<(CustomerId, LifecycleStage, Option<usize>)>> {
+pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<Classified>> {
     // One scan: CASE picks the first rule met. Each rule is compiled on its own and its
     // parameters renumbered into one list.
     let mut params: Vec<Value> = Vec::new();
@@ -66,11 +66,16 @@ pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<(Custome
         whens.push_str(&format!(" WHEN {sql} THEN {i}"));
     }
     let pick = if rules.is_empty() { "NULL".to_string() } else { format!("CASE{whens} ELSE NULL END") };
-    let sql = format!("SELECT c.id, c.lifecycle, {pick} FROM customers c{joins} ORDER BY c.id");
+    let sql = format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{joins} ORDER BY c.id");
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map(params_from_iter(params), |r| {
-        let i: Option<i64> = r.get(2)?;
-        Ok((CustomerId(r.get(0)?), enum_col(r, 1)?, i.map(|i| i as usize)))
+        let i: Option<i64> = r.get(3)?;
+        Ok(Classified {
+            customer_id: CustomerId(r.get(0)?),
+            stage: enum_col(r, 1)?,
+            created_at: time(r.get(2)?),
+            rule: i.and_then(|i| usize::try_from(i).ok()),
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
