@@ -143,6 +143,14 @@ typedef enum crm_entity {
      * An order.
      */
     CRM_ENTITY_ORDER = 2,
+    /**
+     * A saved segment.
+     */
+    CRM_ENTITY_SEGMENT = 3,
+    /**
+     * A scoring plan.
+     */
+    CRM_ENTITY_SCORING_PLAN = 4,
 } crm_entity;
 
 /**
@@ -161,6 +169,14 @@ typedef enum crm_op {
      * Removed.
      */
     CRM_OP_DELETE = 2,
+    /**
+     * A customer (`ref_id`) entered a segment (`id`).
+     */
+    CRM_OP_ENTER = 3,
+    /**
+     * A customer (`ref_id`) left a segment (`id`).
+     */
+    CRM_OP_LEAVE = 4,
 } crm_op;
 
 /**
@@ -326,6 +342,10 @@ typedef struct crm_change {
      * When the transaction that made the change ran, microseconds since the Unix epoch.
      */
     int64_t at_us;
+    /**
+     * The related record, 0 when there is none: the customer who entered or left a segment.
+     */
+    int64_t ref_id;
 } crm_change;
 
 /**
