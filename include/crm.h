@@ -107,6 +107,12 @@ typedef enum crm_status {
      * A bug in crm: a panic was caught at the C boundary. Please report the message.
      */
     CRM_ERR_INTERNAL = 13,
+    /**
+     * Rule-language text did not parse. `crm_last_error_message()` names the line, the column,
+     * what was found and what was expected; `crm_last_error_position()` gives line and column;
+     * `crm_last_error_field()` is `"rule"`.
+     */
+    CRM_ERR_PARSE = 14,
 } crm_status;
 
 /**
@@ -736,13 +742,29 @@ const char *crm_last_error_message(void);
 /**
  * The field (for `CRM_ERR_VALIDATION`, dotted for nested fields: `address.country`,
  * `items[2].quantity`) or argument name (for `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`,
- * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_INVALID_ARGUMENT`) of the last failed
- * call on the calling thread; NULL when that failure has none, or no call has failed.
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_INVALID_ARGUMENT`; `"rule"` for
+ * `CRM_ERR_PARSE`) of the last failed call on the calling thread; NULL when that failure has
+ * none, or no call has failed.
  *
  * Ownership and lifetime as for `crm_last_error_message()`: valid until the next failing
  * call on this thread; never free it.
  */
 const char *crm_last_error_field(void);
+
+/**
+ * Where the last failed call on the calling thread found bad rule text: for `CRM_ERR_PARSE`,
+ * writes the line and the column (both from 1; the column counts characters, a tab is one)
+ * of the offending token and returns true. For any other failure, or when no call has
+ * failed, writes 0 to both and returns false.
+ *
+ * - `out_line`, `out_column`: may be NULL.
+ *
+ * Thread safety: per thread; safe to call from any thread.
+ *
+ * # Safety
+ * `out_line` and `out_column` are NULL or valid for a write of a `size_t`.
+ */
+bool crm_last_error_position(size_t *out_line, size_t *out_column);
 
 /**
  * The name of a status code as a static string, e.g. `"CRM_ERR_NOT_FOUND"`, or
