@@ -46,6 +46,12 @@
 #define CRM_NO_TIME INT64_MIN
 
 /**
+ * Most customer ids one page call returns (the largest `limit` of `crm_rule_members` and
+ * `crm_segment_members`).
+ */
+#define CRM_MAX_MEMBERS_PAGE 100000
+
+/**
  * The result of every fallible call. `CRM_OK` (0) is success; every other value is an
  * error whose details are in `crm_last_error_message()` / `crm_last_error_field()`.
  * Values are stable across versions of one ABI; new codes are only ever appended.
@@ -107,6 +113,12 @@ typedef enum crm_status {
      * A bug in crm: a panic was caught at the C boundary. Please report the message.
      */
     CRM_ERR_INTERNAL = 13,
+    /**
+     * Rule-language text did not parse. `crm_last_error_message()` names the line, the column,
+     * what was found and what was expected; `crm_last_error_position()` gives line and column;
+     * `crm_last_error_field()` is `"rule"`.
+     */
+    CRM_ERR_PARSE = 14,
 } crm_status;
 
 /**
@@ -143,6 +155,14 @@ typedef enum crm_entity {
      * An order.
      */
     CRM_ENTITY_ORDER = 2,
+    /**
+     * A saved segment.
+     */
+    CRM_ENTITY_SEGMENT = 3,
+    /**
+     * A scoring plan.
+     */
+    CRM_ENTITY_SCORING_PLAN = 4,
 } crm_entity;
 
 /**
@@ -161,6 +181,14 @@ typedef enum crm_op {
      * Removed.
      */
     CRM_OP_DELETE = 2,
+    /**
+     * A customer (`ref_id`) entered a segment (`id`).
+     */
+    CRM_OP_ENTER = 3,
+    /**
+     * A customer (`ref_id`) left a segment (`id`).
+     */
+    CRM_OP_LEAVE = 4,
 } crm_op;
 
 /**
@@ -326,6 +354,10 @@ typedef struct crm_change {
      * When the transaction that made the change ran, microseconds since the Unix epoch.
      */
     int64_t at_us;
+    /**
+     * The related record, 0 when there is none: the customer who entered or left a segment.
+     */
+    int64_t ref_id;
 } crm_change;
 
 /**
@@ -716,13 +748,29 @@ const char *crm_last_error_message(void);
 /**
  * The field (for `CRM_ERR_VALIDATION`, dotted for nested fields: `address.country`,
  * `items[2].quantity`) or argument name (for `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`,
- * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_INVALID_ARGUMENT`) of the last failed
- * call on the calling thread; NULL when that failure has none, or no call has failed.
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_INVALID_ARGUMENT`; `"rule"` for
+ * `CRM_ERR_PARSE`) of the last failed call on the calling thread; NULL when that failure has
+ * none, or no call has failed.
  *
  * Ownership and lifetime as for `crm_last_error_message()`: valid until the next failing
  * call on this thread; never free it.
  */
 const char *crm_last_error_field(void);
+
+/**
+ * Where the last failed call on the calling thread found bad rule text: for `CRM_ERR_PARSE`,
+ * writes the line and the column (both from 1; the column counts characters, a tab is one)
+ * of the offending token and returns true. For any other failure, or when no call has
+ * failed, writes 0 to both and returns false.
+ *
+ * - `out_line`, `out_column`: may be NULL.
+ *
+ * Thread safety: per thread; safe to call from any thread.
+ *
+ * # Safety
+ * `out_line` and `out_column` are NULL or valid for a write of a `size_t`.
+ */
+bool crm_last_error_position(size_t *out_line, size_t *out_column);
 
 /**
  * The name of a status code as a static string, e.g. `"CRM_ERR_NOT_FOUND"`, or
@@ -1065,6 +1113,568 @@ enum crm_status crm_order_get_by_external_id(const crm_t *crm,
  * `crm` is NULL or a handle value.
  */
 enum crm_status crm_order_delete(const crm_t *crm, int64_t id);
+
+/**
+ * Parses rule text into its JSON tree (crm-core's `rule::Expr`), for example
+ * `country = "SG"` to `{"op":"compare","left":{"kind":"field","name":"country"},"cmp":"=",
+ * "right":{"kind":"literal","value":{"type":"text","value":"SG"}}}`. Only the syntax is
+ * checked: fields, types and references are checked by `crm_rule_check`.
+ *
+ * - `rule`: UTF-8 rule text, NUL-terminated, at most `CRM_MAX_STRING_LEN` bytes; borrowed.
+ * - `out_json`: required; receives the tree (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
+ * `CRM_ERR_PARSE` (line and column in `crm_last_error_position()`).
+ * Thread safety: needs no handle; safe from any thread.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rule_parse(const char *rule, char **out_json);
+
+/**
+ * Prints a rule's JSON tree as canonical text; parsing that text gives the same tree back.
+ *
+ * - `rule_json`: UTF-8 JSON of a tree, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
+ * - `out_text`: required; receives the text (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
+ * `CRM_ERR_INVALID_JSON` (not a tree; field `rule_json`).
+ * Thread safety: needs no handle; safe from any thread.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rule_format(const char *rule_json, char **out_text);
+
+/**
+ * Checks a rule against the stored segments and scoring plans without evaluating it:
+ * known fields, like compared with like, one currency per comparison, existing segments
+ * and plans, no cycles.
+ *
+ * - `rule`: UTF-8 rule text, NUL-terminated, at most `CRM_MAX_STRING_LEN` bytes; borrowed.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_PARSE`, `CRM_ERR_VALIDATION` (the field the rule misuses, or
+ * `rule`), `CRM_ERR_NOT_FOUND` (an unknown segment or scoring plan), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rule_check(const crm_t *crm, const char *rule);
+
+/**
+ * The number of customers meeting a rule, evaluated for every customer at once in the store.
+ *
+ * - `rule`: as for `crm_rule_check`.
+ * - `as_of_us`: the evaluation time (`now()` in the rule), microseconds since the Unix
+ *   epoch, or `CRM_NO_TIME` for now.
+ * - `out_count`: required; written on success only.
+ *
+ * Errors: those of `crm_rule_check`, and `CRM_ERR_VALIDATION` (field `as_of`) for a time out
+ * of range. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rule_count(const crm_t *crm,
+                               const char *rule,
+                               int64_t as_of_us,
+                               int64_t *out_count);
+
+/**
+ * One page of the customers meeting a rule: their ids, ascending, strictly after `after_id`
+ * (0 for the first page), at most `limit`. Fewer than `limit` means the last page; pass the
+ * last id back as `after_id` for the next one.
+ *
+ * - `rule`, `as_of_us`: as for `crm_rule_count`. For pages that agree with each other, pass
+ *   one fixed time rather than `CRM_NO_TIME`.
+ * - `out_ids`: required; the caller's buffer with room for `limit` ids (1 to
+ *   `CRM_MAX_MEMBERS_PAGE`); nothing to free.
+ * - `out_len`: required; receives the number of ids written (0 on failure).
+ *
+ * Errors: those of `crm_rule_count`, and `CRM_ERR_VALIDATION` (field `limit`).
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use; `out_ids` has room for `limit` ids.
+ */
+enum crm_status crm_rule_members(const crm_t *crm,
+                                 const char *rule,
+                                 int64_t as_of_us,
+                                 int64_t after_id,
+                                 int64_t *out_ids,
+                                 size_t limit,
+                                 size_t *out_len);
+
+/**
+ * Whether one customer meets a rule now, evaluated in memory for that customer alone (the
+ * real-time check).
+ *
+ * - `rule`: as for `crm_rule_check`.
+ * - `out_matches`: required; written on success only.
+ *
+ * Errors: those of `crm_rule_check`; `CRM_ERR_NOT_FOUND` for an unknown customer.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rule_matches(const crm_t *crm,
+                                 int64_t customer_id,
+                                 const char *rule,
+                                 bool *out_matches);
+
+/**
+ * `crm_rule_matches` as of a time: `now()` in the rule is `as_of_us` (microseconds since the
+ * Unix epoch, or `CRM_NO_TIME` for now).
+ *
+ * Errors: those of `crm_rule_matches`, and `CRM_ERR_VALIDATION` (field `as_of`).
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rule_matches_at(const crm_t *crm,
+                                    int64_t customer_id,
+                                    const char *rule,
+                                    int64_t as_of_us,
+                                    bool *out_matches);
+
+/**
+ * Creates a saved segment from JSON in the shape of crm-core's `segment::NewSegment`: with a
+ * `rule` (text, or its JSON tree) it is dynamic, its members the customers meeting the rule;
+ * without one it is static, listing `members` (customer ids). For example
+ * `{"name":"big spenders","rule":"total_spent >= 1000.00 USD","description":"..."}` or
+ * `{"name":"pilot","members":[1,2,3]}`.
+ *
+ * - `segment_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
+ * - `out_json`: may be NULL; receives the stored segment (its `rule` as a tree; NULL on
+ *   failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for rule text inside the JSON that does not
+ * parse: the message gives its line and column), `CRM_ERR_VALIDATION` (`name`,
+ * `description`, `members`, a field the rule misuses, `rule` for a cyclic reference),
+ * `CRM_ERR_NOT_FOUND` (a segment or plan the rule names, a listed customer),
+ * `CRM_ERR_CONFLICT` (the name is taken), `CRM_ERR_STORAGE`. Nothing is written on failure.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_create(const crm_t *crm, const char *segment_json, char **out_json);
+
+/**
+ * Changes a segment's name, description or rule with JSON in the shape of crm-core's
+ * `segment::SegmentPatch` (`{"name":"new name","description":null,"rule":"order_count > 2"}`:
+ * absent keys stay, a `null` description clears it; only a dynamic segment has a rule).
+ *
+ * - `name`: the segment's current name; UTF-8, NUL-terminated; borrowed.
+ * - `patch_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
+ * - `out_json`: may be NULL; receives the segment as stored (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: as for `crm_segment_create` (with `patch_json`); `CRM_ERR_NOT_FOUND` for an unknown
+ * segment; `CRM_ERR_VALIDATION` (`rule`) for a rule on a static segment or a cycle;
+ * `CRM_ERR_CONFLICT` for a new name that is taken or a rename of a segment other rules use.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_update(const crm_t *crm,
+                                   const char *name,
+                                   const char *patch_json,
+                                   char **out_json);
+
+/**
+ * Deletes a segment and its stored members.
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_CONFLICT` (a stored rule uses the
+ * segment; the message names it), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_delete(const crm_t *crm, const char *name);
+
+/**
+ * Reads a saved segment by name: `{"id":1,"name":"...","kind":"dynamic"|"static",
+ * "rule":{tree}|null,"description":...,"created_at":"...","updated_at":"...",
+ * "snapshot_at":"..."|null}`. `crm_rule_format` prints its rule as text.
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ * - `out_json`: required; receives the segment (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_get(const crm_t *crm, const char *name, char **out_json);
+
+/**
+ * Every saved segment, by name, as a JSON array of segments (as for `crm_segment_get`).
+ *
+ * - `out_json`: required; receives the array (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_list(const crm_t *crm, char **out_json);
+
+/**
+ * The number of a segment's members now: a dynamic segment's rule is evaluated in the
+ * store, a static segment's list is counted.
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ * - `out_count`: required; written on success only.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_count(const crm_t *crm, const char *name, int64_t *out_count);
+
+/**
+ * One page of a segment's members now: their ids, ascending, strictly after `after_id` (0
+ * for the first page), at most `limit`. Fewer than `limit` means the last page; pass the
+ * last id back as `after_id` for the next one.
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ * - `out_ids`: required; the caller's buffer with room for `limit` ids (1 to
+ *   `CRM_MAX_MEMBERS_PAGE`); nothing to free.
+ * - `out_len`: required; receives the number of ids written (0 on failure).
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_VALIDATION` (`limit`), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use; `out_ids` has room for `limit` ids.
+ */
+enum crm_status crm_segment_members(const crm_t *crm,
+                                    const char *name,
+                                    int64_t after_id,
+                                    int64_t *out_ids,
+                                    size_t limit,
+                                    size_t *out_len);
+
+/**
+ * Whether a customer is a member of a segment now (the hot path: a dynamic segment's rule
+ * is evaluated in memory for this customer alone).
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ * - `out_is_member`: required; written on success only.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND` (segment or customer), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_is_member(const crm_t *crm,
+                                      int64_t customer_id,
+                                      const char *name,
+                                      bool *out_is_member);
+
+/**
+ * Adds customers to a static segment; each one not yet a member appends an `enter` entry to
+ * the change feed. All or nothing: an unknown customer refuses the whole call.
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ * - `ids`: `n_ids` customer ids (at most `CRM_MAX_MEMBERS_PAGE`; duplicates count once),
+ *   borrowed; may be NULL when `n_ids` is 0.
+ * - `out_added`: may be NULL; receives how many were not members yet.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND` (segment or customer), `CRM_ERR_VALIDATION`
+ * (`segment` for a dynamic segment, `customers` for too many ids), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use; `ids` points to `n_ids` elements.
+ */
+enum crm_status crm_segment_add_members(const crm_t *crm,
+                                        const char *name,
+                                        const int64_t *ids,
+                                        size_t n_ids,
+                                        size_t *out_added);
+
+/**
+ * Removes customers from a static segment; each one that was a member appends a `leave`
+ * entry to the change feed. Ids that are not members are ignored.
+ *
+ * - `name`, `ids`, `n_ids`: as for `crm_segment_add_members`.
+ * - `out_removed`: may be NULL; receives how many were members.
+ *
+ * Errors: as for `crm_segment_add_members` (`CRM_ERR_NOT_FOUND` for the segment only).
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use; `ids` points to `n_ids` elements.
+ */
+enum crm_status crm_segment_remove_members(const crm_t *crm,
+                                           const char *name,
+                                           const int64_t *ids,
+                                           size_t n_ids,
+                                           size_t *out_removed);
+
+/**
+ * Evaluates a dynamic segment now and stores its members; each customer who entered or
+ * left since the last snapshot appends an `enter` or `leave` entry (`ref_id` the customer)
+ * to the change feed.
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ * - `out_json`: may be NULL; receives `{"segment":1,"at":"...","members":n,
+ *   "entered":[ids],"left":[ids]}` (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_VALIDATION` (`segment` for a static
+ * segment), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_segment_snapshot(const crm_t *crm, const char *name, char **out_json);
+
+/**
+ * Stores a scoring plan, replacing one of the same name, from JSON in the shape of crm-core's
+ * `segment::ScoringPlan`: `{"name":"lead","rules":[{"when":"email is not null","points":10},
+ * {"when":"count(interactions within 30 days) > 0","points":25}]}` (each `when` text or
+ * tree). A customer's score is the sum of the points of the rules it meets, readable in
+ * rules as `score.<name>`.
+ *
+ * - `plan_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for rule text that does not parse),
+ * `CRM_ERR_VALIDATION` (`name`, `rules`, `rules[2].points`, a field a rule misuses, `rule`
+ * for a cyclic reference), `CRM_ERR_NOT_FOUND` (a segment or plan a rule names),
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_scoring_plan_put(const crm_t *crm, const char *plan_json);
+
+/**
+ * Every scoring plan, by name, as a JSON array of plans (rules as trees).
+ *
+ * - `out_json`: required; receives the array (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_scoring_plan_list(const crm_t *crm, char **out_json);
+
+/**
+ * Deletes a scoring plan.
+ *
+ * - `name`: UTF-8, NUL-terminated; borrowed.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_CONFLICT` (a stored rule uses
+ * `score.<name>`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_scoring_plan_delete(const crm_t *crm, const char *name);
+
+/**
+ * A customer's score under a plan now.
+ *
+ * - `plan`: the plan's name; UTF-8, NUL-terminated; borrowed.
+ * - `out_score`: required; written on success only.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND` (plan or customer), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_score_get(const crm_t *crm,
+                              int64_t customer_id,
+                              const char *plan,
+                              int64_t *out_score);
+
+/**
+ * Every customer's score under a plan now, computed in the store, ascending by customer id.
+ *
+ * - `plan`: the plan's name; UTF-8, NUL-terminated; borrowed.
+ * - `out_json`: required; receives `[{"customer_id":1,"score":30}, ...]` (NULL on failure).
+ *   Free it with `crm_string_free`.
+ *
+ * Errors: as for `crm_score_get` (`CRM_ERR_NOT_FOUND` for the plan only).
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_score_all(const crm_t *crm, const char *plan, char **out_json);
+
+/**
+ * Stores the lifecycle rules from JSON in the shape of crm-core's `segment::LifecycleRules`:
+ * `{"rules":[{"stage":"churned","when":"last_order_at before now() - 365 days"}, ...]}`
+ * (1 to 100 rules, first match wins, each `when` text or tree).
+ *
+ * - `rules_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown stage or rule text that
+ * does not parse), `CRM_ERR_VALIDATION` (`rules`, `rules[3].<field>` for a field a rule
+ * misuses), `CRM_ERR_NOT_FOUND` (a segment or plan a rule names), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_lifecycle_rules_set(const crm_t *crm, const char *rules_json);
+
+/**
+ * The stored lifecycle rules, or the built-in defaults when none were stored, as JSON
+ * (`{"rules":[{"stage":"won_back","when":{tree}}, ...]}`).
+ *
+ * - `out_json`: required; receives the rules (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_lifecycle_rules_get(const crm_t *crm, char **out_json);
+
+/**
+ * Re-evaluates every customer's lifecycle stage as of a time with the stored rules (the
+ * first rule met gives the stage; customers meeting none keep theirs). Each change updates
+ * the customer, is recorded in its stage history and appends a customer `update` entry to
+ * the change feed. One transaction.
+ *
+ * - `as_of_us`: microseconds since the Unix epoch, or `CRM_NO_TIME` for now.
+ * - `out_json`: may be NULL; receives `{"as_of":"...","customers":n,"changed":n,
+ *   "counts":{"active":n, ...}}` (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION` (`as_of`,
+ * or a stored rule no longer valid), `CRM_ERR_NOT_FOUND` (a segment or plan a stored rule
+ * names), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_lifecycle_refresh(const crm_t *crm, int64_t as_of_us, char **out_json);
+
+/**
+ * When each lifecycle stage of a customer began, oldest first:
+ * `[{"stage":"prospect","at":"..."}, ...]`; `[]` when its stage never changed.
+ *
+ * - `out_json`: required; receives the history (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_lifecycle_history(const crm_t *crm, int64_t customer_id, char **out_json);
+
+/**
+ * Stores the value-tier settings from JSON in the shape of crm-core's `segment::TierConfig`:
+ * `{"basis":{"by":"spend","currency":"USD","tiers":[{"name":"high","min_minor":100000}]},
+ * "default":"low"}`; `"by"` is also `"percentile"` (`"top_percent"` per tier) or `"rules"`
+ * (`"when"` per tier, text or tree).
+ *
+ * - `config_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown currency or rule text that
+ * does not parse), `CRM_ERR_VALIDATION` (`default`, `basis.tiers`, `basis.tiers[1].min_minor`,
+ * ..., `rules[0].<field>` for a field a rule misuses), `CRM_ERR_NOT_FOUND` (a segment or
+ * plan a rule names), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_tier_config_set(const crm_t *crm, const char *config_json);
+
+/**
+ * The stored value-tier settings as JSON (as given to `crm_tier_config_set`, rules as
+ * trees), or NULL in `*out_json` (with `CRM_OK`) when none are stored.
+ *
+ * - `out_json`: required; free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_tier_config_get(const crm_t *crm, char **out_json);
+
+/**
+ * Re-evaluates every customer's value tier as of a time with the stored settings; changes
+ * are stored, recorded in the tier history and appended to the change feed as customer
+ * updates. One transaction.
+ *
+ * - `as_of_us`: microseconds since the Unix epoch, or `CRM_NO_TIME` for now.
+ * - `out_json`: may be NULL; receives `{"as_of":"...","customers":n,"changed":n,
+ *   "counts":{"high":n, ...}}` (customers without a tier are not counted; NULL on failure).
+ *   Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION` (`as_of`;
+ * `tiers` when no settings are stored), `CRM_ERR_NOT_FOUND` (a segment or plan a stored rule
+ * names), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_tier_refresh(const crm_t *crm, int64_t as_of_us, char **out_json);
+
+/**
+ * A customer's value tier as of the last refresh.
+ *
+ * - `out_tier`: required; receives the tier's name (UTF-8), or NULL (with `CRM_OK`) when the
+ *   customer has none. Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_tier_get(const crm_t *crm, int64_t customer_id, char **out_tier);
+
+/**
+ * When each value tier of a customer began, oldest first: `[{"tier":"high","at":"..."}, ...]`.
+ *
+ * - `out_json`: required; receives the history (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_tier_history(const crm_t *crm, int64_t customer_id, char **out_json);
 
 /**
  * Writes generated records of one kind to a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`)

@@ -1,9 +1,10 @@
 //! Conversions at the boundary: C strings in (NULL, length and UTF-8 checks), JSON in and
-//! out, times, and writes through out-parameters.
+//! out, times, id arrays, and writes through out-parameters.
 
 use std::ffi::{c_char, CString};
 
 use chrono::{DateTime, Utc};
+use crm_core::CustomerId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -143,6 +144,44 @@ pub(crate) fn time_from_micros(us: i64, field: &str) -> FfiResult<DateTime<Utc>>
             Some(field),
         )
     })
+}
+
+/// An optional evaluation time: `CRM_NO_TIME` means now (`None`), anything else microseconds
+/// since the epoch, checked as for [`time_from_micros`] on field `as_of`.
+pub(crate) fn as_of(us: i64) -> FfiResult<Option<DateTime<Utc>>> {
+    if us == CRM_NO_TIME {
+        Ok(None)
+    } else {
+        time_from_micros(us, "as_of").map(Some)
+    }
+}
+
+/// `n` customer ids from a caller's array (which may be NULL when `n` is 0).
+///
+/// # Safety
+/// `p` is NULL or points to `n` readable `int64_t`.
+pub(crate) unsafe fn ids_arg(p: *const i64, n: usize, arg: &str) -> FfiResult<Vec<CustomerId>> {
+    match (p.is_null(), n) {
+        (_, 0) => Ok(Vec::new()),
+        (true, _) => Err(FfiError::null(arg)),
+        (false, n) => Ok(std::slice::from_raw_parts(p, n).iter().map(|id| CustomerId(*id)).collect()),
+    }
+}
+
+/// A page of ids into a caller's buffer of room `limit` (the core never returns more than
+/// the limit it was given), and the count into `out_len`.
+///
+/// # Safety
+/// `out` is valid for writes of `limit` `int64_t`; `out_len` is valid for a write.
+pub(crate) unsafe fn write_ids(ids: &[CustomerId], out: *mut i64, limit: usize, out_len: *mut usize) -> FfiResult<()> {
+    if ids.len() > limit {
+        return Err(FfiError::new(CRM_ERR_INTERNAL, format!("{} ids for a buffer of {limit}", ids.len()), None));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        out.add(i).write(id.0);
+    }
+    out_len.write(ids.len());
+    Ok(())
 }
 
 /// A time to microseconds since the epoch, `CRM_NO_TIME` for none.

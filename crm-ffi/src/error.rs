@@ -39,6 +39,10 @@ pub enum crm_status {
     CRM_ERR_INVALID_ARGUMENT = 12,
     /// A bug in crm: a panic was caught at the C boundary. Please report the message.
     CRM_ERR_INTERNAL = 13,
+    /// Rule-language text did not parse. `crm_last_error_message()` names the line, the column,
+    /// what was found and what was expected; `crm_last_error_position()` gives line and column;
+    /// `crm_last_error_field()` is `"rule"`.
+    CRM_ERR_PARSE = 14,
 }
 
 use crm_status::*;
@@ -61,21 +65,24 @@ impl crm_status {
             CRM_ERR_INVALID_JSON => "CRM_ERR_INVALID_JSON\0",
             CRM_ERR_INVALID_ARGUMENT => "CRM_ERR_INVALID_ARGUMENT\0",
             CRM_ERR_INTERNAL => "CRM_ERR_INTERNAL\0",
+            CRM_ERR_PARSE => "CRM_ERR_PARSE\0",
         }
     }
 }
 
-/// A failure on its way to C: a code, a message and, where there is one, a field or argument name.
+/// A failure on its way to C: a code, a message and, where there is one, a field or argument
+/// name and a position (line, column) in rule text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FfiError {
     pub status: crm_status,
     pub message: String,
     pub field: Option<String>,
+    pub position: Option<(usize, usize)>,
 }
 
 impl FfiError {
     pub fn new(status: crm_status, message: impl Into<String>, field: Option<&str>) -> FfiError {
-        FfiError { status, message: message.into(), field: field.map(str::to_owned) }
+        FfiError { status, message: message.into(), field: field.map(str::to_owned), position: None }
     }
 
     pub fn null(arg: &str) -> FfiError {
@@ -95,6 +102,12 @@ impl FfiError {
 impl From<crm_core::Error> for FfiError {
     fn from(e: crm_core::Error) -> FfiError {
         use crm_core::Error as E;
+        if let E::Parse { line, column, .. } = &e {
+            // The core names no field for a parse error; in C it is always the rule argument
+            // (every function taking rule text names that argument `rule`).
+            let position = Some((*line, *column));
+            return FfiError { status: CRM_ERR_PARSE, message: e.to_string(), field: Some("rule".into()), position };
+        }
         let status = match &e {
             E::Validation { .. } => CRM_ERR_VALIDATION,
             E::NotFound { .. } => CRM_ERR_NOT_FOUND,
@@ -106,7 +119,7 @@ impl From<crm_core::Error> for FfiError {
             // is still reported, with its message, rather than lost.
             _ => CRM_ERR_INTERNAL,
         };
-        FfiError { status, message: e.to_string(), field: e.field().map(str::to_owned) }
+        FfiError { status, message: e.to_string(), field: e.field().map(str::to_owned), position: None }
     }
 }
 
@@ -116,11 +129,12 @@ struct LastError {
     code: crm_status,
     message: CString,
     field: Option<CString>,
+    position: Option<(usize, usize)>,
 }
 
 thread_local! {
     static LAST_ERROR: RefCell<LastError> =
-        RefCell::new(LastError { code: CRM_OK, message: CString::default(), field: None });
+        RefCell::new(LastError { code: CRM_OK, message: CString::default(), field: None, position: None });
 }
 
 fn c_string_lossy(s: String) -> CString {
@@ -132,7 +146,12 @@ fn c_string_lossy(s: String) -> CString {
 }
 
 fn set_last_error(e: FfiError) {
-    let new = LastError { code: e.status, message: c_string_lossy(e.message), field: e.field.map(c_string_lossy) };
+    let new = LastError {
+        code: e.status,
+        message: c_string_lossy(e.message),
+        field: e.field.map(c_string_lossy),
+        position: e.position,
+    };
     // During thread teardown the slot may be gone; the status code still tells the story.
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = new);
 }
@@ -190,8 +209,9 @@ pub extern "C" fn crm_last_error_message() -> *const c_char {
 
 /// The field (for `CRM_ERR_VALIDATION`, dotted for nested fields: `address.country`,
 /// `items[2].quantity`) or argument name (for `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`,
-/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_INVALID_ARGUMENT`) of the last failed
-/// call on the calling thread; NULL when that failure has none, or no call has failed.
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_INVALID_ARGUMENT`; `"rule"` for
+/// `CRM_ERR_PARSE`) of the last failed call on the calling thread; NULL when that failure has
+/// none, or no call has failed.
 ///
 /// Ownership and lifetime as for `crm_last_error_message()`: valid until the next failing
 /// call on this thread; never free it.
@@ -201,6 +221,28 @@ pub extern "C" fn crm_last_error_field() -> *const c_char {
         LAST_ERROR
             .try_with(|s| s.borrow().field.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()))
             .unwrap_or(std::ptr::null())
+    })
+}
+
+/// Where the last failed call on the calling thread found bad rule text: for `CRM_ERR_PARSE`,
+/// writes the line and the column (both from 1; the column counts characters, a tab is one)
+/// of the offending token and returns true. For any other failure, or when no call has
+/// failed, writes 0 to both and returns false.
+///
+/// - `out_line`, `out_column`: may be NULL.
+///
+/// Thread safety: per thread; safe to call from any thread.
+///
+/// # Safety
+/// `out_line` and `out_column` are NULL or valid for a write of a `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_last_error_position(out_line: *mut usize, out_column: *mut usize) -> bool {
+    guard(false, || {
+        let position = LAST_ERROR.try_with(|s| s.borrow().position).unwrap_or(None);
+        let (line, column) = position.unwrap_or((0, 0));
+        crate::convert::write_opt(out_line, line);
+        crate::convert::write_opt(out_column, column);
+        position.is_some()
     })
 }
 
@@ -217,7 +259,7 @@ pub extern "C" fn crm_status_name(status: i32) -> *const c_char {
     })
 }
 
-const ALL_STATUSES: [crm_status; 14] = [
+const ALL_STATUSES: [crm_status; 15] = [
     CRM_OK,
     CRM_ERR_VALIDATION,
     CRM_ERR_NOT_FOUND,
@@ -232,6 +274,7 @@ const ALL_STATUSES: [crm_status; 14] = [
     CRM_ERR_INVALID_JSON,
     CRM_ERR_INVALID_ARGUMENT,
     CRM_ERR_INTERNAL,
+    CRM_ERR_PARSE,
 ];
 
 #[cfg(test)]
@@ -251,6 +294,30 @@ mod tests {
         assert_eq!(s.status, CRM_ERR_SCHEMA_TOO_NEW);
         let io: FfiError = crm_core::Error::Io(std::io::Error::other("x")).into();
         assert_eq!(io.status, CRM_ERR_IO);
+        let p: FfiError = crm_core::rule::parse("country =").unwrap_err().into();
+        assert_eq!((p.status, p.field.as_deref(), p.position), (CRM_ERR_PARSE, Some("rule"), Some((1, 10))));
+    }
+
+    #[test]
+    fn the_position_is_that_of_the_last_failure() {
+        let parse = ffi_call(|| Err(crm_core::rule::parse("a = 1 and\n  b ==").unwrap_err().into()));
+        assert_eq!(parse, CRM_ERR_PARSE);
+        let (mut line, mut column) = (0, 0);
+        assert!(unsafe { crm_last_error_position(&mut line, &mut column) });
+        assert_eq!((line, column), (2, 6));
+        ffi_call(|| Err(FfiError::null("x")));
+        assert!(!unsafe { crm_last_error_position(&mut line, &mut column) });
+        assert_eq!((line, column), (0, 0));
+        assert!(!unsafe { crm_last_error_position(std::ptr::null_mut(), std::ptr::null_mut()) });
+    }
+
+    #[test]
+    fn every_status_has_its_name() {
+        for s in ALL_STATUSES {
+            let name = unsafe { CStr::from_ptr(crm_status_name(s as i32)) };
+            assert!(name.to_str().unwrap().starts_with("CRM_"));
+        }
+        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..15).collect::<Vec<_>>());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod ingest;
 pub mod interactions;
 pub mod memory;
 pub mod orders;
+pub mod rules;
+pub mod segments;
 pub mod synth;
 
 use std::ffi::c_char;

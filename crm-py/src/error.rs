@@ -76,6 +76,17 @@ impl From<Error> for PyErr {
                         E::NotFound { entity, id } => {
                             raise(py, "NotFoundError", msg, &[("entity", s(entity.as_str())?), ("id", s(id)?)])
                         }
+                        E::Parse { line, column, found, expected } => raise(
+                            py,
+                            "ParseError",
+                            msg,
+                            &[
+                                ("line", line.into_pyobject(py)?.into_any().unbind()),
+                                ("column", column.into_pyobject(py)?.into_any().unbind()),
+                                ("found", s(found)?),
+                                ("expected", s(expected)?),
+                            ],
+                        ),
                         E::Conflict(_) => raise(py, "ConflictError", msg, &[]),
                         E::SchemaTooNew { found, supported } => raise(
                             py,

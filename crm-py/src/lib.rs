@@ -10,6 +10,8 @@ mod ingest;
 mod interactions;
 mod json;
 mod orders;
+mod rules;
+mod segments;
 mod synth;
 
 use pyo3::prelude::*;
@@ -22,6 +24,8 @@ fn _crm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ORDER_COLUMNS", crm_core::ingest::ORDER_COLUMNS.to_vec())?;
     m.add("INTERACTION_COLUMNS", crm_core::ingest::INTERACTION_COLUMNS.to_vec())?;
     m.add_function(wrap_pyfunction!(ingest::count_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(rules::parse_rule, m)?)?;
+    m.add_function(wrap_pyfunction!(rules::format_rule, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_columns, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_write, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_ingest, m)?)?;

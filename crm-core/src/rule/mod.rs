@@ -11,7 +11,7 @@
 //! ```
 //!
 //! A tree is given its meaning by [`check`] (fields, types, currencies, references), then
-//! evaluated for one customer in memory by [`matches`] or for every customer at once by the
+//! evaluated for one customer in memory by [`matches()`] or for every customer at once by the
 //! store (SQL on SQLite); both agree.
 
 mod ast;

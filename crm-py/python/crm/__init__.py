@@ -2,7 +2,9 @@
 
 Customers, orders and interactions on an embedded SQLite file, with per-customer
 statistics kept up to date by every write, bulk ingest (DataFrames, Arrow tables, CSV and
-JSON Lines files, lists of dicts) with per-row error reports, and a change feed.
+JSON Lines files, lists of dicts) with per-row error reports, a change feed, and
+segmentation in one rule language: saved segments and snapshots, scoring plans, lifecycle
+stages and value tiers (see :mod:`crm.segments`).
 
 >>> import crm
 >>> with crm.open(":memory:") as db:
@@ -12,7 +14,7 @@ JSON Lines files, lists of dicts) with per-row error reports, and a change feed.
 
 from __future__ import annotations
 
-from . import synth
+from . import segments, synth
 from ._crm import CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS, __version__
 from .client import Crm, open
 from .exceptions import (
@@ -20,6 +22,7 @@ from .exceptions import (
     CrmError,
     IoError,
     NotFoundError,
+    ParseError,
     SchemaTooNewError,
     StorageError,
     ValidationError,
@@ -40,12 +43,25 @@ from .records import (
     TimelineEntry,
     Written,
 )
+from .segments import (
+    Refresh,
+    Rule,
+    ScoringPlan,
+    ScoringRule,
+    Segment,
+    Snapshot,
+    StageRule,
+    format_rule,
+    parse_rule,
+)
 
 __all__ = [
-    "__version__", "open", "Crm", "synth",
+    "__version__", "open", "Crm", "synth", "segments", "parse_rule", "format_rule",
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
-    "CrmError", "ValidationError", "NotFoundError", "ConflictError", "SchemaTooNewError", "StorageError", "IoError",
+    "CrmError", "ValidationError", "NotFoundError", "ConflictError", "ParseError", "SchemaTooNewError",
+    "StorageError", "IoError",
     "IngestReport", "RowError",
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",
     "Order", "Page", "TimelineEntry", "Written",
+    "Rule", "Segment", "Snapshot", "Refresh", "ScoringPlan", "ScoringRule", "StageRule",
 ]

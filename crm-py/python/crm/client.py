@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _crm
 from . import frames as _frames
@@ -22,11 +23,23 @@ from .records import (
     Written,
     timeline_entry,
 )
+from .segments import Refresh, Rule, ScoringPlan, Segment, Snapshot, StageRule, as_dict, history, micros
 
 __all__ = ["Crm", "open"]
 
 Record = Mapping[str, Any]
 Source = Union[str, "os.PathLike[str]", Any]
+
+
+# Most customer ids the core returns in one page (crm_core::segment::MAX_MEMBERS_PAGE).
+MAX_MEMBERS_PAGE = 100_000
+
+
+class _Unset:
+    """The type of "argument not given", where ``None`` is a meaningful value."""
+
+
+_UNSET = _Unset()
 
 
 def _query(filter: Optional[Record], sort: str, descending: bool, limit: int, cursor: Optional[str]) -> str:
@@ -36,8 +49,8 @@ def _query(filter: Optional[Record], sort: str, descending: bool, limit: int, cu
 
 
 class Crm:
-    """An open customer database: customers, orders, interactions, bulk ingest and the
-    change feed. Thread-safe: share one handle between threads. A context manager:
+    """An open customer database: customers, orders, interactions, bulk ingest, the
+    change feed and segmentation. Thread-safe: share one handle between threads. A context manager:
     leaving the ``with`` block closes it; any later call raises :class:`crm.CrmError`.
 
     >>> import crm
@@ -279,6 +292,212 @@ class Crm:
         """Row counts of customers, orders and interactions."""
         return Counts(*self._native.counts())
 
+    # ---- the rule language, saved segments ---------------------------------------------
+
+    def check_rule(self, rule: Rule) -> None:
+        """Checks a rule (text or tree) against the stored segments and scoring plans
+        without evaluating it: known fields, like compared with like, one currency per
+        comparison, existing segments and plans, no cycles. Raises :class:`crm.ParseError`,
+        :class:`crm.ValidationError` (``field`` names what the rule misuses) or
+        :class:`crm.NotFoundError` (an unknown segment or plan)."""
+        self._native.check_rule(rule)
+
+    def count_matching(self, rule: Rule, *, as_of: Optional[_dt.datetime] = None) -> int:
+        """The number of customers meeting ``rule`` as of ``as_of`` (``now()`` in the rule;
+        default now), evaluated for everyone at once in the store."""
+        return int(self._native.count_matching(rule, micros(as_of)))
+
+    def members_matching(
+        self,
+        rule: Rule,
+        *,
+        as_of: Optional[_dt.datetime] = None,
+        after: Optional[int] = None,
+        limit: int = 10_000,
+    ) -> List[int]:
+        """Ids of the customers meeting ``rule``, ascending, after the id ``after``, at most
+        ``limit`` (1 to 100,000). Fewer than ``limit`` means the last page; pass the last id
+        as ``after`` (and one fixed ``as_of``) for the next."""
+        return list(self._native.members_matching(rule, micros(as_of), after, limit))
+
+    def members_frame(
+        self, rule: Rule, *, as_of: Optional[_dt.datetime] = None, page_size: int = MAX_MEMBERS_PAGE
+    ) -> Any:
+        """Every customer meeting ``rule`` as a DataFrame with one ``customer_id`` (int64)
+        column, ascending. Pages are fetched with one evaluation time (``as_of``, default
+        now), so they agree with each other."""
+        at = micros(as_of or _dt.datetime.now(_dt.timezone.utc))
+        ids = _all_pages(lambda after: self._native.members_matching(rule, at, after, page_size), page_size)
+        return _frames.int64_frame({"customer_id": ids})
+
+    def matches(self, customer_id: int, rule: Rule, *, as_of: Optional[_dt.datetime] = None) -> bool:
+        """Whether one customer meets ``rule`` now (or as of ``as_of``), evaluated in memory
+        for that customer alone: the real-time check."""
+        return bool(self._native.matches(customer_id, rule, micros(as_of)))
+
+    def create_segment(
+        self,
+        name: str,
+        rule: Optional[Rule] = None,
+        *,
+        description: Optional[str] = None,
+        members: Optional[Iterable[int]] = None,
+    ) -> Segment:
+        """Creates a saved segment: dynamic when it has a ``rule`` (text or tree; checked, and
+        cycles through other segments or plans are refused), static (listing ``members``,
+        customer ids) otherwise. Raises :class:`crm.ConflictError` when the name is taken."""
+        d = json.loads(self._native.create_segment(name, rule, description, list(members or ())))
+        return Segment.from_dict(d)
+
+    def update_segment(
+        self,
+        name: str,
+        *,
+        new_name: Optional[str] = None,
+        description: Union[str, None, _Unset] = _UNSET,
+        rule: Optional[Rule] = None,
+    ) -> Segment:
+        """Renames a segment, changes its description (``None`` clears it) or its rule
+        (dynamic segments only); arguments not given stay as they are. A segment other
+        rules use cannot be renamed (:class:`crm.ConflictError`)."""
+        set_description = not isinstance(description, _Unset)
+        text = None if isinstance(description, _Unset) else description
+        d = json.loads(self._native.update_segment(name, new_name, set_description, text, rule))
+        return Segment.from_dict(d)
+
+    def delete_segment(self, name: str) -> None:
+        """Deletes a segment and its stored members; refused (:class:`crm.ConflictError`,
+        naming them) while other rules use it."""
+        self._native.delete_segment(name)
+
+    def segment(self, name: str) -> Segment:
+        """A saved segment by name; :class:`crm.NotFoundError` when there is none."""
+        return Segment.from_dict(json.loads(self._native.segment(name)))
+
+    def segments(self) -> List[Segment]:
+        """Every saved segment, by name."""
+        return [Segment.from_dict(s) for s in json.loads(self._native.segments())]
+
+    def segment_count(self, name: str) -> int:
+        """The number of a segment's members now (a dynamic segment's rule is evaluated in
+        the store, a static segment's list counted)."""
+        return int(self._native.segment_count(name))
+
+    def segment_members(self, name: str, *, after: Optional[int] = None, limit: int = 10_000) -> List[int]:
+        """Ids of a segment's members now, ascending, after the id ``after``, at most
+        ``limit`` (1 to 100,000); pass the last id as ``after`` for the next page."""
+        return list(self._native.segment_members(name, after, limit))
+
+    def segment_members_frame(self, name: str, *, page_size: int = MAX_MEMBERS_PAGE) -> Any:
+        """Every member of a segment now as a DataFrame with one ``customer_id`` (int64)
+        column, ascending."""
+        ids = _all_pages(lambda after: self._native.segment_members(name, after, page_size), page_size)
+        return _frames.int64_frame({"customer_id": ids})
+
+    def is_member(self, customer_id: int, name: str) -> bool:
+        """Whether a customer is a member of a segment now (the hot path: a dynamic
+        segment's rule is evaluated in memory for this customer alone)."""
+        return bool(self._native.is_member(customer_id, name))
+
+    def add_segment_members(self, name: str, customer_ids: Iterable[int]) -> int:
+        """Adds customers to a static segment; returns how many were not members yet (each
+        appends an ``enter`` change). An unknown customer refuses the whole call."""
+        return int(self._native.add_segment_members(name, list(customer_ids)))
+
+    def remove_segment_members(self, name: str, customer_ids: Iterable[int]) -> int:
+        """Removes customers from a static segment; returns how many were members (each
+        appends a ``leave`` change)."""
+        return int(self._native.remove_segment_members(name, list(customer_ids)))
+
+    def snapshot_segment(self, name: str) -> Snapshot:
+        """Evaluates a dynamic segment now and stores its members; customers who entered or
+        left since the last snapshot are listed and appended to the change feed as
+        ``enter``/``leave`` changes of the segment (``ref_id`` the customer)."""
+        return Snapshot.from_dict(json.loads(self._native.snapshot_segment(name)))
+
+    # ---- scoring plans, lifecycle stages, value tiers ----------------------------------
+
+    def put_scoring_plan(self, plan: Union[ScoringPlan, Record]) -> None:
+        """Stores a scoring plan (a :class:`crm.ScoringPlan`, or a dict such as
+        ``{"name": "lead", "rules": [{"when": "email is not null", "points": 10}]}``),
+        replacing one of the same name. Rule text inside that does not parse raises
+        :class:`crm.ValidationError` on ``rules[i].when``."""
+        self._native.put_scoring_plan(_frames.record_json(as_dict(plan)))
+
+    def scoring_plans(self) -> List[ScoringPlan]:
+        """Every scoring plan, by name (rules as trees)."""
+        return [ScoringPlan.from_dict(p) for p in json.loads(self._native.scoring_plans())]
+
+    def delete_scoring_plan(self, name: str) -> None:
+        """Deletes a scoring plan; refused (:class:`crm.ConflictError`) while a stored rule
+        uses ``score.<name>``."""
+        self._native.delete_scoring_plan(name)
+
+    def score(self, customer_id: int, plan: str) -> int:
+        """A customer's score under a plan now."""
+        return int(self._native.score(customer_id, plan))
+
+    def scores(self, plan: str) -> Dict[int, int]:
+        """Every customer's score under a plan now, by customer id (ascending), computed in
+        the store."""
+        ids, values = self._native.scores(plan)
+        return dict(zip(ids, values))
+
+    def scores_frame(self, plan: str) -> Any:
+        """:meth:`scores` as a DataFrame: ``customer_id`` and ``score``, both int64."""
+        ids, values = self._native.scores(plan)
+        return _frames.int64_frame({"customer_id": ids, "score": values})
+
+    def set_lifecycle_rules(self, rules: Iterable[Union[StageRule, Record]]) -> None:
+        """Stores the lifecycle rules, in order, first match wins: :class:`crm.StageRule`
+        values or dicts ``{"stage": "churned", "when": "last_order_at before now() - 365 days"}``
+        (1 to 100). Each rule is checked first."""
+        self._native.set_lifecycle_rules(_frames.record_json({"rules": [as_dict(r) for r in rules]}))
+
+    def lifecycle_rules(self) -> List[StageRule]:
+        """The stored lifecycle rules, or the built-in defaults."""
+        return [StageRule.from_dict(r) for r in json.loads(self._native.lifecycle_rules())["rules"]]
+
+    def refresh_lifecycle(self, as_of: Optional[_dt.datetime] = None) -> Refresh:
+        """Re-evaluates every customer's lifecycle stage as of ``as_of`` (default now) in one
+        transaction; each change is stored, recorded in the stage history and fed as a
+        customer update."""
+        return Refresh.from_dict(json.loads(self._native.refresh_lifecycle(micros(as_of))))
+
+    def stage_history(self, customer_id: int) -> List[Tuple[str, _dt.datetime]]:
+        """When each lifecycle stage of a customer began, oldest first (empty when its stage
+        never changed)."""
+        return history(json.loads(self._native.stage_history(customer_id)))
+
+    def set_tier_config(self, config: Record) -> None:
+        """Stores the value-tier settings, the core's ``TierConfig`` as a dict:
+        ``{"basis": {"by": "spend", "currency": "USD", "tiers": [{"name": "high",
+        "min_minor": 100000}]}, "default": "low"}``; ``by`` may also be ``percentile``
+        (``top_percent`` per tier) or ``rules`` (``when`` per tier)."""
+        self._native.set_tier_config(_frames.record_json(config))
+
+    def tier_config(self) -> Optional[Dict[str, Any]]:
+        """The stored value-tier settings (rules as trees), or None."""
+        text = self._native.tier_config()
+        if text is None:
+            return None
+        config: Dict[str, Any] = json.loads(text)
+        return config
+
+    def refresh_tiers(self, as_of: Optional[_dt.datetime] = None) -> Refresh:
+        """Re-evaluates every customer's value tier as of ``as_of`` (default now) with the
+        stored settings, in one transaction."""
+        return Refresh.from_dict(json.loads(self._native.refresh_tiers(micros(as_of))))
+
+    def tier_of(self, customer_id: int) -> Optional[str]:
+        """A customer's value tier as of the last refresh, or None."""
+        tier = self._native.tier_of(customer_id)
+        return None if tier is None else str(tier)
+
+    def tier_history(self, customer_id: int) -> List[Tuple[str, _dt.datetime]]:
+        """When each value tier of a customer began, oldest first."""
+        return history(json.loads(self._native.tier_history(customer_id)))
+
     # ---- bulk ingest ------------------------------------------------------------------
 
     def ingest_customers(self, source: Source, **options: Any) -> IngestReport:
@@ -335,6 +554,18 @@ class Crm:
         finally:
             if isinstance(cb, _Bar):
                 cb.close()
+
+
+def _all_pages(page: Any, page_size: int) -> List[int]:
+    """Every id of a paged call ``page(after) -> ids`` (ascending, at most ``page_size``)."""
+    out: List[int] = []
+    after: Optional[int] = None
+    while True:
+        ids = page(after)
+        out.extend(ids)
+        if len(ids) < page_size:
+            return out
+        after = ids[-1]
 
 
 def _is_frame(obj: Any) -> bool:

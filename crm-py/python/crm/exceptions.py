@@ -14,6 +14,7 @@ __all__ = [
     "ValidationError",
     "NotFoundError",
     "ConflictError",
+    "ParseError",
     "SchemaTooNewError",
     "StorageError",
     "IoError",
@@ -51,6 +52,31 @@ class NotFoundError(CrmError, KeyError):
         super().__init__(message)
         self.entity = entity
         self.id = id
+
+
+class ParseError(CrmError, ValueError):
+    """Rule-language text did not parse; nothing was evaluated or written.
+
+    ``line`` and ``column`` (both from 1; the column counts characters) locate the offending
+    token, ``found`` names it (``end of input`` at the end) and ``expected`` says what the
+    grammar wanted there.
+
+    >>> import crm
+    >>> try:
+    ...     crm.parse_rule('country = "SG" and\\n  total_spent >=')
+    ... except crm.ParseError as e:
+    ...     (e.line, e.column, e.found)
+    (2, 17, 'end of input')
+    """
+
+    def __init__(
+        self, message: str, *, line: int = 0, column: int = 0, found: str = "", expected: str = "", **_: Any
+    ) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.found = found
+        self.expected = expected
 
 
 class ConflictError(CrmError):

@@ -68,6 +68,14 @@ def frame_from_columns(data: Mapping[str, List[Any]]) -> Any:
     return pd.DataFrame(out)
 
 
+def int64_frame(columns: Mapping[str, Sequence[int]]) -> Any:
+    """A DataFrame of integer columns (ids, scores), each ``int64`` even when empty."""
+    pd = require_pandas()
+    import numpy as np
+
+    return pd.DataFrame({name: np.asarray(values, dtype="int64") for name, values in columns.items()})
+
+
 CUSTOMER_FRAME_COLUMNS = [
     "id", "external_id", "kind", "name", "email", "phone", "company", "title", "industry",
     "country", "region", "city", "postal_code", "street", "birthday", "gender", "tags",
