@@ -236,7 +236,7 @@ def test_bad_input_raises_with_fields_and_changes_nothing(db, ids):
         (lambda: db.put_scoring_plan({"name": "bad name", "rules": []}), "name"),
         (lambda: db.put_scoring_plan(crm.ScoringPlan("q", [crm.ScoringRule("true", 2_000_000)])), "rules[0].points"),
         (lambda: db.set_lifecycle_rules([]), "rules"),
-        (lambda: db.set_lifecycle_rules([crm.StageRule("loyal", "x = 1")]), "rules[0].x"),
+        (lambda: db.set_lifecycle_rules([crm.StageRule("loyal", "x = 1")]), "rules[0].when.x"),
         (lambda: db.set_lifecycle_rules([crm.StageRule("sleepy", "true")]), "rules[0].stage"),
         (lambda: db.set_tier_config({"basis": {"by": "spend", "currency": "USD", "tiers": [
             {"name": "a", "min_minor": 10}, {"name": "b", "min_minor": 20}]}}), "basis.tiers[1].min_minor"),

@@ -359,7 +359,7 @@ int main(int argc, char **argv) {
               CRM_ERR_VALIDATION, "2000000", "rules[0].points");
     CHECK_ERR(crm_lifecycle_rules_set(db, "{\"rules\":[]}"), CRM_ERR_VALIDATION, "1 to 100", "rules");
     CHECK_ERR(crm_lifecycle_rules_set(db, "{\"rules\":[{\"stage\":\"loyal\",\"when\":\"x = 1\"}]}"),
-              CRM_ERR_VALIDATION, "x", "rules[0].x");
+              CRM_ERR_VALIDATION, "x", "rules[0].when.x");
     CHECK_ERR(crm_lifecycle_rules_set(db, "{\"rules\":[{\"stage\":\"sleepy\",\"when\":\"true\"}]}"),
               CRM_ERR_INVALID_JSON, "sleepy", "rules_json");
     CHECK_ERR(crm_tier_config_set(db, "{\"basis\":{\"by\":\"spend\",\"currency\":\"USD\",\"tiers\":["

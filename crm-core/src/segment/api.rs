@@ -606,7 +606,7 @@ impl<S: Store> Crm<S> {
         self.store.write(|tx| {
             let defs = definitions(tx)?;
             for (i, r) in rules.rules.iter().enumerate() {
-                check(&r.when, &defs, Utc::now()).map_err(|e| at_rule(e, i))?;
+                check(&r.when, &defs, Utc::now()).map_err(|e| at_rule(e, &format!("rules[{i}].when")))?;
             }
             tx.put_setting(
                 LIFECYCLE_KEY,
@@ -634,7 +634,7 @@ impl<S: Store> Crm<S> {
                 .rules
                 .iter()
                 .enumerate()
-                .map(|(i, r)| check(&r.when, &defs, as_of).map_err(|e| at_rule(e, i)))
+                .map(|(i, r)| check(&r.when, &defs, as_of).map_err(|e| at_rule(e, &format!("rules[{i}].when"))))
                 .collect::<Result<Vec<_>>>()?;
             let rows = tx.classify(&conds)?;
             let mut counts: BTreeMap<String, i64> = BTreeMap::new();
@@ -697,7 +697,7 @@ impl<S: Store> Crm<S> {
             if let TierBasis::Rules { tiers } = &config.basis {
                 let defs = definitions(tx)?;
                 for (i, t) in tiers.iter().enumerate() {
-                    check(&t.when, &defs, Utc::now()).map_err(|e| at_rule(e, i))?;
+                    check(&t.when, &defs, Utc::now()).map_err(|e| at_rule(e, &format!("basis.tiers[{i}].when")))?;
                 }
             }
             tx.put_setting(
@@ -727,7 +727,9 @@ impl<S: Store> Crm<S> {
                     let mut out = (Vec::new(), Vec::new());
                     for (i, t) in tiers.iter().enumerate() {
                         out.0.push(t.name.clone());
-                        out.1.push(check(&t.when, &defs, as_of).map_err(|e| at_rule(e, i))?);
+                        out.1.push(
+                            check(&t.when, &defs, as_of).map_err(|e| at_rule(e, &format!("basis.tiers[{i}].when")))?,
+                        );
                     }
                     out
                 }
@@ -838,9 +840,10 @@ fn percentile_cutoff(sorted: &[i64], percent: f64) -> i64 {
     sorted[n - k]
 }
 
-fn at_rule(e: Error, i: usize) -> Error {
+/// Names where in a settings record a rule's error lies (`rules[2].when.country`).
+fn at_rule(e: Error, path: &str) -> Error {
     match e {
-        Error::Validation { field, reason } => Error::Validation { field: format!("rules[{i}].{field}"), reason },
+        Error::Validation { field, reason } => Error::Validation { field: format!("{path}.{field}"), reason },
         e => e,
     }
 }
