@@ -180,4 +180,14 @@ pub trait StoreTx {
     fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64>;
     /// Feed entries with `seq > after`, oldest first, at most `limit`.
     fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>>;
+
+    /// Hands the orders that `scan` selects to `f` one at a time (streamed, never collected),
+    /// ordered by customer id, then time, then order id. Stops at the first error of `f`.
+    fn scan_orders(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedOrder<'_>) -> Result<()>) -> Result<()>;
+    /// Hands the line items of the orders that `scan` selects to `f` one at a time, in the
+    /// order of [`StoreTx::scan_orders`] and then by line number.
+    fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()>;
 }
+
+mod scan;
+pub use scan::{OrderScan, ScannedItem, ScannedOrder};

@@ -1,6 +1,7 @@
 //! The default store: one embedded SQLite file (or an in-memory database), in WAL mode,
 //! with a busy timeout so that writers in other threads and processes wait instead of failing.
 
+mod analytics;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::money::{Currency, Money};
 use crate::order::{LineItem, Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::store::{OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
+use crate::store::{OrderScan, ScannedItem, ScannedOrder};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -972,5 +974,13 @@ impl StoreTx for SqliteTx<'_> {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    fn scan_orders(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedOrder<'_>) -> Result<()>) -> Result<()> {
+        self.scan_orders_impl(scan, f)
+    }
+
+    fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()> {
+        self.scan_order_items_impl(scan, f)
     }
 }
