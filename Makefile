@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-c bench-python bench-analytics clean
 
 PREFIX ?= /usr/local
 
@@ -36,6 +36,10 @@ test-python:
 # Million-row benchmark: prints a table; never part of `make test`.
 bench:
 	$(CARGO) bench -p crm-core --bench ingest -- $(ARGS)
+
+# Summaries over 10M orders and BG/NBD + Gamma-Gamma fits on 1M customers against lifetimes.
+bench-analytics:
+	$(CARGO) bench -p crm-core --bench analytics -- $(ARGS)
 
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)

@@ -1,6 +1,9 @@
 //! The analytics calls of the [`Crm`] facade: each reads the store in one read transaction,
 //! streaming orders rather than loading them.
 
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -204,6 +207,56 @@ impl<S: Store> Crm<S> {
     /// ```
     pub fn purchase_summary(&self, opts: &SummaryOptions) -> Result<Summary> {
         self.store().read(|tx| summarise(tx, opts))
+    }
+
+    /// Summaries in every currency that has completed orders, in one pass over the orders,
+    /// by currency code. `opts.currency` is ignored; the other settings apply to each summary.
+    /// Currencies whose orders all fall after the (calibration) end are left out; the call
+    /// fails only when no currency has a summary.
+    ///
+    /// ```
+    /// use crm_core::analytics::SummaryOptions;
+    /// use crm_core::synth::{Synth, SynthConfig};
+    /// let crm = crm_core::Crm::in_memory()?;
+    /// let synth = Synth::new(SynthConfig { customers: 200, ..Default::default() });
+    /// crm.ingest_customers(synth.customers(), Default::default())?;
+    /// crm.ingest_orders(synth.orders(), Default::default())?;
+    /// let all = crm.purchase_summaries(&SummaryOptions::new("USD".parse()?, synth.config().end))?;
+    /// assert!(all.len() > 1);
+    /// let usd = all.iter().find(|s| s.currency.code() == "USD").unwrap();
+    /// assert_eq!(usd, &crm.purchase_summary(&SummaryOptions::new("USD".parse()?, synth.config().end))?);
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn purchase_summaries(&self, opts: &SummaryOptions) -> Result<Vec<Summary>> {
+        SummaryBuilder::new(opts)?;
+        let mut builders: BTreeMap<&'static str, SummaryBuilder> = BTreeMap::new();
+        self.store().read(|tx| {
+            tx.scan_orders(&completed(None), &mut |o| {
+                let b = match builders.entry(o.currency.code()) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        e.insert(SummaryBuilder::new(&SummaryOptions { currency: o.currency, ..*opts })?)
+                    }
+                };
+                b.push(o.customer_id, o.occurred_at, o.total_minor);
+                Ok(())
+            })
+        })?;
+        if builders.is_empty() {
+            return Err(Error::validation("orders", "there are no completed orders to summarise"));
+        }
+        let mut out = Vec::new();
+        let mut last_err = None;
+        for b in builders.into_values() {
+            match b.finish() {
+                Ok(s) => out.push(s),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        match (out.is_empty(), last_err) {
+            (true, Some(e)) => Err(e),
+            _ => Ok(out),
+        }
     }
 
     /// Summarises, then fits BG/NBD on every customer and Gamma-Gamma on the repeat buyers.
