@@ -4,8 +4,6 @@
 //! likelihood on grouped `(frequency, recency, T)` rows; predictions follow `lifetimes`'
 //! `BetaGeoFitter`.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
@@ -131,22 +129,14 @@ impl BgNbd {
         let p = |i: usize| opt.x[i].exp();
         let params = BgNbdParams { r: p(0), alpha: p(1) / g.scale, a: p(2), b: p(3) };
         let standard_errors = BgNbdParams { r: se[0], alpha: se[1] / g.scale, a: se[2], b: se[3] };
-        let fitted = FittedBgNbd {
-            params,
-            standard_errors,
-            log_likelihood: 0.0,
-            customers: g.total,
-            iterations: opt.iterations,
-        };
-        let log_likelihood = data
-            .iter()
-            .enumerate()
-            .map(|(i, h)| weights.map_or(1.0, |w| w[i]) * fitted.individual_log_likelihood(h))
-            .sum::<f64>();
+        // The objective is the mean log-likelihood with time scaled by `scale`, which divides
+        // each customer's likelihood by scale^x: undo both.
+        let plain = BgObjective { g: &g, penalizer: 0.0 };
+        let log_likelihood = -plain.value_grad(&opt.x).0 * g.total + g.scale.ln() * g.weighted_frequency();
         if !log_likelihood.is_finite() {
             return Err(Error::validation("model", "BG/NBD fit did not converge: the log-likelihood is not finite"));
         }
-        Ok(FittedBgNbd { log_likelihood, ..fitted })
+        Ok(FittedBgNbd { params, standard_errors, log_likelihood, customers: g.total, iterations: opt.iterations })
     }
 }
 
@@ -307,11 +297,23 @@ struct Grouped {
     total: f64,
 }
 
-fn index_of(map: &mut HashMap<u64, u32>, values: &mut Vec<f64>, v: f64) -> u32 {
-    *map.entry(v.to_bits()).or_insert_with(|| {
-        values.push(v);
-        (values.len() - 1) as u32
-    })
+impl Grouped {
+    /// Total weight times frequency.
+    fn weighted_frequency(&self) -> f64 {
+        self.xs.iter().zip(&self.x_weight).map(|(x, w)| x * w).sum()
+    }
+}
+
+/// Sorted distinct values (all >= 0, so their bit patterns sort as the numbers do).
+fn distinct(values: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut v: Vec<u64> = values.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn position(sorted: &[u64], v: u64) -> u32 {
+    sorted.partition_point(|&x| x < v) as u32
 }
 
 pub(crate) fn check_weights(n: usize, weights: Option<&[f64]>) -> Result<()> {
@@ -338,34 +340,36 @@ impl Grouped {
             max_t = max_t.max(h.t);
         }
         let scale = if max_t > 0.0 { 1.0 / max_t } else { 1.0 };
-        let mut rows: HashMap<(u32, u64, u64), f64> = HashMap::new();
-        for (i, h) in data.iter().enumerate() {
-            *rows.entry((h.frequency, h.recency.to_bits(), h.t.to_bits())).or_insert(0.0) +=
-                weights.map_or(1.0, |w| w[i]);
-        }
+        // Identical histories become one weighted row; sorting (rather than hashing) also
+        // fixes the order of the floating-point sums, so the fit is reproducible.
+        let mut keyed: Vec<(u32, u64, u64, f64)> = data
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.frequency, h.recency.to_bits(), h.t.to_bits(), weights.map_or(1.0, |w| w[i])))
+            .collect();
+        keyed.sort_unstable_by_key(|k| (k.0, k.1, k.2));
+        let xs_bits = distinct(keyed.iter().map(|k| u64::from(k.0)));
+        let rec_bits = distinct(keyed.iter().map(|k| k.1));
+        let t_bits = distinct(keyed.iter().map(|k| k.2));
         let mut g = Grouped {
             scale,
-            xs: Vec::new(),
-            x_weight: Vec::new(),
-            recencies: Vec::new(),
-            ts: Vec::new(),
-            rows: Vec::with_capacity(rows.len()),
+            xs: xs_bits.iter().map(|&x| x as f64).collect(),
+            x_weight: vec![0.0; xs_bits.len()],
+            recencies: rec_bits.iter().map(|&b| f64::from_bits(b) * scale).collect(),
+            ts: t_bits.iter().map(|&b| f64::from_bits(b) * scale).collect(),
+            rows: Vec::new(),
             total: 0.0,
         };
-        let (mut xm, mut rm, mut tm) = (HashMap::new(), HashMap::new(), HashMap::new());
-        let mut keyed: Vec<_> = rows.into_iter().collect();
-        // A fixed order makes the floating-point sums, and so the fit, reproducible.
-        keyed.sort_unstable_by_key(|k| k.0);
-        for ((x, rec, t), w) in keyed {
-            let xi = index_of(&mut xm, &mut g.xs, f64::from(x));
-            if xi as usize == g.x_weight.len() {
-                g.x_weight.push(0.0);
-            }
+        let mut previous: Option<(u32, u64, u64)> = None;
+        for (x, rec, t, w) in keyed {
+            let xi = position(&xs_bits, u64::from(x));
             g.x_weight[xi as usize] += w;
-            let ri = index_of(&mut rm, &mut g.recencies, f64::from_bits(rec) * scale);
-            let ti = index_of(&mut tm, &mut g.ts, f64::from_bits(t) * scale);
-            g.rows.push((xi, ri, ti, w));
             g.total += w;
+            match g.rows.last_mut() {
+                Some(last) if previous == Some((x, rec, t)) => last.3 += w,
+                _ => g.rows.push((xi, position(&rec_bits, rec), position(&t_bits, t), w)),
+            }
+            previous = Some((x, rec, t));
         }
         Ok(g)
     }

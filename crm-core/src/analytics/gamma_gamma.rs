@@ -69,7 +69,7 @@ impl GammaGamma {
     pub fn fit(data: &[Spend], weights: Option<&[f64]>, opts: &FitOptions) -> Result<FittedGammaGamma> {
         opts.validate()?;
         check_weights(data.len(), weights)?;
-        let mut grouped: HashMap<(u32, u64), f64> = HashMap::new();
+        let mut keyed: Vec<((u32, u64), f64)> = Vec::with_capacity(data.len());
         for (i, s) in data.iter().enumerate() {
             if s.frequency == 0 {
                 return Err(Error::validation(
@@ -86,10 +86,17 @@ impl GammaGamma {
                     ),
                 ));
             }
-            *grouped.entry((s.frequency, s.monetary_value.to_bits())).or_insert(0.0) += weights.map_or(1.0, |w| w[i]);
+            keyed.push(((s.frequency, s.monetary_value.to_bits()), weights.map_or(1.0, |w| w[i])));
         }
-        let mut rows: Vec<((u32, u64), f64)> = grouped.into_iter().collect();
-        rows.sort_unstable_by_key(|k| k.0);
+        // Identical rows become one weighted row; the sort also fixes the order of the sums.
+        keyed.sort_unstable_by_key(|k| k.0);
+        let mut rows: Vec<((u32, u64), f64)> = Vec::with_capacity(keyed.len());
+        for (k, w) in keyed {
+            match rows.last_mut() {
+                Some(last) if last.0 == k => last.1 += w,
+                _ => rows.push((k, w)),
+            }
+        }
         let mut xs: Vec<(f64, f64)> = Vec::new(); // (x, total weight), in order of first appearance
         let mut xi: HashMap<u32, u32> = HashMap::new();
         let mut g = Vec::with_capacity(rows.len());
@@ -110,19 +117,9 @@ impl GammaGamma {
         let se = optim::checked_standard_errors(&obj, &opt.x, total, "Gamma-Gamma")?;
         let params = GammaGammaParams { p: opt.x[0].exp(), q: opt.x[1].exp(), gamma: opt.x[2].exp() * mean_m };
         let standard_errors = GammaGammaParams { p: se[0], q: se[1], gamma: se[2] * mean_m };
-        let fitted = FittedGammaGamma {
-            params,
-            standard_errors,
-            log_likelihood: 0.0,
-            customers: total,
-            iterations: opt.iterations,
-        };
-        let log_likelihood = data
-            .iter()
-            .enumerate()
-            .map(|(i, s)| weights.map_or(1.0, |w| w[i]) * fitted.individual_log_likelihood(s))
-            .sum();
-        Ok(FittedGammaGamma { log_likelihood, ..fitted })
+        let plain = GgObjective { penalizer: 0.0, ..obj };
+        let log_likelihood = -plain.value_grad(&opt.x).0 * total;
+        Ok(FittedGammaGamma { params, standard_errors, log_likelihood, customers: total, iterations: opt.iterations })
     }
 }
 
@@ -241,12 +238,14 @@ impl Objective for GgObjective<'_> {
             gq += r.w * (dg_pxq - dg_q + ln_v - l);
             gv += r.w * (q / v - (px + q) / (r.x * r.m + v));
         }
-        // In the original units the penalty is on (p, q, gamma), as in lifetimes.
-        let value = -ll / self.total + self.penalizer * (p * p + q * q + v * v);
+        // The penalty is on (p, q, gamma / mean spend): free of the currency's unit, as the
+        // BG/NBD penalty is free of the time unit (lifetimes applies it to gamma itself, so
+        // its effect there depends on whether money is in dollars or cents).
+        let value = -ll / self.total + self.penalizer * (p * p + q * q + vs * vs);
         let grad = vec![
             -gp / self.total * p + self.penalizer * 2.0 * p * p,
             -gq / self.total * q + self.penalizer * 2.0 * q * q,
-            -gv / self.total * v + self.penalizer * 2.0 * v * v,
+            -gv / self.total * v + self.penalizer * 2.0 * vs * vs,
         ];
         (value, grad)
     }

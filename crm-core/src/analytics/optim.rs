@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use serde::{Deserialize, Serialize};
@@ -22,8 +22,11 @@ use crate::error::{Error, Result};
 #[serde(default, deny_unknown_fields)]
 pub struct FitOptions {
     /// L2 penalty on the parameters, added to the mean negative log-likelihood as
-    /// `penalizer * sum(param^2)` (as `penalizer_coef` in `lifetimes`; BG/NBD applies it with
-    /// time scaled so that the largest T is 1, as `lifetimes` does). 0 for plain maximum likelihood.
+    /// `penalizer * sum(param^2)` (as `penalizer_coef` in `lifetimes`). BG/NBD applies it with
+    /// time scaled so that the largest T is 1, exactly as `lifetimes` does; Gamma-Gamma applies
+    /// it to `p`, `q` and `gamma` divided by the mean spend, so that it does not depend on the
+    /// currency's minor unit (`lifetimes` penalises `gamma` in whatever unit the money has).
+    /// 0 for plain maximum likelihood.
     pub penalizer: f64,
     /// Most L-BFGS iterations; a fit that needs more fails with a validation error.
     pub max_iterations: u64,
@@ -115,9 +118,10 @@ const STALL_GRADIENT: f64 = 1e-5;
 
 /// Minimises `obj` from `x0`; fails (never returns NaN) when the run does not converge.
 ///
-/// When the line search gives up (near an optimum the L-BFGS direction can stop being a
-/// descent direction in floating point), the run restarts from the best point with a fresh
-/// memory, at most three times, and accepts a point whose gradient is already negligible.
+/// When L-BFGS stops short of the gradient tolerance without running out of iterations (near
+/// an optimum its direction can stop being a descent direction in floating point, and the
+/// line search gives up), damped Newton steps finish the job; failing that, L-BFGS restarts
+/// from the best point with a fresh memory, at most three times.
 pub(crate) fn minimize<O: Objective>(obj: &O, x0: Vec<f64>, opts: &FitOptions, model: &str) -> Result<Optimum> {
     let fail = |why: String| Error::validation("model", format!("{model} fit did not converge: {why}"));
     let (v0, g0) = obj.value_grad(&x0);
@@ -133,7 +137,7 @@ pub(crate) fn minimize<O: Objective>(obj: &O, x0: Vec<f64>, opts: &FitOptions, m
             .with_tolerance_grad(opts.tolerance)
             .and_then(|s| s.with_tolerance_cost(1e-14))
             .map_err(|e| fail(e.to_string()))?;
-        let budget = opts.max_iterations.saturating_sub(iterations).max(1);
+        let budget = opts.max_iterations.saturating_sub(iterations);
         let res = Executor::new(problem, solver)
             .configure(|s| s.param(x.clone()).max_iters(budget))
             .timer(false)
@@ -150,17 +154,17 @@ pub(crate) fn minimize<O: Objective>(obj: &O, x0: Vec<f64>, opts: &FitOptions, m
         if !gnorm.is_finite() {
             return Err(fail(format!("the gradient is not finite after {iterations} iterations")));
         }
-        match state.get_termination_status() {
-            TerminationStatus::Terminated(TerminationReason::SolverConverged) if gnorm <= STALL_GRADIENT => {
-                return Ok(Optimum { x, iterations })
-            }
-            TerminationStatus::Terminated(TerminationReason::MaxItersReached) if iterations >= opts.max_iterations => {
-                return Err(fail(format!(
-                    "no optimum after {iterations} iterations, gradient norm {gnorm:.3e} (raise max_iterations or add a penalizer)"
-                )))
-            }
-            _ if gnorm <= opts.tolerance => return Ok(Optimum { x, iterations }),
-            _ => {}
+        if gnorm <= opts.tolerance {
+            return Ok(Optimum { x, iterations });
+        }
+        if iterations >= opts.max_iterations {
+            return Err(fail(format!(
+                "no optimum after {iterations} iterations, gradient norm {gnorm:.3e} (raise max_iterations or add a \
+                 penalizer)"
+            )));
+        }
+        if let Some((polished, steps)) = newton_polish(obj, &x, opts.tolerance, opts.max_iterations - iterations) {
+            return Ok(Optimum { x: polished, iterations: iterations + steps });
         }
     }
     let gnorm = grad_norm(&x);
@@ -171,6 +175,43 @@ pub(crate) fn minimize<O: Objective>(obj: &O, x0: Vec<f64>, opts: &FitOptions, m
         "the search stalled with gradient norm {gnorm:.3e} after {iterations} iterations (the data may not identify \
          the model; add a penalizer)"
     )))
+}
+
+/// Finishes a stalled search with damped Newton steps (numerical Hessian of the analytic
+/// gradient): near an optimum they converge in a few steps where the quasi-Newton line
+/// search can no longer make progress. `Some((x, steps))` once the gradient norm is within
+/// `tolerance`, within `budget` steps.
+fn newton_polish<O: Objective>(obj: &O, x0: &[f64], tolerance: f64, budget: u64) -> Option<(Vec<f64>, u64)> {
+    let mut x = x0.to_vec();
+    for n in 0..budget.min(20) {
+        let (v, g) = obj.value_grad(&x);
+        if g.iter().map(|v| v * v).sum::<f64>().sqrt() <= tolerance {
+            return Some((x, n));
+        }
+        let inv = invert(&hessian(obj, &x))?;
+        let step: Vec<f64> = inv.iter().map(|row| row.iter().zip(&g).map(|(h, g)| h * g).sum()).collect();
+        let decrement: f64 = step.iter().zip(&g).map(|(s, g)| s * g).sum();
+        if !(decrement > 0.0 && decrement.is_finite()) {
+            return None; // not a descent direction: the Hessian is not positive definite here
+        }
+        let mut t = 1.0;
+        loop {
+            let trial: Vec<f64> = x.iter().zip(&step).map(|(x, s)| x - t * s).collect();
+            let (tv, _) = obj.value_grad(&trial);
+            if tv.is_finite() && tv <= v - 1e-4 * t * decrement {
+                x = trial;
+                break;
+            }
+            t *= 0.5;
+            if t < 1e-8 {
+                // No decrease to be had in floating point: accept if the gradient is tiny.
+                let (_, g) = obj.value_grad(&x);
+                let gnorm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+                return (gnorm <= tolerance.max(1e-9) * 100.0).then_some((x, n + 1));
+            }
+        }
+    }
+    None
 }
 
 /// Hessian of `obj` at `x` by central differences of its analytic gradient, symmetrised.
