@@ -12,7 +12,7 @@ JSON Lines files, lists of dicts) with per-row error reports, and a change feed.
 
 from __future__ import annotations
 
-from . import synth
+from . import analytics, synth
 from ._crm import CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS, __version__
 from .client import Crm, open
 from .exceptions import (
@@ -42,7 +42,7 @@ from .records import (
 )
 
 __all__ = [
-    "__version__", "open", "Crm", "synth",
+    "__version__", "open", "Crm", "analytics", "synth",
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
     "CrmError", "ValidationError", "NotFoundError", "ConflictError", "SchemaTooNewError", "StorageError", "IoError",
     "IngestReport", "RowError",
