@@ -73,12 +73,12 @@ pub struct Recommendation {
 }
 
 /// Co-purchase similarities between SKUs, built by [`Crm::co_purchase_model`](crate::Crm::co_purchase_model).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CoPurchaseModel {
     skus: Vec<String>,
     buyers: Vec<u32>,
+    /// Per SKU: (neighbour SKU, cosine, customers who bought both), most similar first.
     neighbors: Vec<Vec<(u32, f64, u32)>>,
-    #[serde(skip)]
     index: HashMap<String, u32>,
     customers: u64,
 }
@@ -105,12 +105,7 @@ impl CoPurchaseModel {
     }
 
     fn id(&self, sku: &str) -> Option<u32> {
-        if self.index.len() == self.skus.len() {
-            self.index.get(sku).copied()
-        } else {
-            // Deserialised without its index.
-            self.skus.iter().position(|s| s == sku).map(|i| i as u32)
-        }
+        self.index.get(sku).copied()
     }
 
     /// "Customers who bought `sku` also bought": the `k` most similar SKUs, most similar first

@@ -48,7 +48,7 @@ impl Period {
         NaiveDate::from_num_days_from_ce_opt(719_163 + days as i32).unwrap_or(NaiveDate::MIN)
     }
 
-    /// Length in days (for CLV's months of about 30 days, 4.345 weeks).
+    /// Periods in a month, as `lifetimes` counts them for lifetime value: 30 days or 4.345 weeks.
     pub(crate) fn per_month(self) -> f64 {
         match self {
             Period::Day => 30.0,
