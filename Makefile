@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-c bench-python clean
 
 PREFIX ?= /usr/local
 
@@ -40,6 +40,10 @@ bench:
 # RFM for 1M customers against DuckDB and pandas (a venv under target/bench-venv); prints a table.
 bench-segments:
 	$(CARGO) bench -p crm-core --bench segments -- $(ARGS)
+
+# Summaries over 10M orders and BG/NBD + Gamma-Gamma fits on 1M customers against lifetimes.
+bench-analytics:
+	$(CARGO) bench -p crm-core --bench analytics -- $(ARGS)
 
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)

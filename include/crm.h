@@ -449,6 +449,264 @@ const char *crm_version(void);
 uint32_t crm_abi_version(void);
 
 /**
+ * Per-customer purchase summary (frequency, recency, T, monetary value; optional holdout).
+ *
+ * - `input_json`: crm-core's `SummaryOptions`: `{"currency":"USD","period":"day",
+ *   "observation_end":"2026-06-30T00:00:00Z","calibration_end":null}` (`period` `"day"` or
+ *   `"week"`, default day; with `calibration_end`, holdout columns are added). Only completed
+ *   orders in `currency` count.
+ * - `out_json`: receives `{"currency","period","duration_holdout","rows":[{"customer_id",
+ *   "frequency","recency","t","repeat_spend_minor","monetary_value","frequency_holdout",
+ *   "monetary_value_holdout"}]}`; free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (field `orders`: no
+ * completed order in the currency; `observation_end` or `calibration_end`: before every
+ * such order), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_summary(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
+ * Purchase summaries of every currency with completed orders, in one pass; `input_json` as
+ * for `crm_analytics_summary` (its `currency` is ignored). `out_json` receives an array of
+ * summaries by currency code; free it with `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_summary`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_summaries(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
+ * Summarises the store and fits BG/NBD (every customer) and Gamma-Gamma (repeat buyers).
+ *
+ * - `input_json`: `{"summary": <SummaryOptions>, "fit": {"penalizer":0.0,
+ *   "max_iterations":500,"tolerance":1e-7}}` (`fit` optional).
+ * - `out_json`: receives `{"bgnbd":{"params":{"r","alpha","a","b"},"standard_errors":{...},
+ *   "log_likelihood","customers","iterations"},"gamma_gamma":{"params":{"p","q","gamma"},...}}`;
+ *   free it with `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_summary`, and `CRM_ERR_VALIDATION` on field `model` for a
+ * fit that does not converge (with the reason), `data` without repeat buyers,
+ * `monetary_value` for a repeat buyer whose mean spend is not positive, or an option out of
+ * range (`penalizer`, `max_iterations`, `tolerance`). Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_fit(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
+ * Fits BG/NBD on given histories (no store needed).
+ *
+ * - `input_json`: `{"data":[{"frequency":2,"recency":30.43,"t":38.86},...],
+ *   "weights":[...] (optional, one per row), "fit":{...} (optional)}`.
+ * - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `bgnbd`; free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
+ * `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`data` empty, `recency` or `weights` wrong,
+ * `model` not converged). Thread safety: needs no handle; safe from any thread.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_bgnbd_fit(const char *input_json, char **out_json);
+
+/**
+ * Fits Gamma-Gamma on given repeat buyers (no store needed).
+ *
+ * - `input_json`: `{"data":[{"frequency":2,"monetary_value":2235.0},...], "weights":[...]
+ *   (optional), "fit":{...} (optional)}`; every frequency > 0 and monetary value > 0.
+ * - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `gamma_gamma`; free it
+ *   with `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_bgnbd_fit`, with fields `frequency` and `monetary_value`.
+ * Thread safety: needs no handle; safe from any thread.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_gamma_gamma_fit(const char *input_json, char **out_json);
+
+/**
+ * BG/NBD predictions from fitted parameters.
+ *
+ * - `input_json`: `{"params":{"r","alpha","a","b"},"t":30.0,"histories":[{"frequency",
+ *   "recency","t"},...]}` (`histories` optional).
+ * - `out_json`: receives `{"expected_purchases_new_customer": E[X(t)],"rows":[{"p_alive",
+ *   "expected_purchases"},...]}`, one row per history, expected purchases over the next `t`
+ *   periods; free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
+ * `CRM_ERR_INVALID_JSON` (missing `params`: no fitted model), `CRM_ERR_VALIDATION` (a
+ * parameter not finite and positive, `t`, `recency`, `model`). Thread safety: needs no
+ * handle; safe from any thread.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_bgnbd_predict(const char *input_json, char **out_json);
+
+/**
+ * Customer lifetime value from fitted parameters of both models.
+ *
+ * - `input_json`: `{"bgnbd":{"r","alpha","a","b"},"gamma_gamma":{"p","q","gamma"},
+ *   "rows":[{"frequency","recency","t","monetary_value"}],"period":"day","months":12,
+ *   "discount_rate":0.01}` (`period`, `months`, `discount_rate` optional with these defaults).
+ * - `out_json`: receives `[{"expected_average_value","clv_expected","clv_minor"}]`, one per
+ *   row: expectations in minor units, and the value rounded half to even; free it with
+ *   `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_bgnbd_predict`, plus fields `q` (<= 1), `months`,
+ * `discount_rate`, `monetary_value`. Thread safety: needs no handle; safe from any thread.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_clv(const char *input_json, char **out_json);
+
+/**
+ * Summarises the store, fits both models, and predicts every customer's probability alive,
+ * expected purchases, expected purchase value and lifetime value.
+ *
+ * - `input_json`: `{"summary":<SummaryOptions>,"fit":{...},"horizon":30.0,"months":12,
+ *   "discount_rate":0.01}` (all but `summary` optional, with these defaults).
+ * - `out_json`: receives `{"currency","bgnbd","gamma_gamma","rows":[{"customer_id",
+ *   "history","p_alive","expected_purchases","expected_average_value","clv_expected",
+ *   "clv_minor"}]}`; free it with `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_fit`, plus `horizon`, `months`, `discount_rate`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_customer_values(const crm_t *crm,
+                                              const char *input_json,
+                                              char **out_json);
+
+/**
+ * Churn risk of every customer of a summary, in customer order.
+ *
+ * - `input_json`: `{"summary":<SummaryOptions>,"fit":{...},"params":{"r","alpha","a","b"},
+ *   "threshold":0.7}` (`fit`, `params` and `threshold` optional; with `params` no fit is made).
+ * - `out_json`: receives `[{"customer_id","p_alive","gap","rhythm","overdue","risk",
+ *   "at_risk"}]`; free it with `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_fit`, plus `threshold` outside 0..=1. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_churn_risk(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
+ * As `crm_analytics_churn_risk`, only the customers at risk, riskiest first; free `out_json`
+ * with `crm_string_free`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_customers_at_risk(const crm_t *crm,
+                                                const char *input_json,
+                                                char **out_json);
+
+/**
+ * Probability alive of one customer over their history, period by period.
+ *
+ * - `input_json`: `{"params":{"r","alpha","a","b"},"customer_id":1,"summary":<SummaryOptions>}`.
+ * - `out_json`: receives `[{"period_start":"2026-01-01","periods":0,"p_alive":1.0},...]`; free
+ *   it with `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_bgnbd_predict`, plus `CRM_ERR_NOT_FOUND` (customer),
+ * `CRM_ERR_VALIDATION` on `customer` (no completed order in the currency). Thread safety:
+ * see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_alive_path(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
+ * "Customers who bought this also bought": the `k` SKUs most similar to `sku` by co-purchase
+ * cosine over the completed orders of the store. Each call learns the similarities from
+ * every order line again (one scan): a host asking many questions should cache the answers.
+ *
+ * - `input_json`: `{"sku":"SHO-1001","k":10,"options":{"max_items_per_customer":50,
+ *   "neighbors":50,"min_customers":1}}` (`k`, `options` optional).
+ * - `out_json`: receives `[{"sku","similarity","customers"}]`; free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`sku` in no completed
+ * order, `k`, an option out of range, `orders` without line items), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_similar_items(const crm_t *crm,
+                                            const char *input_json,
+                                            char **out_json);
+
+/**
+ * The `k` SKUs to recommend to a customer from co-purchases, leaving out what they bought
+ * (one scan of every order line per call, as `crm_analytics_similar_items`).
+ *
+ * - `input_json`: `{"customer_id":1,"k":10,"options":{...}}` (`k`, `options` optional).
+ * - `out_json`: receives `[{"sku","score"}]`; free it with `crm_string_free`.
+ *
+ * Errors: as for `crm_analytics_similar_items`, plus `CRM_ERR_NOT_FOUND` (customer).
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_recommend(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
+ * Share of units and of spend per category, per customer (or one customer), over completed
+ * orders in one currency.
+ *
+ * - `input_json`: `{"currency":"USD","customer_id":1}` (`customer_id` optional: all customers).
+ * - `out_json`: receives `[{"customer_id","category","items","spend_minor","currency",
+ *   "item_share","spend_share"}]`; free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also an unknown currency), `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_category_affinity(const crm_t *crm,
+                                                const char *input_json,
+                                                char **out_json);
+
+/**
+ * Descriptive reports over completed orders in one currency: revenue, orders, average order
+ * value and new versus returning customers per period; revenue per channel; monthly cohort
+ * retention; orders-per-customer distribution.
+ *
+ * - `input_json`: crm-core's `ReportOptions`: `{"currency":"USD","period":"month",
+ *   "before":null}` (`period` `"month"` or `"week"`; `before` an exclusive end, optional).
+ * - `out_json`: receives `{"currency","period","revenue":[...],"channels":[...],
+ *   "cohorts":[...],"frequency":[...]}`; amounts are integer minor units; free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_analytics_reports(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
  * Creates a customer from JSON in the shape of crm-core's `NewCustomer`
  * (`{"external_id":"C-1","name":"Ada","email":"ada@example.com","tags":["vip"],...}`).
  *

@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analytics;
 pub mod changes;
 mod crm;
 pub mod customer;

@@ -9,6 +9,7 @@
 // Every `unsafe extern "C"` function documents its pointer contract for C callers.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod analytics;
 pub mod convert;
 pub mod customers;
 pub mod error;

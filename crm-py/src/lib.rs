@@ -2,6 +2,7 @@
 //! the core's serde shape, columns for DataFrames) and errors, releases the GIL around every
 //! store call, and holds no business rule. The public API is the pure-Python package `crm`.
 
+mod analytics;
 mod customers;
 mod error;
 mod feed;
@@ -20,6 +21,14 @@ use pyo3::prelude::*;
 fn _crm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<handle::PyCrm>()?;
+    m.add_class::<analytics::PyCoPurchaseModel>()?;
+    m.add_function(wrap_pyfunction!(analytics::bgnbd_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::bgnbd_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::bgnbd_expected_new, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::bgnbd_alive_path, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::gamma_gamma_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::gamma_gamma_expected_value, m)?)?;
+    m.add_function(wrap_pyfunction!(analytics::customer_lifetime_value, m)?)?;
     m.add("CUSTOMER_COLUMNS", crm_core::ingest::CUSTOMER_COLUMNS.to_vec())?;
     m.add("ORDER_COLUMNS", crm_core::ingest::ORDER_COLUMNS.to_vec())?;
     m.add("INTERACTION_COLUMNS", crm_core::ingest::INTERACTION_COLUMNS.to_vec())?;

@@ -279,6 +279,14 @@ pub trait StoreTx {
     fn history(&mut self, customer: CustomerId, kind: &str) -> Result<Vec<(String, DateTime<Utc>)>>;
     /// Spend in `currency` of every customer with some, ascending.
     fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>>;
+
+    // Analytics (analytics).
+    /// Hands the orders that `scan` selects to `f` one at a time (streamed, never collected),
+    /// ordered by customer id, then time, then order id. Stops at the first error of `f`.
+    fn scan_orders(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedOrder<'_>) -> Result<()>) -> Result<()>;
+    /// Hands the line items of the orders that `scan` selects to `f` one at a time, in the
+    /// order of [`StoreTx::scan_orders`] and then by line number.
+    fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()>;
 }
 
 /// A customer and the first of a list of rules it meets, from [`StoreTx::classify`].
@@ -307,3 +315,6 @@ pub struct HistoryEntry {
     /// When it changed.
     pub at: DateTime<Utc>,
 }
+
+mod scan;
+pub use scan::{OrderScan, ScannedItem, ScannedOrder};

@@ -14,7 +14,7 @@ stages and value tiers (see :mod:`crm.segments`).
 
 from __future__ import annotations
 
-from . import segments, synth
+from . import analytics, segments, synth
 from ._crm import CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS, __version__
 from .client import Crm, open
 from .exceptions import (
@@ -56,7 +56,7 @@ from .segments import (
 )
 
 __all__ = [
-    "__version__", "open", "Crm", "synth", "segments", "parse_rule", "format_rule",
+    "__version__", "open", "Crm", "analytics", "synth", "segments", "parse_rule", "format_rule",
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
     "CrmError", "ValidationError", "NotFoundError", "ConflictError", "ParseError", "SchemaTooNewError",
     "StorageError", "IoError",

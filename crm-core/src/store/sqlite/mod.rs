@@ -1,6 +1,7 @@
 //! The default store: one embedded SQLite file (or an in-memory database), in WAL mode,
 //! with a busy timeout so that writers in other threads and processes wait instead of failing.
 
+mod analytics;
 mod rfm;
 mod rule_sql;
 mod schema;
@@ -26,6 +27,7 @@ use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
 use crate::store::{Classified, HistoryEntry, OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
+use crate::store::{OrderScan, ScannedItem, ScannedOrder};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -1135,5 +1137,15 @@ impl StoreTx for SqliteTx<'_> {
 
     fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>> {
         segments::spend_values(&self.tx, currency)
+    }
+
+    // Analytics (analytics).
+
+    fn scan_orders(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedOrder<'_>) -> Result<()>) -> Result<()> {
+        self.scan_orders_impl(scan, f)
+    }
+
+    fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()> {
+        self.scan_order_items_impl(scan, f)
     }
 }

@@ -1,0 +1,253 @@
+//! Analytics benchmark (prints a table; never part of the test suite).
+//!
+//! On a SQLite file loaded once from the synthetic generator through the bulk-ingest path
+//! (cached in `target/bench-data/analytics.db` and reused while it holds the same data):
+//! 1. purchase summaries of every order, all currencies in one pass (peak RSS measured);
+//! 2. BG/NBD on the summaries of every customer plus Gamma-Gamma per currency on the repeat
+//!    buyers (the synthetic customers each buy in their country's currency; money is never
+//!    mixed across currencies);
+//! 3. the same fits with the Python package `lifetimes` 0.11.3 on the same summary, written to
+//!    CSV and run by `benches/analytics_lifetimes.py` in a virtualenv under `target/`.
+//!
+//! `cargo bench -p crm-core --bench analytics -- --customers 1000000` (`make bench-analytics`);
+//! `--no-python` skips the baseline.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crm_core::analytics::{histories, BgNbd, FitOptions, GammaGamma, Spend, Summary, SummaryOptions};
+use crm_core::ingest::IngestOptions;
+use crm_core::store::SqliteOptions;
+use crm_core::synth::{Synth, SynthConfig};
+use crm_core::{Crm, CrmConfig};
+
+struct Args {
+    customers: u64,
+    orders_per_customer: f64,
+    dir: PathBuf,
+    python: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        customers: 1_000_000,
+        orders_per_customer: 10.0,
+        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data"),
+        python: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        match k.as_str() {
+            "--customers" => a.customers = v().parse().expect("--customers N"),
+            "--orders-per-customer" => a.orders_per_customer = v().parse().expect("--orders-per-customer X"),
+            "--dir" => a.dir = PathBuf::from(v()),
+            "--no-python" => a.python = false,
+            "--bench" => {}
+            other => panic!("unknown argument {other}; use --customers, --orders-per-customer, --dir, --no-python"),
+        }
+    }
+    a
+}
+
+/// Peak resident set size of this process in MiB since the last reset.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn config() -> CrmConfig {
+    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
+}
+
+/// The database for `synth`, loaded through bulk ingest unless an earlier run left the same one.
+fn database(a: &Args, synth: &Synth, row: &mut impl FnMut(&str, String, String)) -> Crm {
+    let path = a.dir.join("analytics.db");
+    let stamp = a.dir.join("analytics.db.config.json");
+    let want = serde_json::to_string(synth.config()).unwrap();
+    if path.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
+        let crm = Crm::open_with(&path, config()).unwrap();
+        let c = crm.counts().unwrap();
+        row(
+            "reused database",
+            format!("{} customers", c.customers),
+            format!("{} orders, {}", c.orders, path.display()),
+        );
+        return crm;
+    }
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    let _ = std::fs::remove_file(&stamp);
+    let crm = Crm::open_with(&path, config()).unwrap();
+    let t = Instant::now();
+    crm.ingest_customers(synth.customers(), IngestOptions::default()).unwrap();
+    let r = crm.ingest_orders(synth.orders(), IngestOptions::default()).unwrap();
+    assert_eq!(r.failed, 0);
+    row("load (bulk ingest, once)", format!("{:.1} s", t.elapsed().as_secs_f64()), format!("{} orders", r.created));
+    std::fs::write(&stamp, want).unwrap();
+    crm
+}
+
+fn write_csv(path: &Path, summaries: &[Summary]) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "customer_id,currency,frequency,recency,T,monetary_value").unwrap();
+    for s in summaries {
+        for r in &s.rows {
+            writeln!(w, "{},{},{},{},{},{}", r.customer_id, s.currency, r.frequency, r.recency, r.t, r.monetary_value)
+                .unwrap();
+        }
+    }
+}
+
+/// Creates `target/analytics-venv` with lifetimes and the versions it was checked against.
+fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/analytics-venv");
+    let py = venv.join("bin/python");
+    let ok = py.exists()
+        && Command::new(&py).args(["-c", "import lifetimes"]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        eprintln!("creating {} (lifetimes 0.11.3) ...", venv.display());
+        assert!(Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success());
+        // lifetimes 0.11.3 (2020) runs on these current releases; pinned to what was measured.
+        let st = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "lifetimes==0.11.3", "numpy==2.4.6", "scipy==1.17.1", "pandas==3.1.1"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "pip install failed");
+    }
+    py
+}
+
+fn main() {
+    let a = args();
+    std::fs::create_dir_all(&a.dir).unwrap();
+    let synth = Synth::new(SynthConfig {
+        customers: a.customers,
+        orders_per_customer: a.orders_per_customer,
+        ..Default::default()
+    });
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut row = |what: &str, figure: String, note: String| {
+        eprintln!("{what}: {figure} {note}");
+        rows.push((what.to_owned(), figure, note));
+    };
+
+    let crm = database(&a, &synth, &mut row);
+    let orders = crm.counts().unwrap().orders;
+    let end = synth.config().end - chrono::Duration::seconds(1);
+    let usd = "USD".parse().unwrap();
+    let opts = SummaryOptions::new(usd, end);
+
+    // 1. Summaries.
+    reset_peak_rss();
+    let t = Instant::now();
+    let summaries = crm.purchase_summaries(&opts).unwrap();
+    let d_sum = t.elapsed();
+    let rss = peak_rss_mib();
+    let customers: usize = summaries.iter().map(|s| s.rows.len()).sum();
+    row(
+        "summary, all currencies, one pass",
+        format!("{:.2} s", d_sum.as_secs_f64()),
+        format!(
+            "{orders} orders scanned, {customers} customers, {} currencies; {:.1} M orders/s; peak RSS {rss:.0} MiB",
+            summaries.len(),
+            orders as f64 / d_sum.as_secs_f64() / 1e6
+        ),
+    );
+    let t = Instant::now();
+    let one = crm.purchase_summary(&opts).unwrap();
+    row(
+        "summary, USD only",
+        format!("{:.2} s", t.elapsed().as_secs_f64()),
+        format!("{} customers (the scan still visits every order)", one.rows.len()),
+    );
+
+    // 2. Fits.
+    let all: Vec<_> = summaries.iter().flat_map(histories).collect();
+    let fit = FitOptions::default();
+    let t = Instant::now();
+    let bg = BgNbd::fit(&all, None, &fit).unwrap();
+    let d_bg = t.elapsed();
+    let t = Instant::now();
+    let mut gg = Vec::new();
+    for s in &summaries {
+        let spend: Vec<Spend> = s
+            .rows
+            .iter()
+            .filter(|r| r.frequency > 0)
+            .map(|r| Spend { frequency: r.frequency, monetary_value: r.monetary_value })
+            .collect();
+        if spend.len() > 1 {
+            gg.push((s.currency, GammaGamma::fit(&spend, None, &fit).unwrap()));
+        }
+    }
+    let d_gg = t.elapsed();
+    let ours = (d_bg + d_gg).as_secs_f64();
+    let p = bg.params;
+    row(
+        "ours: BG/NBD fit",
+        format!("{:.2} s", d_bg.as_secs_f64()),
+        format!(
+            "{} customers, {} iterations; r {:.4} alpha {:.3} a {:.4} b {:.4}",
+            all.len(),
+            bg.iterations,
+            p.r,
+            p.alpha,
+            p.a,
+            p.b
+        ),
+    );
+    row(
+        "ours: Gamma-Gamma fits",
+        format!("{:.2} s", d_gg.as_secs_f64()),
+        format!("{} currencies, {} repeat buyers", gg.len(), gg.iter().map(|g| g.1.customers).sum::<f64>()),
+    );
+    row("ours: both fits", format!("{ours:.2} s"), "target < 2 s".into());
+
+    // 3. lifetimes on the same summary.
+    if a.python {
+        let csv = a.dir.join("analytics-summary.csv");
+        write_csv(&csv, &summaries);
+        let py = python();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/analytics_lifetimes.py");
+        let out = Command::new(py).arg(script).arg(&csv).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (lt_bg, lt_gg) = (v["bgnbd_s"].as_f64().unwrap(), v["gamma_gamma_s"].as_f64().unwrap());
+        let lp = &v["bgnbd"];
+        let rel = |ours: f64, key: &str| (ours / lp[key].as_f64().unwrap() - 1.0).abs();
+        let worst = rel(p.r, "r").max(rel(p.alpha, "alpha")).max(rel(p.a, "a")).max(rel(p.b, "b"));
+        row(
+            "lifetimes: BG/NBD fit",
+            format!("{lt_bg:.2} s"),
+            format!("{:.0}x ours; estimates within {:.2e} (relative) of ours", lt_bg / d_bg.as_secs_f64(), worst),
+        );
+        row("lifetimes: Gamma-Gamma fits", format!("{lt_gg:.2} s"), format!("{:.0}x ours", lt_gg / d_gg.as_secs_f64()));
+        row(
+            "lifetimes: both fits",
+            format!("{:.2} s", lt_bg + lt_gg),
+            format!("ratio lifetimes / ours: {:.0}x", (lt_bg + lt_gg) / ours),
+        );
+    }
+
+    println!("\n| measurement | figure | note |\n|---|---|---|");
+    for (w, f, n) in &rows {
+        println!("| {w} | {f} | {n} |");
+    }
+    println!(
+        "\n{} customers, {orders} orders (completed orders count); SQLite WAL, 256 MiB cache; data in {}",
+        a.customers,
+        a.dir.display()
+    );
+}

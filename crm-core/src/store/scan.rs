@@ -1,0 +1,66 @@
+//! Streaming scans of orders for analytics: rows are handed to a callback one at a time in
+//! customer, time, order-id order, so that ten million orders never sit in memory together.
+
+use chrono::{DateTime, Utc};
+
+use crate::customer::CustomerId;
+use crate::money::Currency;
+use crate::order::{OrderId, OrderStatus};
+
+/// Which orders a scan visits. Every condition left `None` is not applied.
+///
+/// ```
+/// use crm_core::store::OrderScan;
+/// use crm_core::OrderStatus;
+/// let scan = OrderScan { status: Some(OrderStatus::Completed), ..Default::default() };
+/// assert!(scan.currency.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OrderScan {
+    /// Only orders with this status.
+    pub status: Option<OrderStatus>,
+    /// Only orders in this currency.
+    pub currency: Option<Currency>,
+    /// Only this customer's orders.
+    pub customer: Option<CustomerId>,
+    /// Only orders placed strictly before this instant.
+    pub before: Option<DateTime<Utc>>,
+}
+
+/// One order as a scan sees it: no line items, the channel borrowed from the scan's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScannedOrder<'a> {
+    /// Order id.
+    pub id: OrderId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// When it was placed.
+    pub occurred_at: DateTime<Utc>,
+    /// Currency of the total.
+    pub currency: Currency,
+    /// Total in minor units.
+    pub total_minor: i64,
+    /// Sales channel.
+    pub channel: Option<&'a str>,
+}
+
+/// One line item of a scanned order, with the order's customer and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScannedItem<'a> {
+    /// Order id.
+    pub order_id: OrderId,
+    /// The order's customer.
+    pub customer_id: CustomerId,
+    /// When the order was placed.
+    pub occurred_at: DateTime<Utc>,
+    /// The order's currency.
+    pub currency: Currency,
+    /// Stock-keeping unit.
+    pub sku: &'a str,
+    /// Product category.
+    pub category: Option<&'a str>,
+    /// Quantity.
+    pub quantity: i64,
+    /// Unit price in minor units of the order's currency.
+    pub unit_price_minor: i64,
+}

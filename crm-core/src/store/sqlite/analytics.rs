@@ -1,0 +1,126 @@
+//! The SQLite side of the analytics scans: orders (and their line items) in customer, time,
+//! order-id order, read row by row from the `orders_customer` index, never collected.
+
+use rusqlite::types::{FromSqlError, Type, Value, ValueRef};
+use rusqlite::Row;
+
+use super::{micros, time, SqliteTx};
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+use crate::money::Currency;
+use crate::order::OrderId;
+use crate::store::{OrderScan, ScannedItem, ScannedOrder};
+
+/// `WHERE` conditions on the `orders` table aliased `o`, with their parameters. Only the
+/// conditions present are written, so that a scan of one customer uses the index on `customer_id`.
+fn conditions(scan: &OrderScan) -> (String, Vec<Value>) {
+    let mut sql = String::from("1 = 1");
+    let mut p: Vec<Value> = Vec::new();
+    let mut cond = |clause: &str, v: Value| {
+        p.push(v);
+        sql.push_str(&format!(" AND {clause} ?{}", p.len()));
+    };
+    if let Some(s) = scan.status {
+        cond("o.status =", Value::Text(s.as_str().to_owned()));
+    }
+    if let Some(c) = scan.currency {
+        cond("o.currency =", Value::Text(c.code().to_owned()));
+    }
+    if let Some(c) = scan.customer {
+        cond("o.customer_id =", Value::Integer(c.0));
+    }
+    if let Some(t) = scan.before {
+        cond("o.occurred_at <", Value::Integer(micros(t)));
+    }
+    (sql, p)
+}
+
+/// Borrows a text column of the current row.
+fn text<'r, T>(
+    r: &'r Row<'_>,
+    col: usize,
+    read: fn(&ValueRef<'r>) -> std::result::Result<T, FromSqlError>,
+) -> rusqlite::Result<T> {
+    let v = r.get_ref(col)?;
+    read(&v).map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e)))
+}
+
+/// Parses currency codes, remembering the last one: a scan sees the same code over and over.
+#[derive(Default)]
+struct CurrencyCache(Option<(String, Currency)>);
+
+impl CurrencyCache {
+    fn get(&mut self, code: &str) -> Result<Currency> {
+        if let Some((c, cur)) = &self.0 {
+            if c == code {
+                return Ok(*cur);
+            }
+        }
+        let cur = Currency::new(code)
+            .map_err(|_| Error::validation("orders.currency", format!("stored currency {code:?} is unknown")))?;
+        self.0 = Some((code.to_owned(), cur));
+        Ok(cur)
+    }
+}
+
+impl SqliteTx<'_> {
+    pub(super) fn scan_orders_impl(
+        &mut self,
+        scan: &OrderScan,
+        f: &mut dyn FnMut(&ScannedOrder<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let (cond, p) = conditions(scan);
+        let sql = format!(
+            "SELECT o.id, o.customer_id, o.occurred_at, o.currency, o.total_minor, o.channel FROM orders o \
+             WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id"
+        );
+        let mut st = self.tx.prepare(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(p))?;
+        let mut currencies = CurrencyCache::default();
+        while let Some(r) = rows.next()? {
+            let code = text(r, 3, ValueRef::as_str)?;
+            let currency = currencies.get(code)?;
+            let channel = text(r, 5, ValueRef::as_str_or_null)?;
+            f(&ScannedOrder {
+                id: OrderId(r.get(0)?),
+                customer_id: CustomerId(r.get(1)?),
+                occurred_at: time(r.get(2)?),
+                currency,
+                total_minor: r.get(4)?,
+                channel,
+            })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn scan_order_items_impl(
+        &mut self,
+        scan: &OrderScan,
+        f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let (cond, p) = conditions(scan);
+        let sql = format!(
+            "SELECT o.id, o.customer_id, o.occurred_at, o.currency, i.sku, i.category, i.quantity, i.unit_price_minor \
+             FROM orders o JOIN order_items i ON i.order_id = o.id \
+             WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id, i.line_no"
+        );
+        let mut st = self.tx.prepare(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(p))?;
+        let mut currencies = CurrencyCache::default();
+        while let Some(r) = rows.next()? {
+            let code = text(r, 3, ValueRef::as_str)?;
+            let currency = currencies.get(code)?;
+            f(&ScannedItem {
+                order_id: OrderId(r.get(0)?),
+                customer_id: CustomerId(r.get(1)?),
+                occurred_at: time(r.get(2)?),
+                currency,
+                sku: text(r, 4, ValueRef::as_str)?,
+                category: text(r, 5, ValueRef::as_str_or_null)?,
+                quantity: r.get(6)?,
+                unit_price_minor: r.get(7)?,
+            })?;
+        }
+        Ok(())
+    }
+}
