@@ -4,6 +4,7 @@
 //! core's own `TryFrom`, so a DataFrame row obeys exactly the rules of a CSV line.
 
 use std::io::Cursor;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 
@@ -211,8 +212,9 @@ fn ingest_columns_as<T: Record + Send>(
         let mut records = rx.iter().flatten();
         let mut progress = |p: Progress| {
             reporter.report(p.rows_done + refused_so_far.load(Ordering::Relaxed), Some(rows as u64));
+            ControlFlow::Continue(())
         };
-        let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut progress) };
+        let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut progress), ..Default::default() };
         let result = sink(crm, &mut records, opts);
         drop(records);
         drop(rx);
@@ -254,8 +256,11 @@ impl PyCrm {
         self.run(py, move |crm| {
             let mut reporter = Reporter { callback: progress, failed: None };
             let total = if reporter.callback.is_some() { ingest::count_rows(&path).ok() } else { None };
-            let mut cb = |p: Progress| reporter.report(p.rows_done, total);
-            let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut cb) };
+            let mut cb = |p: Progress| {
+                reporter.report(p.rows_done, total);
+                ControlFlow::Continue(())
+            };
+            let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut cb), ..Default::default() };
             let report = crm.ingest_file(kind, &path, opts);
             reporter.finish(report)
         })
@@ -277,8 +282,11 @@ impl PyCrm {
         let kind = record_kind(kind)?;
         self.run(py, move |crm| {
             let mut reporter = Reporter { callback: progress, failed: None };
-            let mut cb = |p: Progress| reporter.report(p.rows_done, Some(rows));
-            let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut cb) };
+            let mut cb = |p: Progress| {
+                reporter.report(p.rows_done, Some(rows));
+                ControlFlow::Continue(())
+            };
+            let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut cb), ..Default::default() };
             let report = crm.ingest_reader(kind, Cursor::new(text.into_bytes()), Format::JsonLines, opts);
             reporter.finish(report)
         })
