@@ -1,6 +1,6 @@
 """Type stubs of the native module ``crm._crm`` (records cross as JSON text)."""
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 __version__: str
 CUSTOMER_COLUMNS: List[str]
@@ -8,6 +8,10 @@ ORDER_COLUMNS: List[str]
 INTERACTION_COLUMNS: List[str]
 
 _Progress = Optional[Callable[[int, Optional[int]], Any]]
+# (name, kind, data, validity mask), see crm.frames.ingest_columns: kinds "int" and "time"
+# carry int64 bytes; "text" a callable (start, stop) -> (utf8, int64 offsets, validity).
+_TextSource = Callable[[int, int], Tuple[bytes, bytes, Optional[bytes]]]
+_Column = Tuple[str, str, Union[bytes, _TextSource], Optional[bytes]]
 
 class Crm:
     """Native handle over ``crm_core::Crm``; frozen and thread-safe."""
@@ -47,7 +51,8 @@ class Crm:
     def ingest_columns(
         self,
         kind: str,
-        columns: Sequence[Tuple[str, str, List[Any]]],
+        columns: Sequence[_Column],
+        rows: int,
         batch_size: int,
         max_errors: int,
         progress: _Progress = None,
