@@ -235,7 +235,7 @@ fn ingest_columns_as<T: Record + Send>(
     rows: usize,
     opts: IngestOptions<'_>,
 ) -> Result<IngestReport> {
-    let (tx, rx) = sync_channel::<Result<Vec<RowItem<T>>>>(2);
+    let (tx, rx) = sync_channel::<Result<Vec<RowItem<T>>>>(4);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for start in (0..rows).step_by(BLOCK) {

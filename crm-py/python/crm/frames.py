@@ -192,7 +192,7 @@ def _series_column(name: str, s: Any) -> IngestColumn:
     arrow = _arrow_strings(s)
     if arrow is not None:
         return (name, "text", _arrow_text_source(arrow), None)
-    return (name, "text", _text_source(name, s.to_numpy(dtype=object).tolist()), None)
+    return (name, "text", _text_source(name, s.to_numpy(dtype=object)), None)
 
 
 def _arrow_strings(s: Any) -> Any:
@@ -254,11 +254,14 @@ def _valid(s: Any) -> Optional[bytes]:
     return (~missing).astype(np.uint8).tobytes() if missing.any() else None
 
 
-def _text_source(name: str, values: List[Any]) -> Callable[[int, int], TextBlock]:
-    """The text cells ``values`` as blocks of rows (see :func:`text_block`)."""
+def _text_source(name: str, values: Any) -> Callable[[int, int], TextBlock]:
+    """The text cells ``values`` (a list, or a numpy array of objects, turned into lists
+    one block at a time, on the native converting thread) as blocks of rows (see
+    :func:`text_block`)."""
 
     def block(start: int, stop: int) -> TextBlock:
-        return text_block(name, values[start:stop])
+        cells = values[start:stop]
+        return text_block(name, cells if isinstance(cells, list) else cells.tolist())
 
     return block
 
