@@ -235,3 +235,26 @@ def test_progress_exception_stops_and_keeps_committed_batches(db, data):
     with pytest.raises(RuntimeError, match="stop"):
         db.ingest_customers(data["customers"].to_dict("records"), batch_size=100, progress=boom)
     assert db.counts().customers == 100
+
+
+def test_row_numbers_across_blocks(db):
+    n = 40_000
+    names = [f"N{i}" for i in range(n)]
+    for bad in (16_383, 16_384, 32_768, n - 1):  # around the converter's 16,384-row blocks
+        names[bad] = ""
+    frame = pd.DataFrame({"external_id": [f"B{i}" for i in range(n)], "name": names})
+    r = db.ingest_customers(frame, progress=False)
+    assert (r.rows, r.created) == (n, n - 4)
+    assert [(e.row, e.field) for e in r.errors] == [(16_384, "name"), (16_385, "name"), (32_769, "name"), (n, "name")]
+
+
+def test_a_failing_text_source_stops_the_ingest(db):
+    def ids(start, stop):
+        if start > 0:
+            raise LookupError("source gone")
+        return crm.frames.text_block("external_id", [f"S{i}" for i in range(start, stop)])
+
+    names = crm.frames.ingest_columns(pd.DataFrame({"name": ["x"] * 20_000}))[0]
+    with pytest.raises(LookupError, match="source gone"):
+        db._native.ingest_columns("customers", [("external_id", "text", ids, None), *names], 20_000, 1_000, 10)
+    assert db.counts().customers == 16_384  # the first block, in whole batches
