@@ -364,10 +364,15 @@ typedef struct crm_change {
  * Progress of a bulk import, called after each committed batch on the calling thread:
  * `done` rows processed so far, `total` the rows in the file (counted up front from its
  * lines, so an estimate when CSV cells hold newlines) or -1 when unknown, and the `user`
- * pointer given to `crm_ingest_file`. It must not call `longjmp` or throw a C++ exception
- * through the library; it may call other crm functions.
+ * pointer given to `crm_ingest_file`.
+ *
+ * Return `true` to go on, `false` to cancel the import. A cancelled import keeps every
+ * batch committed so far (each batch is one transaction: the first `done` rows are
+ * processed, none after them is read) and still succeeds, with `"cancelled":true` in its
+ * report. It must not call `longjmp` or throw a C++ exception through the library; it may
+ * call other crm functions.
  */
-typedef void (*crm_progress_fn)(uint64_t done, int64_t total, void *user);
+typedef bool (*crm_progress_fn)(uint64_t done, int64_t total, void *user);
 
 /**
  * An order for `crm_order_record`. Every pointer is borrowed for the call only; strings are
@@ -1198,10 +1203,12 @@ enum crm_status crm_close(crm_t *crm);
  *   NUL-terminated, borrowed for the call.
  * - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000}` (either key optional):
  *   rows per transaction, and refused rows kept in the report (all are counted).
- * - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`.
+ * - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`; it
+ *   may cancel the import by returning `false`.
  * - `out_report_json`: required; receives `{"rows":n,"created":n,"updated":n,"unchanged":n,
- *   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}]}` (NULL on
- *   failure). Free it with `crm_string_free`.
+ *   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}],"cancelled":b}`
+ *   (NULL on failure), `cancelled` being true when `progress` stopped the import before
+ *   the end of the file. Free it with `crm_string_free`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON`

@@ -2,6 +2,7 @@
 //! streaming readers for CSV and JSON Lines, progress reports.
 
 use std::io::Write;
+use std::ops::ControlFlow;
 
 use crm_core::ingest::{self, Format, IngestOptions, Progress, RecordKind};
 use crm_core::*;
@@ -97,7 +98,10 @@ fn jsonl_round_trip_through_export() {
     text.push_str("\n{\"name\": \"broken\"\n{\"external_id\":\"K99\",\"name\":\"X\",\"surprise\":1}\n");
     std::fs::write(&path, text).unwrap();
     let mut calls = Vec::new();
-    let mut progress = |p: Progress| calls.push(p);
+    let mut progress = |p: Progress| {
+        calls.push(p);
+        ControlFlow::Continue(())
+    };
     let r = crm
         .ingest_file(
             RecordKind::Customers,
@@ -125,9 +129,15 @@ fn iterator_progress_knows_the_total_and_errors_are_capped() {
         })
         .collect();
     let mut last = None;
-    let mut progress = |p: Progress| last = Some(p);
+    let mut progress = |p: Progress| {
+        last = Some(p);
+        ControlFlow::Continue(())
+    };
     let r = crm
-        .ingest_customers(rows, IngestOptions { batch_size: 7, max_errors: 4, progress: Some(&mut progress) })
+        .ingest_customers(
+            rows,
+            IngestOptions { batch_size: 7, max_errors: 4, progress: Some(&mut progress), ..Default::default() },
+        )
         .unwrap();
     assert_eq!((r.created, r.failed, r.errors.len()), (20, 10, 4));
     assert_eq!(r.errors[0].row, 1);
@@ -201,4 +211,132 @@ fn csv_export_reads_back_equal() {
     let back: Vec<NewOrder> =
         ingest::read::<NewOrder>(std::io::Cursor::new(buf), Format::Csv).unwrap().map(|(_, r)| r.unwrap()).collect();
     assert_eq!(back, orders);
+}
+
+fn customer(n: u32) -> NewCustomer {
+    NewCustomer { external_id: Some(format!("C{n}")), name: format!("Customer {n}"), ..Default::default() }
+}
+
+fn cells_order(ext: &str, customer: &str, at_us: i64, currency: &str, total: i64) -> Result<NewOrder> {
+    use ingest::{Cell, Record};
+    let mut cells = vec![None; NewOrder::COLUMNS.len()];
+    let positions = ingest::column_positions::<NewOrder>(
+        "columns",
+        &["external_id", "customer_external_id", "occurred_at", "currency", "total_minor"],
+    )?;
+    let values = [Cell::Text(ext), Cell::Text(customer), Cell::Time(at_us), Cell::Text(currency), Cell::Int(total)];
+    for (at, v) in positions.into_iter().zip(values) {
+        cells[at] = Some(v);
+    }
+    NewOrder::from_cells(&mut cells)
+}
+
+#[test]
+fn typed_rows_keep_the_callers_numbers_errors_and_idempotency() {
+    let crm = Crm::in_memory().unwrap();
+    crm.ingest_customers((1..=3).map(customer), IngestOptions::default()).unwrap();
+    let t0 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+                                    // Row numbers are the caller's (here every tenth line); conversion errors come along.
+    let rows = || {
+        [
+            (10, cells_order("O1", "C1", t0, "EUR", 500)),
+            (20, cells_order("O2", "C2", t0, "XYZ", 500)), // refused by the caller's conversion
+            (30, cells_order("O3", "C404", t0, "EUR", 500)), // refused by the store: no such customer
+            (40, cells_order("O4", "C3", t0, "EUR", -5)),  // refused by validation
+            (50, cells_order("O5", "C3", i64::MAX, "EUR", 5)), // refused by the caller's conversion
+            (60, cells_order("O6", "C3", t0 + 1, "EUR", 700)),
+        ]
+        .into_iter()
+        .map(|(n, r)| (n, r.map_err(|e| ingest::RowError::from_error(n, e))))
+    };
+    let r = crm.ingest_rows(rows(), IngestOptions { batch_size: 4, ..Default::default() }).unwrap();
+    assert_eq!((r.rows, r.created, r.failed, r.cancelled), (6, 2, 4, false), "{r:?}");
+    let errs: Vec<_> = r.errors.iter().map(|e| (e.row, e.field.as_deref())).collect();
+    assert_eq!(
+        errs,
+        [
+            (20, Some("currency")),
+            (30, Some("customer_external_id")),
+            (40, Some("total_minor")),
+            (50, Some("occurred_at"))
+        ]
+    );
+    let o6 = crm.get_order_by_external_id("O6").unwrap();
+    assert_eq!((o6.total.minor, o6.occurred_at.timestamp_micros()), (700, t0 + 1));
+    let c3 = crm.get_customer_by_external_id("C3").unwrap();
+    let stats = crm.customer_stats(c3.id).unwrap();
+    assert_eq!((stats.order_count, stats.total_spent[0].minor), (1, 700));
+
+    let (counts, feed) = (crm.counts().unwrap(), feed_len(&crm));
+    let again = crm.ingest_rows(rows(), IngestOptions::default()).unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged, again.failed), (0, 0, 2, 4));
+    assert_eq!((crm.counts().unwrap(), feed_len(&crm)), (counts, feed));
+    assert_eq!(crm.customer_stats(c3.id).unwrap(), stats);
+}
+
+#[test]
+fn cancelling_commits_whole_batches_and_reads_no_further() {
+    let crm = Crm::in_memory().unwrap();
+    let pulled = std::cell::Cell::new(0);
+    let rows = (1..=10).map(|n| {
+        pulled.set(n);
+        customer(n)
+    });
+    let mut calls = Vec::new();
+    let mut stop = |p: Progress| {
+        calls.push((p.rows_done, p.rows_total));
+        if p.rows_done >= 6 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let opts = IngestOptions { batch_size: 3, progress: Some(&mut stop), ..Default::default() };
+    let r = crm.ingest_customers(rows, opts).unwrap();
+    assert_eq!((r.rows, r.created, r.cancelled), (6, 6, true));
+    assert_eq!(calls, [(3, Some(10)), (6, Some(10))]);
+    assert_eq!(pulled.get(), 7, "one row past the last batch is read, to know one is left");
+    assert_eq!(crm.counts().unwrap().customers, 6);
+    assert!(crm.get_customer_by_external_id("C6").is_ok());
+    assert!(matches!(crm.get_customer_by_external_id("C7"), Err(Error::NotFound { .. })));
+    assert_eq!(feed_len(&crm), 6);
+
+    // A stop after the last batch leaves nothing behind, so it is no cancellation.
+    let mut stop_now = |_: Progress| ControlFlow::Break(());
+    let opts = IngestOptions { batch_size: 20, progress: Some(&mut stop_now), ..Default::default() };
+    let r = crm.ingest_customers((1..=10).map(customer), opts).unwrap();
+    assert_eq!((r.rows, r.created, r.unchanged, r.cancelled), (10, 4, 6, false));
+}
+
+#[test]
+fn file_progress_counts_the_lines_and_cancels() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::in_memory().unwrap();
+    let path = file(&dir, "c.csv", CUSTOMERS_CSV);
+    let mut seen = Vec::new();
+    let mut stop = |p: Progress| {
+        seen.push((p.rows_done, p.rows_total));
+        ControlFlow::Break(())
+    };
+    let opts = IngestOptions { batch_size: 2, progress: Some(&mut stop), ..Default::default() };
+    let r = crm.ingest_file(RecordKind::Customers, &path, opts).unwrap();
+    assert_eq!(seen, [(2, Some(6))]);
+    assert_eq!((r.rows, r.created, r.failed, r.cancelled), (2, 1, 1, true));
+    assert_eq!(crm.counts().unwrap().customers, 1);
+}
+
+#[test]
+fn column_checks_are_the_header_checks() {
+    use ingest::column_positions;
+    let dup = column_positions::<NewCustomer>("columns", &["external_id", "name", "name"]).unwrap_err();
+    assert_eq!(dup.field(), Some("columns"));
+    assert!(dup.to_string().contains("twice"), "{dup}");
+    let unknown = column_positions::<NewCustomer>("columns", &["external_id", "name", "emial"]).unwrap_err();
+    assert!(unknown.to_string().contains("emial"), "{unknown}");
+    let missing = column_positions::<NewInteraction>("columns", &["external_id", "occurred_at"]).unwrap_err();
+    assert!(missing.to_string().contains("\"kind\""), "{missing}");
+    let dir = tempfile::tempdir().unwrap();
+    let twice = file(&dir, "twice.csv", "external_id,name,name\nC1,A,B\n");
+    let e = Crm::in_memory().unwrap().ingest_file(RecordKind::Customers, twice, IngestOptions::default()).unwrap_err();
+    assert_eq!(e.field(), Some("header"));
 }

@@ -1,8 +1,9 @@
 //! Bulk import of a CSV or JSON Lines file, with an optional progress callback.
 
 use std::ffi::{c_char, c_void};
+use std::ops::ControlFlow;
 
-use crm_core::ingest::{count_rows, IngestOptions, Progress, RecordKind};
+use crm_core::ingest::{IngestOptions, Progress, RecordKind};
 use serde::Deserialize;
 
 use crate::convert::{clear_out, json_arg, out_ptr, text, write_json_opt};
@@ -18,9 +19,14 @@ pub(crate) fn record_kind(kind: &str) -> Result<RecordKind, FfiError> {
 /// Progress of a bulk import, called after each committed batch on the calling thread:
 /// `done` rows processed so far, `total` the rows in the file (counted up front from its
 /// lines, so an estimate when CSV cells hold newlines) or -1 when unknown, and the `user`
-/// pointer given to `crm_ingest_file`. It must not call `longjmp` or throw a C++ exception
-/// through the library; it may call other crm functions.
-pub type crm_progress_fn = Option<unsafe extern "C" fn(done: u64, total: i64, user: *mut c_void)>;
+/// pointer given to `crm_ingest_file`.
+///
+/// Return `true` to go on, `false` to cancel the import. A cancelled import keeps every
+/// batch committed so far (each batch is one transaction: the first `done` rows are
+/// processed, none after them is read) and still succeeds, with `"cancelled":true` in its
+/// report. It must not call `longjmp` or throw a C++ exception through the library; it may
+/// call other crm functions.
+pub type crm_progress_fn = Option<unsafe extern "C" fn(done: u64, total: i64, user: *mut c_void) -> bool>;
 
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -38,10 +44,12 @@ struct Options {
 ///   NUL-terminated, borrowed for the call.
 /// - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000}` (either key optional):
 ///   rows per transaction, and refused rows kept in the report (all are counted).
-/// - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`.
+/// - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`; it
+///   may cancel the import by returning `false`.
 /// - `out_report_json`: required; receives `{"rows":n,"created":n,"updated":n,"unchanged":n,
-///   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}]}` (NULL on
-///   failure). Free it with `crm_string_free`.
+///   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}],"cancelled":b}`
+///   (NULL on failure), `cancelled` being true when `progress` stopped the import before
+///   the end of the file. Free it with `crm_string_free`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON`
@@ -72,19 +80,18 @@ pub unsafe extern "C" fn crm_ingest_file(
         let o: Options =
             if options_json.is_null() { Options::default() } else { json_arg(options_json, "options_json")? };
         let defaults = IngestOptions::default();
-        let total = match progress {
-            Some(_) => count_rows(path).ok().and_then(|n| i64::try_from(n).ok()).unwrap_or(-1),
-            None => -1,
-        };
         let mut report_progress = |p: Progress| {
-            if let Some(f) = progress {
-                f(p.rows_done, total, user);
+            let total = p.rows_total.and_then(|n| i64::try_from(n).ok()).unwrap_or(-1);
+            match progress {
+                Some(f) if !f(p.rows_done, total, user) => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
             }
         };
         let opts = IngestOptions {
             batch_size: o.batch_size.unwrap_or(defaults.batch_size),
             max_errors: o.max_errors.unwrap_or(defaults.max_errors),
             progress: if progress.is_some() { Some(&mut report_progress) } else { None },
+            ..defaults
         };
         let report = crm.ingest_file(kind, path, opts)?;
         write_json_opt(out, &report)

@@ -1,19 +1,19 @@
-//! Bulk ingest: files (CSV, JSON Lines), JSON Lines text (lists of dicts) and DataFrame
-//! columns. Files and text go straight to the core's readers. Columns are turned into the
-//! core's flat CSV rows (`CustomerRow`, `OrderRow`, `InteractionRow`) and converted by the
-//! core's own `TryFrom`, so a DataFrame row obeys exactly the rules of a CSV line.
+//! Bulk ingest: files (CSV, JSON Lines), JSON Lines text (lists of dicts) and DataFrame or
+//! Arrow columns. Files and text go straight to the core's readers. Columns arrive as raw
+//! buffers (UTF-8 text with offsets, 64-bit integers, times in microseconds), so no Python
+//! object is made or read per cell; the core's `Record::from_cells` turns each row into a
+//! record by the rules of a CSV line, and `Crm::ingest_rows` stores them.
 
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::ControlFlow;
 use std::sync::mpsc::sync_channel;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use crm_core::ingest::{self, Format, IngestOptions, IngestReport, Progress, Record, RecordKind, RowError};
+use crm_core::ingest::{
+    self, column_positions, Cell, Format, IngestOptions, IngestReport, Progress, Record, RecordKind, RowError, RowItem,
+};
 use crm_core::{Crm, NewCustomer, NewInteraction, NewOrder};
 use pyo3::prelude::*;
-use serde::de::value::{MapDeserializer, StringDeserializer};
-use serde::de::{Deserializer, IntoDeserializer, Visitor};
-use serde::Deserialize;
+use pyo3::types::{PyBool, PyBytes};
 
 use crate::error::{Error, Result};
 use crate::handle::PyCrm;
@@ -27,25 +27,53 @@ pub(crate) fn record_kind(kind: &str) -> Result<RecordKind> {
     })
 }
 
-/// Calls a Python progress callback `(rows_done, rows_total)` with the GIL re-acquired.
-/// The core cannot be interrupted from its callback, so the first exception the callback
-/// raises is kept and raised when the ingest returns.
+/// The core's progress calls, seen from Python: after each committed batch it takes the
+/// GIL, runs pending signal handlers (so Ctrl-C stops a long ingest) and calls the
+/// callback `(rows_done, rows_total)`. The callback returning `False`, or raising (as does
+/// a `KeyboardInterrupt`), cancels the ingest; the exception is raised when it returns.
 struct Reporter {
     callback: Option<Py<PyAny>>,
     failed: Option<PyErr>,
 }
 
 impl Reporter {
-    fn report(&mut self, done: u64, total: Option<u64>) {
-        if let (Some(cb), None) = (&self.callback, &self.failed) {
-            if let Err(e) = Python::attach(|py| cb.call1(py, (done, total)).map(drop)) {
+    fn new(callback: Option<Py<PyAny>>) -> Reporter {
+        Reporter { callback, failed: None }
+    }
+
+    fn report(&mut self, p: Progress) -> ControlFlow<()> {
+        let stop = Python::attach(|py| -> PyResult<bool> {
+            py.check_signals()?;
+            match &self.callback {
+                Some(cb) => {
+                    let said = cb.call1(py, (p.rows_done, p.rows_total))?;
+                    Ok(said.bind(py).cast::<PyBool>().is_ok_and(|b| !b.is_true()))
+                }
+                None => Ok(false),
+            }
+        });
+        match stop {
+            Ok(false) => ControlFlow::Continue(()),
+            Ok(true) => ControlFlow::Break(()),
+            Err(e) => {
                 self.failed = Some(e);
+                ControlFlow::Break(())
             }
         }
     }
 
-    fn finish(self, report: crm_core::Result<IngestReport>) -> Result<String> {
-        let report = report?;
+    /// Runs `ingest` with this reporter as its progress callback; returns the report as
+    /// JSON, or the callback's exception.
+    fn run(
+        mut self,
+        batch_size: usize,
+        max_errors: usize,
+        rows_total: Option<u64>,
+        ingest: impl FnOnce(IngestOptions<'_>) -> Result<IngestReport>,
+    ) -> Result<String> {
+        let mut progress = |p: Progress| self.report(p);
+        let opts = IngestOptions { batch_size, max_errors, rows_total, progress: Some(&mut progress) };
+        let report = ingest(opts)?;
         match self.failed {
             Some(e) => Err(Error::Py(e)),
             None => Ok(json::dump(&report)),
@@ -53,181 +81,175 @@ impl Reporter {
     }
 }
 
-/// One DataFrame column, as the Python side prepared it.
-enum Column {
-    /// Text cells.
-    Text(Vec<Option<String>>),
-    /// Integer cells.
-    Int(Vec<Option<i64>>),
-    /// Times as microseconds since the Unix epoch, UTC.
-    Time(Vec<Option<i64>>),
+/// Where a column's cells come from.
+enum Source {
+    /// A Python callable `(start, stop) -> (data, offsets, valid)` giving rows
+    /// `start..stop` as UTF-8 `data`, the `stop - start + 1` little-endian int64 `offsets`
+    /// of the cells in it, and `None` or one byte per row, 0 where a cell is missing. It
+    /// is called on the converting thread, so turning Python strings into bytes overlaps
+    /// the writes instead of preceding them.
+    Text(Py<PyAny>),
+    /// 64-bit integers.
+    Int(Vec<i64>),
+    /// Times in microseconds since 1970-01-01 UTC.
+    Time(Vec<i64>),
+}
+
+/// One column of a DataFrame or Arrow table.
+struct Column {
+    name: String,
+    /// Where the column sits in the record kind's `COLUMNS`.
+    position: usize,
+    source: Source,
+    /// For integers and times: one byte per row, 0 for a missing cell; `None` when no
+    /// cell is missing.
+    valid: Option<Vec<u8>>,
+}
+
+/// Little-endian 64-bit integers, `n` of them, from `bytes`.
+fn int64s(name: &str, bytes: &[u8], n: usize) -> Result<Vec<i64>> {
+    if bytes.len() != n * 8 {
+        return Err(Error::Input {
+            field: name.to_owned(),
+            reason: format!("{} bytes of 64-bit values for {n} entries", bytes.len()),
+        });
+    }
+    Ok(bytes.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
+}
+
+/// A validity mask of `n` rows, or an error on the column `name`.
+fn mask(name: &str, valid: Option<&Bound<'_, PyBytes>>, n: usize) -> Result<Option<Vec<u8>>> {
+    match valid.map(|v| v.as_bytes()) {
+        Some(v) if v.len() != n => {
+            Err(Error::Input { field: name.to_owned(), reason: format!("the validity mask does not have {n} entries") })
+        }
+        v => Ok(v.map(<[u8]>::to_vec)),
+    }
 }
 
 impl Column {
-    fn extract(kind: &str, name: &str, values: &Bound<'_, PyAny>) -> Result<Column> {
-        let wrong = |e: PyErr| Error::Input { field: name.to_owned(), reason: format!("column of {kind}: {e}") };
-        Ok(match kind {
-            "text" => Column::Text(values.extract().map_err(wrong)?),
-            "int" => Column::Int(values.extract().map_err(wrong)?),
-            "time" => Column::Time(values.extract().map_err(wrong)?),
-            other => {
-                return Err(Error::Input { field: name.to_owned(), reason: format!("unknown column kind {other:?}") })
-            }
-        })
+    /// A column from `(name, kind, data, valid)` as `crm.frames` sends it; malformed input
+    /// is an error on the column's name.
+    fn new(
+        name: String,
+        position: usize,
+        kind: &str,
+        data: &Bound<'_, PyAny>,
+        valid: Option<&Bound<'_, PyBytes>>,
+        rows: usize,
+    ) -> Result<Column> {
+        let bad = |reason: String| Error::Input { field: name.clone(), reason };
+        let bytes = || data.cast::<PyBytes>().map(|b| b.as_bytes()).map_err(|e| bad(e.to_string()));
+        let source = match kind {
+            "text" if data.is_callable() => Source::Text(data.clone().unbind()),
+            "text" => return Err(bad("a text column needs a callable source of blocks".into())),
+            "int" => Source::Int(int64s(&name, bytes()?, rows)?),
+            "time" => Source::Time(int64s(&name, bytes()?, rows)?),
+            other => return Err(bad(format!("unknown column kind {other:?}"))),
+        };
+        let valid = mask(&name, valid, rows)?;
+        Ok(Column { name, position, source, valid })
+    }
+}
+
+/// Rows `start..stop` of a text column.
+struct TextBlock {
+    data: Vec<u8>,
+    offsets: Vec<usize>,
+    valid: Option<Vec<u8>>,
+}
+
+impl TextBlock {
+    /// Calls the column's source for rows `start..stop` and checks what it returns.
+    fn fetch(py: Python<'_>, name: &str, source: &Py<PyAny>, start: usize, stop: usize) -> Result<TextBlock> {
+        let n = stop - start;
+        let (data, offsets, valid): (Bound<'_, PyBytes>, Bound<'_, PyBytes>, Option<Bound<'_, PyBytes>>) =
+            source.call1(py, (start, stop))?.extract(py)?;
+        let data = data.as_bytes().to_vec();
+        let offsets = int64s(name, offsets.as_bytes(), n + 1)?;
+        let ascending = offsets.first() == Some(&0)
+            && offsets.windows(2).all(|w| w[0] <= w[1])
+            && offsets.last().is_some_and(|&end| end as u64 == data.len() as u64);
+        if !ascending {
+            return Err(Error::Input { field: name.to_owned(), reason: "text offsets are not ascending".into() });
+        }
+        let offsets = offsets.into_iter().map(|o| o as usize).collect();
+        Ok(TextBlock { data, offsets, valid: mask(name, valid.as_ref(), n)? })
     }
 
-    fn len(&self) -> usize {
-        match self {
-            Column::Text(v) => v.len(),
-            Column::Int(v) | Column::Time(v) => v.len(),
+    /// Cell `i` of the block; text that is not UTF-8 is an error on the row.
+    fn cell(&self, name: &str, i: usize, row: u64) -> std::result::Result<Option<Cell<'_>>, RowError> {
+        if self.valid.as_ref().is_some_and(|v| v[i] == 0) {
+            return Ok(None);
+        }
+        match std::str::from_utf8(&self.data[self.offsets[i]..self.offsets[i + 1]]) {
+            Ok(s) => Ok(Some(Cell::Text(s))),
+            Err(e) => Err(RowError { row, field: Some(name.to_owned()), reason: format!("is not text: {e}") }),
         }
     }
-
-    /// The cell as CSV text would hold it.
-    fn take(&mut self, i: usize) -> Option<String> {
-        match self {
-            Column::Text(v) => v[i].take(),
-            Column::Int(v) => v[i].map(|x| x.to_string()),
-            Column::Time(v) => v[i].map(|us| match DateTime::<Utc>::from_timestamp_micros(us) {
-                Some(t) => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-                None => format!("{us} microseconds since 1970 (out of range)"),
-            }),
-        }
-    }
 }
 
-/// A present cell: deserialises as `Some(text)` into the core's `Option<String>` row fields.
-struct Cell(String);
+/// Rows per block the converting thread fetches and hands over at a time.
+const BLOCK: usize = 16_384;
 
-impl<'de> IntoDeserializer<'de, serde::de::value::Error> for Cell {
-    type Deserializer = Cell;
-    fn into_deserializer(self) -> Cell {
-        self
+/// The records of rows `start..stop`, each numbered by its 1-based position.
+fn convert_block<T: Record>(columns: &[Column], start: usize, stop: usize) -> Result<Vec<RowItem<T>>> {
+    let texts = Python::attach(|py| {
+        columns
+            .iter()
+            .map(|c| match &c.source {
+                Source::Text(f) => TextBlock::fetch(py, &c.name, f, start, stop).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let mut cells: Vec<Option<Cell<'_>>> = vec![None; T::COLUMNS.len()];
+    let mut out = Vec::with_capacity(stop - start);
+    for i in start..stop {
+        let n = i as u64 + 1;
+        cells.fill(None);
+        let built = columns.iter().zip(&texts).try_for_each(|(c, text)| {
+            let missing = c.valid.as_ref().is_some_and(|v| v[i] == 0);
+            cells[c.position] = match (&c.source, text) {
+                (_, Some(t)) => t.cell(&c.name, i - start, n)?,
+                _ if missing => None,
+                (Source::Int(v), _) => Some(Cell::Int(v[i])),
+                (Source::Time(v), _) => Some(Cell::Time(v[i])),
+                (Source::Text(_), None) => unreachable!("text blocks are fetched for text columns"),
+            };
+            Ok(())
+        });
+        out.push((n, built.and_then(|()| T::from_cells(&mut cells).map_err(|e| RowError::from_error(n, e)))));
     }
+    Ok(out)
 }
 
-impl<'de> Deserializer<'de> for Cell {
-    type Error = serde::de::value::Error;
-    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> std::result::Result<V::Value, Self::Error> {
-        v.visit_string(self.0)
-    }
-    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> std::result::Result<V::Value, Self::Error> {
-        v.visit_some(StringDeserializer::new(self.0))
-    }
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
-        newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
-    }
-}
-
-/// The core's `RowError` for a core error (its own constructor is private).
-fn row_error(row: u64, e: crm_core::Error) -> RowError {
-    match e {
-        crm_core::Error::Validation { field, reason } => RowError { row, field: Some(field), reason },
-        other => RowError { row, field: None, reason: other.to_string() },
-    }
-}
-
-/// Checks the column names as the core checks a CSV header.
-fn check_columns<T: Record>(names: &[String]) -> Result<Vec<&'static str>> {
-    let mut known = Vec::with_capacity(names.len());
-    for n in names {
-        match T::COLUMNS.iter().find(|c| **c == n.as_str()) {
-            Some(c) => known.push(*c),
-            None => {
-                return Err(Error::Input {
-                    field: "columns".into(),
-                    reason: format!("unknown column {n:?}; the columns are {}", T::COLUMNS.join(", ")),
-                })
-            }
-        }
-    }
-    for req in T::REQUIRED {
-        if !known.contains(req) {
-            return Err(Error::Input {
-                field: "columns".into(),
-                reason: format!("required column {req:?} is missing"),
-            });
-        }
-    }
-    Ok(known)
-}
-
-/// Rows refused while converting, and the input position of each row handed to the core.
-#[derive(Default)]
-struct Side {
-    refused: Vec<RowError>,
-    positions: Vec<u64>,
-}
-
-/// Rows per hand-over from the converting thread to the writing one.
-const CHUNK: usize = 4096;
-
-/// Converts columns to records on a second thread while the core validates and writes on
-/// this one (the conversion overlaps the SQLite writes), and feeds them to `sink` (one of
-/// the core's ingest calls). Rows that do not convert are counted in the report as the
-/// core counts its own refusals, and every row number is the 1-based input position.
-#[allow(clippy::too_many_arguments)]
+/// Ingests `rows` rows of `columns` as `T` records. A second thread fetches and converts
+/// blocks of rows while this one validates and writes them, so the conversion overlaps
+/// the SQLite writes. When the ingest stops early (cancelled, or a storage error) the
+/// converter stops at its next hand-over; when the converter fails (a text source
+/// raised), the rows before stay ingested and its error is returned.
 fn ingest_columns_as<T: Record + Send>(
     crm: &Crm,
-    names: Vec<&'static str>,
-    mut columns: Vec<Column>,
+    columns: &[Column],
     rows: usize,
-    batch_size: usize,
-    max_errors: usize,
-    reporter: &mut Reporter,
-    sink: impl FnOnce(&Crm, &mut dyn Iterator<Item = T>, IngestOptions<'_>) -> crm_core::Result<IngestReport>,
-) -> crm_core::Result<IngestReport> {
-    let refused_so_far = AtomicU64::new(0);
-    let (tx, rx) = sync_channel::<Vec<T>>(8);
+    opts: IngestOptions<'_>,
+) -> Result<IngestReport> {
+    let (tx, rx) = sync_channel::<Result<Vec<RowItem<T>>>>(4);
     std::thread::scope(|scope| {
-        let converter = scope.spawn(|| {
-            let tx = tx; // moved in, so the writer sees the end of the rows when this returns
-            let mut side = Side::default();
-            let mut chunk = Vec::with_capacity(CHUNK);
-            for i in 0..rows {
-                let cells = names.iter().zip(columns.iter_mut()).filter_map(|(n, c)| c.take(i).map(|v| (*n, Cell(v))));
-                let row = T::Row::deserialize(MapDeserializer::new(cells))
-                    .map_err(|e| crm_core::Error::validation("row", e.to_string()))
-                    .and_then(|r| r.try_into());
-                let pos = i as u64 + 1;
-                match row {
-                    Ok(rec) => {
-                        side.positions.push(pos);
-                        chunk.push(rec);
-                    }
-                    Err(e) => {
-                        side.refused.push(row_error(pos, e));
-                        refused_so_far.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                if chunk.len() == CHUNK && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err() {
-                    return side; // the writer stopped (a storage error); it reports why
+        scope.spawn(move || {
+            for start in (0..rows).step_by(BLOCK) {
+                let block = convert_block(columns, start, rows.min(start + BLOCK));
+                let failed = block.is_err();
+                if tx.send(block).is_err() || failed {
+                    return;
                 }
             }
-            let _ = tx.send(chunk);
-            side
         });
-        let mut records = rx.iter().flatten();
-        let mut progress = |p: Progress| {
-            reporter.report(p.rows_done + refused_so_far.load(Ordering::Relaxed), Some(rows as u64));
-        };
-        let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut progress) };
-        let result = sink(crm, &mut records, opts);
-        drop(records);
-        drop(rx);
-        let side = converter.join().expect("the converting thread does not panic");
-        let mut report = result?;
-        let refused = side.refused.len() as u64;
-        report.rows += refused;
-        report.failed += refused;
-        for e in &mut report.errors {
-            e.row = side.positions[e.row as usize - 1];
-        }
-        report.errors.extend(side.refused);
-        report.errors.sort_by_key(|e| e.row);
-        report.errors.truncate(max_errors);
-        Ok(report)
+        let mut failed = None;
+        let records = rx.into_iter().map_while(|b| b.map_err(|e| failed = Some(e)).ok()).flatten();
+        let report = crm.ingest_rows(records, opts)?;
+        failed.map_or(Ok(report), Err)
     })
 }
 
@@ -236,6 +258,9 @@ fn ingest_columns_as<T: Record + Send>(
 pub fn count_rows(py: Python<'_>, path: String) -> Result<u64> {
     py.detach(move || Ok(ingest::count_rows(path)?))
 }
+
+/// One column as Python sends it: name, kind, data (bytes, or a text source), validity.
+type PyColumn<'py> = (String, String, Bound<'py, PyAny>, Option<Bound<'py, PyBytes>>);
 
 #[pymethods]
 impl PyCrm {
@@ -252,12 +277,7 @@ impl PyCrm {
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         self.run(py, move |crm| {
-            let mut reporter = Reporter { callback: progress, failed: None };
-            let total = if reporter.callback.is_some() { ingest::count_rows(&path).ok() } else { None };
-            let mut cb = |p: Progress| reporter.report(p.rows_done, total);
-            let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut cb) };
-            let report = crm.ingest_file(kind, &path, opts);
-            reporter.finish(report)
+            Reporter::new(progress).run(batch_size, max_errors, None, |opts| Ok(crm.ingest_file(kind, &path, opts)?))
         })
     }
 
@@ -276,64 +296,47 @@ impl PyCrm {
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         self.run(py, move |crm| {
-            let mut reporter = Reporter { callback: progress, failed: None };
-            let mut cb = |p: Progress| reporter.report(p.rows_done, Some(rows));
-            let opts = IngestOptions { batch_size, max_errors, progress: Some(&mut cb) };
-            let report = crm.ingest_reader(kind, Cursor::new(text.into_bytes()), Format::JsonLines, opts);
-            reporter.finish(report)
+            Reporter::new(progress).run(batch_size, max_errors, Some(rows), |opts| {
+                Ok(crm.ingest_reader(kind, Cursor::new(text.into_bytes()), Format::JsonLines, opts)?)
+            })
         })
     }
 
-    /// Ingests DataFrame columns `[(name, kind, values)]` (kind `text`, `int` or `time`
-    /// in microseconds) holding the CSV columns of `kind`; returns the report as JSON.
-    #[pyo3(signature = (kind, columns, batch_size, max_errors, progress=None))]
+    /// Ingests `rows` rows of columns `[(name, kind, data, valid)]` holding the CSV
+    /// columns of `kind`; returns the report as JSON. Kinds: `int` and `time` (`data`:
+    /// `rows` little-endian int64, times in microseconds since 1970 UTC; `valid`: `None` or
+    /// one byte per row, 0 where the cell is missing) and `text` (`data`: a callable
+    /// `(start, stop) -> (utf8, offsets, valid)` for a block of rows; `valid` unused).
+    #[pyo3(signature = (kind, columns, rows, batch_size, max_errors, progress=None))]
+    #[allow(clippy::too_many_arguments)]
     fn ingest_columns(
         &self,
         py: Python<'_>,
         kind: &str,
-        columns: Vec<(String, String, Bound<'_, PyAny>)>,
+        columns: Vec<PyColumn<'_>>,
+        rows: usize,
         batch_size: usize,
         max_errors: usize,
         progress: Option<Py<PyAny>>,
     ) -> Result<String> {
         let kind = record_kind(kind)?;
-        let names: Vec<String> = columns.iter().map(|(n, _, _)| n.clone()).collect();
-        let names = match kind {
-            RecordKind::Customers => check_columns::<NewCustomer>(&names)?,
-            RecordKind::Orders => check_columns::<NewOrder>(&names)?,
-            RecordKind::Interactions => check_columns::<NewInteraction>(&names)?,
+        let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+        let positions = match kind {
+            RecordKind::Customers => column_positions::<NewCustomer>("columns", &names)?,
+            RecordKind::Orders => column_positions::<NewOrder>("columns", &names)?,
+            RecordKind::Interactions => column_positions::<NewInteraction>("columns", &names)?,
         };
-        let cols = columns.iter().map(|(n, k, v)| Column::extract(k, n, v)).collect::<Result<Vec<_>>>()?;
-        let rows = cols.first().map_or(0, Column::len);
-        if cols.iter().any(|c| c.len() != rows) {
-            return Err(Error::Input { field: "columns".into(), reason: "columns differ in length".into() });
-        }
+        let columns = columns
+            .into_iter()
+            .zip(positions)
+            .map(|((name, k, data, valid), at)| Column::new(name, at, &k, &data, valid.as_ref(), rows))
+            .collect::<Result<Vec<_>>>()?;
         self.run(py, move |crm| {
-            let mut reporter = Reporter { callback: progress, failed: None };
-            let r = &mut reporter;
-            let report = match kind {
-                RecordKind::Customers => {
-                    ingest_columns_as::<NewCustomer>(crm, names, cols, rows, batch_size, max_errors, r, |c, it, o| {
-                        c.ingest_customers(it, o)
-                    })
-                }
-                RecordKind::Orders => {
-                    ingest_columns_as::<NewOrder>(crm, names, cols, rows, batch_size, max_errors, r, |c, it, o| {
-                        c.ingest_orders(it, o)
-                    })
-                }
-                RecordKind::Interactions => ingest_columns_as::<NewInteraction>(
-                    crm,
-                    names,
-                    cols,
-                    rows,
-                    batch_size,
-                    max_errors,
-                    r,
-                    |c, it, o| c.ingest_interactions(it, o),
-                ),
-            };
-            reporter.finish(report)
+            Reporter::new(progress).run(batch_size, max_errors, Some(rows as u64), |opts| match kind {
+                RecordKind::Customers => ingest_columns_as::<NewCustomer>(crm, &columns, rows, opts),
+                RecordKind::Orders => ingest_columns_as::<NewOrder>(crm, &columns, rows, opts),
+                RecordKind::Interactions => ingest_columns_as::<NewInteraction>(crm, &columns, rows, opts),
+            })
         })
     }
 }

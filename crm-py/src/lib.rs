@@ -17,6 +17,11 @@ mod synth;
 
 use pyo3::prelude::*;
 
+/// mimalloc rather than the system allocator: bulk ingest builds records on one thread and
+/// frees them on another, which glibc's per-thread arenas make slow (lock, consolidate).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _crm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -69,9 +69,11 @@ static FILE *open_csv(const char *dir, const char *name) {
     return f;
 }
 
-static void on_progress(uint64_t done, int64_t total, void *user) {
+/* Returning false would cancel the import, keeping the batches already committed. */
+static bool on_progress(uint64_t done, int64_t total, void *user) {
     (void)user;
     printf("  imported %" PRIu64 " of %" PRId64 " rows\n", done, total);
+    return true;
 }
 
 static int import_customers(crm_t *db, const char *dir) {

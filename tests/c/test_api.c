@@ -9,11 +9,12 @@
 
 #define T0 1767225600000000LL /* 2026-01-01T00:00:00Z in microseconds */
 
-static void on_progress(uint64_t done, int64_t total, void *user) {
+static bool on_progress(uint64_t done, int64_t total, void *user) {
     uint64_t *calls = user;
     (*calls)++;
     (void)done;
     (void)total;
+    return true;
 }
 
 /* Checks that `json` contains `needle`, then frees it. */

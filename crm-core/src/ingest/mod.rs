@@ -1,13 +1,19 @@
-//! Bulk ingest of customers, orders and interactions from CSV files, JSON Lines files and
-//! Rust iterators. Rows stream through (a file is never held in memory whole), are
-//! validated outside the write lock, and are written in batched transactions. Rows that
-//! fail are reported with their row number, field and reason; every valid row is stored.
-//! Records carry external ids, so ingesting the same file again changes nothing.
+//! Bulk ingest of customers, orders and interactions from CSV files, JSON Lines files, Rust
+//! iterators and the typed columns of a binding's DataFrame. Rows stream through (a file is
+//! never held in memory whole), are validated outside the write lock, and are written in
+//! batched transactions. Rows that fail are reported with their row number, field and
+//! reason; every valid row is stored. Records carry external ids, so ingesting the same
+//! file again changes nothing.
+//!
+//! Every source ends in one engine, [`Crm::ingest_rows`], which takes numbered rows that
+//! are either records or the reason the caller could not build one: files, iterators and
+//! bindings share its batching, validation, statistics, change feed and report.
 
 mod rows;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +29,7 @@ use crate::stats::StatsAcc;
 use crate::store::{Store, StoreTx};
 use crate::validate::Validator;
 
-pub use rows::{CustomerRow, InteractionRow, OrderRow, CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS};
+pub use rows::{Cell, CustomerRow, InteractionRow, OrderRow, CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS};
 
 /// File formats for bulk ingest and export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +99,7 @@ impl RecordKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     /// For files, the 1-based line the row starts on (the CSV header is line 1); for
-    /// iterators, the 1-based position.
+    /// iterators, the 1-based position; for [`Crm::ingest_rows`], the caller's number.
     pub row: u64,
     /// The offending field, where known.
     pub field: Option<String>,
@@ -102,7 +108,15 @@ pub struct RowError {
 }
 
 impl RowError {
-    fn from_error(row: u64, e: Error) -> RowError {
+    /// The row error for `e`: a validation error gives its field and reason, any other
+    /// error its message.
+    ///
+    /// ```
+    /// use crm_core::{ingest::RowError, Error};
+    /// let e = RowError::from_error(3, Error::validation("email", "is not an address"));
+    /// assert_eq!((e.row, e.field.as_deref()), (3, Some("email")));
+    /// ```
+    pub fn from_error(row: u64, e: Error) -> RowError {
         match e {
             Error::Validation { field, reason } => RowError { row, field: Some(field), reason },
             other => RowError { row, field: None, reason: other.to_string() },
@@ -125,6 +139,10 @@ pub struct IngestReport {
     pub failed: u64,
     /// The refused rows, in order, up to [`IngestOptions::max_errors`].
     pub errors: Vec<RowError>,
+    /// Whether the progress callback stopped the ingest while rows were left: the rows
+    /// counted here were read and their batches committed; no later row was stored.
+    #[serde(default)]
+    pub cancelled: bool,
 }
 
 /// Progress of a running ingest.
@@ -142,13 +160,34 @@ pub struct IngestOptions<'a> {
     pub batch_size: usize,
     /// Row errors kept in the report (default 10,000); all are counted in `failed`.
     pub max_errors: usize,
-    /// Called after each committed batch.
-    pub progress: Option<&'a mut dyn FnMut(Progress)>,
+    /// Rows in all, for [`Progress::rows_total`], when the caller knows. When `None`, an
+    /// iterator of known length gives its length, and [`Crm::ingest_file`] counts the
+    /// file's lines if there is a progress callback.
+    pub rows_total: Option<u64>,
+    /// Called after each committed batch. Returning [`ControlFlow::Break`] cancels the
+    /// ingest: the batches committed so far stay committed (each batch is one
+    /// transaction, so the store holds the valid rows among the first `rows_done` and no
+    /// later row), the source is read no further (at most one more row, to learn whether
+    /// any was left), and the report says [`IngestReport::cancelled`] if one was. A
+    /// `Break` after the last batch cancels nothing.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use crm_core::{Crm, NewCustomer, ingest::{IngestOptions, Progress}};
+    /// let crm = Crm::in_memory().unwrap();
+    /// let rows = (1..=10).map(|n| NewCustomer { external_id: Some(format!("C{n}")), name: format!("N{n}"), ..Default::default() });
+    /// let mut stop_after_4 = |p: Progress| if p.rows_done >= 4 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) };
+    /// let opts = IngestOptions { batch_size: 2, progress: Some(&mut stop_after_4), ..Default::default() };
+    /// let report = crm.ingest_customers(rows, opts).unwrap();
+    /// assert!(report.cancelled);
+    /// assert_eq!((report.rows, report.created, crm.counts().unwrap().customers), (4, 4, 4));
+    /// ```
+    pub progress: Option<&'a mut dyn FnMut(Progress) -> ControlFlow<()>>,
 }
 
 impl Default for IngestOptions<'_> {
     fn default() -> Self {
-        IngestOptions { batch_size: 20_000, max_errors: 10_000, progress: None }
+        IngestOptions { batch_size: 20_000, max_errors: 10_000, rows_total: None, progress: None }
     }
 }
 
@@ -157,6 +196,7 @@ impl std::fmt::Debug for IngestOptions<'_> {
         f.debug_struct("IngestOptions")
             .field("batch_size", &self.batch_size)
             .field("max_errors", &self.max_errors)
+            .field("rows_total", &self.rows_total)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -170,6 +210,60 @@ pub trait Record: Sized + Serialize + DeserializeOwned + private::Sealed {
     const COLUMNS: &'static [&'static str];
     /// CSV columns that must be present.
     const REQUIRED: &'static [&'static str];
+
+    /// Builds a record from one row of typed columns by the rules of a CSV row:
+    /// `cells[i]` is the cell of column `COLUMNS[i]`, `None` where the column is absent
+    /// or the cell is null (see [`column_positions`]). The cells are taken, leaving `None`.
+    /// Hand the result to [`Crm::ingest_rows`] with the row's number.
+    ///
+    /// ```
+    /// use crm_core::{NewOrder, ingest::{Cell, Record}};
+    /// let mut cells = vec![None; NewOrder::COLUMNS.len()];
+    /// for (name, cell) in [("external_id", Cell::Text("O-1")), ("customer_external_id", Cell::Text("C-1")),
+    ///     ("occurred_at", Cell::Time(1_767_225_600_000_000)), ("currency", Cell::Text("EUR")),
+    ///     ("total_minor", Cell::Int(1250))] {
+    ///     cells[NewOrder::COLUMNS.iter().position(|c| *c == name).unwrap()] = Some(cell);
+    /// }
+    /// let order = NewOrder::from_cells(&mut cells).unwrap();
+    /// assert_eq!((order.total_minor, order.occurred_at.to_rfc3339()), (1250, "2026-01-01T00:00:00+00:00".into()));
+    /// ```
+    ///
+    /// # Panics
+    /// When `cells` has fewer than `COLUMNS.len()` cells.
+    fn from_cells(cells: &mut [Option<Cell<'_>>]) -> Result<Self>;
+}
+
+/// Where each of `names` sits in `T::COLUMNS`, after checking them as a CSV header is
+/// checked: every name known, none twice, every required column present. Errors are
+/// validation errors on the field `what` (`"header"` for files).
+///
+/// ```
+/// use crm_core::{NewOrder, ingest::column_positions};
+/// let names = ["external_id", "customer_external_id", "occurred_at", "currency", "total_minor"];
+/// assert_eq!(column_positions::<NewOrder>("columns", &names).unwrap(), [0, 1, 3, 5, 6]);
+/// assert!(column_positions::<NewOrder>("columns", &["external_id", "colour"]).is_err());
+/// ```
+pub fn column_positions<T: Record>(what: &str, names: &[impl AsRef<str>]) -> Result<Vec<usize>> {
+    let mut positions = Vec::with_capacity(names.len());
+    for name in names {
+        let name = name.as_ref();
+        let Some(at) = T::COLUMNS.iter().position(|c| *c == name) else {
+            return Err(Error::validation(
+                what,
+                format!("unknown column {name:?}; the columns are {}", T::COLUMNS.join(", ")),
+            ));
+        };
+        if positions.contains(&at) {
+            return Err(Error::validation(what, format!("column {name:?} appears twice")));
+        }
+        positions.push(at);
+    }
+    for req in T::REQUIRED {
+        if !names.iter().any(|n| n.as_ref() == *req) {
+            return Err(Error::validation(what, format!("required column {req:?} is missing")));
+        }
+    }
+    Ok(positions)
 }
 
 mod private {
@@ -187,6 +281,9 @@ impl Record for NewCustomer {
     type Row = CustomerRow;
     const COLUMNS: &'static [&'static str] = CUSTOMER_COLUMNS;
     const REQUIRED: &'static [&'static str] = &["external_id", "name"];
+    fn from_cells(cells: &mut [Option<Cell<'_>>]) -> Result<Self> {
+        rows::customer(CustomerRow::from_cells(cells))
+    }
 }
 
 impl Sealed for NewCustomer {
@@ -205,6 +302,9 @@ impl Record for NewOrder {
     type Row = OrderRow;
     const COLUMNS: &'static [&'static str] = ORDER_COLUMNS;
     const REQUIRED: &'static [&'static str] = &["external_id", "occurred_at", "currency", "total_minor"];
+    fn from_cells(cells: &mut [Option<Cell<'_>>]) -> Result<Self> {
+        rows::order(OrderRow::from_cells(cells))
+    }
 }
 
 impl Sealed for NewOrder {
@@ -220,6 +320,9 @@ impl Record for NewInteraction {
     type Row = InteractionRow;
     const COLUMNS: &'static [&'static str] = INTERACTION_COLUMNS;
     const REQUIRED: &'static [&'static str] = &["external_id", "kind", "occurred_at"];
+    fn from_cells(cells: &mut [Option<Cell<'_>>]) -> Result<Self> {
+        rows::interaction(InteractionRow::from_cells(cells))
+    }
 }
 
 impl Sealed for NewInteraction {
@@ -234,7 +337,9 @@ impl Sealed for NewInteraction {
     }
 }
 
-type RowItem<T> = (u64, std::result::Result<T, RowError>);
+/// One numbered row for [`Crm::ingest_rows`]: the record, or why the caller could not
+/// build one (it is reported and counted as failed, like a row the core refuses).
+pub type RowItem<T> = (u64, std::result::Result<T, RowError>);
 
 /// Reads records from a CSV or JSON Lines stream, one at a time. A malformed row is an
 /// item carrying a [`RowError`]; a wrong CSV header is an error before any row is read.
@@ -243,19 +348,7 @@ pub fn read<T: Record>(reader: impl Read + 'static, format: Format) -> Result<Bo
         Format::Csv => {
             let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
             let headers = r.headers().map_err(|e| Error::validation("header", e.to_string()))?.clone();
-            for h in headers.iter() {
-                if !T::COLUMNS.contains(&h) {
-                    return Err(Error::validation(
-                        "header",
-                        format!("unknown column {h:?}; the columns are {}", T::COLUMNS.join(", ")),
-                    ));
-                }
-            }
-            for req in T::REQUIRED {
-                if !headers.iter().any(|h| h == *req) {
-                    return Err(Error::validation("header", format!("required column {req:?} is missing")));
-                }
-            }
+            column_positions::<T>("header", &headers.iter().collect::<Vec<_>>())?;
             let mut it = r.into_records();
             let mut n = 1;
             Ok(Box::new(std::iter::from_fn(move || {
@@ -381,15 +474,20 @@ impl<S: Store> Crm<S> {
     }
 
     /// Ingests a CSV or JSON Lines file (format from the extension) of the given kind.
+    /// With a progress callback and no `rows_total`, the file's lines are counted first
+    /// for [`Progress::rows_total`] (an estimate when CSV cells hold line breaks).
     pub fn ingest_file(
         &self,
         kind: RecordKind,
         path: impl AsRef<Path>,
-        opts: IngestOptions<'_>,
+        mut opts: IngestOptions<'_>,
     ) -> Result<IngestReport> {
         let path = path.as_ref();
         let format = Format::from_path(path)?;
         let file = File::open(path)?;
+        if opts.progress.is_some() && opts.rows_total.is_none() {
+            opts.rows_total = count_rows(path).ok();
+        }
         self.ingest_reader(kind, file, format, opts)
     }
 
@@ -402,9 +500,9 @@ impl<S: Store> Crm<S> {
         opts: IngestOptions<'_>,
     ) -> Result<IngestReport> {
         match kind {
-            RecordKind::Customers => self.ingest_rows(read::<NewCustomer>(reader, format)?, None, opts),
-            RecordKind::Orders => self.ingest_rows(read::<NewOrder>(reader, format)?, None, opts),
-            RecordKind::Interactions => self.ingest_rows(read::<NewInteraction>(reader, format)?, None, opts),
+            RecordKind::Customers => self.ingest_rows(read::<NewCustomer>(reader, format)?, opts),
+            RecordKind::Orders => self.ingest_rows(read::<NewOrder>(reader, format)?, opts),
+            RecordKind::Interactions => self.ingest_rows(read::<NewInteraction>(reader, format)?, opts),
         }
     }
 
@@ -413,50 +511,68 @@ impl<S: Store> Crm<S> {
         rows: impl IntoIterator<Item = T>,
         opts: IngestOptions<'_>,
     ) -> Result<IngestReport> {
-        let it = rows.into_iter();
-        let total = match it.size_hint() {
-            (lo, Some(hi)) if lo == hi => Some(lo as u64),
-            _ => None,
-        };
-        self.ingest_rows(it.zip(1u64..).map(|(r, n)| (n, Ok(r))), total, opts)
+        self.ingest_rows(rows.into_iter().zip(1u64..).map(|(r, n)| (n, Ok(r))), opts)
     }
 
-    /// The engine: validate outside the lock, write a batch per transaction.
-    fn ingest_rows<T: Record>(
+    /// The engine behind every ingest: takes numbered rows, each a record or the reason
+    /// the caller could not build one, and stores them batch by batch. Each batch is
+    /// validated outside the write lock, then written in one transaction (records,
+    /// customer statistics and change feed together). Refused rows, the caller's and the
+    /// core's, are counted in `failed` and listed with their number; re-ingesting the same
+    /// records changes nothing. `rows_total` defaults to the iterator's exact length.
+    ///
+    /// A binding with typed columns builds the records with [`Record::from_cells`] and
+    /// passes the rows that do not convert as errors, so its report matches a file's:
+    ///
+    /// ```
+    /// use crm_core::{Crm, NewCustomer, Error, ingest::{IngestOptions, RowError}};
+    /// let crm = Crm::in_memory().unwrap();
+    /// let rows = vec![
+    ///     (1, Ok(NewCustomer { external_id: Some("C1".into()), name: "Ada".into(), ..Default::default() })),
+    ///     (2, Err(RowError::from_error(2, Error::validation("birthday", "is not a date")))),
+    ///     (3, Ok(NewCustomer { external_id: Some("C3".into()), name: "".into(), ..Default::default() })),
+    /// ];
+    /// let report = crm.ingest_rows(rows, IngestOptions::default()).unwrap();
+    /// assert_eq!((report.rows, report.created, report.failed), (3, 1, 2));
+    /// let refused: Vec<_> = report.errors.iter().map(|e| (e.row, e.field.as_deref().unwrap())).collect();
+    /// assert_eq!(refused, [(2, "birthday"), (3, "name")]);
+    /// ```
+    pub fn ingest_rows<T: Record>(
         &self,
-        rows: impl Iterator<Item = RowItem<T>>,
-        total: Option<u64>,
+        rows: impl IntoIterator<Item = RowItem<T>>,
         mut opts: IngestOptions<'_>,
     ) -> Result<IngestReport> {
+        let rows = rows.into_iter();
+        let total = opts.rows_total.or(match rows.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo as u64),
+            _ => None,
+        });
         let batch_size = opts.batch_size.max(1);
         let mut report = IngestReport::default();
-        let fail = |report: &mut IngestReport, e: RowError, max: usize| {
-            report.failed += 1;
-            if report.errors.len() < max {
-                report.errors.push(e);
-            }
-        };
         let mut rows = rows.peekable();
-        let mut batch: Vec<(u64, T)> = Vec::with_capacity(batch_size);
+        let mut batch: Vec<(usize, u64, T)> = Vec::with_capacity(batch_size);
+        // Refused rows of the batch by position, so the report lists them in input order
+        // whether validation or the store refused them.
+        let mut refused: Vec<(usize, RowError)> = Vec::new();
         while rows.peek().is_some() {
             batch.clear();
-            for (n, r) in rows.by_ref().take(batch_size) {
+            for (i, (n, r)) in rows.by_ref().take(batch_size).enumerate() {
                 report.rows += 1;
                 match r.and_then(|r| r.validate(self.validator()).map_err(|e| RowError::from_error(n, e))) {
-                    Ok(v) => batch.push((n, v)),
-                    Err(e) => fail(&mut report, e, opts.max_errors),
+                    Ok(v) => batch.push((i, n, v)),
+                    Err(e) => refused.push((i, e)),
                 }
             }
             let outcomes = self.store().write(|tx| {
                 let now = now();
                 let mut acc = StatsAcc::default();
                 let mut outcomes = Vec::with_capacity(batch.len());
-                for (n, rec) in batch.drain(..) {
+                for (i, n, rec) in batch.drain(..) {
                     match rec.write(tx, now, &mut acc) {
                         Ok(o) => outcomes.push(Ok(o)),
                         // Row-level refusals happen before the row writes anything.
                         Err(e @ (Error::Validation { .. } | Error::NotFound { .. } | Error::Conflict(_))) => {
-                            outcomes.push(Err(RowError::from_error(n, e)))
+                            outcomes.push(Err((i, RowError::from_error(n, e))))
                         }
                         Err(e) => return Err(e),
                     }
@@ -469,11 +585,21 @@ impl<S: Store> Crm<S> {
                     Ok(Outcome::Created) => report.created += 1,
                     Ok(Outcome::Updated) => report.updated += 1,
                     Ok(Outcome::Unchanged) => report.unchanged += 1,
-                    Err(e) => fail(&mut report, e, opts.max_errors),
+                    Err(e) => refused.push(e),
+                }
+            }
+            refused.sort_by_key(|(i, _)| *i);
+            for (_, e) in refused.drain(..) {
+                report.failed += 1;
+                if report.errors.len() < opts.max_errors {
+                    report.errors.push(e);
                 }
             }
             if let Some(p) = opts.progress.as_mut() {
-                p(Progress { rows_done: report.rows, rows_total: total });
+                if p(Progress { rows_done: report.rows, rows_total: total }).is_break() && rows.peek().is_some() {
+                    report.cancelled = true;
+                    break;
+                }
             }
         }
         Ok(report)

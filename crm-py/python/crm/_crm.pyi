@@ -9,6 +9,10 @@ INTERACTION_COLUMNS: List[str]
 
 _Progress = Optional[Callable[[int, Optional[int]], Any]]
 _Rule = Union[str, Mapping[str, Any]]
+# (name, kind, data, validity mask), see crm.frames.ingest_columns: kinds "int" and "time"
+# carry int64 bytes; "text" a callable (start, stop) -> (utf8, int64 offsets, validity).
+_TextSource = Callable[[int, int], Tuple[bytes, bytes, Optional[bytes]]]
+_Column = Tuple[str, str, Union[bytes, _TextSource], Optional[bytes]]
 
 class Crm:
     """Native handle over ``crm_core::Crm``; frozen and thread-safe."""
@@ -88,7 +92,8 @@ class Crm:
     def ingest_columns(
         self,
         kind: str,
-        columns: Sequence[Tuple[str, str, List[Any]]],
+        columns: Sequence[_Column],
+        rows: int,
         batch_size: int,
         max_errors: int,
         progress: _Progress = None,

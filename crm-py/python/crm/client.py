@@ -525,24 +525,31 @@ class Crm:
 
         * a path to a ``.csv`` or ``.jsonl``/``.ndjson`` file (the core's formats);
         * a pandas DataFrame or a pyarrow Table with the CSV columns of the kind
-          (``crm.ORDER_COLUMNS`` ...; nested values as JSON text or Python lists/dicts,
-          times as datetime64 columns or RFC 3339 text);
+          (``crm.ORDER_COLUMNS`` ...; nested values as JSON text or Python lists/dicts;
+          times as datetime64 columns of any unit and zone, naive ones read as UTC, as
+          integer microseconds since 1970 UTC, or as RFC 3339 text; money as integers);
         * a list (or iterable) of dicts in the serde shape of the record.
 
-        Rows are validated and written in batched transactions with the GIL released;
-        re-ingesting the same rows changes nothing. Returns the :class:`IngestReport`;
-        row numbers are 1-based positions (lines, for files).
+        Rows are validated and written in batched transactions (``batch_size`` rows each)
+        with the GIL released; re-ingesting the same rows changes nothing. Returns the
+        :class:`IngestReport`; row numbers are 1-based positions (lines, for files).
+
+        ``progress`` (see :data:`crm.ingest.ProgressArg`) is called after each committed
+        batch. A callable returning ``False`` cancels the ingest: the batches committed so
+        far stay (each batch is one transaction), no later row is stored, and the report
+        has ``cancelled=True``. An exception in the callback, or Ctrl-C, stops the ingest
+        the same way and is raised once the committed batches are safe.
         """
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
             cb = progress_callback(progress, f"ingest {kind}", path=path)
             return self._finish(cb, lambda: self._native.ingest_file(kind, path, batch_size, max_errors, cb))
-        if _is_arrow(source):
-            source = source.to_pandas()
-        if _is_frame(source):
-            columns = _frames.ingest_columns(source)
-            cb = progress_callback(progress, f"ingest {kind}", rows=len(source))
-            return self._finish(cb, lambda: self._native.ingest_columns(kind, columns, batch_size, max_errors, cb))
+        if _is_arrow(source) or _is_frame(source):
+            columns, rows = (_frames.arrow_ingest_columns if _is_arrow(source) else _frames.ingest_columns)(source)
+            cb = progress_callback(progress, f"ingest {kind}", rows=rows)
+            return self._finish(
+                cb, lambda: self._native.ingest_columns(kind, columns, rows, batch_size, max_errors, cb)
+            )
         text, rows = _frames.records_jsonl(source)
         cb = progress_callback(progress, f"ingest {kind}", rows=rows)
         return self._finish(cb, lambda: self._native.ingest_jsonl(kind, text, rows, batch_size, max_errors, cb))

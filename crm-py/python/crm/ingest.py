@@ -14,7 +14,9 @@ __all__ = ["IngestReport", "RowError", "ProgressArg", "progress_callback"]
 ProgressArg = Union[None, bool, Callable[[int, Optional[int]], Any]]
 """``None``: a tqdm bar for large inputs when tqdm is installed; ``False``: none;
 ``True``: a tqdm bar always; a callable: called ``(rows_done, rows_total)`` after each
-committed batch, with the GIL held."""
+committed batch, with the GIL held. The callable returning ``False`` (exactly; ``None``
+and any other value go on) cancels the ingest: the batches committed so far stay, and
+the report says ``cancelled``."""
 
 # Inputs this large take about a second or more to ingest.
 AUTO_PROGRESS_ROWS = 100_000
@@ -32,7 +34,9 @@ class RowError:
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What a bulk ingest did: counts, and the refused rows (up to ``max_errors``)."""
+    """What a bulk ingest did: counts, and the refused rows (up to ``max_errors``).
+    ``cancelled`` is True when the progress callback stopped the ingest while rows were
+    left: ``rows`` were read and their batches committed, no later row was stored."""
 
     rows: int
     created: int
@@ -40,6 +44,7 @@ class IngestReport:
     unchanged: int
     failed: int
     errors: List[RowError] = field(default_factory=list)
+    cancelled: bool = False
 
     @classmethod
     def from_json(cls, text: str) -> IngestReport:
@@ -52,6 +57,7 @@ class IngestReport:
             unchanged=d["unchanged"],
             failed=d["failed"],
             errors=[RowError(e["row"], e.get("field"), e["reason"]) for e in d["errors"]],
+            cancelled=d.get("cancelled", False),
         )
 
     @property

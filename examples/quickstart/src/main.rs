@@ -4,6 +4,7 @@
 //! `cargo run --release -p quickstart -- [--customers N] [--db PATH] [--seed N]`
 
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use crm_core::ingest::{IngestOptions, Progress};
@@ -98,18 +99,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn options(progress: &mut dyn FnMut(Progress)) -> IngestOptions<'_> {
+fn options(progress: &mut dyn FnMut(Progress) -> ControlFlow<()>) -> IngestOptions<'_> {
     IngestOptions { progress: Some(progress), ..Default::default() }
 }
 
 /// A one-line progress display on stderr, when stderr is a terminal.
-fn bar(what: &'static str) -> impl FnMut(Progress) {
+fn bar(what: &'static str) -> impl FnMut(Progress) -> ControlFlow<()> {
     let tty = std::io::stderr().is_terminal();
-    move |p: Progress| match p.rows_total {
-        _ if !tty => {}
-        Some(total) if total > 0 => {
-            eprint!("\r  {what}: {}/{} ({:.0}%)   ", p.rows_done, total, 100.0 * p.rows_done as f64 / total as f64)
+    move |p: Progress| {
+        match p.rows_total {
+            _ if !tty => {}
+            Some(total) if total > 0 => {
+                eprint!("\r  {what}: {}/{} ({:.0}%)   ", p.rows_done, total, 100.0 * p.rows_done as f64 / total as f64)
+            }
+            _ => eprint!("\r  {what}: {} rows   ", p.rows_done),
         }
-        _ => eprint!("\r  {what}: {} rows   ", p.rows_done),
+        ControlFlow::Continue(())
     }
 }
