@@ -2,8 +2,6 @@
 //! Python object per row), the stored model, one customer's score, segment sizes. The rules
 //! are crm-core's `segment::rfm`; this module converts arguments and results.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use crm_core::segment::rfm::{RfmConfig, RfmGrid, RfmScore, RfmTable};
 use crm_core::{Currency, CustomerId};
@@ -59,24 +57,22 @@ impl Columns {
         let mut ints: [Vec<u8>; 7] = std::array::from_fn(|_| Vec::with_capacity(n * 8));
         let mut segment_codes = Vec::with_capacity(n * 2);
         let mut segments: Vec<String> = table.model.config.grid.names().into_iter().map(str::to_owned).collect();
-        let mut code: HashMap<String, i16> = segments.iter().enumerate().map(|(i, s)| (s.clone(), i as i16)).collect();
         for s in &table.scores {
             let values =
                 [s.customer_id.0, s.recency_days, s.frequency, s.monetary_minor, s.r.into(), s.f.into(), s.m.into()];
             for (col, v) in ints.iter_mut().zip(values) {
                 col.extend_from_slice(&v.to_ne_bytes());
             }
-            // Every name comes from the model's grid; one that did not would still be kept.
-            let c = match code.get(s.segment.as_str()) {
-                Some(c) => *c,
+            // A grid has at most 25 names: a scan beats hashing. Every name comes from the
+            // model's grid; one that did not would still be kept.
+            let code = match segments.iter().position(|name| *name == s.segment) {
+                Some(i) => i,
                 None => {
-                    let c = segments.len() as i16;
                     segments.push(s.segment.clone());
-                    code.insert(s.segment.clone(), c);
-                    c
+                    segments.len() - 1
                 }
             };
-            segment_codes.extend_from_slice(&c.to_ne_bytes());
+            segment_codes.extend_from_slice(&(code as i16).to_ne_bytes());
         }
         Columns { ints, segment_codes, segments }
     }
