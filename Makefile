@@ -51,6 +51,13 @@ bench-c:
 bench-python: test-python
 	target/pyenv/bin/python crm-py/bench/bench_ingest.py $(ARGS)
 
+# Crm.compute_rfm to a DataFrame against pandas groupby and DuckDB on the same orders; prints a
+# table. 1M customers from `make bench`'s database when present, else ARGS="--customers 100000".
+.PHONY: bench-python-rfm
+bench-python-rfm: test-python
+	target/pyenv/bin/python -m pip install -q --disable-pip-version-check duckdb
+	target/pyenv/bin/python crm-py/bench/bench_rfm.py $(ARGS)
+
 clean:
 	$(CARGO) clean
 	rm -f crm.db crm.db-wal crm.db-shm

@@ -46,6 +46,12 @@
 #define CRM_NO_TIME INT64_MIN
 
 /**
+ * Size of `crm_rfm_customer.segment` in bytes: a segment name is at most 64 characters of
+ * UTF-8 (at most 4 bytes each), plus the terminating NUL.
+ */
+#define CRM_RFM_SEGMENT_SIZE 257
+
+/**
  * Most customer ids one page call returns (the largest `limit` of `crm_rule_members` and
  * `crm_segment_members`).
  */
@@ -435,6 +441,45 @@ typedef struct crm_line_item_in {
      */
     int64_t unit_price_minor;
 } crm_line_item_in;
+
+/**
+ * One customer's RFM values, scores and segment, typed (filled by `crm_rfm_of_typed` and
+ * `crm_rfm_score_typed`). Plain data: nothing in it needs freeing.
+ */
+typedef struct crm_rfm_customer {
+    /**
+     * The customer.
+     */
+    int64_t customer_id;
+    /**
+     * Whole days from the last completed order to the as-of time.
+     */
+    int64_t recency_days;
+    /**
+     * Completed orders (any currency) up to the as-of time.
+     */
+    int64_t frequency;
+    /**
+     * Completed spend in the model's currency, minor units.
+     */
+    int64_t monetary_minor;
+    /**
+     * Recency score, 1 (longest ago) to 5 (most recent).
+     */
+    uint8_t r;
+    /**
+     * Frequency score, 1 to 5.
+     */
+    uint8_t f;
+    /**
+     * Monetary score, 1 to 5.
+     */
+    uint8_t m;
+    /**
+     * The named segment (`"Champions"`, `"At Risk"`, ...): UTF-8, NUL-terminated.
+     */
+    char segment[CRM_RFM_SEGMENT_SIZE];
+} crm_rfm_customer;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1378,6 +1423,155 @@ enum crm_status crm_order_get_by_external_id(const crm_t *crm,
  * `crm` is NULL or a handle value.
  */
 enum crm_status crm_order_delete(const crm_t *crm, int64_t id);
+
+/**
+ * Computes RFM values, scores and segment names for every member of the population (the
+ * customers with completed spend in the configured currency) without storing anything.
+ *
+ * - `config_json`: required; UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes, borrowed for the
+ *   call: `{"currency":"USD","as_of":"2026-06-01T00:00:00Z","grid":[[...5 names...] x 5]}`;
+ *   `as_of` (RFC 3339; default now) and `grid` (5 rows from R = 5 down to R = 1 of 5 names
+ *   for FM = 1 to 5; default the standard grid) may be omitted. Unknown keys are an error.
+ * - `out_json`: required; receives the table (NULL on failure):
+ *   `{"model":{"config":{...},"as_of":"...","source":"stats"|"orders","population":N,
+ *   "boundaries":{"recency_days":[4 values or null],"frequency":[...],"monetary_minor":[...]},
+ *   "computed_at":"..."},"scores":[{"customer_id":1,"recency_days":3,"frequency":9,
+ *   "monetary_minor":90000,"r":5,"f":4,"m":5,"segment":"Champions"},...]}`, scores by
+ *   customer id. For a large population this string is large (about 120 bytes a member).
+ *   Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (not JSON, a missing `currency`, an unknown
+ * key or a value of the wrong type; field `config_json`), `CRM_ERR_VALIDATION` (field
+ * `currency` for an unknown code, `as_of` before 1970 or more than 366 days ahead, `grid`,
+ * `grid[i]` or `grid[i][j]` for a grid of the wrong size or a blank or over-long name),
+ * `CRM_ERR_STORAGE`. Reads only. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_compute(const crm_t *crm, const char *config_json, char **out_json);
+
+/**
+ * Computes RFM as `crm_rfm_compute` does and stores it in one transaction: every stored
+ * score is replaced (customers no longer in the population lose theirs) and the model is
+ * kept for `crm_rfm_score`, `crm_rfm_of` and the rule language's `rfm.*` fields.
+ *
+ * - `config_json`: required; as for `crm_rfm_compute`.
+ * - `out_model_json`: may be NULL; receives the stored model, the `"model"` object of
+ *   `crm_rfm_compute` (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: as for `crm_rfm_compute`. Nothing is written on failure. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_refresh(const crm_t *crm, const char *config_json, char **out_model_json);
+
+/**
+ * The model stored by the last `crm_rfm_refresh`.
+ *
+ * - `out_json`: required; receives the model as in `crm_rfm_refresh`, or the JSON text
+ *   `null` when no model was stored yet (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION` (field
+ * `rfm_model`: the stored model cannot be read), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_model(const crm_t *crm, char **out_json);
+
+/**
+ * A customer's score as stored by the last `crm_rfm_refresh`.
+ *
+ * - `out_json`: required; receives one score as in `crm_rfm_compute`'s `"scores"`, or the
+ *   JSON text `null` when the customer was not in the stored model's population (or no model
+ *   was stored) (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND` (no such
+ * customer), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_of(const crm_t *crm, int64_t customer_id, char **out_json);
+
+/**
+ * `crm_rfm_of`, typed: the hot path for a host reading a customer's stored score.
+ *
+ * - `out`: required; written when `*out_found` is true, left alone otherwise.
+ * - `out_found`: required; true when the customer has a stored score, false when the
+ *   customer exists but was not in the stored model's population (or no model was stored).
+ *
+ * Errors: as for `crm_rfm_of`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_of_typed(const crm_t *crm,
+                                 int64_t customer_id,
+                                 struct crm_rfm_customer *out,
+                                 bool *out_found);
+
+/**
+ * Scores one customer against the stored model's boundaries and grid, from the customer's
+ * own statistics (its orders, when `as_of_us` is earlier than its last completed order),
+ * without reading anyone else: in the model's currency, with recency counted to `as_of_us`.
+ * For a member of the stored population, scoring as of the model's as-of time gives exactly
+ * its stored score.
+ *
+ * - `as_of_us`: microseconds since the Unix epoch (UTC), or `INT64_MIN` for now.
+ * - `out_json`: required; receives one score as in `crm_rfm_compute`'s `"scores"`, or the
+ *   JSON text `null` when the customer has no completed spend in the model's currency (NULL
+ *   on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND` (no such
+ * customer), `CRM_ERR_VALIDATION` (field `rfm_model` when no model was stored yet: call
+ * `crm_rfm_refresh` first; field `as_of` for a time before 1970 or more than 366 days ahead),
+ * `CRM_ERR_STORAGE`. Reads only. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_score(const crm_t *crm,
+                              int64_t customer_id,
+                              int64_t as_of_us,
+                              char **out_json);
+
+/**
+ * `crm_rfm_score`, typed: the hot path for a host scoring a customer as orders arrive.
+ *
+ * - `out`: required; written when `*out_found` is true, left alone otherwise.
+ * - `out_found`: required; true when the customer was scored, false when it has no
+ *   completed spend in the model's currency.
+ *
+ * Errors: as for `crm_rfm_score`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_score_typed(const crm_t *crm,
+                                    int64_t customer_id,
+                                    int64_t as_of_us,
+                                    struct crm_rfm_customer *out,
+                                    bool *out_found);
+
+/**
+ * Members per named segment of the stored scores.
+ *
+ * - `out_json`: required; receives `[{"segment":"New Customers","members":0},...]`: every
+ *   name of the stored model's grid in reading order (from R = 5, FM = 1), zero where nobody
+ *   falls, then any other stored name; `[]` when no model was stored yet (NULL on failure).
+ *   Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION` (field
+ * `rfm_model`: the stored model cannot be read), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_rfm_segment_sizes(const crm_t *crm, char **out_json);
 
 /**
  * Parses rule text into its JSON tree (crm-core's `rule::Expr`), for example

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod interactions;
 pub mod memory;
 pub mod orders;
+pub mod rfm;
 pub mod rules;
 pub mod segments;
 pub mod synth;

@@ -11,6 +11,7 @@ mod ingest;
 mod interactions;
 mod json;
 mod orders;
+mod rfm;
 mod rules;
 mod segments;
 mod synth;
@@ -43,5 +44,6 @@ fn _crm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(synth::synth_columns, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_write, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_ingest, m)?)?;
+    m.add("RFM_DEFAULT_GRID", rfm::default_grid())?;
     Ok(())
 }

@@ -54,6 +54,8 @@ from .segments import (
     format_rule,
     parse_rule,
 )
+from . import rfm
+from .rfm import RfmBoundaries, RfmConfig, RfmModel, RfmScore
 
 __all__ = [
     "__version__", "open", "Crm", "analytics", "synth", "segments", "parse_rule", "format_rule",
@@ -64,4 +66,5 @@ __all__ = [
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",
     "Order", "Page", "TimelineEntry", "Written",
     "Rule", "Segment", "Snapshot", "Refresh", "ScoringPlan", "ScoringRule", "StageRule",
+    "rfm", "RfmBoundaries", "RfmConfig", "RfmModel", "RfmScore",
 ]

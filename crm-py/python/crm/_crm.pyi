@@ -6,6 +6,7 @@ __version__: str
 CUSTOMER_COLUMNS: List[str]
 ORDER_COLUMNS: List[str]
 INTERACTION_COLUMNS: List[str]
+RFM_DEFAULT_GRID: List[List[str]]
 
 _Progress = Optional[Callable[[int, Optional[int]], Any]]
 _Rule = Union[str, Mapping[str, Any]]
@@ -108,6 +109,21 @@ class Crm:
     def analytics_recommend(self, model: CoPurchaseModel, customer_id: int, k: int) -> str: ...
     def analytics_category_affinity(self, currency: str, customer_id: Optional[int] = None) -> str: ...
     def analytics_reports(self, options: str) -> str: ...
+    # RFM: compute_rfm returns (model JSON, [(column, int64 buffer)...,("segment", int16 codes)],
+    # segment names); single scores are (customer_id, recency_days, frequency, monetary_minor,
+    # r, f, m, segment).
+    def compute_rfm(
+        self, currency: str, as_of_us: Optional[int] = None, grid: Optional[Sequence[Sequence[str]]] = None
+    ) -> Tuple[str, List[Tuple[str, bytearray]], List[str]]: ...
+    def refresh_rfm(
+        self, currency: str, as_of_us: Optional[int] = None, grid: Optional[Sequence[Sequence[str]]] = None
+    ) -> str: ...
+    def rfm_model(self) -> Optional[str]: ...
+    def rfm_of(self, id: int) -> Optional[Tuple[int, int, int, int, int, int, int, str]]: ...
+    def score_rfm(
+        self, id: int, as_of_us: Optional[int] = None
+    ) -> Optional[Tuple[int, int, int, int, int, int, int, str]]: ...
+    def rfm_segment_sizes(self) -> List[Tuple[str, int]]: ...
 
 class CoPurchaseModel:
     """Native co-purchase similarities; frozen."""

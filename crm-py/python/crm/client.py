@@ -24,6 +24,7 @@ from .records import (
     timeline_entry,
 )
 from .segments import Refresh, Rule, ScoringPlan, Segment, Snapshot, StageRule, as_dict, history, micros
+from . import rfm as _rfm
 
 __all__ = ["Crm", "open"]
 
@@ -561,6 +562,67 @@ class Crm:
         finally:
             if isinstance(cb, _Bar):
                 cb.close()
+
+    # ---- RFM ------------------------------------------------------------------------------
+
+    def compute_rfm(
+        self,
+        currency: str,
+        as_of: _rfm.AsOf = None,
+        grid: _rfm.Grid = None,
+        *,
+        to: str = "pandas",
+    ) -> Any:
+        """RFM values, scores and segment names of every customer with completed spend in
+        ``currency``, as of ``as_of`` (default now), named by ``grid`` (5 rows for R = 5
+        down to 1 of 5 names for FM = 1 to 5; default :data:`crm.rfm.DEFAULT_GRID`).
+        Stores nothing (see :meth:`refresh_rfm`). The computation runs with the GIL released.
+
+        Returns a pandas DataFrame, one row per member by customer id, with the columns of
+        :data:`crm.rfm.RFM_COLUMNS`: ``customer_id``, ``recency_days``, ``frequency``,
+        ``monetary_minor``, ``r``, ``f``, ``m`` (all int64), ``segment`` (categorical, every
+        name of the grid as a category in reading order, so ``value_counts(sort=False)``
+        gives every segment's size) and ``currency`` (categorical, the one currency); the
+        model (:class:`crm.RfmModel`) is in ``frame.attrs["rfm_model"]``. With
+        ``to="arrow"``, a pyarrow Table with the same columns (dictionary-encoded
+        ``segment`` and ``currency``) and the model as JSON in the schema metadata key
+        ``crm.rfm_model``. Raises :class:`crm.ValidationError` on field ``currency``,
+        ``as_of``, ``grid``/``grid[i]``/``grid[i][j]`` or ``to``.
+        """
+        parts = self._native.compute_rfm(currency, _rfm.as_of_micros(as_of), grid)
+        return _rfm.table(parts, to)
+
+    def refresh_rfm(
+        self, currency: str, as_of: _rfm.AsOf = None, grid: _rfm.Grid = None
+    ) -> _rfm.RfmModel:
+        """Computes RFM as :meth:`compute_rfm` does and stores it in one transaction
+        (replacing every stored score); returns the stored model, which :meth:`score_rfm`,
+        :meth:`rfm_of` and rules (``rfm.segment = "Champions"``) then use."""
+        return _rfm.RfmModel.from_json(self._native.refresh_rfm(currency, _rfm.as_of_micros(as_of), grid))
+
+    def rfm_model(self) -> Optional[_rfm.RfmModel]:
+        """The model stored by the last :meth:`refresh_rfm`, or None."""
+        text = self._native.rfm_model()
+        return None if text is None else _rfm.RfmModel.from_json(text)
+
+    def rfm_of(self, customer_id: int) -> Optional[_rfm.RfmScore]:
+        """A customer's score as stored by the last :meth:`refresh_rfm`; None when the
+        customer was not in its population. :class:`crm.NotFoundError` for an unknown customer."""
+        t = self._native.rfm_of(customer_id)
+        return None if t is None else _rfm.RfmScore.from_tuple(t)
+
+    def score_rfm(self, customer_id: int, as_of: _rfm.AsOf = None) -> Optional[_rfm.RfmScore]:
+        """Scores one customer now (or as of ``as_of``) against the stored model without
+        reading anyone else; None when it has no completed spend in the model's currency.
+        :class:`crm.ValidationError` on field ``rfm_model`` before any :meth:`refresh_rfm`;
+        :class:`crm.NotFoundError` for an unknown customer."""
+        t = self._native.score_rfm(customer_id, _rfm.as_of_micros(as_of))
+        return None if t is None else _rfm.RfmScore.from_tuple(t)
+
+    def rfm_segment_sizes(self) -> Dict[str, int]:
+        """Members per named segment of the stored scores: every name of the stored grid in
+        reading order (zero where nobody falls); empty before any :meth:`refresh_rfm`."""
+        return dict(self._native.rfm_segment_sizes())
 
 
 def _all_pages(page: Any, page_size: int) -> List[int]:
