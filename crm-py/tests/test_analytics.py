@@ -206,30 +206,39 @@ def test_reports(shop) -> None:
     assert weekly.revenue["period_start"].max() < pd.Timestamp("2026-06-01")
 
 
-def test_long_calls_release_the_gil(shop) -> None:
-    # A thread that ticks every millisecond can only tick during a native call if that call
-    # released the GIL; with the GIL held it would tick at most once per call.
+def test_long_calls_release_the_gil(tmp_path) -> None:
+    # A thread that ticks every millisecond, counting only while a native call is running,
+    # can tick during the call only if the call released the GIL; with the GIL held it could
+    # tick at most once per call, at its boundary.
     import time
 
-    db, _ = shop
-    ticks = []
+    data = crm.synth.generate(customers=3000, seed=9, kinds=("customers", "orders"))
+    in_call = threading.Event()
     done = threading.Event()
+    ticks = 0
 
     def tick() -> None:
+        nonlocal ticks
         while not done.is_set():
-            ticks.append(1)
+            if in_call.is_set():
+                ticks += 1
             time.sleep(0.001)
 
-    t = threading.Thread(target=tick)
-    t.start()
-    calls, native = 0, 0.0
-    try:
-        while native < 0.2:
-            start = time.perf_counter()
-            crm.analytics.customer_values(db, "USD", END, penalizer_coef=0.001, months=3)
-            native += time.perf_counter() - start
-            calls += 1
-    finally:
-        done.set()
-        t.join()
-    assert len(ticks) > calls + 20
+    with crm.open(tmp_path / "gil.db") as db:
+        db.ingest_customers(data["customers"])
+        db.ingest_orders(data["orders"], progress=False)
+        t = threading.Thread(target=tick)
+        t.start()
+        calls, native = 0, 0.0
+        try:
+            while native < 0.3:
+                start = time.perf_counter()
+                in_call.set()
+                crm.analytics.customer_values(db, "USD", END, penalizer_coef=0.001, months=3)
+                in_call.clear()
+                native += time.perf_counter() - start
+                calls += 1
+        finally:
+            done.set()
+            t.join()
+    assert ticks > 2 * calls + 10, (ticks, calls, native)
