@@ -432,7 +432,9 @@ fn refresh_is_one_transaction_seen_whole_by_readers() {
             // Every snapshot a reader sees holds the rows of exactly one refresh.
             let c = rusqlite::Connection::open(&path).unwrap();
             let mut seen = 0;
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            // Reads until the refreshes are over and one snapshot with a model was checked
+            // (on a loaded machine the refreshes may all finish before the first read).
+            while seen == 0 || !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let tx = c.unchecked_transaction().unwrap();
                 let rows: i64 = tx.query_row("SELECT count(*) FROM customer_rfm", [], |r| r.get(0)).unwrap();
                 let model: Option<String> = tx.query_row("SELECT model FROM rfm_model", [], |r| r.get(0)).ok();
