@@ -378,7 +378,9 @@ fn facade_end_to_end_on_generated_data() {
     assert!(s.rows.iter().any(|r| r.frequency_holdout.unwrap() > 0));
 
     // Reports agree with the orders they summarise.
-    let rep = crm.reports(&ReportOptions { currency: usd, period: ReportPeriod::Month, before: None }).unwrap();
+    let rep = crm
+        .reports(&ReportOptions { currency: usd, period: ReportPeriod::Month, before: None, segments: vec![] })
+        .unwrap();
     let (mut orders, mut revenue) = (0u64, 0i64);
     for o in synth.orders().filter(|o| o.status == OrderStatus::Completed && o.currency == usd) {
         orders += 1;
@@ -390,7 +392,54 @@ fn facade_end_to_end_on_generated_data() {
     let buyers: u64 = rep.frequency.iter().map(|b| b.customers).sum();
     assert_eq!(rep.revenue.iter().map(|p| p.new_customers).sum::<u64>(), buyers);
     assert!(rep.cohorts.iter().filter(|c| c.months_since == 0).all(|c| c.retention == 1.0));
-    let week = crm.reports(&ReportOptions { currency: usd, period: ReportPeriod::Week, before: None }).unwrap();
+    // Revenue by segment: today's members of a saved segment, from their orders.
+    let big = crm_core::rule::parse("order_count >= 5").unwrap();
+    crm.create_segment(&crm_core::segment::NewSegment {
+        name: "frequent".into(),
+        rule: Some(big),
+        ..Default::default()
+    })
+    .unwrap();
+    let members: std::collections::HashSet<String> = crm
+        .segment_members("frequent", None, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|id| crm.get_customer(id).unwrap().external_id.unwrap())
+        .collect();
+    assert!(!members.is_empty());
+    let seg = crm
+        .reports(&ReportOptions {
+            currency: usd,
+            period: ReportPeriod::Month,
+            before: None,
+            segments: vec!["frequent".into()],
+        })
+        .unwrap();
+    let want: i64 = synth
+        .orders()
+        .filter(|o| o.status == OrderStatus::Completed && o.currency == usd)
+        .filter(|o| o.customer_external_id.as_ref().is_some_and(|c| members.contains(c)))
+        .map(|o| o.total_minor)
+        .sum();
+    assert!(seg.segments.iter().all(|s| s.segment == "frequent"));
+    assert_eq!(seg.segments.iter().map(|s| s.revenue_minor).sum::<i64>(), want);
+    assert!(seg
+        .segments
+        .iter()
+        .zip(&seg.revenue)
+        .all(|(s, p)| s.revenue_minor <= p.revenue_minor || s.period_start != p.period_start));
+    assert!(matches!(
+        crm.reports(&ReportOptions {
+            currency: usd,
+            period: ReportPeriod::Month,
+            before: None,
+            segments: vec!["nope".into()]
+        }),
+        Err(crm_core::Error::NotFound { .. })
+    ));
+    let week = crm
+        .reports(&ReportOptions { currency: usd, period: ReportPeriod::Week, before: None, segments: vec![] })
+        .unwrap();
     assert!(week.revenue.len() > rep.revenue.len() * 4);
     assert!(week.revenue.iter().all(|p| p.period_start.format("%a").to_string() == "Mon"));
 

@@ -508,16 +508,18 @@ pub unsafe extern "C" fn crm_analytics_category_affinity(
 
 /// Descriptive reports over completed orders in one currency: revenue, orders, average order
 /// value and new versus returning customers per period; revenue per channel; monthly cohort
-/// retention; orders-per-customer distribution.
+/// retention; orders-per-customer distribution; revenue of saved segments' current members.
 ///
 /// - `input_json`: crm-core's `ReportOptions`: `{"currency":"USD","period":"month",
-///   "before":null}` (`period` `"month"` or `"week"`; `before` an exclusive end, optional).
+///   "before":null,"segments":["vips"]}` (`period` `"month"` or `"week"`; `before` an
+///   exclusive end, optional; `segments` saved segment names, optional, at most 100).
 /// - `out_json`: receives `{"currency","period","revenue":[...],"channels":[...],
-///   "cohorts":[...],"frequency":[...]}`; amounts are integer minor units; free it with
-///   `crm_string_free`.
+///   "cohorts":[...],"frequency":[...],"segments":[...]}`; amounts are integer minor units;
+///   free it with `crm_string_free`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
-/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (more than 100 segments),
+/// `CRM_ERR_NOT_FOUND` (an unknown segment), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
 ///
 /// # Safety
 /// Pointers are NULL or valid for their documented use.

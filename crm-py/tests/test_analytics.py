@@ -204,6 +204,19 @@ def test_reports(shop) -> None:
     weekly = crm.analytics.reports(db, "USD", period="week", before="2026-06-01T00:00:00Z")
     assert (weekly.revenue["period_start"].dt.day_of_week == 0).all()
     assert weekly.revenue["period_start"].max() < pd.Timestamp("2026-06-01")
+    assert r.segments.empty
+    # Revenue of a saved segment's current members.
+    if "repeat" not in {s.name for s in db.segments()}:
+        db.create_segment("repeat", "order_count >= 2")
+    by_segment = crm.analytics.reports(db, "USD", segments=["repeat"])
+    members = set(db.segment_members_frame("repeat")["customer_id"])
+    ids = {c.external_id: c.id for c in db.query_customers(limit=1000).items}
+    mine = done[done["customer_external_id"].map(ids).isin(members)]
+    assert set(by_segment.segments["segment"]) == {"repeat"}
+    assert by_segment.segments["revenue_minor"].sum() == mine["total_minor"].sum() > 0
+    assert by_segment.segments["revenue_minor"].dtype == "int64"
+    with pytest.raises(crm.NotFoundError):
+        crm.analytics.reports(db, "USD", segments=["nope"])
 
 
 def test_long_calls_release_the_gil(tmp_path) -> None:

@@ -148,6 +148,10 @@ int main(int argc, char **argv) {
     expect_and_free(json, "\"spend_share\":");
     CHECK_OK(crm_analytics_reports(db, "{\"currency\":\"USD\",\"period\":\"week\"}", &json));
     expect_and_free(json, "\"cohorts\":");
+    /* Revenue of a saved segment's current members. */
+    CHECK_OK(crm_segment_create(db, "{\"name\":\"repeat\",\"rule\":\"order_count >= 2\"}", NULL));
+    CHECK_OK(crm_analytics_reports(db, "{\"currency\":\"USD\",\"segments\":[\"repeat\"]}", &json));
+    expect_and_free(json, "\"segment\":\"repeat\"");
     {
         /* A SKU that somebody bought: the first line of the first USD customer's affinity. */
         char *aff = NULL;
@@ -186,6 +190,8 @@ int main(int argc, char **argv) {
     CHECK_ERR(crm_analytics_recommend(db, "{\"customer_id\":999999}", &json), CRM_ERR_NOT_FOUND, "999999", NULL);
     CHECK_ERR(crm_analytics_reports(db, "{\"currency\":\"USD\",\"period\":\"year\"}", &json), CRM_ERR_INVALID_JSON,
               "year", "input_json");
+    CHECK_ERR(crm_analytics_reports(db, "{\"currency\":\"USD\",\"segments\":[\"nope\"]}", &json), CRM_ERR_NOT_FOUND,
+              "nope", NULL);
     CHECK(json == NULL);
 
     CHECK_OK(crm_close(db));

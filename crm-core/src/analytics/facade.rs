@@ -2,7 +2,7 @@
 //! streaming orders rather than loading them.
 
 use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -497,19 +497,29 @@ impl<S: Store> Crm<S> {
     /// let synth = Synth::new(SynthConfig { customers: 200, ..Default::default() });
     /// crm.ingest_customers(synth.customers(), Default::default())?;
     /// crm.ingest_orders(synth.orders(), Default::default())?;
-    /// let r = crm.reports(&ReportOptions { currency: "USD".parse()?, period: ReportPeriod::Month, before: None })?;
+    /// let r = crm.reports(&ReportOptions { currency: "USD".parse()?, period: ReportPeriod::Month, before: None, segments: vec![] })?;
     /// let orders: u64 = r.revenue.iter().map(|p| p.orders).sum();
     /// assert_eq!(orders, r.frequency.iter().map(|b| b.orders * b.customers).sum::<u64>());
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn reports(&self, opts: &ReportOptions) -> Result<Reports> {
-        let mut b = ReportBuilder::new(opts);
+        if opts.segments.len() > 100 {
+            return Err(Error::validation("segments", format!("at most 100, got {}", opts.segments.len())));
+        }
         self.store().read(|tx| {
+            // Today's members of each requested segment, in the same snapshot as the orders.
+            let mut members: HashMap<CustomerId, Vec<usize>> = HashMap::new();
+            for (i, name) in opts.segments.iter().enumerate() {
+                for id in crate::segment::members_now(tx, name)? {
+                    members.entry(id).or_default().push(i);
+                }
+            }
+            let mut b = ReportBuilder::new(opts, members);
             tx.scan_orders(&OrderScan { before: opts.before, ..completed(Some(opts.currency)) }, &mut |o| {
                 b.push(o.customer_id, o.occurred_at, o.total_minor, o.channel);
                 Ok(())
-            })
-        })?;
-        Ok(b.finish())
+            })?;
+            Ok(b.finish())
+        })
     }
 }

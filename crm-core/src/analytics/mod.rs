@@ -54,6 +54,7 @@ pub use optim::FitOptions;
 pub use recommend::{CategoryAffinity, CoPurchaseModel, CoPurchaseOptions, Recommendation, SimilarItem};
 pub use reports::{
     ChannelRevenue, CohortRetention, FrequencyBucket, PeriodRevenue, ReportOptions, ReportPeriod, Reports,
+    SegmentRevenue,
 };
 pub use summary::{CustomerSummary, Period, Summary, SummaryOptions};
 

@@ -4,7 +4,7 @@
 //! retention; and the distribution of orders per customer. (Per-segment revenue will come
 //! with segments, which live on another branch.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,7 @@ impl ReportPeriod {
 }
 
 /// What to report on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportOptions {
     /// The one currency reported: orders in other currencies are left out.
@@ -46,6 +46,26 @@ pub struct ReportOptions {
     /// Only orders placed strictly before this instant (all when absent).
     #[serde(default)]
     pub before: Option<DateTime<Utc>>,
+    /// Saved segments to report revenue for, by name (at most 100): their members now,
+    /// with all their orders of the period, so a period's figures are those of today's
+    /// members (not of the customers who were members then).
+    #[serde(default)]
+    pub segments: Vec<String>,
+}
+
+/// Revenue of one saved segment's current members in one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentRevenue {
+    /// First day of the period.
+    pub period_start: NaiveDate,
+    /// The segment's name.
+    pub segment: String,
+    /// Completed orders of its members.
+    pub orders: u64,
+    /// Members with an order in the period.
+    pub customers: u64,
+    /// Revenue, minor units.
+    pub revenue_minor: i64,
 }
 
 /// Revenue, orders and customers of one period.
@@ -123,6 +143,9 @@ pub struct Reports {
     pub cohorts: Vec<CohortRetention>,
     /// Per number of orders.
     pub frequency: Vec<FrequencyBucket>,
+    /// Per period and requested segment (empty when none was requested).
+    #[serde(default)]
+    pub segments: Vec<SegmentRevenue>,
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +169,10 @@ pub(crate) struct ReportBuilder {
     cohort_size: BTreeMap<NaiveDate, u64>,
     frequency: BTreeMap<u64, u64>,
     cur: Option<Cur>,
+    /// Indices into `opts.segments` of each customer's segments.
+    members: HashMap<CustomerId, Vec<usize>>,
+    /// (period, segment index) -> (orders, customers, revenue).
+    segments: BTreeMap<(NaiveDate, usize), (u64, u64, i64)>,
 }
 
 #[derive(Debug)]
@@ -163,9 +190,12 @@ fn months_between(from: NaiveDate, to: NaiveDate) -> u32 {
 }
 
 impl ReportBuilder {
-    pub(crate) fn new(opts: &ReportOptions) -> ReportBuilder {
+    /// `members` maps customers to the indices (into `opts.segments`) of their segments.
+    pub(crate) fn new(opts: &ReportOptions, members: HashMap<CustomerId, Vec<usize>>) -> ReportBuilder {
         ReportBuilder {
-            opts: *opts,
+            opts: opts.clone(),
+            members,
+            segments: BTreeMap::new(),
             periods: BTreeMap::new(),
             channels: BTreeMap::new(),
             active: BTreeMap::new(),
@@ -202,7 +232,16 @@ impl ReportBuilder {
         } else {
             p.returning_revenue = p.returning_revenue.saturating_add(minor);
         }
-        if period != cur.last_period {
+        let first_in_period = period != cur.last_period;
+        if let Some(segs) = self.members.get(&customer) {
+            for &i in segs {
+                let e = self.segments.entry((period, i)).or_insert((0, 0, 0));
+                e.0 += 1;
+                e.1 += u64::from(first_in_period);
+                e.2 = e.2.saturating_add(minor);
+            }
+        }
+        if first_in_period {
             cur.last_period = period;
             p.customers += 1;
             if new {
@@ -268,7 +307,27 @@ impl ReportBuilder {
         }
         let frequency =
             self.frequency.into_iter().map(|(orders, customers)| FrequencyBucket { orders, customers }).collect();
-        Reports { currency: self.opts.currency, period: self.opts.period, revenue, channels, cohorts, frequency }
+        let names = &self.opts.segments;
+        let segments = self
+            .segments
+            .into_iter()
+            .map(|((d, i), (orders, customers, revenue))| SegmentRevenue {
+                period_start: d,
+                segment: names[i].clone(),
+                orders,
+                customers,
+                revenue_minor: revenue,
+            })
+            .collect();
+        Reports {
+            currency: self.opts.currency,
+            period: self.opts.period,
+            revenue,
+            channels,
+            cohorts,
+            frequency,
+            segments,
+        }
     }
 }
 
@@ -278,8 +337,13 @@ mod tests {
 
     #[test]
     fn one_pass_tables() {
-        let opts = ReportOptions { currency: Currency::new("EUR").unwrap(), period: ReportPeriod::Month, before: None };
-        let mut b = ReportBuilder::new(&opts);
+        let opts = ReportOptions {
+            currency: Currency::new("EUR").unwrap(),
+            period: ReportPeriod::Month,
+            before: None,
+            segments: vec![],
+        };
+        let mut b = ReportBuilder::new(&opts, HashMap::new());
         let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         b.push(CustomerId(1), t("2026-01-05T10:00:00Z"), 1000, Some("web"));
         b.push(CustomerId(1), t("2026-01-20T10:00:00Z"), 500, Some("web"));

@@ -188,6 +188,14 @@ fn all_members<T: StoreTx>(tx: &mut T, rule: &Cond) -> Result<Vec<CustomerId>> {
     }
 }
 
+/// Every member of a saved segment now, ascending (a dynamic segment's rule evaluated, a
+/// static segment's list read), inside the caller's transaction.
+pub(crate) fn members_now<T: StoreTx>(tx: &mut T, name: &str) -> Result<Vec<CustomerId>> {
+    let seg = segment_named(tx, name)?;
+    let c = membership(&seg, &definitions(tx)?, Utc::now())?;
+    all_members(tx, &c)
+}
+
 fn check_page(limit: usize) -> Result<()> {
     if limit == 0 || limit > MAX_MEMBERS_PAGE {
         return Err(Error::validation("limit", format!("1 to {MAX_MEMBERS_PAGE}, got {limit}")));

@@ -562,6 +562,8 @@ class Reports:
     cohorts: Any
     #: Orders per customer and how many customers placed that many.
     frequency: Any
+    #: Per period and requested segment (today's members): orders, customers, revenue_minor.
+    segments: Any
 
 
 def _table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> Any:
@@ -576,12 +578,25 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> Any
     return pd.DataFrame(data)
 
 
-def reports(db: "Crm", currency: str, *, period: str = "month", before: Optional[When] = None) -> Reports:
+def reports(
+    db: "Crm",
+    currency: str,
+    *,
+    period: str = "month",
+    before: Optional[When] = None,
+    segments: Sequence[str] = (),
+) -> Reports:
     """Revenue, orders, average order value and new versus returning customers per
-    ``period`` (``"month"`` or ``"week"``), revenue per channel, monthly cohort retention and
-    the orders-per-customer distribution over completed orders in ``currency`` (before
-    ``before``, if given), in one pass. Segments are not reported yet."""
-    opts = {"currency": currency, "period": period, "before": None if before is None else _when(before, "before")}
+    ``period`` (``"month"`` or ``"week"``), revenue per channel, monthly cohort retention,
+    the orders-per-customer distribution and, for each saved segment named in ``segments``,
+    the revenue of its current members, over completed orders in ``currency`` (before
+    ``before``, if given), in one pass."""
+    opts = {
+        "currency": currency,
+        "period": period,
+        "before": None if before is None else _when(before, "before"),
+        "segments": list(segments),
+    }
     d = json.loads(db._native.analytics_reports(json.dumps(opts)))
     i64 = "int64"
     return Reports(
@@ -597,4 +612,6 @@ def reports(db: "Crm", currency: str, *, period: str = "month", before: Optional
         cohorts=_table(d["cohorts"], {"cohort": "date", "months_since": i64, "cohort_customers": i64,
                                       "active_customers": i64, "retention": "float64"}),
         frequency=_table(d["frequency"], {"orders": i64, "customers": i64}),
+        segments=_table(d["segments"], {"period_start": "date", "segment": "object", "orders": i64,
+                                        "customers": i64, "revenue_minor": i64}),
     )
