@@ -163,6 +163,14 @@ typedef enum crm_entity {
      * A scoring plan.
      */
     CRM_ENTITY_SCORING_PLAN = 4,
+    /**
+     * The loyalty program (`id` is always 1).
+     */
+    CRM_ENTITY_LOYALTY_PROGRAM = 5,
+    /**
+     * An entry of a loyalty ledger.
+     */
+    CRM_ENTITY_LOYALTY_ENTRY = 6,
 } crm_entity;
 
 /**
