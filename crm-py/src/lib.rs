@@ -9,6 +9,7 @@ mod handle;
 mod ingest;
 mod interactions;
 mod json;
+mod loyalty;
 mod orders;
 mod rules;
 mod segments;
