@@ -408,3 +408,155 @@ fn invalid_programs_are_refused_naming_the_field() {
     assert!(crm.loyalty_program().unwrap().is_none());
     assert!(crm.changes_since(0, 10).unwrap().is_empty());
 }
+
+fn item(sku: &str, category: Option<&str>, quantity: i64, unit_price_minor: i64) -> LineItem {
+    LineItem { sku: sku.into(), category: category.map(Into::into), quantity, unit_price_minor }
+}
+
+fn tier_of(crm: &Crm, c: CustomerId) -> Option<String> {
+    crm.points_balance(c).unwrap().tier
+}
+
+#[test]
+fn day_and_month_caps_limit_a_rule_per_calendar_period() {
+    let (crm, c) = setup(
+        r#"{"name": "Capped", "rates": {"USD": {"points": 1, "per_minor": 100}},
+            "rules": [{"name": "base", "kind": "base", "caps": {"per_day": 30, "per_month": 50}}]}"#,
+    );
+    let mut want = Vec::new();
+    for (i, (at, total)) in [
+        (t(2026, 3, 1), 2_000),  // 20
+        (t(2026, 3, 1), 2_000),  // 10: the day's cap of 30
+        (t(2026, 3, 2), 2_000),  // 20: a new day, the month reaches 50
+        (t(2026, 3, 3), 2_000),  // 0: the month's cap
+        (t(2026, 3, 31), 4_000), // 0: still March
+        (t(2026, 4, 1), 4_000),  // 30: April, the day's cap
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        crm.record_order(&order(&format!("O-{i}"), c, at, total)).unwrap();
+        want.push(balance(&crm, c));
+    }
+    assert_eq!(want, [20, 30, 50, 50, 50, 80]);
+    assert_sound(&crm, c);
+}
+
+#[test]
+fn caps_count_per_customer() {
+    let (crm, c) = setup(
+        r#"{"name": "Capped", "rates": {"USD": {"points": 1, "per_minor": 100}},
+            "rules": [{"name": "base", "kind": "base", "caps": {"per_day": 30}}]}"#,
+    );
+    let d = customer(&crm, "C-2");
+    crm.record_order(&order("O-1", c, t(2026, 3, 1), 5_000)).unwrap();
+    crm.record_order(&order("O-2", d, t(2026, 3, 1), 5_000)).unwrap();
+    assert_eq!((balance(&crm, c), balance(&crm, d)), (30, 30));
+}
+
+#[test]
+fn of_non_stacking_multipliers_only_the_best_applies_beside_stacking_ones() {
+    let (crm, c) = setup(
+        r#"{"name": "Stack", "rates": {"USD": {"points": 1, "per_minor": 100}},
+            "rules": [
+              {"name": "base", "kind": "base"},
+              {"name": "shoes x2", "kind": "multiplier", "by": "category", "value": "shoes", "multiplier": 2.0, "stacks": false},
+              {"name": "shoes x4", "kind": "multiplier", "by": "category", "value": "shoes", "multiplier": 4.0, "stacks": false},
+              {"name": "sku x1.5", "kind": "multiplier", "by": "sku", "value": "S-1", "multiplier": 1.5}
+            ]}"#,
+    );
+    let mut o = order("O-1", c, t(2026, 3, 1), 10_000);
+    o.items = vec![item("S-1", Some("shoes"), 1, 10_000)];
+    crm.record_order(&o).unwrap();
+    // base 100 + the better non-stacking one (x4: 300; not x2: 100) + the stacking SKU one 50
+    assert_eq!(balance(&crm, c), 450);
+    let note = crm.points_statement(c).unwrap().entries[0].note.clone().unwrap();
+    let rules: serde_json::Value = serde_json::from_str(&note).unwrap();
+    assert_eq!(
+        rules,
+        serde_json::json!([{"rule": "base", "points": 100}, {"rule": "shoes x4", "points": 300},
+                           {"rule": "sku x1.5", "points": 50}])
+    );
+}
+
+#[test]
+fn channel_and_sku_multipliers_select_the_order_and_its_items() {
+    let (crm, c) = setup(
+        r#"{"name": "Mult", "rates": {"USD": {"points": 1, "per_minor": 100}},
+            "rules": [
+              {"name": "base", "kind": "base"},
+              {"name": "web", "kind": "multiplier", "by": "channel", "value": "web", "multiplier": 2.0},
+              {"name": "sku", "kind": "multiplier", "by": "sku", "value": "SKU-9", "multiplier": 3.0}
+            ]}"#,
+    );
+    let items = vec![item("SKU-9", None, 2, 1_000), item("SKU-1", None, 1, 3_000)];
+    let mut o = order("O-1", c, t(2026, 3, 1), 5_000);
+    o.channel = Some("web".into());
+    o.items = items.clone();
+    crm.record_order(&o).unwrap();
+    // base 50 + web 50 (the whole order) + SKU-9 20 * (3 - 1) = 40
+    assert_eq!(balance(&crm, c), 140);
+    let mut o = order("O-2", c, t(2026, 3, 2), 5_000);
+    o.channel = Some("store".into());
+    o.items = items;
+    crm.record_order(&o).unwrap();
+    assert_eq!(balance(&crm, c), 140 + 90, "another channel: base 50 + SKU-9 40");
+}
+
+#[test]
+fn rounding_up_and_to_nearest() {
+    let program = |mode: &str| {
+        format!(
+            r#"{{"name": "Round", "rates": {{"USD": {{"points": 1, "per_minor": 100, "rounding": "{mode}"}}}},
+                "rules": [{{"name": "base", "kind": "base"}}]}}"#
+        )
+    };
+    let earned = |mode: &str, total: i64| {
+        let (crm, c) = setup(&program(mode));
+        crm.record_order(&order("O-1", c, t(2026, 3, 1), total)).unwrap();
+        balance(&crm, c)
+    };
+    assert_eq!([earned("down", 1_099), earned("up", 1_001), earned("up", 1_000)], [10, 11, 10]);
+    assert_eq!([earned("nearest", 1_049), earned("nearest", 1_050), earned("nearest", 1_051)], [10, 11, 11]);
+}
+
+#[test]
+fn spend_tiers_count_only_the_rolling_window() {
+    let (crm, c) = setup(
+        r#"{"name": "Spend", "rates": {"USD": {"points": 1, "per_minor": 100}},
+            "rules": [{"name": "base", "kind": "base"}],
+            "tiers": {"basis": {"by": "spend", "currency": "USD"}, "window_days": 30,
+                      "levels": [{"name": "silver", "min": 10000}, {"name": "gold", "min": 50000}]}}"#,
+    );
+    crm.record_order(&order("O-1", c, t(2026, 1, 1), 6_000)).unwrap();
+    assert_eq!(tier_of(&crm, c), None);
+    crm.record_order(&order("O-2", c, t(2026, 1, 10), 6_000)).unwrap();
+    assert_eq!(tier_of(&crm, c).as_deref(), Some("silver"), "12,000 in the window");
+    crm.record_order(&order("O-3", c, t(2026, 3, 1), 40_000)).unwrap();
+    assert_eq!(tier_of(&crm, c).as_deref(), Some("silver"), "52,000 in all but 40,000 in the window");
+    crm.record_order(&order("O-4", c, t(2026, 3, 5), 10_000)).unwrap();
+    assert_eq!(tier_of(&crm, c).as_deref(), Some("gold"), "50,000 in the window");
+}
+
+#[test]
+fn order_count_tiers_over_a_rolling_window_up_at_once_down_at_review() {
+    let (crm, c) = setup(
+        r#"{"name": "Count", "rates": {"USD": {"points": 1, "per_minor": 100}},
+            "rules": [{"name": "base", "kind": "base"}],
+            "tiers": {"basis": {"by": "orders"}, "window_days": 30,
+                      "levels": [{"name": "regular", "min": 3}]}}"#,
+    );
+    for (i, at) in [t(2026, 1, 1), t(2026, 1, 20), t(2026, 2, 15)].into_iter().enumerate() {
+        crm.record_order(&order(&format!("O-{i}"), c, at, 1_000)).unwrap();
+    }
+    assert_eq!(tier_of(&crm, c), None, "3 orders in all, 2 in the window");
+    crm.record_order(&order("O-3", c, t(2026, 2, 16), 1_000)).unwrap();
+    assert_eq!(tier_of(&crm, c).as_deref(), Some("regular"), "3 in the window from 17 January");
+    let r = crm.review_tiers(t(2026, 3, 10)).unwrap();
+    assert_eq!((r.accounts, r.upgraded, r.downgraded), (1, 0, 0), "held less than a window");
+    let r = crm.review_tiers(t(2026, 3, 20)).unwrap();
+    assert_eq!((r.accounts, r.upgraded, r.downgraded), (1, 0, 1));
+    assert_eq!(tier_of(&crm, c), None);
+    let reasons: Vec<_> = crm.loyalty_tier_history(c).unwrap().into_iter().map(|h| (h.tier, h.reason)).collect();
+    assert_eq!(reasons, [(Some("regular".to_string()), "upgrade".to_string()), (None, "downgrade".to_string())]);
+}
