@@ -560,3 +560,19 @@ fn order_count_tiers_over_a_rolling_window_up_at_once_down_at_review() {
     let reasons: Vec<_> = crm.loyalty_tier_history(c).unwrap().into_iter().map(|h| (h.tier, h.reason)).collect();
     assert_eq!(reasons, [(Some("regular".to_string()), "upgrade".to_string()), (None, "downgrade".to_string())]);
 }
+
+#[test]
+fn orders_that_earn_no_points_still_move_spend_and_order_count_tiers_up() {
+    // The rule's monthly cap is spent by the first order: later orders earn nothing but
+    // still count as orders in the window.
+    let (crm, c) = setup(
+        r#"{"name": "Count", "rates": {"USD": {"points": 1, "per_minor": 100}},
+            "rules": [{"name": "base", "kind": "base", "caps": {"per_month": 10}}],
+            "tiers": {"basis": {"by": "orders"}, "window_days": 30,
+                      "levels": [{"name": "regular", "min": 2}]}}"#,
+    );
+    crm.record_order(&order("O-1", c, t(2026, 3, 1), 1_000)).unwrap();
+    crm.record_order(&order("O-2", c, t(2026, 3, 2), 1_000)).unwrap();
+    assert_eq!(balance(&crm, c), 10);
+    assert_eq!(tier_of(&crm, c).as_deref(), Some("regular"), "2 orders in the window");
+}

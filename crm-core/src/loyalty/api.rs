@@ -144,6 +144,10 @@ fn earn_order(tx: &mut impl StoreTx, p: &Program, o: &Order, now: DateTime<Utc>)
     acct.updated_at = now;
     if earning.points > 0 {
         post_earning(tx, p, &mut acct, &earning, &key, Some(o), o.occurred_at, now)?;
+    } else if let Some(t) = &p.tiers {
+        // An order earning nothing (a spent cap, a currency without a rate) still counts
+        // toward spend and order-count tiers.
+        t.upgrade(tx, &mut acct, o.occurred_at)?;
     }
     tx.put_loyalty_account(&acct)
 }
