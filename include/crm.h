@@ -125,6 +125,11 @@ typedef enum crm_status {
      * `crm_last_error_field()` is `"rule"`.
      */
     CRM_ERR_PARSE = 14,
+    /**
+     * A redemption or debit asked for more loyalty points than the account has available;
+     * nothing was written. The message names both numbers.
+     */
+    CRM_ERR_INSUFFICIENT_POINTS = 15,
 } crm_status;
 
 /**
@@ -169,6 +174,14 @@ typedef enum crm_entity {
      * A scoring plan.
      */
     CRM_ENTITY_SCORING_PLAN = 4,
+    /**
+     * The loyalty program (`id` is always 1).
+     */
+    CRM_ENTITY_LOYALTY_PROGRAM = 5,
+    /**
+     * An entry of a loyalty ledger.
+     */
+    CRM_ENTITY_LOYALTY_ENTRY = 6,
 } crm_entity;
 
 /**
@@ -1323,6 +1336,288 @@ enum crm_status crm_interaction_get(const crm_t *crm, int64_t id, char **out_jso
  * `crm` is NULL or a handle value.
  */
 enum crm_status crm_interaction_delete(const crm_t *crm, int64_t id);
+
+/**
+ * Sets (or replaces) the loyalty program, validated first; from then on recorded orders
+ * earn points in the transaction that writes them.
+ *
+ * - `program`: UTF-8, NUL-terminated, borrowed for the call: JSON, or TOML when
+ *   `is_toml` is true (crm-core's `loyalty::Program`).
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (field `program` for a malformed document,
+ * otherwise the offending field: `rates.USD.points`, `rules[1].caps.per_day`,
+ * `rules[0].when.shoe_size`, `tiers.levels[1].min`, ...), `CRM_ERR_STORAGE`. Nothing is
+ * written on failure. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_program_set(const crm_t *crm, const char *program, bool is_toml);
+
+/**
+ * The loyalty program as JSON.
+ *
+ * - `out_json`: required; receives the program, or NULL when none is set. Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_program_get(const crm_t *crm, char **out_json);
+
+/**
+ * Credits `points` (more than 0) to a customer as an earn entry forming a lot. The
+ * `idempotency_key` makes retries harmless: the same key again returns the original
+ * result and writes nothing.
+ *
+ * - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
+ * - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now.
+ * - `out_balance`: may be NULL; receives the balance right after the entry.
+ * - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`points`, `idempotency_key`, `as_of`),
+ * `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_CONFLICT` (the key was used for another
+ * request), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_earn(const crm_t *crm,
+                                int64_t customer_id,
+                                int64_t points,
+                                const char *idempotency_key,
+                                int64_t at_us,
+                                int64_t *out_balance,
+                                bool *out_replayed);
+
+/**
+ * Redeems `points` (more than 0) from the customer's lots that expire soonest. The
+ * `idempotency_key` makes retries harmless: the same key again returns the original
+ * result and writes nothing.
+ *
+ * - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
+ * - `out_balance`: may be NULL; receives the balance right after the redemption.
+ *
+ * Errors: `CRM_ERR_INSUFFICIENT_POINTS` (fewer points available: pending and expired
+ * points do not count; the message names both numbers), `CRM_ERR_NULL_ARGUMENT`,
+ * `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
+ * `CRM_ERR_VALIDATION` (`points` zero or negative, `idempotency_key`), `CRM_ERR_NOT_FOUND`
+ * (customer), `CRM_ERR_CONFLICT` (the key was used for another request),
+ * `CRM_ERR_STORAGE`. Nothing is written on failure. Thread safety: see `crm_t`; threads
+ * redeeming from one account at once never overspend it.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_redeem(const crm_t *crm,
+                                  int64_t customer_id,
+                                  int64_t points,
+                                  const char *idempotency_key,
+                                  int64_t *out_balance);
+
+/**
+ * `crm_points_redeem` effective at `at_us` (microseconds since the epoch, or
+ * `CRM_NO_TIME` for now): back-office corrections, imports of past redemptions. Lots
+ * pending or expired at `at_us` do not count.
+ *
+ * Errors: as for `crm_points_redeem`, and `CRM_ERR_VALIDATION` (`as_of`) for a time out
+ * of range. Nothing is written on failure. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_redeem_at(const crm_t *crm,
+                                     int64_t customer_id,
+                                     int64_t points,
+                                     const char *idempotency_key,
+                                     int64_t at_us,
+                                     int64_t *out_balance);
+
+/**
+ * A manual correction: `points` up (a new lot, expiring as the program says) or down
+ * (taken from the lots, never below zero), with a reason shown in the statement. The
+ * `idempotency_key` makes retries harmless: the same key again returns the original
+ * result and writes nothing.
+ *
+ * - `points`: not 0; negative takes points away.
+ * - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
+ * - `reason`: UTF-8, NUL-terminated, 1 to 2,000 characters; borrowed for the call.
+ * - `out_balance`: may be NULL; receives the balance right after the entry.
+ * - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
+ *
+ * Errors: `CRM_ERR_INSUFFICIENT_POINTS` (a correction down by more than the lots hold),
+ * `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`points`, `idempotency_key`, `reason`),
+ * `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_CONFLICT` (the key was used for another
+ * request), `CRM_ERR_STORAGE`. Nothing is written on failure. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_adjust(const crm_t *crm,
+                                  int64_t customer_id,
+                                  int64_t points,
+                                  const char *idempotency_key,
+                                  const char *reason,
+                                  int64_t *out_balance,
+                                  bool *out_replayed);
+
+/**
+ * Awards the program's bonuses for an event at `at_us`. Use a key per occasion
+ * (`birthday:C-1:2026`): the same key again returns the original result and writes
+ * nothing.
+ *
+ * - `event`: UTF-8, NUL-terminated: `sign_up`, `birthday`, `first_order`,
+ *   `survey_answered` or `referral`.
+ * - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
+ * - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now.
+ * - `out_awarded`: may be NULL; receives whether points were posted (false when no
+ *   active bonus rule applies: nothing is written, and `out_balance` and `out_replayed`
+ *   are left as they were).
+ * - `out_balance`: may be NULL; receives the balance right after the entry.
+ * - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`event` unknown, `idempotency_key`, `as_of`,
+ * `program` when none is set), `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_CONFLICT` (the
+ * key was used for another request), `CRM_ERR_STORAGE`. Nothing is written on failure.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_award_event(const crm_t *crm,
+                                       int64_t customer_id,
+                                       const char *event,
+                                       const char *idempotency_key,
+                                       int64_t at_us,
+                                       bool *out_awarded,
+                                       int64_t *out_balance,
+                                       bool *out_replayed);
+
+/**
+ * A customer's points now.
+ *
+ * - `out_balance`: required; the sum of the ledger entries (negative only as a debt the
+ *   program's debt policy allows).
+ * - `out_available`: may be NULL; the points that can be redeemed now.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_balance(const crm_t *crm,
+                                   int64_t customer_id,
+                                   int64_t *out_balance,
+                                   int64_t *out_available);
+
+/**
+ * A customer's balance as of `at_us` (microseconds since the epoch, or `CRM_NO_TIME` for
+ * now): the sum of the ledger entries effective at or before it.
+ *
+ * - `out_balance`: required; receives the balance.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION`
+ * (`as_of`), `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_balance_as_of(const crm_t *crm,
+                                         int64_t customer_id,
+                                         int64_t at_us,
+                                         int64_t *out_balance);
+
+/**
+ * Expires every lot due at `as_of_us` (`CRM_NO_TIME` for now), each exactly once.
+ *
+ * - `out_lots`, `out_points`: may be NULL; receive the lots and points expired.
+ *
+ * Errors: `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_VALIDATION`
+ * (`as_of`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_expire(const crm_t *crm,
+                                  int64_t as_of_us,
+                                  int64_t *out_lots,
+                                  int64_t *out_points);
+
+/**
+ * A customer's statement as JSON: `{"balance": {...}, "entries": [...], "lots": [...],
+ * "tiers": [...]}` (crm-core's `loyalty::Statement`).
+ *
+ * - `out_json`: required; receives the statement (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_statement(const crm_t *crm, int64_t customer_id, char **out_json);
+
+/**
+ * Sets a customer's loyalty tier by hand, recorded in the tier history as `manual`.
+ *
+ * - `tier`: UTF-8, NUL-terminated, borrowed for the call: a tier of the program, or NULL
+ *   to remove the customer's tier.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`tier` unknown or the program has no tiers,
+ * `program` when none is set), `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_STORAGE`.
+ * Nothing is written on failure. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_tier_set(const crm_t *crm, int64_t customer_id, const char *tier);
+
+/**
+ * Reviews every account's tier at a period end `as_of_us` (`CRM_NO_TIME` for now): up
+ * when the window earns a higher tier, down when it earns a lower one and the tier has
+ * been held for a whole window plus the grace period.
+ *
+ * - `out_accounts`, `out_upgraded`, `out_downgraded`: may be NULL; receive the accounts
+ *   reviewed, moved up and moved down.
+ *
+ * Errors: `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_VALIDATION`
+ * (`as_of`, `program` when none is set), `CRM_ERR_STORAGE`. Nothing is written on
+ * failure. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_tiers_review(const crm_t *crm,
+                                         int64_t as_of_us,
+                                         int64_t *out_accounts,
+                                         int64_t *out_upgraded,
+                                         int64_t *out_downgraded);
+
+/**
+ * A customer's tier changes as JSON, oldest first: `[{"tier": "gold"|null,
+ * "at": "2026-03-01T12:00:00Z", "reason": "upgrade"|"downgrade"|"manual"}, ...]`
+ * (crm-core's `loyalty::TierChange`).
+ *
+ * - `out_json`: required; receives the history (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`
+ * (customer), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_tier_history(const crm_t *crm, int64_t customer_id, char **out_json);
 
 /**
  * Frees a string returned by this library through a `char **` out-parameter (every JSON

@@ -20,6 +20,10 @@ pub enum Entity {
     Segment,
     /// A scoring plan.
     ScoringPlan,
+    /// The loyalty program.
+    LoyaltyProgram,
+    /// An entry of a loyalty ledger.
+    LoyaltyEntry,
 }
 
 impl Entity {
@@ -31,6 +35,8 @@ impl Entity {
             Entity::Order => "order",
             Entity::Segment => "segment",
             Entity::ScoringPlan => "scoring_plan",
+            Entity::LoyaltyProgram => "loyalty_program",
+            Entity::LoyaltyEntry => "loyalty_entry",
         }
     }
 
@@ -41,6 +47,8 @@ impl Entity {
             "order" => Some(Entity::Order),
             "segment" => Some(Entity::Segment),
             "scoring_plan" => Some(Entity::ScoringPlan),
+            "loyalty_program" => Some(Entity::LoyaltyProgram),
+            "loyalty_entry" => Some(Entity::LoyaltyEntry),
             _ => None,
         }
     }
@@ -87,6 +95,15 @@ pub enum Error {
     /// The write conflicts with stored state (for example a unique key owned by another record).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A redemption (or a debit) asked for more points than the account has available;
+    /// nothing was written.
+    #[error("insufficient points: {requested} requested, {available} available")]
+    InsufficientPoints {
+        /// Points the account could give (pending and expired points excluded).
+        available: i64,
+        /// Points asked for.
+        requested: i64,
+    },
     /// The database file was written by a newer version of this library.
     #[error("database schema version {found} is newer than this library supports ({supported}); upgrade crm")]
     SchemaTooNew {

@@ -17,6 +17,9 @@ use crate::store::{StatsDelta, StoreTx};
 pub struct StatsAcc {
     deltas: HashMap<CustomerId, StatsDelta>,
     refresh: HashSet<CustomerId>,
+    /// The loyalty program, read once per transaction: orders earn (and reverse) points in
+    /// the transaction that writes them, as they change statistics.
+    pub(crate) loyalty: crate::loyalty::ProgramCache,
 }
 
 impl StatsAcc {

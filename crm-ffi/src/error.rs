@@ -43,6 +43,9 @@ pub enum crm_status {
     /// what was found and what was expected; `crm_last_error_position()` gives line and column;
     /// `crm_last_error_field()` is `"rule"`.
     CRM_ERR_PARSE = 14,
+    /// A redemption or debit asked for more loyalty points than the account has available;
+    /// nothing was written. The message names both numbers.
+    CRM_ERR_INSUFFICIENT_POINTS = 15,
 }
 
 use crm_status::*;
@@ -66,6 +69,7 @@ impl crm_status {
             CRM_ERR_INVALID_ARGUMENT => "CRM_ERR_INVALID_ARGUMENT\0",
             CRM_ERR_INTERNAL => "CRM_ERR_INTERNAL\0",
             CRM_ERR_PARSE => "CRM_ERR_PARSE\0",
+            CRM_ERR_INSUFFICIENT_POINTS => "CRM_ERR_INSUFFICIENT_POINTS\0",
         }
     }
 }
@@ -115,6 +119,7 @@ impl From<crm_core::Error> for FfiError {
             E::SchemaTooNew { .. } => CRM_ERR_SCHEMA_TOO_NEW,
             E::Io(_) => CRM_ERR_IO,
             E::Storage(_) => CRM_ERR_STORAGE,
+            E::InsufficientPoints { .. } => CRM_ERR_INSUFFICIENT_POINTS,
             // The core's error is non-exhaustive: a variant added there without a code here
             // is still reported, with its message, rather than lost.
             _ => CRM_ERR_INTERNAL,
@@ -259,7 +264,7 @@ pub extern "C" fn crm_status_name(status: i32) -> *const c_char {
     })
 }
 
-const ALL_STATUSES: [crm_status; 15] = [
+const ALL_STATUSES: [crm_status; 16] = [
     CRM_OK,
     CRM_ERR_VALIDATION,
     CRM_ERR_NOT_FOUND,
@@ -275,6 +280,7 @@ const ALL_STATUSES: [crm_status; 15] = [
     CRM_ERR_INVALID_ARGUMENT,
     CRM_ERR_INTERNAL,
     CRM_ERR_PARSE,
+    CRM_ERR_INSUFFICIENT_POINTS,
 ];
 
 #[cfg(test)]
@@ -296,6 +302,8 @@ mod tests {
         assert_eq!(io.status, CRM_ERR_IO);
         let p: FfiError = crm_core::rule::parse("country =").unwrap_err().into();
         assert_eq!((p.status, p.field.as_deref(), p.position), (CRM_ERR_PARSE, Some("rule"), Some((1, 10))));
+        let i: FfiError = crm_core::Error::InsufficientPoints { available: 3, requested: 5 }.into();
+        assert_eq!(i.status, CRM_ERR_INSUFFICIENT_POINTS);
     }
 
     #[test]
@@ -317,7 +325,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(crm_status_name(s as i32)) };
             assert!(name.to_str().unwrap().starts_with("CRM_"));
         }
-        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..15).collect::<Vec<_>>());
+        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..16).collect::<Vec<_>>());
     }
 
     #[test]

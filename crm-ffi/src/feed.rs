@@ -24,6 +24,10 @@ pub enum crm_entity {
     CRM_ENTITY_SEGMENT = 3,
     /// A scoring plan.
     CRM_ENTITY_SCORING_PLAN = 4,
+    /// The loyalty program (`id` is always 1).
+    CRM_ENTITY_LOYALTY_PROGRAM = 5,
+    /// An entry of a loyalty ledger.
+    CRM_ENTITY_LOYALTY_ENTRY = 6,
 }
 
 /// What happened to a record.
@@ -70,6 +74,8 @@ impl From<&Change> for crm_change {
                 Entity::Order => crm_entity::CRM_ENTITY_ORDER,
                 Entity::Segment => crm_entity::CRM_ENTITY_SEGMENT,
                 Entity::ScoringPlan => crm_entity::CRM_ENTITY_SCORING_PLAN,
+                Entity::LoyaltyProgram => crm_entity::CRM_ENTITY_LOYALTY_PROGRAM,
+                Entity::LoyaltyEntry => crm_entity::CRM_ENTITY_LOYALTY_ENTRY,
             },
             id: c.id,
             op: match c.op {

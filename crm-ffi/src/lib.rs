@@ -17,6 +17,7 @@ pub mod feed;
 pub mod handle;
 pub mod ingest;
 pub mod interactions;
+pub mod loyalty;
 pub mod memory;
 pub mod orders;
 pub mod rfm;

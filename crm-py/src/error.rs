@@ -97,6 +97,15 @@ impl From<Error> for PyErr {
                                 ("supported", supported.into_pyobject(py)?.into_any().unbind()),
                             ],
                         ),
+                        E::InsufficientPoints { available, requested } => raise(
+                            py,
+                            "InsufficientPointsError",
+                            msg,
+                            &[
+                                ("available", available.into_pyobject(py)?.into_any().unbind()),
+                                ("requested", requested.into_pyobject(py)?.into_any().unbind()),
+                            ],
+                        ),
                         E::Io(_) => raise(py, "IoError", msg, &[]),
                         E::Storage(_) => raise(py, "StorageError", msg, &[]),
                         _ => raise(py, "CrmError", msg, &[]),

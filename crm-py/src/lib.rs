@@ -10,6 +10,7 @@ mod handle;
 mod ingest;
 mod interactions;
 mod json;
+mod loyalty;
 mod orders;
 mod rfm;
 mod rules;

@@ -211,7 +211,7 @@ fn check_description(d: &Option<String>) -> Result<()> {
 }
 
 /// Evaluates `rule` for one customer in memory, loading only what it reads.
-fn evaluate_one<T: StoreTx>(tx: &mut T, customer: CustomerId, rule: &Cond) -> Result<bool> {
+pub(crate) fn evaluate_one<T: StoreTx>(tx: &mut T, customer: CustomerId, rule: &Cond) -> Result<bool> {
     let c = tx.get_customer(customer)?.ok_or_else(|| Error::not_found(Entity::Customer, customer))?;
     let stats = tx.get_stats(customer)?;
     let needs = rule::needs(rule);

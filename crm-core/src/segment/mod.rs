@@ -17,7 +17,7 @@ use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::rule::{parse, Expr};
 
-pub(crate) use api::{members_now, record_stage_change};
+pub(crate) use api::{evaluate_one, members_now, record_stage_change};
 pub use api::{Refresh, Snapshot, MAX_MEMBERS_PAGE};
 pub use lifecycle::{LifecycleRules, StageChange, StageRule};
 pub use rfm::{RfmBoundaries, RfmConfig, RfmGrid, RfmInput, RfmModel, RfmScore, RfmTable};

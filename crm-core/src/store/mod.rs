@@ -11,6 +11,7 @@ use crate::changes::{Change, Entity, Op};
 use crate::customer::{Customer, CustomerId, CustomerStats, LifecycleStage};
 use crate::error::Result;
 use crate::interaction::{Interaction, InteractionId};
+use crate::loyalty::{Account, Entry, EntryId, Lot, TierChange};
 use crate::money::Currency;
 use crate::order::{Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
@@ -287,6 +288,73 @@ pub trait StoreTx {
     /// Hands the line items of the orders that `scan` selects to `f` one at a time, in the
     /// order of [`StoreTx::scan_orders`] and then by line number.
     fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()>;
+
+    // Loyalty (loyalty).
+
+    /// The stored loyalty program (JSON).
+    fn get_loyalty_program(&mut self) -> Result<Option<String>>;
+    /// Stores the loyalty program (JSON), replacing the previous one.
+    fn put_loyalty_program(&mut self, json: &str, at: DateTime<Utc>) -> Result<()>;
+    /// A customer's loyalty account.
+    fn loyalty_account(&mut self, customer: CustomerId) -> Result<Option<Account>>;
+    /// Stores (creates or overwrites) a loyalty account.
+    fn put_loyalty_account(&mut self, a: &Account) -> Result<()>;
+    /// Every loyalty account, by customer.
+    fn loyalty_accounts(&mut self) -> Result<Vec<Account>>;
+    /// The ledger entry with this idempotency key.
+    fn loyalty_entry_by_key(&mut self, key: &str) -> Result<Option<Entry>>;
+    /// Appends a ledger entry; returns its id. A taken key is a storage error (the caller
+    /// looks the key up first).
+    fn insert_loyalty_entry(&mut self, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId>;
+    /// The ledger entries of an order, oldest first.
+    fn loyalty_entries_of_order(&mut self, order: OrderId) -> Result<Vec<Entry>>;
+    /// A customer's ledger entries by effective time, then id.
+    fn loyalty_entries(&mut self, customer: CustomerId) -> Result<Vec<Entry>>;
+    /// Sum of a customer's entries effective at or before `at`.
+    fn loyalty_points_as_of(&mut self, customer: CustomerId, at: DateTime<Utc>) -> Result<i64>;
+    /// Sum of a customer's qualifying points effective in `(since, until]`.
+    fn loyalty_qualifying_between(
+        &mut self,
+        customer: CustomerId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64>;
+    /// A customer's completed orders in `(since, until]`: the spend in `currency`, or with
+    /// `None` their number.
+    fn completed_between(
+        &mut self,
+        customer: CustomerId,
+        currency: Option<Currency>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64>;
+    /// Stores a lot; returns its id.
+    fn insert_lot(&mut self, l: &Lot) -> Result<i64>;
+    /// A customer's lots with points left, soonest expiry first (no expiry last), then by id.
+    fn open_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>>;
+    /// Every lot of a customer, by id.
+    fn loyalty_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>>;
+    /// Sets what is left of a lot and whether it expired.
+    fn update_lot(&mut self, id: i64, remaining: i64, expired: bool) -> Result<()>;
+    /// Lots with points left whose expiry is at or before `as_of` (of one customer, or
+    /// all), by customer then expiry then id.
+    fn due_lots(&mut self, customer: Option<CustomerId>, as_of: DateTime<Utc>) -> Result<Vec<Lot>>;
+    /// The lot an entry formed.
+    fn lot_of_entry(&mut self, entry: EntryId) -> Result<Option<Lot>>;
+    /// Points an earning rule gave a customer in a period.
+    fn loyalty_rule_usage(&mut self, customer: CustomerId, rule: &str, period: &str) -> Result<i64>;
+    /// Adds to what an earning rule gave a customer in a period.
+    fn add_loyalty_rule_usage(&mut self, customer: CustomerId, rule: &str, period: &str, points: i64) -> Result<()>;
+    /// Appends a change of a customer's loyalty tier.
+    fn append_loyalty_tier(
+        &mut self,
+        customer: CustomerId,
+        tier: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<()>;
+    /// A customer's loyalty tier changes, oldest first.
+    fn loyalty_tier_history(&mut self, customer: CustomerId) -> Result<Vec<TierChange>>;
 }
 
 /// A customer and the first of a list of rules it meets, from [`StoreTx::classify`].

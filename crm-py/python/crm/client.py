@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 from . import _crm
 from . import frames as _frames
 from .ingest import IngestReport, ProgressArg, _Bar, progress_callback
+from .loyalty import PointsBalance, PointsEntry
 from .records import (
     Change,
     Counts,
@@ -624,6 +625,88 @@ class Crm:
         reading order (zero where nobody falls); empty before any :meth:`refresh_rfm`."""
         return dict(self._native.rfm_segment_sizes())
 
+
+    # ---- loyalty ----------------------------------------------------------------------
+
+    def set_loyalty_program(self, program: Union[str, Record], *, toml: bool = False) -> None:
+        """Sets (or replaces) the loyalty program: a dict, JSON text, or TOML text with
+        ``toml=True``. Validated first (:class:`crm.ValidationError` names the field, such
+        as ``rules[0].when.shoe_size``); from then on recorded orders earn points."""
+        text = program if isinstance(program, str) else _frames.record_json(program)
+        self._native.set_loyalty_program(text, toml)
+
+    def loyalty_program(self) -> Optional[Dict[str, Any]]:
+        """The loyalty program as a dict, or None."""
+        text = self._native.loyalty_program()
+        return None if text is None else dict(json.loads(text))
+
+    def earn_points(self, customer_id: int, points: int, key: str, *, at: Optional[_dt.datetime] = None) -> PointsEntry:
+        """Credits ``points`` as a lot; the same ``key`` again returns the original entry."""
+        d = json.loads(self._native.earn_points(customer_id, points, key, micros(at)))
+        return PointsEntry.from_dict(d["entry"], d["replayed"])
+
+    def redeem_points(
+        self, customer_id: int, points: int, key: str, *, at: Optional[_dt.datetime] = None
+    ) -> PointsEntry:
+        """Redeems ``points`` from the lots expiring soonest; raises
+        :class:`crm.InsufficientPointsError` when fewer are available. The same ``key``
+        again returns the original entry and writes nothing."""
+        d = json.loads(self._native.redeem_points(customer_id, points, key, micros(at)))
+        return PointsEntry.from_dict(d["entry"], d["replayed"])
+
+    def adjust_points(self, customer_id: int, points: int, key: str, reason: str) -> PointsEntry:
+        """A manual correction up or down (never below zero), with a reason."""
+        d = json.loads(self._native.adjust_points(customer_id, points, key, reason))
+        return PointsEntry.from_dict(d["entry"], d["replayed"])
+
+    def award_event(
+        self, customer_id: int, event: str, key: str, *, at: Optional[_dt.datetime] = None
+    ) -> Optional[PointsEntry]:
+        """Awards the program's bonuses for ``event`` (``sign_up``, ``birthday``,
+        ``survey_answered``, ``referral``); None when no bonus applies."""
+        text = self._native.award_event(customer_id, event, key, micros(at))
+        if text is None:
+            return None
+        d = json.loads(text)
+        return PointsEntry.from_dict(d["entry"], d["replayed"])
+
+    def expire_points(self, as_of: Optional[_dt.datetime] = None) -> Tuple[int, int]:
+        """Expires every lot due at ``as_of`` (default now), each once; ``(lots, points)``."""
+        return self._native.expire_points(micros(as_of))
+
+    def points_balance(self, customer_id: int) -> PointsBalance:
+        """A customer's points now."""
+        return PointsBalance.from_dict(json.loads(self._native.points_balance(customer_id)))
+
+    def points_statement(self, customer_id: int) -> Dict[str, Any]:
+        """A customer's statement: ``balance``, ``entries``, ``lots`` and ``tiers``, as dicts."""
+        return dict(json.loads(self._native.points_statement(customer_id)))
+
+    def points_statement_frame(self, customer_id: int) -> Any:
+        """A customer's ledger as a DataFrame, oldest first: ``id``, ``kind``, ``points``,
+        ``qualifying``, ``balance_after``, ``at``, ``key``, ``order_id``, ``note``."""
+        rows = json.loads(self._native.points_statement(customer_id))["entries"]
+        cols = ["id", "kind", "points", "qualifying", "balance_after", "at", "key", "order_id", "note"]
+        return _frames.typed_frame(rows, cols)
+
+    def set_loyalty_tier(self, customer_id: int, tier: Optional[str]) -> None:
+        """Sets a customer's loyalty tier by hand (None removes it); the tier must exist."""
+        self._native.set_loyalty_tier(customer_id, tier)
+
+    def review_tiers(self, as_of: Optional[_dt.datetime] = None) -> Dict[str, int]:
+        """Reviews every tier at a period end: ``accounts``, ``upgraded``, ``downgraded``."""
+        return dict(json.loads(self._native.review_tiers(micros(as_of))))
+
+    def points_balance_as_of(self, customer_id: int, at: _dt.datetime) -> int:
+        """A customer's points balance at ``at`` (the sum of the entries effective by then)."""
+        us = micros(at)
+        if us is None:
+            raise TypeError("at must be a datetime")
+        return int(self._native.points_balance_as_of(customer_id, us))
+
+    def loyalty_tier_history(self, customer_id: int) -> List[Dict[str, Any]]:
+        """When each loyalty tier of a customer began and why, oldest first, as dicts."""
+        return list(json.loads(self._native.loyalty_tier_history(customer_id)))
 
 def _all_pages(page: Any, page_size: int) -> List[int]:
     """Every id of a paged call ``page(after) -> ids`` (ascending, at most ``page_size``)."""

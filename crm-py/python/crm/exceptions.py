@@ -18,6 +18,7 @@ __all__ = [
     "SchemaTooNewError",
     "StorageError",
     "IoError",
+    "InsufficientPointsError",
 ]
 
 
@@ -100,3 +101,15 @@ class StorageError(CrmError):
 
 class IoError(CrmError, OSError):
     """A file could not be read or written."""
+
+
+class InsufficientPointsError(CrmError, ValueError):
+    """A redemption or debit asked for more loyalty points than the account has available
+    (pending and expired points do not count); nothing was written. ``available`` and
+    ``requested`` give both numbers.
+    """
+
+    def __init__(self, message: str, *, available: int = 0, requested: int = 0, **_: Any) -> None:
+        super().__init__(message)
+        self.available = available
+        self.requested = requested

@@ -2,6 +2,7 @@
 //! with a busy timeout so that writers in other threads and processes wait instead of failing.
 
 mod analytics;
+mod loyalty;
 mod rfm;
 mod rule_sql;
 mod schema;
@@ -21,6 +22,7 @@ use crate::changes::{Change, Entity, Op};
 use crate::customer::{Address, Customer, CustomerId, CustomerStats, LifecycleStage};
 use crate::error::{Error, Result};
 use crate::interaction::{Interaction, InteractionId};
+use crate::loyalty::{Account, Entry, EntryId, Lot, TierChange};
 use crate::money::{Currency, Money};
 use crate::order::{LineItem, Order, OrderId, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
@@ -1147,5 +1149,112 @@ impl StoreTx for SqliteTx<'_> {
 
     fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()> {
         self.scan_order_items_impl(scan, f)
+    }
+
+    // Loyalty (loyalty).
+
+    fn get_loyalty_program(&mut self) -> Result<Option<String>> {
+        loyalty::get_program(&self.tx)
+    }
+
+    fn put_loyalty_program(&mut self, json: &str, at: DateTime<Utc>) -> Result<()> {
+        loyalty::put_program(&self.tx, json, at)
+    }
+
+    fn loyalty_account(&mut self, customer: CustomerId) -> Result<Option<Account>> {
+        loyalty::account(&self.tx, customer)
+    }
+
+    fn put_loyalty_account(&mut self, a: &Account) -> Result<()> {
+        loyalty::put_account(&self.tx, a)
+    }
+
+    fn loyalty_accounts(&mut self) -> Result<Vec<Account>> {
+        loyalty::accounts(&self.tx)
+    }
+
+    fn loyalty_entry_by_key(&mut self, key: &str) -> Result<Option<Entry>> {
+        loyalty::entry_by_key(&self.tx, key)
+    }
+
+    fn insert_loyalty_entry(&mut self, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
+        loyalty::insert_entry(&self.tx, e, created_at)
+    }
+
+    fn loyalty_entries_of_order(&mut self, order: OrderId) -> Result<Vec<Entry>> {
+        loyalty::entries_of_order(&self.tx, order)
+    }
+
+    fn loyalty_entries(&mut self, customer: CustomerId) -> Result<Vec<Entry>> {
+        loyalty::entries(&self.tx, customer)
+    }
+
+    fn loyalty_points_as_of(&mut self, customer: CustomerId, at: DateTime<Utc>) -> Result<i64> {
+        loyalty::points_as_of(&self.tx, customer, at)
+    }
+
+    fn loyalty_qualifying_between(
+        &mut self,
+        customer: CustomerId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64> {
+        loyalty::qualifying_between(&self.tx, customer, since, until)
+    }
+
+    fn completed_between(
+        &mut self,
+        customer: CustomerId,
+        currency: Option<Currency>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64> {
+        loyalty::completed_between(&self.tx, customer, currency, since, until)
+    }
+
+    fn insert_lot(&mut self, l: &Lot) -> Result<i64> {
+        loyalty::insert_lot(&self.tx, l)
+    }
+
+    fn open_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>> {
+        loyalty::open_lots(&self.tx, customer)
+    }
+
+    fn loyalty_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>> {
+        loyalty::lots(&self.tx, customer)
+    }
+
+    fn update_lot(&mut self, id: i64, remaining: i64, expired: bool) -> Result<()> {
+        loyalty::update_lot(&self.tx, id, remaining, expired)
+    }
+
+    fn due_lots(&mut self, customer: Option<CustomerId>, as_of: DateTime<Utc>) -> Result<Vec<Lot>> {
+        loyalty::due_lots(&self.tx, customer, as_of)
+    }
+
+    fn lot_of_entry(&mut self, entry: EntryId) -> Result<Option<Lot>> {
+        loyalty::lot_of_entry(&self.tx, entry)
+    }
+
+    fn loyalty_rule_usage(&mut self, customer: CustomerId, rule: &str, period: &str) -> Result<i64> {
+        loyalty::rule_usage(&self.tx, customer, rule, period)
+    }
+
+    fn add_loyalty_rule_usage(&mut self, customer: CustomerId, rule: &str, period: &str, points: i64) -> Result<()> {
+        loyalty::add_rule_usage(&self.tx, customer, rule, period, points)
+    }
+
+    fn append_loyalty_tier(
+        &mut self,
+        customer: CustomerId,
+        tier: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<()> {
+        loyalty::append_tier(&self.tx, customer, tier, at, reason)
+    }
+
+    fn loyalty_tier_history(&mut self, customer: CustomerId) -> Result<Vec<TierChange>> {
+        loyalty::tier_history(&self.tx, customer)
     }
 }

@@ -184,6 +184,77 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: loyalty: the program, one account per customer (its balance is the sum of its
+    // ledger entries, kept here so a redemption reads one row), the append-only ledger
+    // whose idempotency key is UNIQUE (a replay finds the entry instead of writing), earn
+    // lots for expiry and redemption soonest-expiring first, per-rule usage for day and
+    // month caps, and the history of loyalty tiers.
+    r#"
+    CREATE TABLE loyalty_programs (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        config     TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE loyalty_accounts (
+        customer_id      INTEGER PRIMARY KEY,
+        balance          INTEGER NOT NULL,
+        orders           INTEGER NOT NULL,
+        qualifying_total INTEGER NOT NULL,
+        tier             TEXT,
+        tier_since       INTEGER,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL
+    );
+
+    CREATE TABLE loyalty_entries (
+        id              INTEGER PRIMARY KEY,
+        customer_id     INTEGER NOT NULL,
+        kind            TEXT NOT NULL,
+        points          INTEGER NOT NULL,
+        qualifying      INTEGER NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        order_id        INTEGER,
+        amount_minor    INTEGER,
+        at              INTEGER NOT NULL,
+        balance_after   INTEGER NOT NULL,
+        note            TEXT,
+        created_at      INTEGER NOT NULL
+    );
+    CREATE INDEX loyalty_entries_customer ON loyalty_entries(customer_id, at);
+    CREATE INDEX loyalty_entries_order ON loyalty_entries(order_id) WHERE order_id IS NOT NULL;
+
+    CREATE TABLE loyalty_lots (
+        id           INTEGER PRIMARY KEY,
+        customer_id  INTEGER NOT NULL,
+        entry_id     INTEGER NOT NULL,
+        points       INTEGER NOT NULL,
+        remaining    INTEGER NOT NULL,
+        earned_at    INTEGER NOT NULL,
+        available_at INTEGER NOT NULL,
+        expires_at   INTEGER,
+        expired      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX loyalty_lots_open ON loyalty_lots(customer_id) WHERE remaining > 0;
+    CREATE INDEX loyalty_lots_due ON loyalty_lots(expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;
+    CREATE INDEX loyalty_lots_entry ON loyalty_lots(entry_id);
+
+    CREATE TABLE loyalty_rule_usage (
+        customer_id INTEGER NOT NULL,
+        rule        TEXT NOT NULL,
+        period      TEXT NOT NULL,
+        points      INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, rule, period)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE loyalty_tier_history (
+        customer_id INTEGER NOT NULL,
+        tier        TEXT,
+        at          INTEGER NOT NULL,
+        reason      TEXT NOT NULL
+    );
+    CREATE INDEX loyalty_tier_history_customer ON loyalty_tier_history(customer_id, at);
+    "#,
 ];
 
 /// The schema version this build writes.

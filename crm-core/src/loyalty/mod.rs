@@ -1,0 +1,34 @@
+//! Loyalty points: a [program](Program) (JSON or TOML) of earning rules and tiers; one
+//! account per customer with an append-only [ledger] of entries (earn, redeem,
+//! expire, adjust, reverse), each with an idempotency key; earn lots that expire and that
+//! redemption draws on soonest-expiring first. Orders recorded through the facade or bulk
+//! ingest earn in the transaction that writes them, and refunds and cancellations reverse
+//! (partial refunds in proportion), the tier progress with them.
+//!
+//! The balance is the sum of the entries. It never goes below zero, except as a debt when
+//! the program's [`DebtPolicy`] is [`AllowNegative`](DebtPolicy::AllowNegative) and an
+//! order whose points were already spent is refunded; later earnings pay the debt first.
+//!
+//! Entries written by this module, and their keys:
+//!
+//! | entry | key |
+//! |---|---|
+//! | an order's earning | `order:<external id>` |
+//! | an order's reversal | `order:<external id>:reverse-to:<points>:<qualifying>` (what the order is worth now) |
+//! | an expired lot | `expire:lot:<lot id>` |
+//! | redemptions, manual credits, adjustments, event bonuses | the caller's key |
+
+mod api;
+mod earning;
+pub mod ledger;
+mod program;
+pub mod tiers;
+
+pub(crate) use api::{order_written, ProgramCache};
+pub use api::{Balance, ExpiryReport, Statement, TierReview};
+pub use earning::{Earning, RulePoints};
+pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
+pub use program::{
+    Caps, DebtPolicy, EarnRule, Event, MultiplierBy, Program, Rate, Rounding, RuleKind, MAX_MULTIPLIER, MAX_POINTS,
+};
+pub use tiers::{TierBasis, TierChange, TierLevel, Tiers};

@@ -1,0 +1,272 @@
+//! SQLite side of loyalty: the program, accounts, the ledger, lots, cap usage and tier history.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{conversion, micros, opt_time, time};
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+use crate::loyalty::{Account, Entry, EntryId, EntryKind, Lot, TierChange};
+use crate::money::Currency;
+use crate::order::OrderId;
+
+pub(super) fn get_program(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT config FROM loyalty_programs WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
+pub(super) fn put_program(conn: &Connection, json: &str, at: DateTime<Utc>) -> Result<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO loyalty_programs (id, config, updated_at) VALUES (1, ?1, ?2)")?
+        .execute(params![json, micros(at)])?;
+    Ok(())
+}
+
+const ACCOUNT_COLS: &str = "customer_id, balance, orders, qualifying_total, tier, tier_since, created_at, updated_at";
+
+fn account_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        customer_id: CustomerId(r.get(0)?),
+        balance: r.get(1)?,
+        orders: r.get(2)?,
+        qualifying_total: r.get(3)?,
+        tier: r.get(4)?,
+        tier_since: opt_time(r.get(5)?),
+        created_at: time(r.get(6)?),
+        updated_at: time(r.get(7)?),
+    })
+}
+
+pub(super) fn account(conn: &Connection, c: CustomerId) -> Result<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLS} FROM loyalty_accounts WHERE customer_id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([c.0], account_row).optional()?)
+}
+
+pub(super) fn put_account(conn: &Connection, a: &Account) -> Result<()> {
+    let sql =
+        format!("INSERT OR REPLACE INTO loyalty_accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    conn.prepare_cached(&sql)?.execute(params![
+        a.customer_id.0,
+        a.balance,
+        a.orders,
+        a.qualifying_total,
+        a.tier,
+        a.tier_since.map(micros),
+        micros(a.created_at),
+        micros(a.updated_at),
+    ])?;
+    Ok(())
+}
+
+pub(super) fn accounts(conn: &Connection) -> Result<Vec<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLS} FROM loyalty_accounts ORDER BY customer_id");
+    let rows = conn.prepare(&sql)?.query_map([], account_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+const ENTRY_COLS: &str =
+    "id, customer_id, kind, points, qualifying, idempotency_key, order_id, amount_minor, at, balance_after, note";
+
+fn entry_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
+    let kind: String = r.get(2)?;
+    Ok(Entry {
+        id: EntryId(r.get(0)?),
+        customer_id: CustomerId(r.get(1)?),
+        kind: EntryKind::parse(&kind).ok_or_else(|| conversion(2, Error::validation("kind", kind.clone())))?,
+        points: r.get(3)?,
+        qualifying: r.get(4)?,
+        key: r.get(5)?,
+        order_id: r.get::<_, Option<i64>>(6)?.map(OrderId),
+        amount_minor: r.get(7)?,
+        at: time(r.get(8)?),
+        balance_after: r.get(9)?,
+        note: r.get(10)?,
+    })
+}
+
+pub(super) fn entry_by_key(conn: &Connection, key: &str) -> Result<Option<Entry>> {
+    let sql = format!("SELECT {ENTRY_COLS} FROM loyalty_entries WHERE idempotency_key = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([key], entry_row).optional()?)
+}
+
+pub(super) fn insert_entry(conn: &Connection, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
+    conn.prepare_cached(
+        "INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, amount_minor, \
+         at, balance_after, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        e.customer_id.0,
+        e.kind.as_str(),
+        e.points,
+        e.qualifying,
+        e.key,
+        e.order_id.map(|o| o.0),
+        e.amount_minor,
+        micros(e.at),
+        e.balance_after,
+        e.note,
+        micros(created_at),
+    ])?;
+    Ok(EntryId(conn.last_insert_rowid()))
+}
+
+fn entries_where(conn: &Connection, cond: &str, arg: i64) -> Result<Vec<Entry>> {
+    let sql = format!("SELECT {ENTRY_COLS} FROM loyalty_entries WHERE {cond} ORDER BY at, id");
+    let rows = conn.prepare_cached(&sql)?.query_map([arg], entry_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub(super) fn entries_of_order(conn: &Connection, o: OrderId) -> Result<Vec<Entry>> {
+    entries_where(conn, "order_id = ?1", o.0)
+}
+
+pub(super) fn entries(conn: &Connection, c: CustomerId) -> Result<Vec<Entry>> {
+    entries_where(conn, "customer_id = ?1", c.0)
+}
+
+pub(super) fn points_as_of(conn: &Connection, c: CustomerId, at: DateTime<Utc>) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(sum(points), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at <= ?2")?
+        .query_row(params![c.0, micros(at)], |r| r.get(0))?)
+}
+
+pub(super) fn qualifying_between(
+    conn: &Connection,
+    c: CustomerId,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(sum(qualifying), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at > ?2 AND at <= ?3",
+        )?
+        .query_row(params![c.0, micros(since), micros(until)], |r| r.get(0))?)
+}
+
+pub(super) fn completed_between(
+    conn: &Connection,
+    c: CustomerId,
+    currency: Option<Currency>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<i64> {
+    let (sql, cur) = match currency {
+        Some(cur) => ("coalesce(sum(total_minor), 0)", cur.code()),
+        None => ("count(*)", ""),
+    };
+    let sql = format!(
+        "SELECT {sql} FROM orders WHERE customer_id = ?1 AND status = 'completed' AND occurred_at > ?2 \
+         AND occurred_at <= ?3 AND (?4 = '' OR currency = ?4)"
+    );
+    Ok(conn.prepare_cached(&sql)?.query_row(params![c.0, micros(since), micros(until), cur], |r| r.get(0))?)
+}
+
+const LOT_COLS: &str = "id, customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired";
+
+fn lot_row(r: &Row<'_>) -> rusqlite::Result<Lot> {
+    Ok(Lot {
+        id: r.get(0)?,
+        customer_id: CustomerId(r.get(1)?),
+        entry_id: EntryId(r.get(2)?),
+        points: r.get(3)?,
+        remaining: r.get(4)?,
+        earned_at: time(r.get(5)?),
+        available_at: time(r.get(6)?),
+        expires_at: opt_time(r.get(7)?),
+        expired: r.get(8)?,
+    })
+}
+
+pub(super) fn insert_lot(conn: &Connection, l: &Lot) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO loyalty_lots (customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        l.customer_id.0,
+        l.entry_id.0,
+        l.points,
+        l.remaining,
+        micros(l.earned_at),
+        micros(l.available_at),
+        l.expires_at.map(micros),
+        l.expired,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(super) fn open_lots(conn: &Connection, c: CustomerId) -> Result<Vec<Lot>> {
+    let sql = format!(
+        "SELECT {LOT_COLS} FROM loyalty_lots WHERE customer_id = ?1 AND remaining > 0 \
+         ORDER BY expires_at IS NULL, expires_at, id"
+    );
+    let rows = conn.prepare_cached(&sql)?.query_map([c.0], lot_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub(super) fn lots(conn: &Connection, c: CustomerId) -> Result<Vec<Lot>> {
+    let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE customer_id = ?1 ORDER BY id");
+    let rows = conn.prepare_cached(&sql)?.query_map([c.0], lot_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub(super) fn update_lot(conn: &Connection, id: i64, remaining: i64, expired: bool) -> Result<()> {
+    conn.prepare_cached("UPDATE loyalty_lots SET remaining = ?2, expired = ?3 WHERE id = ?1")?
+        .execute(params![id, remaining, expired])?;
+    Ok(())
+}
+
+pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime<Utc>) -> Result<Vec<Lot>> {
+    let sql = format!(
+        "SELECT {LOT_COLS} FROM loyalty_lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= ?1 \
+         AND (?2 IS NULL OR customer_id = ?2) ORDER BY customer_id, expires_at, id"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(params![micros(as_of), c.map(|c| c.0)], lot_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub(super) fn lot_of_entry(conn: &Connection, e: EntryId) -> Result<Option<Lot>> {
+    let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE entry_id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row([e.0], lot_row).optional()?)
+}
+
+pub(super) fn rule_usage(conn: &Connection, c: CustomerId, rule: &str, period: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(sum(points), 0) FROM loyalty_rule_usage WHERE customer_id = ?1 AND rule = ?2 AND period = ?3",
+        )?
+        .query_row(params![c.0, rule, period], |r| r.get(0))?)
+}
+
+pub(super) fn add_rule_usage(conn: &Connection, c: CustomerId, rule: &str, period: &str, points: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO loyalty_rule_usage (customer_id, rule, period, points) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(customer_id, rule, period) DO UPDATE SET points = points + excluded.points",
+    )?
+    .execute(params![c.0, rule, period, points])?;
+    Ok(())
+}
+
+pub(super) fn append_tier(
+    conn: &Connection,
+    c: CustomerId,
+    tier: Option<&str>,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<()> {
+    conn.prepare_cached("INSERT INTO loyalty_tier_history (customer_id, tier, at, reason) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![c.0, tier, micros(at), reason])?;
+    Ok(())
+}
+
+pub(super) fn tier_history(conn: &Connection, c: CustomerId) -> Result<Vec<TierChange>> {
+    let rows = conn
+        .prepare_cached("SELECT tier, at, reason FROM loyalty_tier_history WHERE customer_id = ?1 ORDER BY at, rowid")?
+        .query_map([c.0], |r| Ok(TierChange { tier: r.get(0)?, at: time(r.get(1)?), reason: r.get(2)? }))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
