@@ -2295,7 +2295,7 @@ enum crm_status crm_score_all(const crm_t *crm, const char *plan, char **out_jso
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown stage or rule text that
- * does not parse), `CRM_ERR_VALIDATION` (`rules`, `rules[3].<field>` for a field a rule
+ * does not parse), `CRM_ERR_VALIDATION` (`rules`, `rules[3].when.<field>` for a field a rule
  * misuses), `CRM_ERR_NOT_FOUND` (a segment or plan a rule names), `CRM_ERR_STORAGE`.
  * Thread safety: see `crm_t`.
  *
@@ -2363,7 +2363,7 @@ enum crm_status crm_lifecycle_history(const crm_t *crm, int64_t customer_id, cha
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown currency or rule text that
  * does not parse), `CRM_ERR_VALIDATION` (`default`, `basis.tiers`, `basis.tiers[1].min_minor`,
- * ..., `rules[0].<field>` for a field a rule misuses), `CRM_ERR_NOT_FOUND` (a segment or
+ * ..., `basis.tiers[0].when.<field>` for a field a rule misuses), `CRM_ERR_NOT_FOUND` (a segment or
  * plan a rule names), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
  *
  * # Safety
