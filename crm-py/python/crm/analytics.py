@@ -183,7 +183,30 @@ def _not_fitted(kind: str) -> ValidationError:
     return ValidationError(f"the {kind} is not fitted: call fit() first", field="model", reason="is not fitted")
 
 
-class BetaGeoFitter:
+class _Fitter:
+    """The fitted state both models share: parameters, standard errors, log-likelihood and
+    iterations from a fit (all None before one)."""
+
+    def __init__(self, penalizer_coef: float = 0.0) -> None:
+        self.penalizer_coef = float(penalizer_coef)
+        self.params_: Optional[Dict[str, float]] = None
+        self.standard_errors_: Optional[Dict[str, float]] = None
+        self.log_likelihood_: Optional[float] = None
+        self.iterations_: Optional[int] = None
+
+    def _take(self, d: Mapping[str, Any]) -> None:
+        self.params_ = {k: float(v) for k, v in d["params"].items()}
+        self.standard_errors_ = {k: float(v) for k, v in d["standard_errors"].items()}
+        self.log_likelihood_ = float(d["log_likelihood"])
+        self.iterations_ = int(d["iterations"])
+
+    def _params(self) -> str:
+        if self.params_ is None:
+            raise _not_fitted(type(self).__name__)
+        return json.dumps(self.params_)
+
+
+class BetaGeoFitter(_Fitter):
     """The BG/NBD model (``lifetimes.BetaGeoFitter``), fitted by maximum likelihood in Rust.
 
     Methods taking customer columns accept scalars (and then return a float) or array-likes
@@ -192,13 +215,6 @@ class BetaGeoFitter:
 
     ``penalizer_coef`` is ``lifetimes``' L2 penalty (on the parameters with time scaled so the
     largest T is 1)."""
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = float(penalizer_coef)
-        self.params_: Optional[Dict[str, float]] = None
-        self.standard_errors_: Optional[Dict[str, float]] = None
-        self.log_likelihood_: Optional[float] = None
-        self.iterations_: Optional[int] = None
 
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float) -> "BetaGeoFitter":
@@ -231,16 +247,8 @@ class BetaGeoFitter:
         w = None if weights is None else _column(weights, "weights")[0]
         fit = json.dumps(_fit_options(self.penalizer_coef, max_iterations, tolerance))
         d = json.loads(_crm.bgnbd_fit(f, r, t, w, fit))
-        self.params_ = {k: float(v) for k, v in d["params"].items()}
-        self.standard_errors_ = {k: float(v) for k, v in d["standard_errors"].items()}
-        self.log_likelihood_ = float(d["log_likelihood"])
-        self.iterations_ = int(d["iterations"])
+        self._take(d)
         return self
-
-    def _params(self) -> str:
-        if self.params_ is None:
-            raise _not_fitted("BetaGeoFitter")
-        return json.dumps(self.params_)
 
     def _predict(self, horizon: float, frequency: Any, recency: Any, T: Any) -> Tuple[Any, Any, Any]:
         params = self._params()
@@ -279,19 +287,12 @@ class BetaGeoFitter:
         return f"<crm.analytics.BetaGeoFitter: {'not fitted' if self.params_ is None else self.params_}>"
 
 
-class GammaGammaFitter:
+class GammaGammaFitter(_Fitter):
     """The Gamma-Gamma model of spend per purchase (``lifetimes.GammaGammaFitter``), with
     parameters ``p``, ``q`` and ``gamma`` (``v`` in ``lifetimes``), money in minor units.
     ``penalizer_coef`` penalises ``p``, ``q`` and ``gamma`` divided by the mean spend (so it
     does not depend on the currency's unit). Unfitted, predictions raise
     :class:`crm.ValidationError` (field ``model``)."""
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = float(penalizer_coef)
-        self.params_: Optional[Dict[str, float]] = None
-        self.standard_errors_: Optional[Dict[str, float]] = None
-        self.log_likelihood_: Optional[float] = None
-        self.iterations_: Optional[int] = None
 
     @classmethod
     def from_params(cls, p: float, q: float, gamma: float) -> "GammaGammaFitter":
@@ -320,16 +321,8 @@ class GammaGammaFitter:
         w = None if weights is None else _column(weights, "weights")[0]
         fit = json.dumps(_fit_options(self.penalizer_coef, max_iterations, tolerance))
         d = json.loads(_crm.gamma_gamma_fit(f, m, w, fit))
-        self.params_ = {k: float(v) for k, v in d["params"].items()}
-        self.standard_errors_ = {k: float(v) for k, v in d["standard_errors"].items()}
-        self.log_likelihood_ = float(d["log_likelihood"])
-        self.iterations_ = int(d["iterations"])
+        self._take(d)
         return self
-
-    def _params(self) -> str:
-        if self.params_ is None:
-            raise _not_fitted("GammaGammaFitter")
-        return json.dumps(self.params_)
 
     def conditional_expected_average_profit(self, frequency: Any, monetary_value: Any) -> Any:
         """Expected mean purchase value of each customer (minor units; the population mean
