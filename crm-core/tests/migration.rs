@@ -168,6 +168,19 @@ fn a_version_1_file_is_upgraded_with_rows_intact_and_stats_backfilled() {
 
     // Readable through the facade.
     assert_eq!(crm.counts().unwrap(), crm_core::Counts { customers: 3, orders: 7, interactions: 3 });
+    // Migration 5 copied each customer's order count and last order onto their spend rows.
+    let conn = Connection::open(&path).unwrap();
+    let (rows, off): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), coalesce(sum(sp.customer_order_count != st.order_count \
+             OR sp.customer_last_order_at IS NOT st.last_order_at), 0) \
+             FROM customer_spend sp JOIN customer_stats st USING (customer_id)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(rows > 0);
+    assert_eq!(off, 0, "spend rows whose copy of the statistics differs");
     let ada = crm.get_customer(CustomerId(1)).unwrap();
     assert_eq!(ada.external_id.as_deref(), Some("C-1"));
     assert_eq!(ada.kind, CustomerKind::Person);

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crm_core::ingest::IngestOptions;
+use crm_core::segment::rfm::RfmConfig;
 use crm_core::store::Store;
 use crm_core::{
     Crm, CustomerId, CustomerStats, Entity, Error, InteractionId, InteractionKind, Money, NewCustomer, NewInteraction,
@@ -357,8 +358,29 @@ fn setup<S: Store>(crm: &Crm<S>) -> Model {
 }
 
 fn check_stats<S: Store>(crm: &Crm<S>, m: &Model, context: &str) {
-    for c in 0..CUSTOMERS {
-        assert_eq!(crm.customer_stats(m.customers[c]).unwrap(), m.expected_stats(c), "customer C{c} {context}");
+    let expected: Vec<CustomerStats> = (0..CUSTOMERS).map(|c| m.expected_stats(c)).collect();
+    for (c, want) in expected.iter().enumerate() {
+        assert_eq!(&crm.customer_stats(m.customers[c]).unwrap(), want, "customer C{c} {context}");
+    }
+    // RFM from the statistics reads the spend rows' copies of each customer's order count
+    // and last order: they must follow every write too.
+    for currency in CURRENCIES {
+        let cur = currency.parse().unwrap();
+        let table = crm.compute_rfm(&RfmConfig::new(cur)).unwrap();
+        let got: Vec<(CustomerId, i64, i64, i64)> =
+            table.scores.iter().map(|s| (s.customer_id, s.frequency, s.monetary_minor, s.recency_days)).collect();
+        let want: Vec<(CustomerId, i64, i64, i64)> = expected
+            .iter()
+            .filter_map(|s| {
+                let spent = s.total_spent.iter().find(|m| m.currency == cur).map_or(0, |m| m.minor);
+                let last = s.last_order_at?;
+                (spent > 0).then(|| {
+                    let days = (table.model.as_of - last).num_microseconds().unwrap().div_euclid(86_400_000_000);
+                    (s.customer_id, s.order_count, spent, days)
+                })
+            })
+            .collect();
+        assert_eq!(got, want, "RFM inputs in {currency} {context}");
     }
 }
 

@@ -869,11 +869,18 @@ impl StoreTx for SqliteTx<'_> {
                 s.last_interaction_at.map(micros),
             ])?;
         self.tx.prepare_cached("DELETE FROM customer_spend WHERE customer_id = ?1")?.execute([s.customer_id.0])?;
-        let mut st = self
-            .tx
-            .prepare_cached("INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES (?1, ?2, ?3)")?;
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, customer_last_order_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
         for m in &s.total_spent {
-            st.execute(params![s.customer_id.0, m.currency.code(), m.minor])?;
+            st.execute(params![
+                s.customer_id.0,
+                m.currency.code(),
+                m.minor,
+                s.order_count,
+                s.last_order_at.map(micros)
+            ])?;
         }
         Ok(())
     }
@@ -903,6 +910,16 @@ impl StoreTx for SqliteTx<'_> {
         )?;
         for (c, minor) in &d.spend {
             st.execute(params![d.customer_id.0, c.code(), minor])?;
+        }
+        if d.orders != 0 || !d.spend.is_empty() {
+            // The spend rows' copy of the customer's order count and last order (schema 5).
+            self.tx
+                .prepare_cached(
+                    "UPDATE customer_spend SET (customer_order_count, customer_last_order_at) = \
+                     (SELECT order_count, last_order_at FROM customer_stats WHERE customer_id = ?1) \
+                     WHERE customer_id = ?1",
+                )?
+                .execute([d.customer_id.0])?;
         }
         Ok(())
     }

@@ -19,13 +19,14 @@ pub(super) fn inputs(c: &Connection, currency: Currency, until: Option<DateTime<
     }
 }
 
-/// One row per member: the spend rows of the currency, each joined to its statistics row.
+/// One row per member: the spend rows of the currency, one range of the covering index
+/// `customer_spend_currency` (each row carries its customer's order count and last order).
 fn from_stats(c: &Connection, currency: Currency) -> Result<Vec<RfmInput>> {
     let mut st = c.prepare_cached(
-        "SELECT sp.customer_id, st.last_order_at, st.order_count, sp.total_minor \
-         FROM customer_spend sp JOIN customer_stats st ON st.customer_id = sp.customer_id \
-         WHERE sp.currency = ?1 AND sp.total_minor > 0 AND st.last_order_at IS NOT NULL \
-         ORDER BY sp.customer_id",
+        "SELECT customer_id, customer_last_order_at, customer_order_count, total_minor \
+         FROM customer_spend INDEXED BY customer_spend_currency \
+         WHERE currency = ?1 AND total_minor > 0 AND customer_last_order_at IS NOT NULL \
+         ORDER BY customer_id",
     )?;
     let rows = st
         .query_map([currency.code()], |r| {
@@ -94,9 +95,8 @@ pub(super) fn input_of(
     let row: Option<(Option<i64>, i64, Option<i64>)> = match until {
         None => c
             .prepare_cached(
-                "SELECT st.last_order_at, st.order_count, sp.total_minor \
-                 FROM customer_spend sp JOIN customer_stats st ON st.customer_id = sp.customer_id \
-                 WHERE sp.customer_id = ?1 AND sp.currency = ?2",
+                "SELECT customer_last_order_at, customer_order_count, total_minor \
+                 FROM customer_spend WHERE customer_id = ?1 AND currency = ?2",
             )?
             .query_row(params![customer.0, currency.code()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?,

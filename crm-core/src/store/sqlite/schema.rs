@@ -255,6 +255,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX loyalty_tier_history_customer ON loyalty_tier_history(customer_id, at);
     "#,
+    // 5: RFM and top spenders read one currency's spend rows in one index range: each
+    // spend row carries a copy of its customer's completed order count and last order
+    // (all currencies, as in `customer_stats`; `put_stats` and `add_stats` keep the two in
+    // step), and an index on the currency covers what those reads need.
+    r#"
+    ALTER TABLE customer_spend ADD COLUMN customer_order_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN customer_last_order_at INTEGER;
+    UPDATE customer_spend SET (customer_order_count, customer_last_order_at) =
+        (SELECT st.order_count, st.last_order_at FROM customer_stats st WHERE st.customer_id = customer_spend.customer_id)
+    WHERE EXISTS (SELECT 1 FROM customer_stats st WHERE st.customer_id = customer_spend.customer_id);
+    CREATE INDEX customer_spend_currency
+        ON customer_spend(currency, customer_id, total_minor, customer_order_count, customer_last_order_at);
+    "#,
 ];
 
 /// The schema version this build writes.
