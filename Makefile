@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-loyalty bench-c bench-python clean
 
 PREFIX ?= /usr/local
 
@@ -44,6 +44,10 @@ bench-segments:
 # Summaries over 10M orders and BG/NBD + Gamma-Gamma fits on 1M customers against lifetimes.
 bench-analytics:
 	$(CARGO) bench -p crm-core --bench analytics -- $(ARGS)
+
+# Bulk earning over 10M orders (ingest with and without a program) and single earn/redeem latency.
+bench-loyalty:
+	$(CARGO) bench -p crm-core --bench loyalty -- $(ARGS)
 
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)

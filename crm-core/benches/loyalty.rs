@@ -1,0 +1,301 @@
+//! Loyalty benchmark (prints a table; never part of the test suite).
+//!
+//! 1. Bulk earning: the generator's orders go through bulk ingest twice, chunk by chunk in
+//!    turn, into two copies of one file of customers: one without a loyalty program (the
+//!    baseline) and one with a program (base rate per currency, a category multiplier, a
+//!    tier multiplier, a first-order bonus, lot expiry, tiers on qualifying points), so
+//!    every completed order writes its ledger entry, lot, account and feed row in the
+//!    ingest transaction. Rows are generated before timing, in chunks, for both.
+//! 2. Single calls the way a host makes them (one call, one transaction, WAL,
+//!    synchronous=NORMAL) on the loaded file: `earn_points`, `redeem_points` and
+//!    `record_order` with the program, against a raw rusqlite single-row transaction.
+//!
+//! `cargo bench -p crm-core --bench loyalty -- --customers 1000000 --orders-per-customer 10`
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crm_core::ingest::IngestOptions;
+use crm_core::loyalty::Program;
+use crm_core::store::SqliteOptions;
+use crm_core::synth::{Synth, SynthConfig};
+use crm_core::{Crm, CrmConfig, CustomerId, NewOrder, OrderStatus};
+use rusqlite::{params, Connection};
+
+struct Args {
+    customers: u64,
+    orders_per_customer: f64,
+    single: usize,
+    dir: PathBuf,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        customers: 1_000_000,
+        orders_per_customer: 10.0,
+        single: 20_000,
+        dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data/loyalty"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        match k.as_str() {
+            "--customers" => a.customers = v().parse().expect("--customers N"),
+            "--orders-per-customer" => a.orders_per_customer = v().parse().expect("--orders-per-customer X"),
+            "--single" => a.single = v().parse().expect("--single N"),
+            "--dir" => a.dir = PathBuf::from(v()),
+            "--bench" => {}
+            other => panic!("unknown argument {other}; use --customers, --orders-per-customer, --single, --dir"),
+        }
+    }
+    a
+}
+
+/// The program the benchmark earns under: what a retailer with the generator's ten
+/// countries would set up.
+const PROGRAM: &str = r#"{
+  "name": "Stars",
+  "rates": {
+    "USD": {"points": 1, "per_minor": 100}, "GBP": {"points": 1, "per_minor": 100},
+    "EUR": {"points": 1, "per_minor": 100}, "SGD": {"points": 1, "per_minor": 100},
+    "CNY": {"points": 1, "per_minor": 700}, "JPY": {"points": 1, "per_minor": 150},
+    "AUD": {"points": 1, "per_minor": 150}, "INR": {"points": 1, "per_minor": 8300},
+    "BRL": {"points": 1, "per_minor": 500}
+  },
+  "rules": [
+    {"name": "base", "kind": "base"},
+    {"name": "shoes x2", "kind": "multiplier", "by": "category", "value": "shoes", "multiplier": 2.0},
+    {"name": "gold x1.5", "kind": "multiplier", "by": "tier", "value": "gold", "multiplier": 1.5},
+    {"name": "welcome", "kind": "bonus", "event": "first_order", "points": 100}
+  ],
+  "expiry_days": 730,
+  "tiers": {"basis": {"by": "points"}, "window_days": 365,
+            "levels": [{"name": "silver", "min": 500}, {"name": "gold", "min": 2000}]}
+}"#;
+
+fn fresh(path: &Path) -> PathBuf {
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    path.to_path_buf()
+}
+
+fn config() -> CrmConfig {
+    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn count(c: &Connection, sql: &str) -> i64 {
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn main() {
+    let a = args();
+    std::fs::create_dir_all(&a.dir).unwrap();
+    let synth = Synth::new(SynthConfig {
+        customers: a.customers,
+        orders_per_customer: a.orders_per_customer,
+        ..Default::default()
+    });
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut row = |what: &str, figure: String, note: String| {
+        eprintln!("{what}: {figure} {note}");
+        rows.push((what.to_owned(), figure, note));
+    };
+
+    // 0. One file of customers, copied for both sides.
+    let base = fresh(&a.dir.join("customers.db"));
+    let t = Instant::now();
+    {
+        let crm = Crm::open_with(&base, config()).unwrap();
+        let r = crm.ingest_customers(synth.customers(), IngestOptions::default()).unwrap();
+        assert_eq!(r.failed, 0);
+    }
+    {
+        let c = Connection::open(&base).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    }
+    row(
+        "customers",
+        format!("{}", a.customers),
+        format!("loaded in {:.1} s (untimed below)", t.elapsed().as_secs_f64()),
+    );
+    let plain_path = fresh(&a.dir.join("plain.db"));
+    let loyal_path = fresh(&a.dir.join("loyal.db"));
+    std::fs::copy(&base, &plain_path).unwrap();
+    std::fs::copy(&base, &loyal_path).unwrap();
+    let _ = std::fs::remove_file(&base);
+    let plain = Crm::open_with(&plain_path, config()).unwrap();
+    let loyal = Crm::open_with(&loyal_path, config()).unwrap();
+    let program = Program::from_json(PROGRAM).unwrap();
+    loyal.set_loyalty_program(&program).unwrap();
+
+    // 1. Bulk ingest of the same chunks into both files, in turn.
+    const CHUNK: usize = 100_000;
+    let (mut t_plain, mut t_loyal, mut n_orders) = (Duration::ZERO, Duration::ZERO, 0u64);
+    let mut orders = synth.orders().peekable();
+    let mut turn = false;
+    while orders.peek().is_some() {
+        let chunk: Vec<NewOrder> = orders.by_ref().take(CHUNK).collect();
+        n_orders += chunk.len() as u64;
+        let copy = chunk.clone();
+        let run = |crm: &Crm, rows: Vec<NewOrder>| {
+            let t = Instant::now();
+            let r = crm.ingest_orders(rows, IngestOptions::default()).unwrap();
+            assert_eq!(r.failed, 0, "{:?}", &r.errors[..r.errors.len().min(3)]);
+            t.elapsed()
+        };
+        // Alternate which side goes first, so neither always meets a cold cache.
+        if turn {
+            t_plain += run(&plain, chunk);
+            t_loyal += run(&loyal, copy);
+        } else {
+            t_loyal += run(&loyal, copy);
+            t_plain += run(&plain, chunk);
+        }
+        turn = !turn;
+    }
+    let check = Connection::open(&loyal_path).unwrap();
+    let entries = count(&check, "SELECT count(*) FROM loyalty_entries WHERE kind = 'earn'");
+    let earning = count(&check, "SELECT count(*) FROM orders WHERE status = 'completed'");
+    let lots = count(&check, "SELECT count(*) FROM loyalty_lots");
+    let points = count(&check, "SELECT coalesce(sum(points), 0) FROM loyalty_entries");
+    let balances = count(&check, "SELECT coalesce(sum(balance), 0) FROM loyalty_accounts");
+    let tiered = count(&check, "SELECT count(*) FROM loyalty_accounts WHERE tier IS NOT NULL");
+    assert_eq!(points, balances, "balances are the sums of the entries");
+    let (rp, rl) = (rate(n_orders, t_plain), rate(n_orders, t_loyal));
+    row(
+        "ours, bulk ingest, no program: orders/s",
+        format!("{rp:.0}"),
+        format!("{n_orders} orders, {:.1} s", t_plain.as_secs_f64()),
+    );
+    row(
+        "ours, bulk ingest earning: orders/s",
+        format!("{rl:.0}"),
+        format!(
+            "{:.0}% of no program; {:.1} s; {entries} earn entries for {earning} completed orders, {lots} lots, {tiered} tiered (target >= 200000)",
+            100.0 * rl / rp,
+            t_loyal.as_secs_f64()
+        ),
+    );
+    let extra = t_loyal.saturating_sub(t_plain);
+    row(
+        "earning's own cost: orders/s",
+        format!("{:.0}", rate(n_orders, extra)),
+        format!("{:.2} µs per order over ingest without a program", extra.as_secs_f64() * 1e6 / n_orders as f64),
+    );
+    drop(plain);
+
+    // 2. Single calls, one transaction each, on the loaded WAL file.
+    let rich: Vec<CustomerId> = {
+        let mut st = check
+            .prepare("SELECT customer_id FROM loyalty_accounts WHERE balance >= 1000 ORDER BY customer_id")
+            .unwrap();
+        st.query_map([], |r| Ok(CustomerId(r.get(0)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    };
+    assert!(!rich.is_empty(), "no account holds 1000 points");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut pick = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        rich[(x % rich.len() as u64) as usize]
+    };
+    let targets: Vec<CustomerId> = (0..a.single).map(|_| pick()).collect();
+    let stamp = chrono::Utc::now().timestamp_micros();
+    let raw = Connection::open(&loyal_path).unwrap();
+    raw.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    raw.busy_timeout(Duration::from_secs(30)).unwrap();
+    raw.execute_batch(
+        "CREATE TABLE IF NOT EXISTS bench_raw (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, \
+         points INTEGER NOT NULL, key TEXT NOT NULL UNIQUE)",
+    )
+    .unwrap();
+    let raw_write = |c: CustomerId, key: &str| {
+        raw.execute_batch("BEGIN IMMEDIATE").unwrap();
+        raw.prepare_cached("INSERT INTO bench_raw (customer_id, points, key) VALUES (?1, ?2, ?3)")
+            .unwrap()
+            .execute(params![c.0, 1, key])
+            .unwrap();
+        raw.execute_batch("COMMIT").unwrap();
+    };
+    let template = synth.orders().next().unwrap();
+    let warm = (a.single / 10).max(1);
+    for (n, &c) in targets[..warm].iter().enumerate() {
+        loyal.earn_points(c, 10, &format!("W{stamp}-e{n}")).unwrap();
+        loyal.redeem_points(c, 1, &format!("W{stamp}-r{n}")).unwrap();
+        raw_write(c, &format!("W{stamp}-{n}"));
+    }
+    let (mut earn, mut redeem, mut order, mut rawl) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (b, block) in targets.chunks(1_000).enumerate() {
+        for (n, &c) in block.iter().enumerate() {
+            let s = Instant::now();
+            loyal.earn_points(c, 10, &format!("B{stamp}-e{b}-{n}")).unwrap();
+            earn.push(s.elapsed());
+        }
+        for (n, &c) in block.iter().enumerate() {
+            let s = Instant::now();
+            loyal.redeem_points(c, 1, &format!("B{stamp}-r{b}-{n}")).unwrap();
+            redeem.push(s.elapsed());
+        }
+        for (n, &c) in block.iter().enumerate().take(250) {
+            let o = NewOrder {
+                external_id: format!("B{stamp}-o{b}-{n}"),
+                customer_id: Some(c),
+                customer_external_id: None,
+                status: OrderStatus::Completed,
+                ..template.clone()
+            };
+            let s = Instant::now();
+            loyal.record_order(&o).unwrap();
+            order.push(s.elapsed());
+        }
+        for (n, &c) in block.iter().enumerate() {
+            let s = Instant::now();
+            raw_write(c, &format!("B{stamp}-{b}-{n}"));
+            rawl.push(s.elapsed());
+        }
+    }
+    for v in [&mut earn, &mut redeem, &mut order, &mut rawl] {
+        v.sort();
+    }
+    let median_raw = percentile(&rawl, 0.5);
+    let mut single = |what: &str, v: &[Duration], note: &str| {
+        let m = percentile(v, 0.5);
+        row(
+            what,
+            format!("median {}", us(m)),
+            format!(
+                "p99 {}; {:.1}x raw; {} calls{note}",
+                us(percentile(v, 0.99)),
+                m.as_secs_f64() / median_raw.as_secs_f64(),
+                v.len()
+            ),
+        );
+    };
+    single("raw rusqlite: one-row transaction", &rawl, "; the baseline");
+    single("ours: earn_points", &earn, " (target median < 200 µs)");
+    single("ours: redeem_points", &redeem, " (target median < 200 µs)");
+    single("ours: record_order earning", &order, "");
+    let after = count(&check, "SELECT coalesce(sum(points), 0) FROM loyalty_entries");
+    let after_bal = count(&check, "SELECT coalesce(sum(balance), 0) FROM loyalty_accounts");
+    assert_eq!(after, after_bal, "balances are the sums of the entries");
+
+    println!();
+    println!("| measurement | figure | note |");
+    println!("|---|---|---|");
+    for (w, f, n) in rows {
+        println!("| {w} | {f} | {n} |");
+    }
+}
