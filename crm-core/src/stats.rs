@@ -17,9 +17,9 @@ use crate::store::{StatsDelta, StoreTx};
 pub struct StatsAcc {
     deltas: HashMap<CustomerId, StatsDelta>,
     refresh: HashSet<CustomerId>,
-    /// The loyalty program, read once per transaction: orders earn (and reverse) points in
-    /// the transaction that writes them, as they change statistics.
-    pub(crate) loyalty: crate::loyalty::ProgramCache,
+    /// Orders earn (and reverse) loyalty points in the transaction that writes them, as
+    /// they change statistics; the program and the accounts are read once per transaction.
+    pub(crate) loyalty: crate::loyalty::OrderLoyalty,
 }
 
 impl StatsAcc {
@@ -61,6 +61,7 @@ impl StatsAcc {
 
     /// Writes everything gathered, once per customer.
     pub fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
+        self.loyalty.flush(tx)?;
         for c in self.refresh {
             recompute(tx, c)?;
         }

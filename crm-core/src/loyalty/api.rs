@@ -1,6 +1,7 @@
 //! Loyalty through the [`Crm`] facade. Each call is one transaction; orders earn and
 //! reverse inside the transaction that writes them ([`order_written`]).
 
+use std::collections::hash_map::{self, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -66,16 +67,36 @@ pub struct TierReview {
     pub downgraded: i64,
 }
 
-/// The program, read at most once per transaction.
+/// What loyalty keeps during one transaction of order writes (single calls and bulk
+/// ingest batches alike): the program, read at most once, and the accounts the orders
+/// touched, each read once and written back once by [`flush`](Self::flush).
 #[derive(Debug, Default)]
-pub(crate) struct ProgramCache(Option<Option<Arc<Program>>>);
+pub(crate) struct OrderLoyalty {
+    program: Option<Option<Arc<Program>>>,
+    accounts: HashMap<CustomerId, Account>,
+}
 
-impl ProgramCache {
-    pub(crate) fn get(&mut self, tx: &mut impl StoreTx) -> Result<Option<Arc<Program>>> {
-        if self.0.is_none() {
-            self.0 = Some(load_program(tx)?.map(Arc::new));
+impl OrderLoyalty {
+    fn program(&mut self, tx: &mut impl StoreTx) -> Result<Option<Arc<Program>>> {
+        if self.program.is_none() {
+            self.program = Some(load_program(tx)?.map(Arc::new));
         }
-        Ok(self.0.clone().flatten())
+        Ok(self.program.clone().flatten())
+    }
+
+    fn account(&mut self, tx: &mut impl StoreTx, c: CustomerId, now: DateTime<Utc>) -> Result<&mut Account> {
+        Ok(match self.accounts.entry(c) {
+            hash_map::Entry::Occupied(e) => e.into_mut(),
+            hash_map::Entry::Vacant(v) => v.insert(ledger::account(tx, c, now)?),
+        })
+    }
+
+    /// Writes the accounts back; the last step of the transaction.
+    pub(crate) fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
+        for a in self.accounts.values() {
+            tx.put_loyalty_account(a)?;
+        }
+        Ok(())
     }
 }
 
@@ -119,23 +140,27 @@ fn earn_key(o: &Order) -> String {
 /// bulk ingest alike. The order's external id is the key: an order earns once.
 pub(crate) fn order_written(
     tx: &mut impl StoreTx,
-    cache: &mut ProgramCache,
+    cache: &mut OrderLoyalty,
     old: Option<&Order>,
     o: &Order,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let program = cache.get(tx)?;
+    let program = cache.program(tx)?;
     let earned = if old.is_some() { tx.loyalty_entry_by_key(&earn_key(o))? } else { None };
     match (earned, program) {
-        (Some(e), program) => reverse_order(tx, program.as_deref(), &e, o, now),
-        (None, Some(p)) if o.status == OrderStatus::Completed => earn_order(tx, &p, o, now),
+        (Some(e), program) => {
+            reverse_order(tx, program.as_deref(), &e, o, now, |tx| cache.account(tx, o.customer_id, now))
+        }
+        (None, Some(p)) if o.status == OrderStatus::Completed => {
+            let acct = cache.account(tx, o.customer_id, now)?;
+            earn_order(tx, &p, acct, o, now)
+        }
         _ => Ok(()),
     }
 }
 
-fn earn_order(tx: &mut impl StoreTx, p: &Program, o: &Order, now: DateTime<Utc>) -> Result<()> {
+fn earn_order(tx: &mut impl StoreTx, p: &Program, acct: &mut Account, o: &Order, now: DateTime<Utc>) -> Result<()> {
     let key = earn_key(o);
-    let mut acct = ledger::account(tx, o.customer_id, now)?;
     let earning = {
         let mut ctx = TxContext { tx, customer: o.customer_id };
         earning::order_points(p, o, acct.tier.as_deref(), acct.orders == 0, &mut ctx)?
@@ -143,13 +168,13 @@ fn earn_order(tx: &mut impl StoreTx, p: &Program, o: &Order, now: DateTime<Utc>)
     acct.orders += 1;
     acct.updated_at = now;
     if earning.points > 0 {
-        post_earning(tx, p, &mut acct, &earning, &key, Some(o), o.occurred_at, now)?;
+        post_earning(tx, p, acct, &earning, &key, Some(o), o.occurred_at, now)?;
     } else if let Some(t) = &p.tiers {
         // An order earning nothing (a spent cap, a currency without a rate) still counts
         // toward spend and order-count tiers.
-        t.upgrade(tx, &mut acct, o.occurred_at)?;
+        t.upgrade(tx, acct, o.occurred_at)?;
     }
-    tx.put_loyalty_account(&acct)
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -197,12 +222,13 @@ fn proportion(part: i64, num: i64, den: i64) -> i64 {
 /// Brings an order's net points down to what its current state earns: nothing when
 /// refunded or cancelled, the earned points in proportion to a lowered total otherwise.
 /// Qualifying progress goes down with it. Never earns again.
-fn reverse_order(
-    tx: &mut impl StoreTx,
+fn reverse_order<'a, T: StoreTx>(
+    tx: &mut T,
     p: Option<&Program>,
     earned: &Entry,
     o: &Order,
     now: DateTime<Utc>,
+    account: impl FnOnce(&mut T) -> Result<&'a mut Account>,
 ) -> Result<()> {
     let basis = earned.amount_minor.unwrap_or(o.total.minor);
     let (target, target_q) = match o.status {
@@ -234,7 +260,7 @@ fn reverse_order(
         return Ok(());
     }
     let owed = owed.max(0);
-    let mut acct = ledger::account(tx, o.customer_id, now)?;
+    let acct = account(tx)?;
     let lot = tx.lot_of_entry(earned.id)?.map(|l| l.id);
     let taken = if owed > 0 { ledger::take_from_lots(tx, o.customer_id, owed, lot, None)? } else { 0 };
     let policy = p.map_or(DebtPolicy::default(), |p| p.debt);
@@ -253,8 +279,8 @@ fn reverse_order(
         at: now,
         note: Some(format!("{{\"owed\":{owed}}}")),
     };
-    ledger::append(tx, &mut acct, d, now)?;
-    tx.put_loyalty_account(&acct)
+    ledger::append(tx, acct, d, now)?;
+    Ok(())
 }
 
 /// The points a reversal entry was meant to take back (its note records it).

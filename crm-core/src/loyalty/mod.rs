@@ -24,7 +24,7 @@ pub mod ledger;
 mod program;
 pub mod tiers;
 
-pub(crate) use api::{order_written, ProgramCache};
+pub(crate) use api::{order_written, OrderLoyalty};
 pub use api::{Balance, ExpiryReport, Statement, TierReview};
 pub use earning::{Earning, RulePoints};
 pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
