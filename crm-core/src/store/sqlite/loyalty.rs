@@ -232,7 +232,10 @@ pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime
                 .collect::<rusqlite::Result<_>>()?
         }
         None => {
-            let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE {due} ORDER BY customer_id, expires_at, id");
+            let sql = format!(
+                "SELECT {LOT_COLS} FROM loyalty_lots INDEXED BY loyalty_lots_open WHERE {due} \
+                 ORDER BY customer_id, expires_at, id"
+            );
             conn.prepare_cached(&sql)?.query_map(params![micros(as_of)], lot_row)?.collect::<rusqlite::Result<_>>()?
         }
     };
