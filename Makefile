@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-loyalty-sim bench-c bench-python clean
 
 PREFIX ?= /usr/local
 
@@ -44,6 +44,11 @@ bench-segments:
 # Summaries over 10M orders and BG/NBD + Gamma-Gamma fits on 1M customers against lifetimes.
 bench-analytics:
 	$(CARGO) bench -p crm-core --bench analytics -- $(ARGS)
+
+# The loyalty simulator over `make bench`'s database when present, else 100,000 generated
+# customers (ARGS="--customers 1000000" for about 10M orders).
+bench-loyalty-sim:
+	$(CARGO) bench -p crm-core --bench loyalty_sim -- $(ARGS)
 
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)
