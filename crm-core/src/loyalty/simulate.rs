@@ -172,9 +172,9 @@ pub struct SimulationTotals {
 pub struct RuleTotal {
     /// The rule's name.
     pub rule: String,
-    /// Points it gave (negative for a multiplier below 1). The rules of an order can sum to
-    /// less than zero, which the order's earning rounds up to nothing, so these need not add
-    /// up to the points issued.
+    /// Points it gave (negative for a multiplier below 1). An order whose rules sum to less
+    /// than zero earns nothing rather than losing points, so these need not add up to the
+    /// points issued.
     pub points: i64,
     /// Earning orders it gave points to.
     pub orders: i64,
