@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-loyalty bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-loyalty bench-loyalty-sim bench-c bench-python clean
 
 PREFIX ?= /usr/local
 
@@ -48,6 +48,11 @@ bench-analytics:
 # Bulk earning over 10M orders (ingest with and without a program) and single earn/redeem latency.
 bench-loyalty:
 	$(CARGO) bench -p crm-core --bench loyalty -- $(ARGS)
+
+# The loyalty simulator over `make bench`'s database when present, else 100,000 generated
+# customers (ARGS="--customers 1000000" for about 10M orders).
+bench-loyalty-sim:
+	$(CARGO) bench -p crm-core --bench loyalty_sim -- $(ARGS)
 
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)

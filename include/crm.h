@@ -1620,6 +1620,44 @@ enum crm_status crm_loyalty_tiers_review(const crm_t *crm,
 enum crm_status crm_loyalty_tier_history(const crm_t *crm, int64_t customer_id, char **out_json);
 
 /**
+ * Simulates a loyalty program over the orders already recorded, as a dry run: points
+ * issued, redeemed, expired and outstanding per month, per-rule totals and tiers at the
+ * end. Reads in one transaction and writes nothing; a candidate program is never stored.
+ *
+ * - `program_json`: NULL for the stored program, or a candidate as JSON (as for
+ *   `crm_loyalty_program_set`), validated first. UTF-8, NUL-terminated, at most
+ *   `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
+ * - `options_json`: NULL for the defaults, or crm-core's `loyalty::SimulationOptions`:
+ *   `{"from": "2025-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z", "redemption":
+ *   "none" | {"rate": {"permille": 150}} | "actual", "customers": [1, 2]}`, every field
+ *   optional (orders at or after `from` earn, earlier ones are history; the run ends at
+ *   `until`, default now; `actual` replays the ledger's redemptions, capped to what the
+ *   simulated accounts hold). UTF-8, NUL-terminated, at most `CRM_MAX_JSON_LEN` bytes;
+ *   borrowed for the call.
+ * - `out_json`: required; receives `{"program", "from", "until", "months": [{"month":
+ *   "2025-01", "orders", "earning_orders", "customers_earning", "issued", "redeemed",
+ *   "expired", "outstanding", "accounts_with_balance"}, ...], "totals": {...}, "rules":
+ *   [{"rule", "points", "orders"}, ...], "tiers": [{"tier", "accounts"}, ...] | null}`
+ *   (crm-core's `loyalty::Simulation`; every month from the first order to `until`), NULL
+ *   on failure. Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
+ * `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`options_json`
+ * malformed or with an unknown field), `CRM_ERR_VALIDATION` (field `program` for a malformed
+ * candidate or when none is stored, otherwise the candidate's offending field as for
+ * `crm_loyalty_program_set`; `from` not before `until`, `until` more than 100 years ahead,
+ * `redemption.rate.permille` outside 0 to 1,000, `customers` empty or longer than 100,000),
+ * `CRM_ERR_NOT_FOUND` (a listed customer), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_simulate(const crm_t *crm,
+                                     const char *program_json,
+                                     const char *options_json,
+                                     char **out_json);
+
+/**
  * Frees a string returned by this library through a `char **` out-parameter (every JSON
  * result). NULL is a no-op. Never pass a string from anywhere else, never free one twice,
  * and never free library strings with `free()`: the library may use another allocator.

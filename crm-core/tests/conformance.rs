@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeZone, Utc};
-use crm_core::store::{SqliteStore, StatsDelta, Store, StoreTx, TimelineEntry};
+use crm_core::store::{OrderScan, SqliteStore, StatsDelta, Store, StoreTx, TimelineEntry};
 use crm_core::*;
 
 fn t(day: u32, hour: u32) -> DateTime<Utc> {
@@ -377,6 +377,57 @@ mod checks {
         assert_eq!(crm.query_customers(&wrong).unwrap_err().field(), Some("cursor"));
     }
 
+    pub fn order_records_stream_whole_in_customer_time_order<S: Store>(s: S) {
+        let ids: Vec<CustomerId> =
+            ["A", "B", "C"].iter().map(|n| s.write(|tx| tx.insert_customer(&customer(n))).unwrap()).collect();
+        let mut stored = Vec::new();
+        for (k, (c, day, hour)) in
+            [(2, 5, 0), (0, 9, 0), (0, 3, 0), (1, 4, 0), (0, 3, 0), (2, 1, 0), (1, 4, 2)].into_iter().enumerate()
+        {
+            let mut o = order(&format!("O-{k}"), ids[c], t(day, hour), 100 * (k as i64 + 1));
+            match k {
+                1 => o.items.clear(),
+                3 => o.status = OrderStatus::Refunded,
+                6 => o.channel = None,
+                _ => {}
+            }
+            let id = s.write(|tx| tx.insert_order(&o)).unwrap().unwrap();
+            stored.push(s.read(|tx| tx.get_order(id)).unwrap().unwrap());
+        }
+        stored.sort_by_key(|o| (o.customer_id, o.occurred_at, o.id));
+        let scan = |scan: OrderScan, items: bool| {
+            let mut out = Vec::new();
+            s.read(|tx| {
+                tx.scan_order_records(&scan, items, &mut |o| {
+                    out.push(o.clone());
+                    Ok(())
+                })
+            })
+            .unwrap();
+            out
+        };
+        assert_eq!(scan(OrderScan::default(), true), stored, "whole records, every status");
+        let bare: Vec<Order> = stored.iter().map(|o| Order { items: vec![], ..o.clone() }).collect();
+        assert_eq!(scan(OrderScan::default(), false), bare);
+        let pick = |f: &dyn Fn(&Order) -> bool| stored.iter().filter(|o| f(o)).cloned().collect::<Vec<_>>();
+        let range = OrderScan { customers: Some((ids[1], ids[2])), ..Default::default() };
+        assert_eq!(scan(range, true), pick(&|o| o.customer_id >= ids[1]));
+        let one = OrderScan { customer: Some(ids[0]), before: Some(t(9, 0)), ..Default::default() };
+        assert_eq!(scan(one, true), pick(&|o| o.customer_id == ids[0] && o.occurred_at < t(9, 0)));
+        let completed = OrderScan { status: Some(OrderStatus::Completed), ..Default::default() };
+        assert_eq!(scan(completed, true), pick(&|o| o.status == OrderStatus::Completed));
+        // The first error of the callback stops the scan and is returned.
+        let mut seen = 0;
+        let r = s.read(|tx| {
+            tx.scan_order_records(&OrderScan::default(), true, &mut |_| {
+                seen += 1;
+                Err(Error::validation("stop", "here"))
+            })
+        });
+        assert!(matches!(r, Err(Error::Validation { .. })));
+        assert_eq!(seen, 1);
+    }
+
     pub fn search_by_name_email_phone_company<S: Store>(s: S) {
         let crm = Crm::with_store(s, ValidationConfig::default()).unwrap();
         let mk = |name: &str, email: &str, phone: Option<&str>, company: Option<&str>| {
@@ -443,6 +494,10 @@ macro_rules! conformance {
             #[test]
             fn query_filters_sorts_and_pages() {
                 checks::query_filters_sorts_and_pages($make);
+            }
+            #[test]
+            fn order_records_stream_whole_in_customer_time_order() {
+                checks::order_records_stream_whole_in_customer_time_order($make);
             }
             #[test]
             fn search_by_name_email_phone_company() {

@@ -1,14 +1,15 @@
 //! Loyalty: the program as JSON (or TOML), typed hot paths for earning, redeeming,
-//! adjusting, event bonuses and the balance, tiers, and the statement and tier history as
-//! JSON.
+//! adjusting, event bonuses and the balance, tiers, the statement and tier history as
+//! JSON, and the simulator (JSON in and out).
 
 use std::ffi::c_char;
 
-use crm_core::loyalty::{Event, Posted, Program};
+use crm_core::loyalty::{Event, Posted, Program, SimulationOptions};
 use crm_core::CustomerId;
 
 use crate::convert::{
-    as_of, clear_out, opt_str_arg, out_ptr, text, write_json_opt, write_opt, CRM_MAX_STRING_LEN, CRM_NO_TIME,
+    as_of, clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, write_opt, CRM_MAX_JSON_LEN,
+    CRM_MAX_STRING_LEN, CRM_NO_TIME,
 };
 use crate::error::{crm_status, ffi_call};
 use crate::handle::{crm_arg, crm_t};
@@ -437,5 +438,55 @@ pub unsafe extern "C" fn crm_loyalty_tier_history(
         let out = out_ptr(out_json, "out_json")?;
         clear_out(out);
         write_json_opt(out, &crm_arg(crm)?.loyalty_tier_history(CustomerId(customer_id))?)
+    })
+}
+
+/// Simulates a loyalty program over the orders already recorded, as a dry run: points
+/// issued, redeemed, expired and outstanding per month, per-rule totals and tiers at the
+/// end. Reads in one transaction and writes nothing; a candidate program is never stored.
+///
+/// - `program_json`: NULL for the stored program, or a candidate as JSON (as for
+///   `crm_loyalty_program_set`), validated first. UTF-8, NUL-terminated, at most
+///   `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
+/// - `options_json`: NULL for the defaults, or crm-core's `loyalty::SimulationOptions`:
+///   `{"from": "2025-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z", "redemption":
+///   "none" | {"rate": {"permille": 150}} | "actual", "customers": [1, 2]}`, every field
+///   optional (orders at or after `from` earn, earlier ones are history; the run ends at
+///   `until`, default now; `actual` replays the ledger's redemptions, capped to what the
+///   simulated accounts hold). UTF-8, NUL-terminated, at most `CRM_MAX_JSON_LEN` bytes;
+///   borrowed for the call.
+/// - `out_json`: required; receives `{"program", "from", "until", "months": [{"month":
+///   "2025-01", "orders", "earning_orders", "customers_earning", "issued", "redeemed",
+///   "expired", "outstanding", "accounts_with_balance"}, ...], "totals": {...}, "rules":
+///   [{"rule", "points", "orders"}, ...], "tiers": [{"tier", "accounts"}, ...] | null}`
+///   (crm-core's `loyalty::Simulation`; every month from the first order to `until`), NULL
+///   on failure. Free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
+/// `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`options_json`
+/// malformed or with an unknown field), `CRM_ERR_VALIDATION` (field `program` for a malformed
+/// candidate or when none is stored, otherwise the candidate's offending field as for
+/// `crm_loyalty_program_set`; `from` not before `until`, `until` more than 100 years ahead,
+/// `redemption.rate.permille` outside 0 to 1,000, `customers` empty or longer than 100,000),
+/// `CRM_ERR_NOT_FOUND` (a listed customer), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_loyalty_simulate(
+    crm: *const crm_t,
+    program_json: *const c_char,
+    options_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        let crm = crm_arg(crm)?;
+        let program =
+            opt_str_arg(program_json, CRM_MAX_JSON_LEN, "program_json")?.map(Program::from_json).transpose()?;
+        let options: SimulationOptions =
+            if options_json.is_null() { SimulationOptions::default() } else { json_arg(options_json, "options_json")? };
+        write_json_opt(out, &crm.simulate_loyalty(program.as_ref(), &options)?)
     })
 }

@@ -1,6 +1,7 @@
-//! Loyalty: the program (JSON or TOML text), the ledger calls and the statement, as JSON.
+//! Loyalty: the program (JSON or TOML text), the ledger calls and the statement, and the
+//! simulator, as JSON.
 
-use crm_core::loyalty::{Event, Program};
+use crm_core::loyalty::{Event, Program, SimulationOptions};
 use crm_core::CustomerId;
 use pyo3::prelude::*;
 
@@ -136,6 +137,27 @@ impl PyCrm {
     /// A customer's loyalty tier history as JSON.
     fn loyalty_tier_history(&self, py: Python<'_>, customer_id: i64) -> Result<String> {
         self.run(py, move |crm| Ok(json::dump(&crm.loyalty_tier_history(CustomerId(customer_id))?)))
+    }
+
+    /// Simulates a program (JSON or TOML text; None: the stored one) over the recorded orders
+    /// as a dry run, with options as JSON (None: the defaults); the simulation as JSON.
+    #[pyo3(signature = (program=None, options=None, is_toml=false))]
+    fn simulate_loyalty(
+        &self,
+        py: Python<'_>,
+        program: Option<String>,
+        options: Option<String>,
+        is_toml: bool,
+    ) -> Result<String> {
+        let options: SimulationOptions = options.as_deref().map(json::parse).transpose()?.unwrap_or_default();
+        self.run(py, move |crm| {
+            let p = match program {
+                Some(text) if is_toml => Some(Program::from_toml(&text)?),
+                Some(text) => Some(Program::from_json(&text)?),
+                None => None,
+            };
+            Ok(json::dump(&crm.simulate_loyalty(p.as_ref(), &options)?))
+        })
     }
 
     /// Reviews every tier at a period end; the review as JSON.

@@ -1,9 +1,10 @@
 """Loyalty from Python: the program, orders earning, ledger calls with keys, the statement
-frame, threads redeeming at once, and each error typed with nothing written."""
+frame, threads redeeming at once, the simulator, and each error typed with nothing written."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -133,3 +134,95 @@ def test_threads_never_overspend(db: crm.Crm, ada: crm.Customer) -> None:
         t.join()
     assert len(ok) == 33
     assert db.points_balance(ada.id).balance == 1
+
+
+UTC = dt.timezone.utc
+BASE = {"name": "Base", "rates": {"GBP": {"points": 1, "per_minor": 100}}, "rules": [{"name": "base", "kind": "base"}]}
+
+
+def _history(db: crm.Crm) -> None:
+    """Ada buys in January (42 + 10 GBP) and March (100 GBP, books), and had one order refunded."""
+    for ext, at, total, status in [("S-1", "2026-01-10", 4200, "completed"), ("S-2", "2026-01-20", 1000, "completed"),
+                                   ("S-3", "2026-02-02", 9900, "refunded"), ("S-4", "2026-03-05", 10000, "completed")]:
+        db.record_order(order(ext, total=total, occurred_at=f"{at}T12:00:00Z", status=status))
+
+
+def test_simulating_the_stored_program_matches_its_ledger(db: crm.Crm, ada: crm.Customer) -> None:
+    db.set_loyalty_program(BASE)
+    _history(db)
+    until = dt.datetime(2026, 4, 1, tzinfo=UTC)
+    sim = db.simulate_loyalty(until=until)
+    assert isinstance(sim, crm.LoyaltySimulation)
+    assert (sim.program, sim.since, sim.until) == ("Base", None, until)
+    assert list(sim.months.index) == ["2026-01", "2026-02", "2026-03"]
+    assert sim.months.index.name == "month"
+    assert all(str(t) == "int64" for t in sim.months.dtypes)
+    assert list(sim.months["issued"]) == [52, 0, 100]
+    assert list(sim.months["outstanding"]) == [52, 52, 152]
+    assert list(sim.months["orders"]) == [2, 0, 1]  # the refunded order never counts
+    assert sim.totals["issued"] == 152 and sim.totals["accounts"] == 1
+    assert sim.totals["outstanding"] == db.points_balance(ada.id).balance
+    ledger = db.points_statement_frame(ada.id)
+    assert list(ledger["points"]) == [42, 10, 100]
+    assert sim.by_rule.loc["base"].tolist() == [152, 3]
+    assert sim.tiers is None
+
+
+def test_candidates_and_options_change_the_figures(db: crm.Crm, ada: crm.Customer) -> None:
+    db.set_loyalty_program(BASE)
+    _history(db)
+    until = dt.datetime(2026, 4, 1, tzinfo=UTC)
+    double = dict(BASE, name="Double", rates={"GBP": {"points": 2, "per_minor": 100}})
+    assert list(db.simulate_loyalty(double, until=until).months["issued"]) == [104, 0, 200]
+    # Books earn double on top (the whole of each order is books), from February on: January
+    # is history only.
+    books = dict(BASE, name="Books", rules=BASE["rules"] + [  # type: ignore[operator]
+        {"name": "books", "kind": "multiplier", "by": "category", "value": "books", "multiplier": 2.0}])
+    sim = db.simulate_loyalty(json.dumps(books), since=dt.datetime(2026, 2, 1, tzinfo=UTC), until=until)
+    assert list(sim.months.index) == ["2026-02", "2026-03"]
+    assert list(sim.months["issued"]) == [0, 200]
+    assert sim.by_rule["points"].to_dict() == {"base": 100, "books": 100}
+    # Half of what is redeemable goes at each month end.
+    sim = db.simulate_loyalty(until=until, redemption_rate=0.5)
+    assert list(sim.months["redeemed"]) == [26, 13, 56]
+    assert list(sim.months["outstanding"]) == [26, 13, 57]
+    # The ledger's own redemptions, replayed.
+    db.redeem_points(ada.id, 30, "R-1", at=dt.datetime(2026, 2, 10, tzinfo=UTC))
+    sim = db.simulate_loyalty(until=until, replay_redemptions=True)
+    assert list(sim.months["redeemed"]) == [0, 30, 0]
+    assert sim.totals["outstanding"] == db.points_balance(ada.id).balance == 122
+    # TOML candidates, tiers and a list of customers.
+    toml = ('name = "Tiered"\n[rates.GBP]\npoints = 1\nper_minor = 100\n[[rules]]\nname = "base"\nkind = "base"\n'
+            '[tiers]\nbasis = { by = "points" }\nlevels = [{ name = "silver", min = 100 }, { name = "gold", min = 1000 }]\n')
+    sim = db.simulate_loyalty(toml, toml=True, until=until, customers=[ada.id])
+    assert sim.tiers == {"silver": 1, "gold": 0}
+    # Nothing was stored.
+    assert db.loyalty_program()["name"] == "Base"  # type: ignore[index]
+
+
+def test_simulation_errors_are_typed_and_write_nothing(db: crm.Crm, ada: crm.Customer) -> None:
+    with pytest.raises(crm.ValidationError) as v:
+        db.simulate_loyalty()
+    assert v.value.field == "program"
+    db.set_loyalty_program(BASE)
+    _history(db)
+    before = (db.points_statement(ada.id), db.changes_since(0))
+    bad_program = {"name": "P", "rules": [{"name": "b", "kind": "base", "caps": {"per_order": 0}}]}
+    t = dt.datetime(2026, 3, 1, tzinfo=UTC)
+    cases = [
+        (lambda: db.simulate_loyalty(bad_program), "rules[0].caps.per_order"),
+        (lambda: db.simulate_loyalty('{"name": '), "program"),
+        (lambda: db.simulate_loyalty(since=t, until=t), "from"),
+        (lambda: db.simulate_loyalty(redemption_rate=1.5), "redemption.rate.permille"),
+        (lambda: db.simulate_loyalty(redemption_rate=-0.1), "redemption.rate.permille"),
+        (lambda: db.simulate_loyalty(redemption_rate=0.1234), "redemption_rate"),
+        (lambda: db.simulate_loyalty(redemption_rate=0.1, replay_redemptions=True), "redemption"),
+        (lambda: db.simulate_loyalty(customers=[]), "customers"),
+    ]
+    for call, field in cases:
+        with pytest.raises(crm.ValidationError) as v:
+            call()
+        assert v.value.field == field
+    with pytest.raises(crm.NotFoundError):
+        db.simulate_loyalty(customers=[ada.id, 999_999])
+    assert (db.points_statement(ada.id), db.changes_since(0)) == before

@@ -1,7 +1,7 @@
 /* Loyalty from C: the program as JSON and TOML, orders earning, the typed earn / redeem /
  * adjust / event / balance calls with idempotency keys, expiry, the statement, tiers set
- * by hand and reviewed with their history, and each promised error leaving the ledger as
- * it was. */
+ * by hand and reviewed with their history, the simulator, and each promised error leaving
+ * the ledger as it was. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,6 +176,58 @@ int main(void) {
     crm_string_free(json);
     crm_string_free(history);
 
+    /* The simulator: the stored program, a candidate, options; a dry run. */
+    int64_t bob = 0;
+    char *statement = NULL;
+    CHECK_OK(crm_customer_create(db, "{\"external_id\":\"C-2\",\"name\":\"Bob\"}", &bob, NULL));
+    crm_order_in o2 = {"O-2", bob, NULL, T0 + 10 * DAY, CRM_ORDER_COMPLETED, "USD", 10000, NULL};
+    CHECK_OK(crm_order_record(db, &o2, NULL, 0, NULL, NULL));
+    CHECK_OK(crm_points_statement(db, ada, &statement));
+    before = balance_of(db, ada);
+    CHECK_OK(crm_loyalty_simulate(db, NULL, NULL, &json));
+    CHECK(json != NULL && strstr(json, "\"program\":\"Stars\"") != NULL && strstr(json, "\"month\":\"2026-01\"") != NULL &&
+          strstr(json, "\"tiers\":[{\"tier\":\"silver\"") != NULL);
+    crm_string_free(json);
+    /* Bob's order, under a candidate of two points per dollar, in January 2026 only. */
+    CHECK_OK(crm_loyalty_simulate(db,
+                                  "{\"name\":\"Double\",\"rates\":{\"USD\":{\"points\":2,\"per_minor\":100}},"
+                                  "\"rules\":[{\"name\":\"base\",\"kind\":\"base\"}]}",
+                                  "{\"from\":\"2026-01-01T00:00:00Z\",\"until\":\"2026-02-01T00:00:00Z\","
+                                  "\"redemption\":{\"rate\":{\"permille\":500}}}",
+                                  &json));
+    CHECK(json != NULL && strstr(json, "\"months\":[{\"month\":\"2026-01\",\"orders\":1,\"earning_orders\":1,"
+                                       "\"customers_earning\":1,\"issued\":200,\"redeemed\":100,\"expired\":0,"
+                                       "\"outstanding\":100,\"accounts_with_balance\":1}]") != NULL &&
+          strstr(json, "\"rules\":[{\"rule\":\"base\",\"points\":200,\"orders\":1}]") != NULL &&
+          strstr(json, "\"tiers\":null") != NULL);
+    crm_string_free(json);
+    /* Its errors: each typed, the out string NULL, nothing written. */
+    json = (char *)1;
+    CHECK_ERR(crm_loyalty_simulate(db, "{\"name\":\"P\",\"rates\":{\"USD\":{\"points\":-1,\"per_minor\":1}}}", NULL, &json),
+              CRM_ERR_VALIDATION, "-1", "rates.USD.points");
+    CHECK(json == NULL);
+    CHECK_ERR(crm_loyalty_simulate(db, "{\"name\":", NULL, &json), CRM_ERR_VALIDATION, "", "program");
+    CHECK_ERR(crm_loyalty_simulate(db, NULL, "{\"redemption\":{\"rate\":{\"permille\":1001}}}", &json),
+              CRM_ERR_VALIDATION, "1001", "redemption.rate.permille");
+    CHECK_ERR(crm_loyalty_simulate(db, NULL, "{\"from\":\"2026-03-01T00:00:00Z\",\"until\":\"2026-02-01T00:00:00Z\"}", &json),
+              CRM_ERR_VALIDATION, "not before", "from");
+    CHECK_ERR(crm_loyalty_simulate(db, NULL, "{\"customers\":[9999]}", &json), CRM_ERR_NOT_FOUND, "9999", NULL);
+    CHECK_ERR(crm_loyalty_simulate(db, NULL, "{\"since\":\"2026-01-01T00:00:00Z\"}", &json), CRM_ERR_INVALID_JSON, "since",
+              "options_json");
+    CHECK(json == NULL);
+    CHECK_ERR(crm_loyalty_simulate(db, NULL, NULL, NULL), CRM_ERR_NULL_ARGUMENT, "NULL", "out_json");
+    CHECK_ERR(crm_loyalty_simulate(NULL, NULL, NULL, &json), CRM_ERR_NULL_ARGUMENT, "NULL", "crm");
+    CHECK(balance_of(db, ada) == before);
+    CHECK_OK(crm_points_statement(db, ada, &json));
+    CHECK(json != NULL && strcmp(json, statement) == 0);
+    crm_string_free(json);
+    crm_string_free(statement);
+
+    crm_close(db);
+
+    /* Without a stored program there is nothing to simulate. */
+    CHECK_OK(crm_open_in_memory(&db));
+    CHECK_ERR(crm_loyalty_simulate(db, NULL, NULL, &json), CRM_ERR_VALIDATION, "no loyalty program", "program");
     crm_close(db);
     CHECK_DONE();
 }

@@ -106,7 +106,7 @@ fn load_program(tx: &mut impl StoreTx) -> Result<Option<Program>> {
         .transpose()
 }
 
-fn require_program(tx: &mut impl StoreTx) -> Result<Program> {
+pub(super) fn require_program(tx: &mut impl StoreTx) -> Result<Program> {
     load_program(tx)?.ok_or_else(|| Error::validation("program", "no loyalty program is set"))
 }
 

@@ -127,18 +127,22 @@ fn settle(p: &Program, cands: Vec<(usize, i64)>, at: DateTime<Utc>, ctx: &mut im
         }
     }
     chosen.sort_by_key(|(i, _)| *i);
-    let day = format!("d:{}", at.format("%Y-%m-%d"));
-    let month = format!("m:{}", at.format("%Y-%m"));
+    // Formatting the periods costs more than the rest of an order's earning: only for caps.
+    let capped_by_period = |i: usize| p.rules[i].caps.per_day.is_some() || p.rules[i].caps.per_month.is_some();
+    let periods = chosen
+        .iter()
+        .any(|(i, _)| capped_by_period(*i))
+        .then(|| (format!("d:{}", at.format("%Y-%m-%d")), format!("m:{}", at.format("%Y-%m"))));
     let mut e = Earning::default();
     for (i, mut pts) in chosen {
         let r = &p.rules[i];
-        if pts > 0 {
-            for (cap, period) in [(r.caps.per_day, &day), (r.caps.per_month, &month)] {
+        if let (true, Some((day, month))) = (pts > 0, &periods) {
+            for (cap, period) in [(r.caps.per_day, day), (r.caps.per_month, month)] {
                 if let Some(c) = cap {
                     pts = pts.min((c - ctx.usage(&r.name, period)?).max(0));
                 }
             }
-            for (cap, period) in [(r.caps.per_day, &day), (r.caps.per_month, &month)] {
+            for (cap, period) in [(r.caps.per_day, day), (r.caps.per_month, month)] {
                 if cap.is_some() && pts > 0 {
                     e.usage.push((r.name.clone(), period.clone(), pts));
                 }

@@ -277,21 +277,39 @@ pub(crate) fn take_from_lots(
             lots.insert(0, l);
         }
     }
+    let mut taken = 0;
+    for (i, take) in draw(&lots, points, redeemable_at) {
+        tx.update_lot(lots[i].id, lots[i].remaining - take, false)?;
+        taken += take;
+    }
+    Ok(taken)
+}
+
+/// How a debit of `points` (> 0) draws on `lots`, given in drawing order (see
+/// [`draw_key`]): `(index, points taken)` for each lot drawn on, in order, until the points
+/// or the lots run out; with `redeemable_at`, only lots that can be spent at that time.
+/// Shared by the ledger and the simulator.
+pub(crate) fn draw(lots: &[Lot], points: i64, redeemable_at: Option<DateTime<Utc>>) -> Vec<(usize, i64)> {
     let mut left = points;
-    for l in lots {
+    let mut out = Vec::new();
+    for (i, l) in lots.iter().enumerate() {
         if left == 0 {
             break;
         }
-        if let Some(t) = redeemable_at {
-            if !redeemable(&l, t) {
-                continue;
-            }
+        if redeemable_at.is_some_and(|t| !redeemable(l, t)) {
+            continue;
         }
         let take = l.remaining.min(left);
-        tx.update_lot(l.id, l.remaining - take, false)?;
+        out.push((i, take));
         left -= take;
     }
-    Ok(points - left)
+    out
+}
+
+/// The order debits draw on lots in: soonest expiry first, lots without expiry last, then
+/// by age (id). [`StoreTx::open_lots`] returns lots in this order.
+pub(crate) fn draw_key(l: &Lot) -> (bool, Option<DateTime<Utc>>, i64) {
+    (l.expires_at.is_none(), l.expires_at, l.id)
 }
 
 /// Whether a lot's points can be spent at `t`.

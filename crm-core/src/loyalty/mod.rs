@@ -3,7 +3,8 @@
 //! expire, adjust, reverse), each with an idempotency key; earn lots that expire and that
 //! redemption draws on soonest-expiring first. Orders recorded through the facade or bulk
 //! ingest earn in the transaction that writes them, and refunds and cancellations reverse
-//! (partial refunds in proportion), the tier progress with them.
+//! (partial refunds in proportion), the tier progress with them. The [simulator](simulate)
+//! replays a program, stored or candidate, over the recorded orders as a dry run.
 //!
 //! The balance is the sum of the entries. It never goes below zero, except as a debt when
 //! the program's [`DebtPolicy`] is [`AllowNegative`](DebtPolicy::AllowNegative) and an
@@ -22,6 +23,7 @@ mod api;
 mod earning;
 pub mod ledger;
 mod program;
+pub mod simulate;
 pub mod tiers;
 
 pub(crate) use api::{order_written, OrderLoyalty};
@@ -30,5 +32,9 @@ pub use earning::{Earning, RulePoints};
 pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
 pub use program::{
     Caps, DebtPolicy, EarnRule, Event, MultiplierBy, Program, Rate, Rounding, RuleKind, MAX_MULTIPLIER, MAX_POINTS,
+};
+pub use simulate::{
+    Redemption, RuleTotal, SimulatedMonth, Simulation, SimulationOptions, SimulationTotals, TierCount,
+    MAX_SIMULATED_CUSTOMERS,
 };
 pub use tiers::{TierBasis, TierChange, TierLevel, Tiers};

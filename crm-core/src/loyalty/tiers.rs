@@ -140,12 +140,25 @@ impl Tiers {
             return Ok(false);
         }
         let m = self.measure(tx, acct.customer_id, at)?;
-        let target = self.tier_for(m);
-        if self.rank(target) > self.rank(acct.tier.as_deref()) || (acct.tier.is_none() && target.is_some()) {
-            set_tier(tx, acct, target.map(str::to_string), at, "upgrade")?;
-            return Ok(true);
+        match self.upgrade_to(acct.tier.as_deref(), m) {
+            Some(target) => {
+                set_tier(tx, acct, Some(target.to_string()), at, "upgrade")?;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        Ok(false)
+    }
+
+    /// The tier a customer holding `current` moves up to as soon as its measure is
+    /// `measure`, when that earns a higher one (any tier is higher than none, or than a tier
+    /// the program no longer has). Shared by the live path and the simulator.
+    pub(crate) fn upgrade_to(&self, current: Option<&str>, measure: i64) -> Option<&str> {
+        let target = self.tier_for(measure);
+        if self.rank(target) > self.rank(current) {
+            target
+        } else {
+            None
+        }
     }
 
     /// At a period end: moves the account to the tier its measure earns, down only once the

@@ -288,6 +288,15 @@ pub trait StoreTx {
     /// Hands the line items of the orders that `scan` selects to `f` one at a time, in the
     /// order of [`StoreTx::scan_orders`] and then by line number.
     fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()>;
+    /// Hands the orders that `scan` selects to `f` as whole records (every status the scan
+    /// lets through, with their line items by line number when `items` is true, else with
+    /// none), one at a time in the order of [`StoreTx::scan_orders`]. Stops at the first error of `f`.
+    fn scan_order_records(
+        &mut self,
+        scan: &OrderScan,
+        items: bool,
+        f: &mut dyn FnMut(&Order) -> Result<()>,
+    ) -> Result<()>;
 
     // Loyalty (loyalty).
 

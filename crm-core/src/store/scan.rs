@@ -1,5 +1,6 @@
-//! Streaming scans of orders for analytics: rows are handed to a callback one at a time in
-//! customer, time, order-id order, so that ten million orders never sit in memory together.
+//! Streaming scans of orders for analytics and the loyalty simulator: rows are handed to a
+//! callback one at a time in customer, time, order-id order, so that ten million orders never
+//! sit in memory together.
 
 use chrono::{DateTime, Utc};
 
@@ -23,6 +24,8 @@ pub struct OrderScan {
     pub currency: Option<Currency>,
     /// Only this customer's orders.
     pub customer: Option<CustomerId>,
+    /// Only the orders of customers with ids in this inclusive range.
+    pub customers: Option<(CustomerId, CustomerId)>,
     /// Only orders placed strictly before this instant.
     pub before: Option<DateTime<Utc>>,
 }

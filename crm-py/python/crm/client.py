@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 from . import _crm
 from . import frames as _frames
 from .ingest import IngestReport, ProgressArg, _Bar, progress_callback
-from .loyalty import PointsBalance, PointsEntry
+from .loyalty import LoyaltySimulation, PointsBalance, PointsEntry, simulation_options
 from .records import (
     Change,
     Counts,
@@ -707,6 +707,37 @@ class Crm:
     def loyalty_tier_history(self, customer_id: int) -> List[Dict[str, Any]]:
         """When each loyalty tier of a customer began and why, oldest first, as dicts."""
         return list(json.loads(self._native.loyalty_tier_history(customer_id)))
+
+    def simulate_loyalty(
+        self,
+        program: Union[None, str, Record] = None,
+        *,
+        toml: bool = False,
+        since: Optional[_dt.datetime] = None,
+        until: Optional[_dt.datetime] = None,
+        redemption_rate: Optional[float] = None,
+        replay_redemptions: bool = False,
+        customers: Optional[Iterable[int]] = None,
+    ) -> LoyaltySimulation:
+        """Replays a loyalty program over the orders already recorded, as a dry run: points
+        issued, redeemed, expired and outstanding per month (see :class:`LoyaltySimulation`).
+        Reads in one transaction with the GIL released; writes nothing.
+
+        ``program``: None for the stored one (:class:`crm.ValidationError` on ``program``
+        when none is set), or a candidate (a dict, JSON text, or TOML text with
+        ``toml=True``), validated and never stored. Completed orders at or after ``since``
+        earn (earlier ones are history: conditions and tiers see them); the run ends at
+        ``until`` (default now; lots expiring later are still outstanding). Redemption:
+        none by default; ``redemption_rate`` (a fraction in whole thousandths, 0.15) of
+        every account's redeemable points at each month end; or ``replay_redemptions`` to
+        replay the ledger's redemptions, capped to what the simulated accounts hold.
+        ``customers``: only these ids (each must exist). Refunded and cancelled orders never
+        earn; event bonuses other than the first order and downgrades are not simulated.
+        Needs pandas."""
+        text = program if program is None or isinstance(program, str) else _frames.record_json(program)
+        options = simulation_options(since, until, redemption_rate, replay_redemptions, customers)
+        out = self._native.simulate_loyalty(text, options, toml)
+        return LoyaltySimulation.from_json(out)
 
 def _all_pages(page: Any, page_size: int) -> List[int]:
     """Every id of a paged call ``page(after) -> ids`` (ascending, at most ``page_size``)."""

@@ -1,14 +1,15 @@
-//! The SQLite side of the analytics scans: orders (and their line items) in customer, time,
-//! order-id order, read row by row from the `orders_customer` index, never collected.
+//! The SQLite side of the order scans (analytics, the loyalty simulator): orders (and their
+//! line items) in customer, time, order-id order, read row by row from the `orders_customer`
+//! index, never collected.
 
 use rusqlite::types::{FromSqlError, Type, Value, ValueRef};
 use rusqlite::Row;
 
-use super::{micros, time, SqliteTx};
+use super::{micros, order_row, time, SqliteTx, ORDER_COLS};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::money::Currency;
-use crate::order::OrderId;
+use crate::order::{LineItem, Order, OrderId};
 use crate::store::{OrderScan, ScannedItem, ScannedOrder};
 
 /// `WHERE` conditions on the `orders` table aliased `o`, with their parameters. Only the
@@ -28,6 +29,10 @@ fn conditions(scan: &OrderScan) -> (String, Vec<Value>) {
     }
     if let Some(c) = scan.customer {
         cond("o.customer_id =", Value::Integer(c.0));
+    }
+    if let Some((lo, hi)) = scan.customers {
+        cond("o.customer_id >=", Value::Integer(lo.0));
+        cond("o.customer_id <=", Value::Integer(hi.0));
     }
     if let Some(t) = scan.before {
         cond("o.occurred_at <", Value::Integer(micros(t)));
@@ -120,6 +125,57 @@ impl SqliteTx<'_> {
                 quantity: r.get(6)?,
                 unit_price_minor: r.get(7)?,
             })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn scan_order_records_impl(
+        &mut self,
+        scan: &OrderScan,
+        items: bool,
+        f: &mut dyn FnMut(&Order) -> Result<()>,
+    ) -> Result<()> {
+        let (cond, p) = conditions(scan);
+        // Cached: the simulator scans customer by customer with the same statement.
+        if !items {
+            let sql =
+                format!("SELECT {ORDER_COLS} FROM orders o WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id");
+            let mut st = self.tx.prepare_cached(&sql)?;
+            let mut rows = st.query(rusqlite::params_from_iter(p))?;
+            while let Some(r) = rows.next()? {
+                f(&order_row(r)?)?;
+            }
+            return Ok(());
+        }
+        // No column of `order_items` shares a name with one of `orders`.
+        let sql = format!(
+            "SELECT {ORDER_COLS}, i.sku, i.category, i.quantity, i.unit_price_minor \
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
+             WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id, i.line_no"
+        );
+        let mut st = self.tx.prepare_cached(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(p))?;
+        let mut current: Option<Order> = None;
+        while let Some(r) = rows.next()? {
+            let id = OrderId(r.get(0)?);
+            if current.as_ref().is_none_or(|o| o.id != id) {
+                if let Some(o) = current.take() {
+                    f(&o)?;
+                }
+                current = Some(order_row(r)?);
+            }
+            // A LEFT JOIN row without an item (an order without lines) has a NULL sku.
+            if let (Some(o), Some(sku)) = (current.as_mut(), r.get::<_, Option<String>>(10)?) {
+                o.items.push(LineItem {
+                    sku,
+                    category: r.get(11)?,
+                    quantity: r.get(12)?,
+                    unit_price_minor: r.get(13)?,
+                });
+            }
+        }
+        if let Some(o) = current {
+            f(&o)?;
         }
         Ok(())
     }

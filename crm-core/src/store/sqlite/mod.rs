@@ -1178,6 +1178,15 @@ impl StoreTx for SqliteTx<'_> {
         self.scan_order_items_impl(scan, f)
     }
 
+    fn scan_order_records(
+        &mut self,
+        scan: &OrderScan,
+        items: bool,
+        f: &mut dyn FnMut(&Order) -> Result<()>,
+    ) -> Result<()> {
+        self.scan_order_records_impl(scan, items, f)
+    }
+
     // Loyalty (loyalty).
 
     fn get_loyalty_program(&mut self) -> Result<Option<String>> {
