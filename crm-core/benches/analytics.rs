@@ -19,9 +19,11 @@ use std::time::Instant;
 
 use crm_core::analytics::{histories, BgNbd, FitOptions, GammaGamma, Spend, Summary, SummaryOptions};
 use crm_core::ingest::IngestOptions;
-use crm_core::store::SqliteOptions;
 use crm_core::synth::{Synth, SynthConfig};
-use crm_core::{Crm, CrmConfig};
+use crm_core::Crm;
+
+mod common;
+use common::{config, peak_rss_mib, reset_peak_rss};
 
 struct Args {
     customers: u64,
@@ -50,24 +52,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-/// Peak resident set size of this process in MiB since the last reset.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn config() -> CrmConfig {
-    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
 }
 
 /// The database for `synth`, loaded through bulk ingest unless an earlier run left the same one.

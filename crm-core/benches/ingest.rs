@@ -14,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crm_core::ingest::{self, IngestOptions, RecordKind};
-use crm_core::store::SqliteOptions;
 use crm_core::synth::{Synth, SynthConfig};
-use crm_core::{Crm, CrmConfig, NewOrder, OrderStatus};
+use crm_core::{Crm, NewOrder, OrderStatus};
 use rusqlite::{params, Connection};
+
+mod common;
+use common::{config, fresh, peak_rss_mib, percentile, rate, reset_peak_rss};
 
 struct Args {
     customers: u64,
@@ -52,32 +54,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-/// Peak resident set size of this process in MiB since the last reset.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn fresh(path: &Path) -> PathBuf {
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-    }
-    path.to_path_buf()
-}
-
-fn config() -> CrmConfig {
-    // A 256 MiB page cache for both sides keeps the peak well under 1 GiB.
-    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
 }
 
 fn raw_connection(path: &Path) -> Connection {
@@ -118,14 +94,6 @@ fn raw_insert_order(c: &Connection, o: &NewOrder, now: i64) {
     for (n, it) in o.items.iter().enumerate() {
         st.execute(params![id, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor]).unwrap();
     }
-}
-
-fn rate(n: u64, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Phases 0 to 2: data files, file ingest, iterator ingest against raw rusqlite.

@@ -15,15 +15,17 @@
 //!
 //! `cargo bench -p crm-core --bench loyalty -- --customers 1000000 --orders-per-customer 10`
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crm_core::ingest::IngestOptions;
 use crm_core::loyalty::Program;
-use crm_core::store::SqliteOptions;
 use crm_core::synth::{Synth, SynthConfig};
-use crm_core::{Crm, CrmConfig, CustomerId, NewOrder, OrderStatus};
+use crm_core::{Crm, CustomerId, NewOrder, OrderStatus};
 use rusqlite::{params, Connection};
+
+mod common;
+use common::{config, fresh, percentile, rate};
 
 struct Args {
     customers: u64,
@@ -75,25 +77,6 @@ const PROGRAM: &str = r#"{
   "tiers": {"basis": {"by": "points"}, "window_days": 365,
             "levels": [{"name": "silver", "min": 500}, {"name": "gold", "min": 2000}]}
 }"#;
-
-fn fresh(path: &Path) -> PathBuf {
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-    }
-    path.to_path_buf()
-}
-
-fn config() -> CrmConfig {
-    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
-}
-
-fn rate(n: u64, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)

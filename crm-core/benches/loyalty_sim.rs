@@ -18,27 +18,11 @@ use std::time::Instant;
 
 use crm_core::ingest::IngestOptions;
 use crm_core::loyalty::{Program, Redemption, Simulation, SimulationOptions};
-use crm_core::store::SqliteOptions;
 use crm_core::synth::{Synth, SynthConfig};
-use crm_core::{Crm, CrmConfig};
+use crm_core::Crm;
 
-fn config() -> CrmConfig {
-    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
-}
-
-/// Peak resident set size of this process in MiB since the last reset.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
+mod common;
+use common::{config, peak_rss_mib, reset_peak_rss};
 
 fn database(customers: u64, db: Option<PathBuf>) -> Crm {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");

@@ -32,10 +32,12 @@ use chrono::{DateTime, Utc};
 use crm_core::ingest::{self, IngestOptions, RecordKind};
 use crm_core::rule::parse;
 use crm_core::segment::rfm::{RfmConfig, RfmGrid, RfmScore, RfmSource, RfmTable};
-use crm_core::store::SqliteOptions;
 use crm_core::synth::{Synth, SynthConfig};
-use crm_core::{Crm, CrmConfig, Currency, CustomerId};
+use crm_core::{Crm, Currency, CustomerId};
 use rusqlite::Connection;
+
+mod common;
+use common::{config, peak_rss_mib, percentile};
 
 struct Args {
     dir: PathBuf,
@@ -100,10 +102,6 @@ impl Report {
     }
 }
 
-fn config() -> CrmConfig {
-    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
-}
-
 /// The ingest benchmark's database, reused, or made the same way.
 fn dataset(a: &Args, report: &mut Report) -> Crm {
     let db = a.dir.join("ours-file.db");
@@ -138,10 +136,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 /// Runs `f` `runs` times; every time and the last result.
 fn times<R>(runs: usize, mut f: impl FnMut() -> R) -> (Vec<Duration>, R) {
     let mut times = Vec::with_capacity(runs);
@@ -160,16 +154,6 @@ fn times<R>(runs: usize, mut f: impl FnMut() -> R) -> (Vec<Duration>, R) {
 fn timed<R>(runs: usize, f: impl FnMut() -> R) -> (Duration, R) {
     let (t, r) = times(runs, f);
     (median(t), r)
-}
-
-/// Peak resident set size of this process, MiB.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 /// What both sides must agree on: members, sums of values and scores, and segment sizes.

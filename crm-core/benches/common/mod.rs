@@ -1,0 +1,49 @@
+//! What the benchmarks share: the store configuration they all measure with, scratch files,
+//! peak memory and the small arithmetic of rates and percentiles. Each benchmark uses a
+//! part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crm_core::store::SqliteOptions;
+use crm_core::CrmConfig;
+
+/// A 256 MiB page cache: the same for every side of a comparison, and it keeps the peak of
+/// a 10-million-order load well under 1 GiB.
+pub fn config() -> CrmConfig {
+    CrmConfig { sqlite: SqliteOptions { cache_kib: 256 * 1024, ..Default::default() }, ..Default::default() }
+}
+
+/// Removes a database file and its WAL and shared-memory files; returns the path.
+pub fn fresh(path: &Path) -> PathBuf {
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    path.to_path_buf()
+}
+
+/// Peak resident set size of this process in MiB since the last [`reset_peak_rss`].
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Resets the peak that [`peak_rss_mib`] reports (Linux `clear_refs`).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Items per second.
+pub fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+/// The `p` quantile (0 to 1) of sorted durations, nearest rank.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
