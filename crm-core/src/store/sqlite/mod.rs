@@ -105,7 +105,8 @@ impl std::fmt::Debug for SqliteStore {
 
 /// Plans do not depend on bound values (the query planner stability guarantee). Without it
 /// SQLite re-prepared a cached statement on every run whose parameters it had compared with
-/// a partial index's condition (the ledger's lot queries: a third of a redemption's time).
+/// a partial index's condition (the ledger's lot queries: a redemption's median was 302 µs
+/// re-preparing, 109 µs with stable plans, in the loyalty benchmark).
 fn stable_plans(conn: &Connection) -> Result<()> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(())

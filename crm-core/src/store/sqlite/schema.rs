@@ -271,8 +271,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 
     -- Open lots by customer and expiry, one index for redemption, a customer's due lots and
     -- the expiry run (which walks it). An index on the expiry time alone took inserts at
-    -- random places as orders of many customers earned, and slowed bulk earning fourfold
-    -- at 10 million lots.
+    -- random places as orders of many customers earned: at 10 million lots, bulk ingest
+    -- with earning ran at 27% of ingest without a program, against 52% with this index.
     DROP INDEX loyalty_lots_open;
     DROP INDEX loyalty_lots_due;
     CREATE INDEX loyalty_lots_open ON loyalty_lots(customer_id, expires_at) WHERE remaining > 0;
