@@ -917,13 +917,14 @@ impl StoreTx for SqliteTx<'_> {
             ])?;
         let mut st = self.tx.prepare_cached(
             "INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES (?1, ?2, ?3) \
-             ON CONFLICT(customer_id, currency) DO UPDATE SET total_minor = total_minor + excluded.total_minor",
+             ON CONFLICT(currency, customer_id) DO UPDATE SET total_minor = total_minor + excluded.total_minor",
         )?;
         for (c, minor) in &d.spend {
             st.execute(params![d.customer_id.0, c.code(), minor])?;
         }
         if d.orders != 0 || !d.spend.is_empty() {
-            // The spend rows' copy of the customer's order count and last order (schema 5).
+            // The spend rows' copy of the customer's order count and last order (schema 5;
+            // found through `customer_spend_customer`, which these columns are not in).
             self.tx
                 .prepare_cached(
                     "UPDATE customer_spend SET (customer_order_count, customer_last_order_at) = \

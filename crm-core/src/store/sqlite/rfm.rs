@@ -19,12 +19,12 @@ pub(super) fn inputs(c: &Connection, currency: Currency, until: Option<DateTime<
     }
 }
 
-/// One row per member: the spend rows of the currency, one range of the covering index
-/// `customer_spend_currency` (each row carries its customer's order count and last order).
+/// One row per member: the spend rows of the currency, one range of the table (keyed by
+/// currency and customer; each row carries its customer's order count and last order).
 fn from_stats(c: &Connection, currency: Currency) -> Result<Vec<RfmInput>> {
     let mut st = c.prepare_cached(
         "SELECT customer_id, customer_last_order_at, customer_order_count, total_minor \
-         FROM customer_spend INDEXED BY customer_spend_currency \
+         FROM customer_spend \
          WHERE currency = ?1 AND total_minor > 0 AND customer_last_order_at IS NOT NULL \
          ORDER BY customer_id",
     )?;
