@@ -579,8 +579,8 @@ pub(crate) fn write_order(
     if let Some(id) = tx.insert_order(&o)? {
         o.id = id;
         tx.append_change(Entity::Order, id.0, Op::Insert, now)?;
+        crate::loyalty::order_written(tx, acc, None, &o, now)?;
         acc.order_added(&o);
-        crate::loyalty::order_written(tx, &mut acc.loyalty, None, &o, now)?;
         return Ok(Written { record: o, outcome: Outcome::Created });
     }
     let old = tx
@@ -595,7 +595,7 @@ pub(crate) fn write_order(
     tx.append_change(Entity::Order, o.id.0, Op::Update, now)?;
     acc.recompute(old.customer_id);
     acc.recompute(o.customer_id);
-    crate::loyalty::order_written(tx, &mut acc.loyalty, Some(&old), &o, now)?;
+    crate::loyalty::order_written(tx, acc, Some(&old), &o, now)?;
     Ok(Written { record: o, outcome: Outcome::Updated })
 }
 

@@ -59,6 +59,15 @@ impl StatsAcc {
         self.refresh.insert(c);
     }
 
+    /// Writes what was gathered for one customer so far, so that what reads their
+    /// statistics next in this transaction (a loyalty condition) sees its earlier writes.
+    pub(crate) fn settle(&mut self, tx: &mut impl StoreTx, c: CustomerId) -> Result<()> {
+        match self.deltas.remove(&c) {
+            Some(d) => tx.add_stats(&d),
+            None => Ok(()),
+        }
+    }
+
     /// Writes everything gathered, once per customer.
     pub fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
         self.loyalty.flush(tx)?;

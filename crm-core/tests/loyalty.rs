@@ -124,6 +124,61 @@ fn bulk_ingest_earns_in_the_same_transactions() {
     assert_sound(&crm, d);
 }
 
+/// Rules whose conditions read the statistics, the order history and the orders so far.
+const CONDITIONAL: &str = r#"{
+  "name": "Repeat",
+  "rates": {"USD": {"points": 1, "per_minor": 100}},
+  "rules": [
+    {"name": "base", "kind": "base"},
+    {"name": "regular", "kind": "multiplier", "by": "channel", "value": "web", "multiplier": 2.0,
+     "when": "order_count >= 2"},
+    {"name": "big spender", "kind": "multiplier", "by": "channel", "value": "web", "multiplier": 3.0,
+     "when": "total_spent >= 40.00 USD"},
+    {"name": "busy month", "kind": "multiplier", "by": "channel", "value": "web", "multiplier": 1.5,
+     "when": "count(orders within 30 days) >= 3"}
+  ]
+}"#;
+
+/// A batch holding several orders of one customer earns what the same orders earn one
+/// call at a time: a condition on the statistics sees the batch's earlier orders.
+#[test]
+fn bulk_ingest_earns_what_single_calls_earn_under_conditions() {
+    let single = Crm::in_memory().unwrap();
+    let bulk = Crm::in_memory().unwrap();
+    let mut rows = Vec::new();
+    for crm in [&single, &bulk] {
+        crm.set_loyalty_program(&Program::from_json(CONDITIONAL).unwrap()).unwrap();
+    }
+    let cs: Vec<CustomerId> = (0..3).map(|i| customer(&single, &format!("C-{i}"))).collect();
+    for (i, &c) in cs.iter().enumerate() {
+        assert_eq!(customer(&bulk, &format!("C-{i}")), c);
+    }
+    for n in 0..24 {
+        let mut o =
+            order(&format!("O-{n}"), cs[n % 3], t(2026, 3, 1) + Duration::days(n as i64), 1_000 + 100 * n as i64);
+        o.channel = Some("web".into());
+        if n % 7 == 6 {
+            o.status = OrderStatus::Refunded;
+        }
+        rows.push(o);
+    }
+    for o in &rows {
+        single.record_order(o).unwrap();
+    }
+    let r = bulk.ingest_orders(rows, IngestOptions { batch_size: 10, ..Default::default() }).unwrap();
+    assert_eq!(r.created, 24);
+    let earned = |crm: &Crm, c: CustomerId| -> Vec<(String, i64, Option<String>)> {
+        let s = crm.points_statement(c).unwrap();
+        s.entries.into_iter().map(|e| (e.key, e.points, e.note)).collect()
+    };
+    for &c in &cs {
+        let want = earned(&single, c);
+        assert!(want.iter().any(|(_, p, _)| *p > 40), "some order met a condition: {want:?}");
+        assert_eq!(earned(&bulk, c), want, "customer {c:?}");
+        assert_sound(&bulk, c);
+    }
+}
+
 #[test]
 fn refunds_reverse_in_proportion_idempotently() {
     let (crm, c) = setup(

@@ -17,6 +17,7 @@ use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::order::{Order, OrderStatus};
 use crate::rule::{check, Definitions, Expr};
+use crate::stats::StatsAcc;
 use crate::store::{Store, StoreTx};
 
 /// A customer's points at a glance.
@@ -136,23 +137,29 @@ fn earn_key(o: &Order) -> String {
 }
 
 /// Earns or reverses the points of an order just written (`old`: the order as it was,
-/// when this write changed it). Runs in the order's transaction, for single calls and
-/// bulk ingest alike. The order's external id is the key: an order earns once.
+/// when this write changed it), before `acc` counts it. Runs in the order's transaction,
+/// for single calls and bulk ingest alike. The order's external id is the key: an order
+/// earns once. Conditions see the customer's statistics without this order and with every
+/// earlier order of the transaction, so a batch earns what the same orders earn one call
+/// at a time.
 pub(crate) fn order_written(
     tx: &mut impl StoreTx,
-    cache: &mut OrderLoyalty,
+    acc: &mut StatsAcc,
     old: Option<&Order>,
     o: &Order,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let program = cache.program(tx)?;
+    let program = acc.loyalty.program(tx)?;
     let earned = if old.is_some() { tx.loyalty_entry_by_key(&earn_key(o))? } else { None };
     match (earned, program) {
         (Some(e), program) => {
-            reverse_order(tx, program.as_deref(), &e, o, now, |tx| cache.account(tx, o.customer_id, now))
+            reverse_order(tx, program.as_deref(), &e, o, now, |tx| acc.loyalty.account(tx, o.customer_id, now))
         }
         (None, Some(p)) if o.status == OrderStatus::Completed => {
-            let acct = cache.account(tx, o.customer_id, now)?;
+            if p.rules.iter().any(|r| r.when.is_some()) {
+                acc.settle(tx, o.customer_id)?;
+            }
+            let acct = acc.loyalty.account(tx, o.customer_id, now)?;
             earn_order(tx, &p, acct, o, now)
         }
         _ => Ok(()),
