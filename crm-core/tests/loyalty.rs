@@ -226,6 +226,74 @@ fn refund_of_spent_points_follows_the_debt_policy() {
     }
 }
 
+/// A refund undone (the order sent again as completed) gives back what the refund took,
+/// tier progress included; refunding it again takes it again. With spent points, only
+/// what the claw-back took comes back, and the debt is what the order owes.
+#[test]
+fn a_refund_undone_gives_back_what_it_took() {
+    let (crm, c) = setup(PROGRAM);
+    let mut o = order("O-1", c, t(2026, 1, 1), 20_000);
+    crm.record_order(&o).unwrap();
+    // base 200 + first order 10; qualifying 200 (the base) reaches silver
+    assert_eq!((balance(&crm, c), tier_of(&crm, c).as_deref()), (210, Some("silver")));
+    let full = crm.points_statement(c).unwrap();
+    o.status = OrderStatus::Refunded;
+    crm.record_order(&o).unwrap();
+    assert_eq!(balance(&crm, c), 0);
+    o.status = OrderStatus::Completed;
+    crm.record_order(&o).unwrap();
+    let back = crm.points_statement(c).unwrap();
+    assert_eq!(back.balance.balance, 210, "the refund undone");
+    assert_eq!(back.lots.iter().map(|l| l.remaining).sum::<i64>(), 210);
+    let restored =
+        back.lots.iter().find(|l| l.points == 210 && l.remaining == 210).expect("a lot of the points given back");
+    assert_eq!(restored.expires_at, full.lots[0].expires_at, "given back points expire with the order's lot");
+    crm.record_order(&o).unwrap();
+    assert_eq!(crm.points_statement(c).unwrap(), back, "sending it again changes nothing");
+    o.total_minor = 5_000; // then a partial refund: worth a quarter
+    crm.record_order(&o).unwrap();
+    assert_eq!(balance(&crm, c), 210 / 4);
+    o.status = OrderStatus::Refunded;
+    crm.record_order(&o).unwrap();
+    assert_eq!(balance(&crm, c), 0);
+    let keys: Vec<String> = crm.points_statement(c).unwrap().entries.into_iter().map(|e| e.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "order:O-1",
+            "order:O-1:reverse-to:0:0",
+            "order:O-1:reverse-to:210:200:1",
+            "order:O-1:reverse-to:52:50:2",
+            "order:O-1:reverse-to:0:0:3"
+        ]
+    );
+    assert_sound(&crm, c);
+
+    for (policy, debt) in [(DebtPolicy::ClawBackAvailable, 0), (DebtPolicy::AllowNegative, -70)] {
+        let mut p = Program::from_json(
+            r#"{"name": "P", "rates": {"USD": {"points": 1, "per_minor": 100}}, "rules": [{"name": "base", "kind": "base"}]}"#,
+        )
+        .unwrap();
+        p.debt = policy;
+        let crm = Crm::in_memory().unwrap();
+        crm.set_loyalty_program(&p).unwrap();
+        let c = customer(&crm, "C-1");
+        let mut o = order("O-1", c, t(2026, 1, 1), 10_000);
+        crm.record_order(&o).unwrap();
+        crm.redeem_points_at(c, 70, "R-1", t(2026, 1, 2)).unwrap();
+        o.status = OrderStatus::Cancelled;
+        crm.record_order(&o).unwrap();
+        assert_eq!(balance(&crm, c), debt, "{policy:?}");
+        o.status = OrderStatus::Completed;
+        crm.record_order(&o).unwrap();
+        assert_eq!(balance(&crm, c), 30, "{policy:?}: as before the cancellation");
+        o.status = OrderStatus::Cancelled;
+        crm.record_order(&o).unwrap();
+        assert_eq!(balance(&crm, c), debt, "{policy:?}: cancelled again");
+        assert_sound(&crm, c);
+    }
+}
+
 #[test]
 fn redemption_takes_soonest_expiring_lots_and_expiry_runs_once() {
     // A lot earned before expiry was introduced never expires: it is drawn on last,

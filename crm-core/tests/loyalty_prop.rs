@@ -1,5 +1,5 @@
-//! The ledger's invariants over random sequences of earn, redeem, expire, order, refund
-//! and replay: the balance is the sum of the entries; it never goes below zero unless the
+//! The ledger's invariants over random sequences of earn, redeem, expire, order, refund,
+//! refund undone and replay: the balance is the sum of the entries; it never goes below zero unless the
 //! debt policy allows it; replaying any call with its key changes nothing; the points left
 //! in the lots are exactly the non-negative part of the balance.
 
@@ -14,6 +14,8 @@ enum Op {
     Redeem(i64),
     Order(i64),
     Refund(usize, u8),
+    /// The order back as it was first recorded (a refund undone).
+    Restore(usize),
     Expire,
     Replay(usize),
 }
@@ -24,6 +26,7 @@ fn op() -> impl Strategy<Value = Op> {
         (1i64..300).prop_map(Op::Redeem),
         (1i64..50_000).prop_map(Op::Order),
         (0usize..20, 0u8..=100).prop_map(|(i, pct)| Op::Refund(i, pct)),
+        (0usize..20).prop_map(Op::Restore),
         Just(Op::Expire),
         (0usize..40).prop_map(Op::Replay),
     ]
@@ -65,6 +68,7 @@ proptest! {
         // Every call made, to replay: (its time, the call).
         let mut done: Vec<(DateTime<Utc>, Op, String)> = Vec::new();
         let mut orders: Vec<NewOrder> = Vec::new();
+        let mut originals: Vec<NewOrder> = Vec::new();
         for (n, op) in ops.into_iter().enumerate() {
             let at = start() + Duration::days(n as i64 * 3);
             let key = format!("K-{n}");
@@ -84,7 +88,8 @@ proptest! {
                         "external_id": format!("O-{n}"), "customer_id": c.0, "occurred_at": at,
                         "currency": "USD", "total_minor": total})).unwrap();
                     crm.record_order(&o).unwrap();
-                    orders.push(o);
+                    orders.push(o.clone());
+                    originals.push(o);
                 }
                 Op::Refund(i, pct) => {
                     if orders.is_empty() { continue; }
@@ -92,6 +97,12 @@ proptest! {
                     let o = &mut orders[i % len];
                     if *pct == 0 { o.status = OrderStatus::Refunded; } else { o.total_minor = o.total_minor * i64::from(*pct) / 100; }
                     crm.record_order(o).unwrap();
+                }
+                Op::Restore(i) => {
+                    if orders.is_empty() { continue; }
+                    let i = i % orders.len();
+                    orders[i] = originals[i].clone();
+                    crm.record_order(&orders[i]).unwrap();
                 }
                 Op::Expire => { crm.expire_points(at).unwrap(); }
                 Op::Replay(i) => {
@@ -103,7 +114,7 @@ proptest! {
                         Op::Redeem(p) => if let Ok(r) = crm.redeem_points_at(c, p, &key, at) {
                             prop_assert!(r.replayed, "only a redemption that was refused may succeed later");
                         },
-                        Op::Order(_) | Op::Refund(..) => {
+                        Op::Order(_) | Op::Refund(..) | Op::Restore(_) => {
                             for o in &orders { crm.record_order(o).unwrap(); }
                         }
                         Op::Expire => { crm.expire_points(at).unwrap(); }

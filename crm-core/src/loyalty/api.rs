@@ -226,9 +226,13 @@ fn proportion(part: i64, num: i64, den: i64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX).clamp(0, part)
 }
 
-/// Brings an order's net points down to what its current state earns: nothing when
-/// refunded or cancelled, the earned points in proportion to a lowered total otherwise.
-/// Qualifying progress goes down with it. Never earns again.
+/// Brings an order's net points to what its current state earns: nothing when refunded or
+/// cancelled, the earned points in proportion to a lowered total otherwise, everything it
+/// earned again when a refund is undone (never more than it first earned). Qualifying
+/// progress follows. Each change is one `reverse` entry: negative when it takes back,
+/// positive when it gives back what earlier reversals took (as a lot expiring with the
+/// order's own lot, or now if that has passed). Its note records how much the change owes (`owed`, negative when
+/// giving back), whatever the debt policy let it take.
 fn reverse_order<'a, T: StoreTx>(
     tx: &mut T,
     p: Option<&Program>,
@@ -244,41 +248,37 @@ fn reverse_order<'a, T: StoreTx>(
         }
         _ => (0, 0),
     };
-    let (mut net_q, mut owed_before) = (0, 0);
+    // Over the order's earlier reversals: qualifying left, points owed and points taken.
+    let (mut net_q, mut owed_before, mut taken_before, mut reversals) = (0, 0, 0, 0);
     for e in tx.loyalty_entries_of_order(o.id)? {
         match e.kind {
             EntryKind::Earn => net_q += e.qualifying,
             EntryKind::Reverse => {
                 net_q += e.qualifying;
                 owed_before += owed_of(&e);
+                taken_before -= e.points;
+                reversals += 1;
             }
             _ => {}
         }
     }
-    let key = format!("order:{}:reverse-to:{target}:{target_q}", o.external_id);
-    if tx.loyalty_entry_by_key(&key)?.is_some() {
-        return Ok(());
-    }
-    // What earlier reversals owed counts whether or not the claw-back policy let them
-    // take it all: a later, larger refund owes only the difference.
+    // What earlier reversals owed counts whether or not the claw-back policy let them take
+    // it all: a later, larger refund owes only the difference.
     let owed = (earned.points - target) - owed_before;
-    let dq = (net_q - target_q).max(0);
-    if owed <= 0 && dq == 0 {
+    let dq = net_q - target_q;
+    if owed == 0 && dq == 0 {
         return Ok(());
     }
-    let owed = owed.max(0);
-    let acct = account(tx)?;
-    let lot = tx.lot_of_entry(earned.id)?.map(|l| l.id);
-    let taken = if owed > 0 { ledger::take_from_lots(tx, o.customer_id, owed, lot, None)? } else { 0 };
-    let policy = p.map_or(DebtPolicy::default(), |p| p.debt);
-    let points = match policy {
-        DebtPolicy::AllowNegative => -owed,
-        DebtPolicy::ClawBackAvailable => -taken,
+    let key = match reversals {
+        0 => format!("order:{}:reverse-to:{target}:{target_q}", o.external_id),
+        n => format!("order:{}:reverse-to:{target}:{target_q}:{n}", o.external_id),
     };
-    let d = Draft {
+    let acct = account(tx)?;
+    let lot = tx.lot_of_entry(earned.id)?;
+    let mut d = Draft {
         customer_id: o.customer_id,
         kind: EntryKind::Reverse,
-        points,
+        points: 0,
         qualifying: -dq,
         key: &key,
         order_id: Some(o.id),
@@ -286,7 +286,30 @@ fn reverse_order<'a, T: StoreTx>(
         at: now,
         note: Some(format!("{{\"owed\":{owed}}}")),
     };
-    ledger::append(tx, acct, d, now)?;
+    if owed > 0 {
+        let taken = ledger::take_from_lots(tx, o.customer_id, owed, lot.as_ref().map(|l| l.id), None)?;
+        d.points = match p.map_or(DebtPolicy::default(), |p| p.debt) {
+            DebtPolicy::AllowNegative => -owed,
+            DebtPolicy::ClawBackAvailable => -taken,
+        };
+    } else {
+        // Give back what was taken beyond what the order owes now.
+        d.points = (taken_before - (owed_before + owed)).clamp(0, taken_before.max(0));
+    }
+    if d.points > 0 {
+        // The order's own lot's dates, none of them before now: points whose lot would have
+        // expired already are due at the next expiry run, not at an earlier one replayed.
+        let (available_at, expires_at) =
+            lot.map_or((now, None), |l| (l.available_at.max(now), l.expires_at.map(|t| t.max(now))));
+        ledger::credit(tx, acct, d, available_at, expires_at, now)?;
+    } else {
+        ledger::append(tx, acct, d, now)?;
+    }
+    if dq < 0 {
+        if let Some(t) = p.and_then(|p| p.tiers.as_ref()) {
+            t.upgrade(tx, acct, now)?;
+        }
+    }
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! expire, adjust, reverse), each with an idempotency key; earn lots that expire and that
 //! redemption draws on soonest-expiring first. Orders recorded through the facade or bulk
 //! ingest earn in the transaction that writes them, and refunds and cancellations reverse
-//! (partial refunds in proportion), the tier progress with them. The [simulator](simulate)
+//! (partial refunds in proportion), the tier progress with them; a refund undone gives back
+//! what it took. The [simulator](simulate)
 //! replays a program, stored or candidate, over the recorded orders as a dry run.
 //!
 //! The balance is the sum of the entries. It never goes below zero, except as a debt when
@@ -15,7 +16,7 @@
 //! | entry | key |
 //! |---|---|
 //! | an order's earning | `order:<external id>` |
-//! | an order's reversal | `order:<external id>:reverse-to:<points>:<qualifying>` (what the order is worth now) |
+//! | an order's reversal (or a refund undone) | `order:<external id>:reverse-to:<points>:<qualifying>` (what the order is worth now), `:<n>` added after its first `n` reversals |
 //! | an expired lot | `expire:lot:<lot id>` |
 //! | redemptions, manual credits, adjustments, event bonuses | the caller's key |
 
