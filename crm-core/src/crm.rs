@@ -199,6 +199,7 @@ impl<S: Store> Crm<S> {
                 tx.delete_interaction(i)?;
                 tx.append_change(Entity::Interaction, i.0, Op::Delete, at)?;
             }
+            crate::loyalty::customer_deleted(tx, id, at)?;
             tx.delete_customer(id)?;
             tx.append_change(Entity::Customer, id.0, Op::Delete, at)?;
             Ok(())
@@ -361,8 +362,10 @@ impl<S: Store> Crm<S> {
     pub fn delete_order(&self, id: OrderId) -> Result<()> {
         self.store.write(|tx| {
             let o = tx.get_order(id)?.ok_or_else(|| Error::not_found(Entity::Order, id))?;
+            let at = now();
+            crate::loyalty::order_deleted(tx, &o, at)?;
             tx.delete_order(id)?;
-            tx.append_change(Entity::Order, id.0, Op::Delete, now())?;
+            tx.append_change(Entity::Order, id.0, Op::Delete, at)?;
             stats::recompute(tx, o.customer_id)
         })
     }

@@ -278,6 +278,85 @@ fn a_refund_undone_gives_back_what_it_took() {
     assert_sound(&crm, c);
 }
 
+/// Deleting an order takes back what it earned; its entries stay in the ledger, unlinked,
+/// with keys freed, so the same external id (and, SQLite reusing the largest id, the same
+/// order id) can earn again as a new order.
+#[test]
+fn a_deleted_order_gives_back_its_points_and_frees_its_ids() {
+    let (crm, c) = setup(
+        r#"{"name": "P", "rates": {"USD": {"points": 1, "per_minor": 100}},
+        "rules": [{"name": "base", "kind": "base"}]}"#,
+    );
+    crm.record_order(&order("O-1", c, t(2026, 1, 1), 5_000)).unwrap();
+    let mut o = order("O-2", c, t(2026, 1, 2), 10_000);
+    let first = crm.record_order(&o).unwrap().record.id;
+    o.total_minor = 6_000;
+    crm.record_order(&o).unwrap(); // a partial refund first
+    assert_eq!(balance(&crm, c), 50 + 60);
+    let feed = crm.changes_since(0, 10_000).unwrap().len();
+    crm.delete_order(first).unwrap();
+    assert_eq!(balance(&crm, c), 50, "the deleted order's points are taken back");
+    let s = crm.points_statement(c).unwrap();
+    let keys: Vec<&str> = s.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "order:O-1",
+            "order:O-2~deleted:2",
+            "order:O-2:reverse-to:60:60~deleted:3",
+            "order:O-2:reverse-to:0:0:1~deleted:4"
+        ]
+    );
+    assert!(s.entries[1..].iter().all(|e| e.order_id.is_none()), "unlinked from the deleted order");
+    let changes = crm.changes_since(0, 10_000).unwrap();
+    let entry_changes: Vec<(Entity, Op)> =
+        changes[feed..].iter().filter(|ch| ch.entity == Entity::LoyaltyEntry).map(|ch| (ch.entity, ch.op)).collect();
+    assert_eq!(entry_changes.len(), 4, "the reversal, then three entries unlinked: {entry_changes:?}");
+    assert_sound(&crm, c);
+
+    // The same external id again: a new order, earning anew; its id is the deleted one's.
+    o.total_minor = 3_000;
+    let again = crm.record_order(&o).unwrap();
+    assert_eq!((again.outcome, again.record.id), (Outcome::Created, first));
+    assert_eq!(balance(&crm, c), 50 + 30);
+    o.status = OrderStatus::Refunded;
+    crm.record_order(&o).unwrap();
+    assert_eq!(balance(&crm, c), 50, "its refund takes back its own points, no more");
+    assert_sound(&crm, c);
+}
+
+/// Deleting a customer removes their account and ledger: a customer given the same id
+/// later starts from nothing.
+#[test]
+fn a_deleted_customer_takes_their_ledger_with_them() {
+    let (crm, keep) = setup(PROGRAM);
+    let c = customer(&crm, "C-2");
+    crm.record_order(&order("O-1", c, t(2026, 1, 1), 50_000)).unwrap();
+    crm.earn_points_at(c, 25, "K-1", t(2026, 1, 2)).unwrap();
+    crm.redeem_points_at(c, 10, "R-1", t(2026, 1, 3)).unwrap();
+    crm.record_order(&order("O-2", keep, t(2026, 1, 1), 1_000)).unwrap();
+    let kept = crm.points_statement(keep).unwrap();
+    assert!(crm.points_statement(c).unwrap().entries.len() >= 3);
+    crm.delete_customer(c).unwrap();
+    let feed = crm.changes_since(0, 10_000).unwrap();
+    assert_eq!(
+        feed.iter().filter(|ch| ch.entity == Entity::LoyaltyEntry && ch.op == Op::Delete).count(),
+        3,
+        "each entry removed is a deletion in the feed"
+    );
+    let newcomer = customer(&crm, "C-3");
+    assert_eq!(newcomer, c, "SQLite gives the largest id again");
+    let s = crm.points_statement(newcomer).unwrap();
+    assert_eq!((s.balance.balance, s.entries.len(), s.lots.len(), s.tiers.len()), (0, 0, 0, 0));
+    assert_eq!(s.balance.tier, None);
+    // The first-order bonus is the newcomer's own.
+    crm.record_order(&order("O-3", newcomer, t(2026, 2, 1), 1_000)).unwrap();
+    assert_eq!(balance(&crm, newcomer), 10 + 10);
+    crm.redeem_points_at(newcomer, 5, "R-1", t(2026, 2, 2)).unwrap();
+    assert_eq!(crm.points_statement(keep).unwrap(), kept, "the other customer is untouched");
+    assert_sound(&crm, newcomer);
+}
+
 #[test]
 fn redemption_takes_soonest_expiring_lots_and_expiry_runs_once() {
     // A lot earned before expiry was introduced never expires: it is drawn on last,

@@ -150,7 +150,10 @@ pub(crate) fn order_written(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let program = acc.loyalty.program(tx)?;
-    let earned = if old.is_some() { tx.loyalty_entry_by_key(&earn_key(o))? } else { None };
+    let earned = match old {
+        Some(_) => tx.loyalty_entries_of_order(o.id)?.into_iter().find(|e| e.kind == EntryKind::Earn),
+        None => None,
+    };
     match (earned, program) {
         (Some(e), program) => {
             reverse_order(tx, program.as_deref(), &e, o, now, |tx| acc.loyalty.account(tx, o.customer_id, now))
@@ -164,6 +167,34 @@ pub(crate) fn order_written(
         }
         _ => Ok(()),
     }
+}
+
+/// Before an order is deleted: takes back what it earned (as a cancellation would), then
+/// unlinks its entries and frees their keys (`~deleted:<entry id>` appended), so the
+/// external id and the order id can be used again.
+pub(crate) fn order_deleted(tx: &mut impl StoreTx, o: &Order, now: DateTime<Utc>) -> Result<()> {
+    let entries = tx.loyalty_entries_of_order(o.id)?;
+    if let Some(earned) = entries.iter().find(|e| e.kind == EntryKind::Earn) {
+        let mut cache = OrderLoyalty::default();
+        let program = cache.program(tx)?;
+        let gone = Order { status: OrderStatus::Cancelled, ..o.clone() };
+        reverse_order(tx, program.as_deref(), earned, &gone, now, |tx| cache.account(tx, o.customer_id, now))?;
+        cache.flush(tx)?;
+    }
+    for e in tx.loyalty_entries_of_order(o.id)? {
+        tx.detach_loyalty_entry(e.id, &format!("{}~deleted:{}", e.key, e.id.0))?;
+        tx.append_change(Entity::LoyaltyEntry, e.id.0, Op::Update, now)?;
+    }
+    Ok(())
+}
+
+/// Before a customer is deleted: removes their account and ledger (see
+/// [`StoreTx::delete_loyalty`]), each removed entry a deletion in the change feed.
+pub(crate) fn customer_deleted(tx: &mut impl StoreTx, c: CustomerId, now: DateTime<Utc>) -> Result<()> {
+    for e in tx.delete_loyalty(c)? {
+        tx.append_change(Entity::LoyaltyEntry, e.0, Op::Delete, now)?;
+    }
+    Ok(())
 }
 
 fn earn_order(tx: &mut impl StoreTx, p: &Program, acct: &mut Account, o: &Order, now: DateTime<Utc>) -> Result<()> {

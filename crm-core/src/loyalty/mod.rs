@@ -18,6 +18,7 @@
 //! | an order's earning | `order:<external id>` |
 //! | an order's reversal (or a refund undone) | `order:<external id>:reverse-to:<points>:<qualifying>` (what the order is worth now), `:<n>` added after its first `n` reversals |
 //! | an expired lot | `expire:lot:<lot id>` |
+//! | the entries of a deleted order | their key with `~deleted:<entry id>` appended (the order's reversal first takes back what it earned) |
 //! | redemptions, manual credits, adjustments, event bonuses | the caller's key |
 
 mod api;
@@ -27,7 +28,7 @@ mod program;
 pub mod simulate;
 pub mod tiers;
 
-pub(crate) use api::{order_written, OrderLoyalty};
+pub(crate) use api::{customer_deleted, order_deleted, order_written, OrderLoyalty};
 pub use api::{Balance, ExpiryReport, Statement, TierReview};
 pub use earning::{Earning, RulePoints};
 pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};

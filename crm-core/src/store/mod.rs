@@ -317,6 +317,13 @@ pub trait StoreTx {
     fn insert_loyalty_entry(&mut self, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId>;
     /// The ledger entries of an order, oldest first.
     fn loyalty_entries_of_order(&mut self, order: OrderId) -> Result<Vec<Entry>>;
+    /// Unlinks a ledger entry from its order and gives it a new key (the order is being
+    /// deleted: a new order may take its id and external id).
+    fn detach_loyalty_entry(&mut self, entry: EntryId, key: &str) -> Result<()>;
+    /// Removes a customer's loyalty account, ledger entries, lots, rule usage and tier
+    /// history (the customer is being deleted; their id may be given to a new customer);
+    /// returns the ids of the entries removed.
+    fn delete_loyalty(&mut self, customer: CustomerId) -> Result<Vec<EntryId>>;
     /// A customer's ledger entries by effective time, then id.
     fn loyalty_entries(&mut self, customer: CustomerId) -> Result<Vec<Entry>>;
     /// Sum of a customer's entries effective at or before `at`.

@@ -125,6 +125,28 @@ pub(super) fn entries(conn: &Connection, c: CustomerId) -> Result<Vec<Entry>> {
     entries_where(conn, "customer_id = ?1", c.0)
 }
 
+pub(super) fn detach_entry(conn: &Connection, e: EntryId, key: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE loyalty_entries SET order_id = NULL, idempotency_key = ?2 WHERE id = ?1")?
+        .execute(params![e.0, key])?;
+    Ok(())
+}
+
+pub(super) fn delete_customer(conn: &Connection, c: CustomerId) -> Result<Vec<EntryId>> {
+    let removed: Vec<EntryId> = conn
+        .prepare_cached("SELECT id FROM loyalty_entries WHERE customer_id = ?1 ORDER BY id")?
+        .query_map([c.0], |r| Ok(EntryId(r.get(0)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    // Lots through their entries: only open lots are indexed by customer.
+    conn.prepare_cached(
+        "DELETE FROM loyalty_lots WHERE entry_id IN (SELECT id FROM loyalty_entries WHERE customer_id = ?1)",
+    )?
+    .execute([c.0])?;
+    for table in ["loyalty_entries", "loyalty_rule_usage", "loyalty_tier_history", "loyalty_accounts"] {
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE customer_id = ?1"))?.execute([c.0])?;
+    }
+    Ok(removed)
+}
+
 pub(super) fn points_as_of(conn: &Connection, c: CustomerId, at: DateTime<Utc>) -> Result<i64> {
     Ok(conn
         .prepare_cached("SELECT coalesce(sum(points), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at <= ?2")?

@@ -1227,6 +1227,14 @@ impl StoreTx for SqliteTx<'_> {
         loyalty::entries(&self.tx, customer)
     }
 
+    fn detach_loyalty_entry(&mut self, entry: EntryId, key: &str) -> Result<()> {
+        loyalty::detach_entry(&self.tx, entry, key)
+    }
+
+    fn delete_loyalty(&mut self, customer: CustomerId) -> Result<Vec<EntryId>> {
+        loyalty::delete_customer(&self.tx, customer)
+    }
+
     fn loyalty_points_as_of(&mut self, customer: CustomerId, at: DateTime<Utc>) -> Result<i64> {
         loyalty::points_as_of(&self.tx, customer, at)
     }
