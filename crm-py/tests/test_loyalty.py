@@ -34,6 +34,24 @@ def test_orders_earn_once_and_refunds_reverse(db: crm.Crm, ada: crm.Customer) ->
     assert db.points_balance(ada.id).balance == 0
 
 
+def test_refund_undone_and_deletions_settle_the_ledger(db: crm.Crm, ada: crm.Customer) -> None:
+    db.set_loyalty_program(PROGRAM)
+    w = db.record_order(order(total=4200))
+    db.record_order(order(total=4200, status="refunded"))
+    db.record_order(order(total=4200))
+    assert db.points_balance(ada.id).balance == 84, "a refund undone gives the points back"
+    db.delete_order(w.record.id)
+    assert db.points_balance(ada.id).balance == 0, "a deleted order takes its points with it"
+    db.record_order(order(total=2000))
+    assert db.points_balance(ada.id).balance == 40, "its external id earns again as a new order"
+    db.earn_points(ada.id, 10, "E-1")
+    db.delete_customer(ada.id)
+    newcomer = db.upsert_customer({"external_id": "C-2", "name": "Grace"}).record
+    assert newcomer.id == ada.id  # SQLite gives the largest id again
+    assert db.points_balance(newcomer.id).balance == 0
+    assert db.points_statement(newcomer.id)["entries"] == []
+
+
 def test_ledger_calls_replay_by_key(db: crm.Crm, ada: crm.Customer) -> None:
     db.set_loyalty_program(PROGRAM)
     e = db.earn_points(ada.id, 100, "E-1")

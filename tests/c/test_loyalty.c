@@ -228,6 +228,30 @@ int main(void) {
     /* Without a stored program there is nothing to simulate. */
     CHECK_OK(crm_open_in_memory(&db));
     CHECK_ERR(crm_loyalty_simulate(db, NULL, NULL, &json), CRM_ERR_VALIDATION, "no loyalty program", "program");
+
+    /* A refund undone gives the points back; a deleted order takes them with it and its
+     * external id earns again; a deleted customer takes the ledger with them. */
+    int64_t grace = 0, order_id = 0, next = 0;
+    CHECK_OK(crm_loyalty_program_set(db, PROGRAM, false));
+    CHECK_OK(crm_customer_create(db, "{\"external_id\":\"C-9\",\"name\":\"Grace\"}", &grace, NULL));
+    crm_order_in g = {"G-1", grace, NULL, now - DAY, CRM_ORDER_COMPLETED, "USD", 10000, NULL};
+    CHECK_OK(crm_order_record(db, &g, NULL, 0, &order_id, NULL));
+    CHECK(balance_of(db, grace) == 110);
+    g.status = CRM_ORDER_REFUNDED;
+    CHECK_OK(crm_order_record(db, &g, NULL, 0, NULL, NULL));
+    CHECK(balance_of(db, grace) == 0);
+    g.status = CRM_ORDER_COMPLETED;
+    CHECK_OK(crm_order_record(db, &g, NULL, 0, NULL, NULL));
+    CHECK(balance_of(db, grace) == 110);
+    CHECK_OK(crm_order_delete(db, order_id));
+    CHECK(balance_of(db, grace) == 0);
+    g.total_minor = 2000;
+    CHECK_OK(crm_order_record(db, &g, NULL, 0, NULL, NULL));
+    CHECK(balance_of(db, grace) == 20);
+    CHECK_OK(crm_customer_delete(db, grace));
+    CHECK_OK(crm_customer_create(db, "{\"external_id\":\"C-10\",\"name\":\"Hopper\"}", &next, NULL));
+    CHECK(next == grace); /* SQLite gives the largest id again */
+    CHECK(balance_of(db, next) == 0);
     crm_close(db);
     CHECK_DONE();
 }
