@@ -150,15 +150,17 @@ pub(crate) fn order_written(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let program = acc.loyalty.program(tx)?;
-    let earned = match old {
-        Some(_) => tx.loyalty_entries_of_order(o.id)?.into_iter().find(|e| e.kind == EntryKind::Earn),
-        None => None,
+    let entries = match old {
+        Some(_) => tx.loyalty_entries_of_order(o.id)?,
+        None => Vec::new(),
     };
-    match (earned, program) {
-        (Some(e), program) => {
-            reverse_order(tx, program.as_deref(), &e, o, now, |tx| acc.loyalty.account(tx, o.customer_id, now))
-        }
-        (None, Some(p)) if o.status == OrderStatus::Completed => {
+    if entries.iter().any(|e| e.kind == EntryKind::Earn) {
+        return reverse_order(tx, program.as_deref(), &entries, o, now, |tx| {
+            acc.loyalty.account(tx, o.customer_id, now)
+        });
+    }
+    match program {
+        Some(p) if o.status == OrderStatus::Completed => {
             if p.rules.iter().any(|r| r.when.is_some()) {
                 acc.settle(tx, o.customer_id)?;
             }
@@ -174,11 +176,11 @@ pub(crate) fn order_written(
 /// external id and the order id can be used again.
 pub(crate) fn order_deleted(tx: &mut impl StoreTx, o: &Order, now: DateTime<Utc>) -> Result<()> {
     let entries = tx.loyalty_entries_of_order(o.id)?;
-    if let Some(earned) = entries.iter().find(|e| e.kind == EntryKind::Earn) {
+    if entries.iter().any(|e| e.kind == EntryKind::Earn) {
         let mut cache = OrderLoyalty::default();
         let program = cache.program(tx)?;
         let gone = Order { status: OrderStatus::Cancelled, ..o.clone() };
-        reverse_order(tx, program.as_deref(), earned, &gone, now, |tx| cache.account(tx, o.customer_id, now))?;
+        reverse_order(tx, program.as_deref(), &entries, &gone, now, |tx| cache.account(tx, o.customer_id, now))?;
         cache.flush(tx)?;
     }
     for e in tx.loyalty_entries_of_order(o.id)? {
@@ -262,16 +264,18 @@ fn proportion(part: i64, num: i64, den: i64) -> i64 {
 /// earned again when a refund is undone (never more than it first earned). Qualifying
 /// progress follows. Each change is one `reverse` entry: negative when it takes back,
 /// positive when it gives back what earlier reversals took (as a lot expiring with the
-/// order's own lot, or now if that has passed). Its note records how much the change owes (`owed`, negative when
-/// giving back), whatever the debt policy let it take.
+/// order's own lot, or now if that has passed). Its note records how much the change
+/// owes (`owed`, negative when giving back), whatever the debt policy let it take.
+/// `entries`: the order's entries so far (nothing happens without an earning among them).
 fn reverse_order<'a, T: StoreTx>(
     tx: &mut T,
     p: Option<&Program>,
-    earned: &Entry,
+    entries: &[Entry],
     o: &Order,
     now: DateTime<Utc>,
     account: impl FnOnce(&mut T) -> Result<&'a mut Account>,
 ) -> Result<()> {
+    let Some(earned) = entries.iter().find(|e| e.kind == EntryKind::Earn) else { return Ok(()) };
     let basis = earned.amount_minor.unwrap_or(o.total.minor);
     let (target, target_q) = match o.status {
         OrderStatus::Completed => {
@@ -281,12 +285,12 @@ fn reverse_order<'a, T: StoreTx>(
     };
     // Over the order's earlier reversals: qualifying left, points owed and points taken.
     let (mut net_q, mut owed_before, mut taken_before, mut reversals) = (0, 0, 0, 0);
-    for e in tx.loyalty_entries_of_order(o.id)? {
+    for e in entries {
         match e.kind {
             EntryKind::Earn => net_q += e.qualifying,
             EntryKind::Reverse => {
                 net_q += e.qualifying;
-                owed_before += owed_of(&e);
+                owed_before += owed_of(e);
                 taken_before -= e.points;
                 reversals += 1;
             }
