@@ -31,6 +31,10 @@ const PROGRAM: &str = r#"{
   "expiry_days": 365
 }"#;
 
+/// One point per dollar and nothing else.
+const BASE: &str =
+    r#"{"name": "P", "rates": {"USD": {"points": 1, "per_minor": 100}}, "rules": [{"name": "base", "kind": "base"}]}"#;
+
 fn setup(program: &str) -> (Crm, CustomerId) {
     let crm = Crm::in_memory().unwrap();
     crm.set_loyalty_program(&Program::from_json(program).unwrap()).unwrap();
@@ -181,10 +185,7 @@ fn bulk_ingest_earns_what_single_calls_earn_under_conditions() {
 
 #[test]
 fn refunds_reverse_in_proportion_idempotently() {
-    let (crm, c) = setup(
-        r#"{"name": "P", "rates": {"USD": {"points": 1, "per_minor": 100}},
-        "rules": [{"name": "base", "kind": "base"}]}"#,
-    );
+    let (crm, c) = setup(BASE);
     let mut o = order("O-1", c, t(2026, 1, 1), 10_000);
     crm.record_order(&o).unwrap();
     assert_eq!(balance(&crm, c), 100);
@@ -204,10 +205,7 @@ fn refunds_reverse_in_proportion_idempotently() {
 #[test]
 fn refund_of_spent_points_follows_the_debt_policy() {
     for (policy, want) in [(DebtPolicy::ClawBackAvailable, 0), (DebtPolicy::AllowNegative, -70)] {
-        let mut p = Program::from_json(
-            r#"{"name": "P", "rates": {"USD": {"points": 1, "per_minor": 100}}, "rules": [{"name": "base", "kind": "base"}]}"#,
-        )
-        .unwrap();
+        let mut p = Program::from_json(BASE).unwrap();
         p.debt = policy;
         let crm = Crm::in_memory().unwrap();
         crm.set_loyalty_program(&p).unwrap();
@@ -283,10 +281,7 @@ fn a_refund_undone_gives_back_what_it_took() {
 /// order id) can earn again as a new order.
 #[test]
 fn a_deleted_order_gives_back_its_points_and_frees_its_ids() {
-    let (crm, c) = setup(
-        r#"{"name": "P", "rates": {"USD": {"points": 1, "per_minor": 100}},
-        "rules": [{"name": "base", "kind": "base"}]}"#,
-    );
+    let (crm, c) = setup(BASE);
     crm.record_order(&order("O-1", c, t(2026, 1, 1), 5_000)).unwrap();
     let mut o = order("O-2", c, t(2026, 1, 2), 10_000);
     let first = crm.record_order(&o).unwrap().record.id;
