@@ -19,7 +19,7 @@ use crm_core::{Crm, NewOrder, OrderStatus};
 use rusqlite::{params, Connection};
 
 mod common;
-use common::{config, fresh, peak_rss_mib, percentile, rate, reset_peak_rss};
+use common::{config, fresh, peak_rss_mib, percentile, rate, raw_insert_order, reset_peak_rss};
 
 struct Args {
     customers: u64,
@@ -65,35 +65,6 @@ fn raw_connection(path: &Path) -> Connection {
     c.pragma_update(None, "cache_size", -256 * 1024).unwrap();
     c.pragma_update(None, "foreign_keys", false).unwrap();
     c
-}
-
-fn raw_insert_order(c: &Connection, o: &NewOrder, now: i64) {
-    let customer: i64 = o.customer_external_id.as_deref().unwrap()[1..].parse().unwrap();
-    c.prepare_cached(
-        "INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, total_minor, channel, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-    )
-    .unwrap()
-    .execute(params![
-        o.external_id,
-        customer,
-        o.occurred_at.timestamp_micros(),
-        o.status.as_str(),
-        o.currency.code(),
-        o.total_minor,
-        o.channel,
-        now
-    ])
-    .unwrap();
-    let id = c.last_insert_rowid();
-    let mut st = c
-        .prepare_cached(
-            "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .unwrap();
-    for (n, it) in o.items.iter().enumerate() {
-        st.execute(params![id, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor]).unwrap();
-    }
 }
 
 /// Phases 0 to 2: data files, file ingest, iterator ingest against raw rusqlite.

@@ -27,7 +27,7 @@ use crm_core::{Crm, CustomerId, NewOrder, OrderStatus};
 use rusqlite::{params, Connection};
 
 mod common;
-use common::{config, fresh, percentile, rate};
+use common::{config, fresh, percentile, rate, raw_insert_order};
 
 struct Args {
     customers: u64,
@@ -98,17 +98,6 @@ fn raw_chunk(c: &Connection, chunk: &[NewOrder], ledger: bool) -> Duration {
     c.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut accounts: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
     {
-        let mut order = c
-            .prepare_cached(
-                "INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, total_minor, channel, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-            )
-            .unwrap();
-        let mut item = c
-            .prepare_cached(
-                "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .unwrap();
         let mut entry = c
             .prepare_cached(
                 "INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, amount_minor, \
@@ -127,24 +116,8 @@ fn raw_chunk(c: &Connection, chunk: &[NewOrder], ledger: bool) -> Duration {
             )
             .unwrap();
         for o in chunk {
-            let customer: i64 = o.customer_external_id.as_deref().unwrap()[1..].parse().unwrap();
             let at = o.occurred_at.timestamp_micros();
-            order
-                .execute(params![
-                    o.external_id,
-                    customer,
-                    at,
-                    o.status.as_str(),
-                    o.currency.code(),
-                    o.total_minor,
-                    o.channel,
-                    now
-                ])
-                .unwrap();
-            let id = c.last_insert_rowid();
-            for (n, it) in o.items.iter().enumerate() {
-                item.execute(params![id, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor]).unwrap();
-            }
+            let (id, customer) = raw_insert_order(c, o, now);
             if !ledger || o.status != OrderStatus::Completed {
                 continue;
             }

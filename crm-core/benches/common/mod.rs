@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crm_core::store::SqliteOptions;
-use crm_core::CrmConfig;
+use crm_core::{CrmConfig, NewOrder};
+use rusqlite::{params, Connection};
 
 /// A 256 MiB page cache: the same for every side of a comparison, and it keeps the peak of
 /// a 10-million-order load well under 1 GiB.
@@ -46,4 +47,37 @@ pub fn rate(n: u64, d: Duration) -> f64 {
 /// The `p` quantile (0 to 1) of sorted durations, nearest rank.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Writes a generated order and its items the raw way (prepared statements, no validation,
+/// no statistics), its customer read from the generator's external id; returns the order's
+/// id and the customer's.
+pub fn raw_insert_order(c: &Connection, o: &NewOrder, now: i64) -> (i64, i64) {
+    let customer: i64 = o.customer_external_id.as_deref().unwrap()[1..].parse().unwrap();
+    c.prepare_cached(
+        "INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, total_minor, channel, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    )
+    .unwrap()
+    .execute(params![
+        o.external_id,
+        customer,
+        o.occurred_at.timestamp_micros(),
+        o.status.as_str(),
+        o.currency.code(),
+        o.total_minor,
+        o.channel,
+        now
+    ])
+    .unwrap();
+    let id = c.last_insert_rowid();
+    let mut st = c
+        .prepare_cached(
+            "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .unwrap();
+    for (n, it) in o.items.iter().enumerate() {
+        st.execute(params![id, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor]).unwrap();
+    }
+    (id, customer)
 }
