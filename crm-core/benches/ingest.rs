@@ -221,7 +221,7 @@ fn main() {
         external_id: format!("S{now}-{n:09}"),
         customer_id: None,
         customer_external_id: Some(Synth::customer_external_id(c)),
-        status: OrderStatus::Completed,
+        status: Some(OrderStatus::Completed),
         ..template.clone()
     };
     let singles: Vec<NewOrder> = (0..a.single).map(|n| mk(n, next_customer())).collect();

@@ -118,7 +118,7 @@ fn raw_chunk(c: &Connection, chunk: &[NewOrder], ledger: bool) -> Duration {
         for o in chunk {
             let at = o.occurred_at.timestamp_micros();
             let (id, customer) = raw_insert_order(c, o, now);
-            if !ledger || o.status != OrderStatus::Completed {
+            if !ledger || o.status.unwrap_or_default() != OrderStatus::Completed {
                 continue;
             }
             let points = o.total_minor / 100;
@@ -339,7 +339,7 @@ fn main() {
                 external_id: format!("B{stamp}-o{b}-{n}"),
                 customer_id: Some(c),
                 customer_external_id: None,
-                status: OrderStatus::Completed,
+                status: Some(OrderStatus::Completed),
                 ..template.clone()
             };
             let s = Instant::now();

@@ -10,7 +10,7 @@ use crate::customer::{Customer, CustomerId, CustomerPatch, CustomerStats, Lifecy
 use crate::error::{Error, Result};
 use crate::interaction::{Interaction, InteractionId, NewInteraction};
 use crate::money::{Currency, Money};
-use crate::order::{NewOrder, Order, OrderId};
+use crate::order::{NewOrder, Order, OrderId, OrderPatch, OrderRefund, OrderStatus, Refund};
 use crate::query::{Cursor, CustomerQuery, Page, MAX_PAGE};
 use crate::segment::record_stage_change;
 use crate::stats::{self, StatsAcc};
@@ -69,8 +69,8 @@ pub struct CrmConfig {
 /// }).unwrap().record;
 /// crm.record_order(&NewOrder {
 ///     external_id: "O-1".into(), customer_id: Some(ada.id), customer_external_id: None,
-///     occurred_at: "2026-01-05T10:00:00Z".parse().unwrap(), status: Default::default(),
-///     currency: "USD".parse().unwrap(), total_minor: 2599, channel: None, items: vec![],
+///     occurred_at: "2026-01-05T10:00:00Z".parse().unwrap(), status: None,
+///     currency: "USD".parse().unwrap(), total_minor: 2599, channel: None, items: None,
 /// }).unwrap();
 /// assert_eq!(crm.customer_stats(ada.id).unwrap().order_count, 1);
 /// ```
@@ -335,7 +335,10 @@ impl<S: Store> Crm<S> {
     // ---- orders ----------------------------------------------------------------------
 
     /// Records an order, upserting by its external id: the same order sent twice is
-    /// stored once; a changed status (refunded, cancelled) updates it and the statistics.
+    /// stored once; a change (status, total, lines, time, customer) updates it, its
+    /// customer's statistics and its loyalty points in the same transaction. What the
+    /// input leaves out (status, channel, items, the customer) keeps its stored value
+    /// (see [`NewOrder`]).
     pub fn record_order(&self, input: &NewOrder) -> Result<Written<Order>> {
         let v = self.validator.order(input)?;
         self.store.write(|tx| {
@@ -343,6 +346,113 @@ impl<S: Store> Crm<S> {
             let w = write_order(tx, v, now(), &mut acc)?;
             acc.flush(tx)?;
             Ok(w)
+        })
+    }
+
+    /// Applies a partial update to a stored order: only the fields the patch sets change.
+    /// Statistics and loyalty points follow in the same transaction.
+    ///
+    /// ```
+    /// use crm_core::{Crm, NewCustomer, NewOrder, OrderPatch, OrderStatus, Outcome};
+    /// let crm = Crm::in_memory().unwrap();
+    /// let ada = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() }).unwrap();
+    /// let o: NewOrder = serde_json::from_str(&format!(r#"{{"external_id": "O-1", "customer_id": {},
+    ///     "occurred_at": "2026-03-01T12:00:00Z", "currency": "EUR", "total_minor": 5000,
+    ///     "items": [{{"sku": "B-1", "quantity": 2, "unit_price_minor": 2500}}]}}"#, ada.id)).unwrap();
+    /// let id = crm.record_order(&o).unwrap().record.id;
+    /// let patch = OrderPatch { status: Some(OrderStatus::Refunded), ..Default::default() };
+    /// let w = crm.update_order(id, &patch).unwrap();
+    /// assert_eq!((w.outcome, w.record.items.len()), (Outcome::Updated, 1)); // the lines stay
+    /// assert_eq!(crm.customer_stats(ada.id).unwrap().order_count, 0);
+    /// ```
+    pub fn update_order(&self, id: OrderId, patch: &OrderPatch) -> Result<Written<Order>> {
+        let p = self.validator.order_patch(patch)?;
+        self.store.write(|tx| {
+            let old = tx.get_order(id)?.ok_or_else(|| Error::not_found(Entity::Order, id))?;
+            let mut acc = StatsAcc::default();
+            let w = patch_order(tx, old, p, now(), &mut acc)?;
+            acc.flush(tx)?;
+            Ok(w)
+        })
+    }
+
+    /// [`update_order`](Self::update_order) of the order with this external id.
+    pub fn update_order_by_external_id(&self, external_id: &str, patch: &OrderPatch) -> Result<Written<Order>> {
+        let p = self.validator.order_patch(patch)?;
+        let ext = self.validator.external_id("external_id", external_id)?;
+        self.store.write(|tx| {
+            let old = tx.order_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Order, &ext))?;
+            let mut acc = StatsAcc::default();
+            let w = patch_order(tx, old, p, now(), &mut acc)?;
+            acc.flush(tx)?;
+            Ok(w)
+        })
+    }
+
+    /// Sets the status of the order with this external id, and nothing else (the ERP's
+    /// "order refunded" or "order cancelled" message). Setting the status it has is a no-op.
+    pub fn set_order_status(&self, external_id: &str, status: OrderStatus) -> Result<Written<Order>> {
+        self.update_order_by_external_id(external_id, &OrderPatch { status: Some(status), ..OrderPatch::default() })
+    }
+
+    /// Refunds part or all of the completed order with this external id (see [`Refund`]):
+    /// the refunded lines leave the order, the amount leaves its total, and the order becomes
+    /// `refunded` when nothing is left; statistics and loyalty points follow in the same
+    /// transaction. Sending the same refund again (same key) changes nothing and returns the
+    /// order ([`Outcome::Unchanged`]); another refund under a used key is
+    /// [`Error::Conflict`]. Fails with [`Error::Validation`] (nothing written) when the order
+    /// is not completed, a line is not on the order or has fewer units left, or the amount
+    /// exceeds what is left.
+    ///
+    /// ```
+    /// use crm_core::{Crm, NewCustomer, NewOrder, OrderStatus, Refund, RefundLine};
+    /// let crm = Crm::in_memory().unwrap();
+    /// let ada = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() }).unwrap();
+    /// let o: NewOrder = serde_json::from_str(&format!(r#"{{"external_id": "O-1", "customer_id": {},
+    ///     "occurred_at": "2026-03-01T12:00:00Z", "currency": "EUR", "total_minor": 6000,
+    ///     "items": [{{"sku": "SHOE", "quantity": 2, "unit_price_minor": 2500}},
+    ///               {{"sku": "SOCK", "quantity": 1, "unit_price_minor": 1000}}]}}"#, ada.id)).unwrap();
+    /// crm.record_order(&o).unwrap();
+    /// let r = Refund { key: "RF-1".into(), lines: vec![RefundLine { sku: "SHOE".into(), quantity: 1 }], ..Default::default() };
+    /// let after = crm.refund_order("O-1", &r).unwrap().record;
+    /// assert_eq!((after.total.minor, after.items[0].quantity, after.status), (3500, 1, OrderStatus::Completed));
+    /// assert_eq!(crm.refund_order("O-1", &r).unwrap().record.total.minor, 3500); // a retry
+    /// assert_eq!(crm.customer_stats(ada.id).unwrap().total_spent[0].minor, 3500);
+    /// ```
+    pub fn refund_order(&self, external_id: &str, refund: &Refund) -> Result<Written<Order>> {
+        let r = self.validator.refund(refund)?;
+        let ext = self.validator.external_id("external_id", external_id)?;
+        self.store.write(|tx| {
+            let old = tx.order_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Order, &ext))?;
+            if let Some(done) = tx.refund_by_key(&r.key)? {
+                let same = done.order_id == old.id
+                    && r.amount_minor.is_none_or(|m| m == done.amount_minor)
+                    && r.lines == done.lines;
+                if !same {
+                    return Err(Error::Conflict(format!(
+                        "refund key {:?} was used for a refund of {} on order {}",
+                        r.key, done.amount_minor, done.order_id
+                    )));
+                }
+                return Ok(Written { record: old, outcome: Outcome::Unchanged });
+            }
+            let now = now();
+            let (new, stored) = apply_refund(&old, r, now)?;
+            tx.insert_refund(&stored)?;
+            let mut acc = StatsAcc::default();
+            let w = change_order(tx, old, new, now, &mut acc)?;
+            acc.flush(tx)?;
+            Ok(w)
+        })
+    }
+
+    /// The refunds of an order, oldest first.
+    pub fn order_refunds(&self, id: OrderId) -> Result<Vec<OrderRefund>> {
+        self.store.read(|tx| {
+            if tx.get_order(id)?.is_none() {
+                return Err(Error::not_found(Entity::Order, id));
+            }
+            tx.refunds_of_order(id)
         })
     }
 
@@ -358,15 +468,18 @@ impl<S: Store> Crm<S> {
         })
     }
 
-    /// Deletes an order and updates its customer's statistics.
+    /// Deletes an order (with its refunds) and updates its customer's statistics and
+    /// loyalty points (what the order earned is taken back).
     pub fn delete_order(&self, id: OrderId) -> Result<()> {
         self.store.write(|tx| {
             let o = tx.get_order(id)?.ok_or_else(|| Error::not_found(Entity::Order, id))?;
             let at = now();
-            crate::loyalty::order_deleted(tx, &o, at)?;
+            let mut acc = StatsAcc::default();
+            crate::loyalty::order_deleted(tx, &mut acc, &o, at)?;
             tx.delete_order(id)?;
             tx.append_change(Entity::Order, id.0, Op::Delete, at)?;
-            stats::recompute(tx, o.customer_id)
+            acc.recompute(o.customer_id);
+            acc.flush(tx)
         })
     }
 
@@ -559,47 +672,155 @@ pub(crate) fn resolve_customer(
     }
 }
 
-/// Stores a validated order or applies a change to the stored one with the same external id.
+/// Stores a validated order or applies a change to the stored one with the same external
+/// id; what `v` leaves out (status, channel, items, the customer) keeps its stored value.
 pub(crate) fn write_order(
     tx: &mut impl StoreTx,
     v: NewOrder,
     now: DateTime<Utc>,
     acc: &mut StatsAcc,
 ) -> Result<Written<Order>> {
-    let customer_id = resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?;
+    let named = v.customer_id.is_some() || v.customer_external_id.is_some();
+    let customer = if named { Some(resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?) } else { None };
+    let sent_items = v.items.is_some();
     let mut o = Order {
         id: OrderId(0),
         external_id: v.external_id,
-        customer_id,
+        customer_id: customer.unwrap_or_default(),
         occurred_at: v.occurred_at,
-        status: v.status,
+        status: v.status.unwrap_or_default(),
         total: Money::new(v.total_minor, v.currency),
         channel: v.channel,
-        items: v.items,
+        items: v.items.unwrap_or_default(),
         created_at: now,
         updated_at: now,
     };
-    if let Some(id) = tx.insert_order(&o)? {
-        o.id = id;
-        tx.append_change(Entity::Order, id.0, Op::Insert, now)?;
-        crate::loyalty::order_written(tx, acc, None, &o, now)?;
-        acc.order_added(&o);
-        return Ok(Written { record: o, outcome: Outcome::Created });
+    if customer.is_some() {
+        if let Some(id) = tx.insert_order(&o)? {
+            o.id = id;
+            tx.append_change(Entity::Order, id.0, Op::Insert, now)?;
+            crate::loyalty::order_changed(tx, acc, None, Some(&o), now)?;
+            acc.order_added(&o);
+            return Ok(Written { record: o, outcome: Outcome::Created });
+        }
     }
-    let old = tx
-        .order_by_external_id(&o.external_id)?
-        .ok_or_else(|| Error::Conflict(format!("order {:?} vanished", o.external_id)))?;
-    o.id = old.id;
-    o.created_at = old.created_at;
-    if (Order { updated_at: now, ..old.clone() }) == o {
+    let Some(old) = tx.order_by_external_id(&o.external_id)? else {
+        return Err(Error::validation("customer_id", "customer_id or customer_external_id is required"));
+    };
+    o.customer_id = customer.unwrap_or(old.customer_id);
+    o.status = v.status.unwrap_or(old.status);
+    if o.channel.is_none() {
+        o.channel.clone_from(&old.channel);
+    }
+    if !sent_items {
+        o.items.clone_from(&old.items);
+    }
+    change_order(tx, old, o, now, acc)
+}
+
+/// Applies a validated patch to the stored order `old`.
+fn patch_order(
+    tx: &mut impl StoreTx,
+    old: Order,
+    p: OrderPatch,
+    now: DateTime<Utc>,
+    acc: &mut StatsAcc,
+) -> Result<Written<Order>> {
+    let mut new = old.clone();
+    if p.customer_id.is_some() || p.customer_external_id.is_some() {
+        new.customer_id = resolve_customer(tx, p.customer_id, p.customer_external_id.as_deref())?;
+    }
+    if let Some(t) = p.occurred_at {
+        new.occurred_at = t;
+    }
+    if let Some(s) = p.status {
+        new.status = s;
+    }
+    new.total = Money::new(p.total_minor.unwrap_or(old.total.minor), p.currency.unwrap_or(old.total.currency));
+    if let Some(c) = p.channel {
+        new.channel = c;
+    }
+    if let Some(items) = p.items {
+        new.items = items;
+    }
+    change_order(tx, old, new, now, acc)
+}
+
+/// Replaces the stored order `old` with `new` (same id and external id): the one path of
+/// every order change, so that statistics and loyalty follow each the same way.
+fn change_order(
+    tx: &mut impl StoreTx,
+    old: Order,
+    mut new: Order,
+    now: DateTime<Utc>,
+    acc: &mut StatsAcc,
+) -> Result<Written<Order>> {
+    new.id = old.id;
+    new.external_id.clone_from(&old.external_id);
+    new.created_at = old.created_at;
+    new.updated_at = old.updated_at;
+    if new == old {
         return Ok(Written { record: old, outcome: Outcome::Unchanged });
     }
-    tx.update_order(&o)?;
-    tx.append_change(Entity::Order, o.id.0, Op::Update, now)?;
+    new.updated_at = now;
+    tx.update_order(&new)?;
+    tx.append_change(Entity::Order, new.id.0, Op::Update, now)?;
     acc.recompute(old.customer_id);
-    acc.recompute(o.customer_id);
-    crate::loyalty::order_written(tx, acc, Some(&old), &o, now)?;
-    Ok(Written { record: o, outcome: Outcome::Updated })
+    acc.recompute(new.customer_id);
+    crate::loyalty::order_changed(tx, acc, Some(&old), Some(&new), now)?;
+    Ok(Written { record: new, outcome: Outcome::Updated })
+}
+
+/// The order after refund `r`, and the refund as stored.
+fn apply_refund(old: &Order, r: Refund, now: DateTime<Utc>) -> Result<(Order, OrderRefund)> {
+    if old.status != OrderStatus::Completed {
+        return Err(Error::validation(
+            "status",
+            format!("order {:?} is {}; only a completed order can be refunded", old.external_id, old.status.as_str()),
+        ));
+    }
+    let at = r.at.unwrap_or(now);
+    if at < old.occurred_at {
+        return Err(Error::validation(
+            "at",
+            format!("{} is before the order ({})", at.to_rfc3339(), old.occurred_at.to_rfc3339()),
+        ));
+    }
+    let mut new = old.clone();
+    let mut lines_value = 0i64;
+    for (n, l) in r.lines.iter().enumerate() {
+        let held: i64 = new.items.iter().filter(|it| it.sku == l.sku).map(|it| it.quantity).sum();
+        if held < l.quantity {
+            return Err(Error::validation(
+                format!("lines[{n}].quantity"),
+                format!("{} units of {:?} to refund; the order holds {held}", l.quantity, l.sku),
+            ));
+        }
+        let mut left = l.quantity;
+        for it in new.items.iter_mut().filter(|it| it.sku == l.sku) {
+            let take = left.min(it.quantity);
+            it.quantity -= take;
+            lines_value = lines_value.saturating_add(take.saturating_mul(it.unit_price_minor));
+            left -= take;
+        }
+    }
+    new.items.retain(|it| it.quantity > 0);
+    let amount = r.amount_minor.unwrap_or(lines_value);
+    if amount > old.total.minor {
+        let field = if r.amount_minor.is_some() { "amount_minor" } else { "lines" };
+        return Err(Error::validation(
+            field,
+            format!("{amount} to refund is more than the order's total {}", old.total.minor),
+        ));
+    }
+    if amount == old.total.minor {
+        // Nothing is left: the order is refunded, its total stays what was paid.
+        new.status = OrderStatus::Refunded;
+    } else {
+        new.total = Money::new(old.total.minor - amount, old.total.currency);
+    }
+    let stored = OrderRefund { order_id: old.id, key: r.key, amount_minor: amount, lines: r.lines, at, created_at: now };
+    Ok((new, stored))
 }
 
 /// Stores a validated interaction; with an external id already stored, keeps or updates it.

@@ -58,7 +58,7 @@ pub use customer::{
 pub use error::{Entity, Error, Result};
 pub use interaction::{Direction, Interaction, InteractionId, InteractionKind, NewInteraction, Score};
 pub use money::{Currency, Money, MAX_MINOR};
-pub use order::{LineItem, NewOrder, Order, OrderId, OrderStatus};
+pub use order::{LineItem, NewOrder, Order, OrderId, OrderPatch, OrderRefund, OrderStatus, Refund, RefundLine};
 pub use query::{CustomerFilter, CustomerQuery, Page, SortKey};
 pub use store::TimelineEntry;
 pub use validate::ValidationConfig;

@@ -12,7 +12,7 @@ use crate::customer::{Address, Consent, NewCustomer};
 use crate::error::{Error, Result};
 use crate::interaction::{NewInteraction, Score};
 use crate::money::MAX_MINOR;
-use crate::order::NewOrder;
+use crate::order::{LineItem, NewOrder, OrderPatch, Refund, RefundLine};
 
 /// Limits and defaults applied to every input. The defaults suit most hosts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -32,10 +32,13 @@ pub struct ValidationConfig {
     pub max_tags: usize,
     /// Most line items in one order.
     pub max_items: usize,
-    /// Earliest accepted event time.
+    /// Earliest accepted event time (1900 or later).
     pub min_time: DateTime<Utc>,
     /// How far into the future an event time may lie (clock skew between hosts), in seconds.
     pub max_future_secs: i64,
+    /// How far ahead a forecast may look (such as
+    /// [`Crm::expire_points_dry_run`](crate::Crm::expire_points_dry_run)), in days.
+    pub max_forecast_days: i64,
 }
 
 impl Default for ValidationConfig {
@@ -50,9 +53,15 @@ impl Default for ValidationConfig {
             max_items: 1_000,
             min_time: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
             max_future_secs: 86_400,
+            max_forecast_days: 3_660,
         }
     }
 }
+
+/// Largest [`ValidationConfig::max_future_secs`]: a year.
+pub const MAX_FUTURE_SECS: i64 = 366 * 86_400;
+/// Largest [`ValidationConfig::max_forecast_days`]: a century.
+pub const MAX_FORECAST_DAYS: i64 = 36_525;
 
 /// Applies a [`ValidationConfig`].
 #[derive(Debug, Clone)]
@@ -71,6 +80,27 @@ impl Validator {
     /// Builds a validator, checking the configuration itself.
     pub fn new(cfg: ValidationConfig) -> Result<Validator> {
         enlarge_phone_regex_cache();
+        // Time bounds are added to the clock on every check: out-of-range settings would
+        // overflow the date arithmetic instead of bounding anything.
+        if !(0..=MAX_FUTURE_SECS).contains(&cfg.max_future_secs) {
+            return Err(Error::validation(
+                "max_future_secs",
+                format!("{} is outside 0 ..= {MAX_FUTURE_SECS} (a year)", cfg.max_future_secs),
+            ));
+        }
+        if !(0..=MAX_FORECAST_DAYS).contains(&cfg.max_forecast_days) {
+            return Err(Error::validation(
+                "max_forecast_days",
+                format!("{} is outside 0 ..= {MAX_FORECAST_DAYS} (a century)", cfg.max_forecast_days),
+            ));
+        }
+        let earliest = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
+        if cfg.min_time < earliest || cfg.min_time > Utc::now() {
+            return Err(Error::validation(
+                "min_time",
+                format!("{} is not between {} and now", cfg.min_time.to_rfc3339(), earliest.to_rfc3339()),
+            ));
+        }
         let region = match &cfg.default_region {
             Some(r) => Some(parse_region(r).map_err(|_| {
                 Error::validation("default_region", format!("{r:?} is not an ISO 3166-1 alpha-2 region"))
@@ -181,6 +211,23 @@ impl Validator {
                 field,
                 format!(
                     "{} is outside the accepted range {} .. {}",
+                    t.to_rfc3339(),
+                    self.cfg.min_time.to_rfc3339(),
+                    max.to_rfc3339()
+                ),
+            ));
+        }
+        Ok(to_micros(t))
+    }
+
+    /// A time a forecast looks at: within `[min_time, now + max_forecast_days]`.
+    pub(crate) fn forecast_time(&self, field: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+        let max = Utc::now() + chrono::Duration::days(self.cfg.max_forecast_days);
+        if t < self.cfg.min_time || t > max {
+            return Err(Error::validation(
+                field,
+                format!(
+                    "{} is outside the accepted range {} .. {} (max_forecast_days ahead)",
                     t.to_rfc3339(),
                     self.cfg.min_time.to_rfc3339(),
                     max.to_rfc3339()
@@ -327,31 +374,6 @@ impl Validator {
 
     /// Validates and normalises a new order (the customer reference is checked by the caller).
     pub fn order(&self, o: &NewOrder) -> Result<NewOrder> {
-        if o.items.len() > self.cfg.max_items {
-            return Err(Error::validation(
-                "items",
-                format!("{} line items; the limit is {}", o.items.len(), self.cfg.max_items),
-            ));
-        }
-        let mut items = Vec::with_capacity(o.items.len());
-        for (n, it) in o.items.iter().enumerate() {
-            if !(1..=1_000_000).contains(&it.quantity) {
-                return Err(Error::validation(
-                    format!("items[{n}].quantity"),
-                    format!("{} is outside 1 ..= 1000000", it.quantity),
-                ));
-            }
-            let unit = self.amount(&format!("items[{n}].unit_price_minor"), it.unit_price_minor)?;
-            if unit.checked_mul(it.quantity).is_none_or(|t| t > MAX_MINOR) {
-                return Err(Error::validation(format!("items[{n}]"), "quantity times unit price is out of range"));
-            }
-            items.push(crate::order::LineItem {
-                sku: self.required(&format!("items[{n}].sku"), &it.sku)?,
-                category: self.short(&format!("items[{n}].category"), it.category.as_deref())?,
-                quantity: it.quantity,
-                unit_price_minor: unit,
-            });
-        }
         Ok(NewOrder {
             external_id: self.external_id("external_id", &o.external_id)?,
             customer_id: o.customer_id,
@@ -361,10 +383,101 @@ impl Validator {
             currency: o.currency,
             total_minor: self.amount("total_minor", o.total_minor)?,
             channel: self.short("channel", o.channel.as_deref())?,
-            items,
+            items: o.items.as_deref().map(|items| self.items(items)).transpose()?,
         })
     }
+
+    /// Validates and normalises a partial update of an order.
+    pub fn order_patch(&self, p: &OrderPatch) -> Result<OrderPatch> {
+        Ok(OrderPatch {
+            customer_id: p.customer_id,
+            customer_external_id: self.opt_external_id("customer_external_id", p.customer_external_id.as_deref())?,
+            occurred_at: p.occurred_at.map(|t| self.time("occurred_at", t)).transpose()?,
+            status: p.status,
+            currency: p.currency,
+            total_minor: p.total_minor.map(|m| self.amount("total_minor", m)).transpose()?,
+            channel: p.channel.as_ref().map(|c| self.short("channel", c.as_deref())).transpose()?,
+            items: p.items.as_deref().map(|items| self.items(items)).transpose()?,
+        })
+    }
+
+    /// Validates a refund (what it refunds is checked against the order by the caller).
+    pub fn refund(&self, r: &Refund) -> Result<Refund> {
+        let key = r.key.trim();
+        if key.is_empty() || key.len() > self.cfg.max_id_len || key.chars().any(char::is_control) {
+            return Err(Error::validation(
+                "key",
+                format!("must be 1 to {} bytes without control characters", self.cfg.max_id_len),
+            ));
+        }
+        if r.amount_minor.is_none() && r.lines.is_empty() {
+            return Err(Error::validation("amount_minor", "a refund needs an amount or lines"));
+        }
+        if let Some(m) = r.amount_minor {
+            if !(1..=MAX_MINOR).contains(&m) {
+                return Err(Error::validation("amount_minor", format!("{m} is outside 1 ..= {MAX_MINOR} minor units")));
+            }
+        }
+        if r.lines.len() > self.cfg.max_items {
+            return Err(Error::validation(
+                "lines",
+                format!("{} lines; the limit is {}", r.lines.len(), self.cfg.max_items),
+            ));
+        }
+        let mut lines: Vec<RefundLine> = Vec::with_capacity(r.lines.len());
+        for (n, l) in r.lines.iter().enumerate() {
+            let sku = self.required(&format!("lines[{n}].sku"), &l.sku)?;
+            if lines.iter().any(|x| x.sku == sku) {
+                return Err(Error::validation(format!("lines[{n}].sku"), format!("{sku:?} is listed twice")));
+            }
+            if !(1..=MAX_QUANTITY).contains(&l.quantity) {
+                return Err(Error::validation(
+                    format!("lines[{n}].quantity"),
+                    format!("{} is outside 1 ..= {MAX_QUANTITY}", l.quantity),
+                ));
+            }
+            lines.push(RefundLine { sku, quantity: l.quantity });
+        }
+        Ok(Refund {
+            key: key.to_owned(),
+            amount_minor: r.amount_minor,
+            lines,
+            at: r.at.map(|t| self.time("at", t)).transpose()?,
+        })
+    }
+
+    fn items(&self, items: &[LineItem]) -> Result<Vec<LineItem>> {
+        if items.len() > self.cfg.max_items {
+            return Err(Error::validation(
+                "items",
+                format!("{} line items; the limit is {}", items.len(), self.cfg.max_items),
+            ));
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (n, it) in items.iter().enumerate() {
+            if !(1..=MAX_QUANTITY).contains(&it.quantity) {
+                return Err(Error::validation(
+                    format!("items[{n}].quantity"),
+                    format!("{} is outside 1 ..= {MAX_QUANTITY}", it.quantity),
+                ));
+            }
+            let unit = self.amount(&format!("items[{n}].unit_price_minor"), it.unit_price_minor)?;
+            if unit.checked_mul(it.quantity).is_none_or(|t| t > MAX_MINOR) {
+                return Err(Error::validation(format!("items[{n}]"), "quantity times unit price is out of range"));
+            }
+            out.push(LineItem {
+                sku: self.required(&format!("items[{n}].sku"), &it.sku)?,
+                category: self.short(&format!("items[{n}].category"), it.category.as_deref())?,
+                quantity: it.quantity,
+                unit_price_minor: unit,
+            });
+        }
+        Ok(out)
+    }
 }
+
+/// Most units of one line item.
+pub const MAX_QUANTITY: i64 = 1_000_000;
 
 /// phonenumber compiles its metadata's regular expressions lazily into one shared LRU
 /// cache of 100 entries. Validating numbers from more than a handful of countries needs

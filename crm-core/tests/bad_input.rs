@@ -42,11 +42,11 @@ fn order(f: impl FnOnce(&mut NewOrder)) -> NewOrder {
         customer_id: None,
         customer_external_id: Some("C-1".into()),
         occurred_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
-        status: OrderStatus::Completed,
+        status: Some(OrderStatus::Completed),
         currency: "USD".parse().unwrap(),
         total_minor: 1000,
         channel: None,
-        items: vec![LineItem { sku: "S".into(), category: None, quantity: 1, unit_price_minor: 1000 }],
+        items: Some(vec![LineItem { sku: "S".into(), category: None, quantity: 1, unit_price_minor: 1000 }]),
     };
     f(&mut o);
     o
@@ -115,12 +115,12 @@ fn bad_amounts() {
     let (crm, _) = setup();
     refused(&crm, "total_minor", || crm.record_order(&order(|o| o.total_minor = -1)));
     refused(&crm, "total_minor", || crm.record_order(&order(|o| o.total_minor = MAX_MINOR + 1)));
-    refused(&crm, "items[0].unit_price_minor", || crm.record_order(&order(|o| o.items[0].unit_price_minor = -5)));
-    refused(&crm, "items[0].quantity", || crm.record_order(&order(|o| o.items[0].quantity = 0)));
+    refused(&crm, "items[0].unit_price_minor", || crm.record_order(&order(|o| o.items.as_mut().unwrap()[0].unit_price_minor = -5)));
+    refused(&crm, "items[0].quantity", || crm.record_order(&order(|o| o.items.as_mut().unwrap()[0].quantity = 0)));
     refused(&crm, "items[0]", || {
         crm.record_order(&order(|o| {
-            o.items[0].quantity = 1_000_000;
-            o.items[0].unit_price_minor = MAX_MINOR;
+            o.items.as_mut().unwrap()[0].quantity = 1_000_000;
+            o.items.as_mut().unwrap()[0].unit_price_minor = MAX_MINOR;
         }))
     });
 }
@@ -156,16 +156,18 @@ fn over_long_strings() {
     });
     refused(&crm, "external_id", || crm.upsert_customer(&cust(|c| c.external_id = Some("e".repeat(129)))));
     refused(&crm, "external_id", || crm.record_order(&order(|o| o.external_id = "e".repeat(129))));
-    refused(&crm, "items[0].sku", || crm.record_order(&order(|o| o.items[0].sku = long.clone())));
+    refused(&crm, "items[0].sku", || crm.record_order(&order(|o| o.items.as_mut().unwrap()[0].sku = long.clone())));
     refused(&crm, "body", || crm.add_interaction(&inter(|i| i.body = Some("b".repeat(65_537)))));
     refused(&crm, "name", || crm.upsert_customer(&cust(|c| c.name = "nul\0byte".into())));
     refused(&crm, "name", || crm.upsert_customer(&cust(|c| c.name = "   ".into())));
     refused(&crm, "tags", || crm.upsert_customer(&cust(|c| c.tags = (0..101).map(|n| format!("t{n}")).collect())));
     refused(&crm, "items", || {
         crm.record_order(&order(|o| {
-            o.items = (0..1001)
-                .map(|n| LineItem { sku: format!("s{n}"), category: None, quantity: 1, unit_price_minor: 0 })
-                .collect()
+            o.items = Some(
+                (0..1001)
+                    .map(|n| LineItem { sku: format!("s{n}"), category: None, quantity: 1, unit_price_minor: 0 })
+                    .collect(),
+            )
         }))
     });
 }

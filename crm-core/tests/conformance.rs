@@ -275,11 +275,11 @@ mod checks {
                 customer_id: Some(c.id),
                 customer_external_id: None,
                 occurred_at: at,
-                status: OrderStatus::Completed,
+                status: Some(OrderStatus::Completed),
                 currency: usd(),
                 total_minor: 100,
                 channel: None,
-                items: vec![],
+                items: None,
             })
             .unwrap();
             crm.add_interaction(&NewInteraction {
@@ -334,11 +334,11 @@ mod checks {
                     customer_id: Some(c.id),
                     customer_external_id: None,
                     occurred_at: t(1 + k as u32, n as u32),
-                    status: OrderStatus::Completed,
+                    status: Some(OrderStatus::Completed),
                     currency: usd(),
                     total_minor: 10,
                     channel: None,
-                    items: vec![],
+                    items: None,
                 })
                 .unwrap();
             }

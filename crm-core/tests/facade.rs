@@ -17,16 +17,16 @@ fn order(ext: &str, customer: &str, day: u32, minor: i64, status: OrderStatus) -
         customer_id: None,
         customer_external_id: Some(customer.into()),
         occurred_at: Utc.with_ymd_and_hms(2026, 3, day, 12, 0, 0).unwrap(),
-        status,
+        status: Some(status),
         currency: "EUR".parse().unwrap(),
         total_minor: minor,
         channel: Some("web".into()),
-        items: vec![LineItem {
+        items: Some(vec![LineItem {
             sku: "SKU-1".into(),
             category: Some("shoes".into()),
             quantity: 2,
             unit_price_minor: minor / 2,
-        }],
+        }]),
     }
 }
 

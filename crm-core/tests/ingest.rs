@@ -194,16 +194,16 @@ fn csv_export_reads_back_equal() {
             customer_id: None,
             customer_external_id: Some("C1".into()),
             occurred_at: "2026-01-01T00:00:00.123Z".parse().unwrap(),
-            status: OrderStatus::Refunded,
+            status: Some(OrderStatus::Refunded),
             currency: "JPY".parse().unwrap(),
             total_minor: 100 * n,
             channel: Some("web, \"quoted\"".into()),
-            items: vec![LineItem {
+            items: Some(vec![LineItem {
                 sku: "S,1".into(),
                 category: Some("c".into()),
                 quantity: 2,
                 unit_price_minor: 50 * n,
-            }],
+            }]),
         })
         .collect();
     let mut buf = Vec::new();

@@ -55,11 +55,11 @@ fn order(ext: &str, c: CustomerId, at: DateTime<Utc>, total: i64) -> NewOrder {
         customer_id: Some(c),
         customer_external_id: None,
         occurred_at: at,
-        status: OrderStatus::Completed,
+        status: Some(OrderStatus::Completed),
         currency: "USD".parse().unwrap(),
         total_minor: total,
         channel: None,
-        items: vec![],
+        items: None,
     }
 }
 
@@ -82,7 +82,7 @@ fn assert_sound(crm: &Crm, c: CustomerId) {
 fn orders_earn_once_with_multipliers_bonuses_and_caps() {
     let (crm, c) = setup(PROGRAM);
     let mut o = order("O-1", c, t(2026, 1, 10), 10_050);
-    o.items = vec![LineItem { sku: "S1".into(), category: Some("shoes".into()), quantity: 1, unit_price_minor: 4_000 }];
+    o.items = Some(vec![LineItem { sku: "S1".into(), category: Some("shoes".into()), quantity: 1, unit_price_minor: 4_000 }]);
     crm.record_order(&o).unwrap();
     // base 100 + shoes 40 * (3 - 1) = 80 capped at 50 + first order 10
     assert_eq!(balance(&crm, c), 160);
@@ -162,7 +162,7 @@ fn bulk_ingest_earns_what_single_calls_earn_under_conditions() {
             order(&format!("O-{n}"), cs[n % 3], t(2026, 3, 1) + Duration::days(n as i64), 1_000 + 100 * n as i64);
         o.channel = Some("web".into());
         if n % 7 == 6 {
-            o.status = OrderStatus::Refunded;
+            o.status = Some(OrderStatus::Refunded);
         }
         rows.push(o);
     }
@@ -194,7 +194,7 @@ fn refunds_reverse_in_proportion_idempotently() {
     assert_eq!(balance(&crm, c), 40);
     crm.record_order(&o).unwrap();
     assert_eq!(balance(&crm, c), 40, "the same refund again changes nothing");
-    o.status = OrderStatus::Refunded;
+    o.status = Some(OrderStatus::Refunded);
     crm.record_order(&o).unwrap();
     assert_eq!(balance(&crm, c), 0);
     let kinds: Vec<EntryKind> = crm.points_statement(c).unwrap().entries.iter().map(|e| e.kind).collect();
@@ -213,15 +213,15 @@ fn refund_of_spent_points_follows_the_debt_policy() {
         let mut o = order("O-1", c, t(2026, 1, 1), 10_000);
         crm.record_order(&o).unwrap();
         crm.redeem_points_at(c, 70, "R-1", t(2026, 1, 2)).unwrap();
-        o.status = OrderStatus::Cancelled;
+        o.status = Some(OrderStatus::Cancelled);
         crm.record_order(&o).unwrap();
         assert_eq!(balance(&crm, c), want, "{policy:?}");
         assert_sound(&crm, c);
         // Undone, the cancellation gives back what it took; cancelled again, it takes it again.
-        o.status = OrderStatus::Completed;
+        o.status = Some(OrderStatus::Completed);
         crm.record_order(&o).unwrap();
         assert_eq!(balance(&crm, c), 30, "{policy:?}: as before the cancellation");
-        o.status = OrderStatus::Cancelled;
+        o.status = Some(OrderStatus::Cancelled);
         crm.record_order(&o).unwrap();
         assert_eq!(balance(&crm, c), want, "{policy:?}: cancelled again");
         assert_sound(&crm, c);
@@ -243,10 +243,10 @@ fn a_refund_undone_gives_back_what_it_took() {
     // base 200 + first order 10; qualifying 200 (the base) reaches silver
     assert_eq!((balance(&crm, c), tier_of(&crm, c).as_deref()), (210, Some("silver")));
     let full = crm.points_statement(c).unwrap();
-    o.status = OrderStatus::Refunded;
+    o.status = Some(OrderStatus::Refunded);
     crm.record_order(&o).unwrap();
     assert_eq!(balance(&crm, c), 0);
-    o.status = OrderStatus::Completed;
+    o.status = Some(OrderStatus::Completed);
     crm.record_order(&o).unwrap();
     let back = crm.points_statement(c).unwrap();
     assert_eq!(back.balance.balance, 210, "the refund undone");
@@ -256,10 +256,10 @@ fn a_refund_undone_gives_back_what_it_took() {
     assert_eq!(restored.expires_at, full.lots[0].expires_at, "given back points expire with the order's lot");
     crm.record_order(&o).unwrap();
     assert_eq!(crm.points_statement(c).unwrap(), back, "sending it again changes nothing");
-    o.total_minor = 5_000; // then a partial refund: worth a quarter
+    o.total_minor = 5_000; // then a partial refund: re-priced, base 50, the first-order bonus stays
     crm.record_order(&o).unwrap();
-    assert_eq!(balance(&crm, c), 210 / 4);
-    o.status = OrderStatus::Refunded;
+    assert_eq!(balance(&crm, c), 50 + 10);
+    o.status = Some(OrderStatus::Refunded);
     crm.record_order(&o).unwrap();
     assert_eq!(balance(&crm, c), 0);
     let keys: Vec<String> = crm.points_statement(c).unwrap().entries.into_iter().map(|e| e.key).collect();
@@ -269,7 +269,7 @@ fn a_refund_undone_gives_back_what_it_took() {
             "order:O-1",
             "order:O-1:reverse-to:0:0",
             "order:O-1:reverse-to:210:200:1",
-            "order:O-1:reverse-to:52:50:2",
+            "order:O-1:reverse-to:60:50:2",
             "order:O-1:reverse-to:0:0:3"
         ]
     );
@@ -314,7 +314,7 @@ fn a_deleted_order_gives_back_its_points_and_frees_its_ids() {
     let again = crm.record_order(&o).unwrap();
     assert_eq!((again.outcome, again.record.id), (Outcome::Created, first));
     assert_eq!(balance(&crm, c), 50 + 30);
-    o.status = OrderStatus::Refunded;
+    o.status = Some(OrderStatus::Refunded);
     crm.record_order(&o).unwrap();
     assert_eq!(balance(&crm, c), 50, "its refund takes back its own points, no more");
     assert_sound(&crm, c);
@@ -382,15 +382,20 @@ fn pending_points_unlock_after_the_return_window() {
         r#"{"name": "P", "pending_days": 14, "rates": {"USD": {"points": 1, "per_minor": 100}},
         "rules": [{"name": "base", "kind": "base"}]}"#,
     );
-    let at = Utc::now() - Duration::days(1);
+    let at = Utc::now() - Duration::days(20);
     crm.record_order(&order("O-1", c, at, 5_000)).unwrap();
+    crm.record_order(&order("O-2", c, Utc::now() - Duration::days(1), 3_000)).unwrap();
     let b = crm.points_balance(c).unwrap();
-    assert_eq!((b.balance, b.available, b.pending), (50, 0, 50));
-    match crm.redeem_points(c, 10, "R-1") {
-        Err(Error::InsufficientPoints { available: 0, requested: 10 }) => {}
+    assert_eq!((b.balance, b.available, b.pending), (80, 50, 30));
+    match crm.redeem_points(c, 60, "R-1") {
+        Err(Error::InsufficientPoints { available: 50, requested: 60 }) => {}
         other => panic!("{other:?}"),
     }
-    crm.redeem_points_at(c, 10, "R-2", at + Duration::days(15)).unwrap();
+    match crm.redeem_points_at(c, 10, "R-2", at + Duration::days(13)) {
+        Err(Error::InsufficientPoints { available: 0, requested: 10 }) => {}
+        other => panic!("inside the return window: {other:?}"),
+    }
+    crm.redeem_points_at(c, 10, "R-3", at + Duration::days(15)).unwrap();
 }
 
 #[test]
@@ -427,15 +432,15 @@ fn event_bonuses_honour_their_conditions() {
 #[test]
 fn tiers_upgrade_at_once_feed_earning_and_downgrade_after_the_period_and_grace() {
     let (crm, c) = setup(PROGRAM);
-    crm.record_order(&order("O-1", c, t(2026, 1, 1), 60_000)).unwrap(); // 600 + 10: gold
+    crm.record_order(&order("O-1", c, t(2025, 1, 1), 60_000)).unwrap(); // 600 + 10: gold
     assert_eq!(crm.points_balance(c).unwrap().tier.as_deref(), Some("gold"));
-    crm.record_order(&order("O-2", c, t(2026, 1, 2), 10_000)).unwrap(); // base 100 + gold 100
+    crm.record_order(&order("O-2", c, t(2025, 1, 2), 10_000)).unwrap(); // base 100 + gold 100
     assert_eq!(balance(&crm, c), 810);
-    crm.redeem_points_at(c, 800, "R-1", t(2026, 1, 3)).unwrap();
+    crm.redeem_points_at(c, 800, "R-1", t(2025, 1, 3)).unwrap();
     assert_eq!(crm.points_balance(c).unwrap().tier.as_deref(), Some("gold"), "redemption never lowers a tier");
-    let r = crm.review_tiers(t(2027, 1, 10)).unwrap();
+    let r = crm.review_tiers(t(2026, 1, 10)).unwrap();
     assert_eq!(r.downgraded, 0, "inside the grace period");
-    let r = crm.review_tiers(t(2027, 2, 10)).unwrap();
+    let r = crm.review_tiers(t(2026, 2, 10)).unwrap();
     assert_eq!(r.downgraded, 1);
     let h = crm.loyalty_tier_history(c).unwrap();
     assert_eq!(h.iter().map(|x| x.tier.clone()).collect::<Vec<_>>(), [Some("gold".to_string()), None]);
@@ -444,14 +449,14 @@ fn tiers_upgrade_at_once_feed_earning_and_downgrade_after_the_period_and_grace()
 #[test]
 fn refunds_take_back_tier_progress() {
     let (crm, c) = setup(PROGRAM);
-    let mut o = order("O-1", c, t(2026, 1, 1), 60_000);
+    let mut o = order("O-1", c, t(2025, 1, 1), 60_000);
     crm.record_order(&o).unwrap();
-    o.status = OrderStatus::Refunded;
+    o.status = Some(OrderStatus::Refunded);
     crm.record_order(&o).unwrap();
     let s = crm.points_statement(c).unwrap();
     assert_eq!(s.entries.iter().map(|e| e.qualifying).sum::<i64>(), 0);
     // At the period end the gold tier, no longer earned, goes.
-    assert_eq!(crm.review_tiers(t(2027, 3, 1)).unwrap().downgraded, 1);
+    assert_eq!(crm.review_tiers(t(2026, 3, 1)).unwrap().downgraded, 1);
 }
 
 #[test]
@@ -647,17 +652,18 @@ fn of_non_stacking_multipliers_only_the_best_applies_beside_stacking_ones() {
             ]}"#,
     );
     let mut o = order("O-1", c, t(2026, 3, 1), 10_000);
-    o.items = vec![item("S-1", Some("shoes"), 1, 10_000)];
+    o.items = Some(vec![item("S-1", Some("shoes"), 1, 10_000)]);
     crm.record_order(&o).unwrap();
     // base 100 + the better non-stacking one (x4: 300; not x2: 100) + the stacking SKU one 50
     assert_eq!(balance(&crm, c), 450);
     let note = crm.points_statement(c).unwrap().entries[0].note.clone().unwrap();
-    let rules: serde_json::Value = serde_json::from_str(&note).unwrap();
+    let note: serde_json::Value = serde_json::from_str(&note).unwrap();
     assert_eq!(
-        rules,
+        note["rules"],
         serde_json::json!([{"rule": "base", "points": 100}, {"rule": "shoes x4", "points": 300},
                            {"rule": "sku x1.5", "points": 50}])
     );
+    assert_eq!(note["first_order"], true, "the context it was priced in");
 }
 
 #[test]
@@ -673,13 +679,13 @@ fn channel_and_sku_multipliers_select_the_order_and_its_items() {
     let items = vec![item("SKU-9", None, 2, 1_000), item("SKU-1", None, 1, 3_000)];
     let mut o = order("O-1", c, t(2026, 3, 1), 5_000);
     o.channel = Some("web".into());
-    o.items = items.clone();
+    o.items = Some(items.clone());
     crm.record_order(&o).unwrap();
     // base 50 + web 50 (the whole order) + SKU-9 20 * (3 - 1) = 40
     assert_eq!(balance(&crm, c), 140);
     let mut o = order("O-2", c, t(2026, 3, 2), 5_000);
     o.channel = Some("store".into());
-    o.items = items;
+    o.items = Some(items);
     crm.record_order(&o).unwrap();
     assert_eq!(balance(&crm, c), 140 + 90, "another channel: base 50 + SKU-9 40");
 }

@@ -95,7 +95,7 @@ proptest! {
                     if orders.is_empty() { continue; }
                     let len = orders.len();
                     let o = &mut orders[i % len];
-                    if *pct == 0 { o.status = OrderStatus::Refunded; } else { o.total_minor = o.total_minor * i64::from(*pct) / 100; }
+                    if *pct == 0 { o.status = Some(OrderStatus::Refunded); } else { o.total_minor = o.total_minor * i64::from(*pct) / 100; }
                     crm.record_order(o).unwrap();
                 }
                 Op::Restore(i) => {

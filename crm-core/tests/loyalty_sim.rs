@@ -48,11 +48,11 @@ fn order(ext: &str, c: CustomerId, at: DateTime<Utc>, total: i64, items: Vec<Lin
         customer_id: Some(c),
         customer_external_id: None,
         occurred_at: at,
-        status: OrderStatus::Completed,
+        status: Some(OrderStatus::Completed),
         currency: "USD".parse().unwrap(),
         total_minor: total,
         channel: None,
-        items,
+        items: Some(items),
     }
 }
 
@@ -142,8 +142,8 @@ fn recorded_history(crm: &Crm, seed: u64) -> Vec<CustomerId> {
                 o.currency = "EUR".parse().unwrap();
             }
             match r.next(20) {
-                0 => o.status = OrderStatus::Refunded,
-                1 => o.status = OrderStatus::Cancelled,
+                0 => o.status = Some(OrderStatus::Refunded),
+                1 => o.status = Some(OrderStatus::Cancelled),
                 _ => {}
             }
             orders.push(o);
@@ -206,7 +206,8 @@ fn ledger(crm: &Crm, customers: &[CustomerId]) -> Ledger {
                     *l.issued.entry(m.clone()).or_default() += e.points;
                     *l.earning_orders.entry(m.clone()).or_default() += 1;
                     l.customers_earning.entry(m).or_default().insert(c);
-                    let rules: Vec<RulePoints> = serde_json::from_str(e.note.as_deref().unwrap()).unwrap();
+                    let note: serde_json::Value = serde_json::from_str(e.note.as_deref().unwrap()).unwrap();
+                    let rules: Vec<RulePoints> = serde_json::from_value(note["rules"].clone()).unwrap();
                     for r in rules {
                         let t = l.rules.entry(r.rule).or_default();
                         t.0 += r.points;
@@ -369,7 +370,7 @@ fn fixture(stored: &str) -> (Crm, CustomerId, CustomerId) {
     let ada = customer(&crm, "ada", "GB", &[]);
     let bob = customer(&crm, "bob", "GB", &[]);
     let mut refunded = order("P2", bob, t(2025, 1, 25), 50_000, vec![]);
-    refunded.status = OrderStatus::Refunded;
+    refunded.status = Some(OrderStatus::Refunded);
     for o in [
         order("O1", ada, t(2025, 1, 10), 10_000, vec![item("S1", "shoes", 1, 6_000), item("K1", "socks", 2, 2_000)]),
         order("O2", ada, t(2025, 1, 20), 5_000, vec![item("K1", "socks", 1, 5_000)]),

@@ -123,14 +123,14 @@ fn o1(status: OrderStatus) -> NewOrder {
         customer_id: None,
         customer_external_id: Some("C-1".into()),
         occurred_at: noon(2025, 2, 1),
-        status,
+        status: Some(status),
         currency: cur("USD"),
         total_minor: 2599,
         channel: Some("web".into()),
-        items: vec![
+        items: Some(vec![
             LineItem { sku: "SKU-A".into(), category: Some("books".into()), quantity: 1, unit_price_minor: 1999 },
             LineItem { sku: "SKU-B".into(), category: None, quantity: 2, unit_price_minor: 300 },
-        ],
+        ]),
     }
 }
 
@@ -209,7 +209,7 @@ fn a_version_1_file_is_upgraded_with_rows_intact_and_stats_backfilled() {
     let o = crm.get_order_by_external_id("O-1").unwrap();
     assert_eq!((o.customer_id, o.occurred_at, o.status), (CustomerId(1), noon(2025, 2, 1), OrderStatus::Completed));
     assert_eq!((o.total, o.channel.as_deref()), (Money::new(2599, cur("USD")), Some("web")));
-    assert_eq!(o.items, o1(OrderStatus::Completed).items);
+    assert_eq!(Some(o.items), o1(OrderStatus::Completed).items);
     let o = crm.get_order_by_external_id("O-5").unwrap();
     assert_eq!(
         o.items,
@@ -255,11 +255,11 @@ fn a_version_1_file_is_upgraded_with_rows_intact_and_stats_backfilled() {
             customer_id: None,
             customer_external_id: Some("C-2".into()),
             occurred_at: noon(2025, 7, 1),
-            status: OrderStatus::Completed,
+            status: Some(OrderStatus::Completed),
             currency: cur("USD"),
             total_minor: 100,
             channel: None,
-            items: vec![],
+            items: None,
         })
         .unwrap();
     assert_eq!(w.outcome, Outcome::Created);
@@ -407,11 +407,11 @@ fn opening_an_up_to_date_file_again_is_a_no_op() {
             customer_id: None,
             customer_external_id: Some("C-1".into()),
             occurred_at: noon(2025, 3, 3),
-            status: OrderStatus::Completed,
+            status: Some(OrderStatus::Completed),
             currency: cur("JPY"),
             total_minor: 5000,
             channel: None,
-            items: vec![],
+            items: None,
         })
         .unwrap();
     }
@@ -509,16 +509,16 @@ fn a_single_order_commit_writes_one_page_per_table_it_changes() {
                 customer_id: Some(CustomerId(buyer)),
                 customer_external_id: None,
                 occurred_at: noon(2026, 10, 1),
-                status: OrderStatus::Completed,
+                status: Some(OrderStatus::Completed),
                 currency: cur("USD"),
                 total_minor: 500 + n as i64,
                 channel: None,
-                items: vec![LineItem {
+                items: Some(vec![LineItem {
                     sku: "S-1".into(),
                     category: None,
                     quantity: 1,
                     unit_price_minor: 500 + n as i64,
-                }],
+                }]),
             })
             .unwrap();
         assert_eq!(w.outcome, Outcome::Created);

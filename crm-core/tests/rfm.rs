@@ -29,11 +29,11 @@ fn order(crm: &Crm, ext: &str, c: CustomerId, at: DateTime<Utc>, status: OrderSt
         customer_id: Some(c),
         customer_external_id: None,
         occurred_at: at,
-        status,
+        status: Some(status),
         currency: cur(currency),
         total_minor: minor,
         channel: None,
-        items: vec![],
+        items: None,
     })
     .unwrap();
 }

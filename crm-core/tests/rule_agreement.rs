@@ -408,7 +408,7 @@ fn build(cs: &[CustomerSpec], os: &[OrderSpec], is: &[InteractionSpec], statics:
             customer_id: Some(ids[o.customer]),
             customer_external_id: None,
             occurred_at: as_of() - Duration::days(o.days_ago) - Duration::hours(n as i64 % 5),
-            status: o.status,
+            status: Some(o.status),
             currency: if o.eur { "EUR" } else { "USD" }.parse().unwrap(),
             total_minor: o.total,
             channel: o.channel.map(String::from),
@@ -421,7 +421,7 @@ fn build(cs: &[CustomerSpec], os: &[OrderSpec], is: &[InteractionSpec], statics:
                     quantity: q,
                     unit_price_minor: p,
                 })
-                .collect(),
+                .collect::<Vec<_>>().into(),
         })
         .unwrap();
     }

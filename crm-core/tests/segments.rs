@@ -34,11 +34,11 @@ fn order(crm: &Crm, ext: &str, c: CustomerId, at: DateTime<Utc>, total: i64, cur
         customer_id: Some(c),
         customer_external_id: None,
         occurred_at: at,
-        status: Default::default(),
+        status: None,
         currency: cur.parse().unwrap(),
         total_minor: total,
         channel: None,
-        items: vec![],
+        items: None,
     })
     .unwrap();
 }

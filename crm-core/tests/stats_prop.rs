@@ -132,11 +132,11 @@ impl Model {
             customer_id: (!by_external_id).then(|| self.customers[s.cust]),
             customer_external_id: by_external_id.then(|| format!("C{}", s.cust)),
             occurred_at: s.at,
-            status: s.status,
+            status: Some(s.status),
             currency: CURRENCIES[s.currency].parse().unwrap(),
             total_minor: s.total,
             channel: None,
-            items: vec![],
+            items: None,
         }
     }
 

@@ -25,11 +25,11 @@ fn rust_orders(crm: &Crm, n: usize, prefix: &str) -> f64 {
             customer_id: None,
             customer_external_id: Some("C-1".into()),
             occurred_at: chrono::DateTime::from_timestamp_micros(T0 + i as i64).unwrap(),
-            status: Default::default(),
+            status: None,
             currency: "USD".parse().unwrap(),
             total_minor: 100,
             channel: Some("web".into()),
-            items: vec![],
+            items: None,
         };
         crm.record_order(&o).unwrap();
     }

@@ -72,12 +72,28 @@ fn status_from(v: i32) -> FfiResult<OrderStatus> {
 }
 
 unsafe fn new_order(o: &crm_order_in, items: *const crm_line_item_in, n_items: usize) -> FfiResult<NewOrder> {
-    let items: &[crm_line_item_in] = match (items.is_null(), n_items) {
-        (_, 0) => &[],
+    let items: Option<&[crm_line_item_in]> = match (items.is_null(), n_items) {
+        (true, 0) => None,
         (true, _) => return Err(FfiError::null("items")),
-        (false, n) => std::slice::from_raw_parts(items, n),
+        (false, 0) => Some(&[]),
+        (false, n) => Some(std::slice::from_raw_parts(items, n)),
     };
-    let items = items
+    let items = items.map(|items| items_in(items)).transpose()?;
+    Ok(NewOrder {
+        external_id: text(o.external_id, "external_id")?.to_owned(),
+        customer_id: (o.customer_id != 0).then_some(CustomerId(o.customer_id)),
+        customer_external_id: owned_opt(o.customer_external_id, "customer_external_id")?,
+        occurred_at: time_from_micros(o.occurred_at_us, "occurred_at")?,
+        status: Some(status_from(o.status)?),
+        currency: Currency::new(text(o.currency, "currency")?)?,
+        total_minor: o.total_minor,
+        channel: owned_opt(o.channel, "channel")?,
+        items,
+    })
+}
+
+unsafe fn items_in(items: &[crm_line_item_in]) -> FfiResult<Vec<LineItem>> {
+    items
         .iter()
         .enumerate()
         .map(|(i, it)| {
@@ -88,26 +104,18 @@ unsafe fn new_order(o: &crm_order_in, items: *const crm_line_item_in, n_items: u
                 unit_price_minor: it.unit_price_minor,
             })
         })
-        .collect::<FfiResult<Vec<_>>>()?;
-    Ok(NewOrder {
-        external_id: text(o.external_id, "external_id")?.to_owned(),
-        customer_id: (o.customer_id != 0).then_some(CustomerId(o.customer_id)),
-        customer_external_id: owned_opt(o.customer_external_id, "customer_external_id")?,
-        occurred_at: time_from_micros(o.occurred_at_us, "occurred_at")?,
-        status: status_from(o.status)?,
-        currency: Currency::new(text(o.currency, "currency")?)?,
-        total_minor: o.total_minor,
-        channel: owned_opt(o.channel, "channel")?,
-        items,
-    })
+        .collect::<FfiResult<Vec<_>>>()
 }
 
 /// Records an order (the typed hot path): an upsert by `external_id`, so sending the same
-/// order twice stores it once; a changed status (refunded, cancelled) updates it and the
-/// customer's statistics in the same transaction.
+/// order twice stores it once; a change (status, total, lines, time, customer) updates it,
+/// the customer's statistics and loyalty points in the same transaction. The status is
+/// always applied; a NULL `channel`, a NULL `items` and a `customer_id` of 0 with a NULL
+/// `customer_external_id` keep what is stored for an existing order.
 ///
 /// - `order`: required; borrowed for the call.
-/// - `items`: `n_items` line items, borrowed for the call; may be NULL when `n_items` is 0.
+/// - `items`: `n_items` line items, borrowed for the call. NULL (with `n_items` 0): not sent,
+///   an existing order keeps its lines; non-NULL with `n_items` 0: the order has no lines.
 /// - `out_order_id`, `out_outcome`: may be NULL.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT` (also for a NULL `external_id`, `currency` or `sku`),

@@ -63,7 +63,7 @@ pub fn raw_insert_order(c: &Connection, o: &NewOrder, now: i64) -> (i64, i64) {
         o.external_id,
         customer,
         o.occurred_at.timestamp_micros(),
-        o.status.as_str(),
+        o.status.unwrap_or_default().as_str(),
         o.currency.code(),
         o.total_minor,
         o.channel,
@@ -76,7 +76,7 @@ pub fn raw_insert_order(c: &Connection, o: &NewOrder, now: i64) -> (i64, i64) {
             "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .unwrap();
-    for (n, it) in o.items.iter().enumerate() {
+    for (n, it) in o.items.iter().flatten().enumerate() {
         st.execute(params![id, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor]).unwrap();
     }
     (id, customer)

@@ -393,11 +393,11 @@ pub(crate) fn order<C: CellValue>(r: OrderRow<C>) -> Result<NewOrder> {
         customer_id: r.customer_id.map(|c| c.int("customer_id").map(CustomerId)).transpose()?,
         customer_external_id: text(r.customer_external_id),
         occurred_at: required("occurred_at", r.occurred_at)?.time("occurred_at")?,
-        status: r.status.map(|s| s.read(|s| snake_enum("status", s))).transpose()?.unwrap_or_default(),
+        status: r.status.map(|s| s.read(|s| snake_enum("status", s))).transpose()?,
         currency: required("currency", r.currency)?.read(str::parse)?,
         total_minor: required("total_minor", r.total_minor)?.int("total_minor")?,
         channel: text(r.channel),
-        items: r.items.map(|i| i.read(|i| json_cell("items", i))).transpose()?.unwrap_or_default(),
+        items: r.items.map(|i| i.read(|i| json_cell("items", i))).transpose()?,
     })
 }
 
@@ -415,11 +415,11 @@ impl From<&NewOrder> for OrderRow {
             customer_external_id: o.customer_external_id.clone(),
             customer_id: o.customer_id.map(|c| c.0.to_string()),
             occurred_at: Some(o.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            status: Some(o.status.as_str().to_owned()),
+            status: o.status.map(|s| s.as_str().to_owned()),
             currency: Some(o.currency.code().to_owned()),
             total_minor: Some(o.total_minor.to_string()),
             channel: o.channel.clone(),
-            items: (!o.items.is_empty()).then(|| to_json(&o.items)),
+            items: o.items.as_ref().map(to_json),
         }
     }
 }

@@ -1,23 +1,19 @@
 //! Loyalty through the [`Crm`] facade. Each call is one transaction; orders earn and
-//! reverse inside the transaction that writes them ([`order_written`]).
-
-use std::collections::hash_map::{self, HashMap};
-use std::sync::Arc;
+//! follow their corrections inside the transaction that writes them (see `orders`).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::earning::{self, EarnContext, Earning};
+use super::earning::{self, Earning};
 use super::ledger::{self, Account, Draft, Entry, EntryKind, Lot, Posted};
-use super::program::{DebtPolicy, Event, Program};
+use super::orders::{EarnNote, TxContext};
+use super::program::{Event, Program};
 use super::tiers::{self, TierChange};
 use crate::changes::{Entity, Op};
 use crate::crm::{now, Crm};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
-use crate::order::{Order, OrderStatus};
-use crate::rule::{check, Definitions, Expr};
-use crate::stats::StatsAcc;
+use crate::order::Order;
 use crate::store::{Store, StoreTx};
 
 /// A customer's points at a glance.
@@ -68,40 +64,7 @@ pub struct TierReview {
     pub downgraded: i64,
 }
 
-/// What loyalty keeps during one transaction of order writes (single calls and bulk
-/// ingest batches alike): the program, read at most once, and the accounts the orders
-/// touched, each read once and written back once by [`flush`](Self::flush).
-#[derive(Debug, Default)]
-pub(crate) struct OrderLoyalty {
-    program: Option<Option<Arc<Program>>>,
-    accounts: HashMap<CustomerId, Account>,
-}
-
-impl OrderLoyalty {
-    fn program(&mut self, tx: &mut impl StoreTx) -> Result<Option<Arc<Program>>> {
-        if self.program.is_none() {
-            self.program = Some(load_program(tx)?.map(Arc::new));
-        }
-        Ok(self.program.clone().flatten())
-    }
-
-    fn account(&mut self, tx: &mut impl StoreTx, c: CustomerId, now: DateTime<Utc>) -> Result<&mut Account> {
-        Ok(match self.accounts.entry(c) {
-            hash_map::Entry::Occupied(e) => e.into_mut(),
-            hash_map::Entry::Vacant(v) => v.insert(ledger::account(tx, c, now)?),
-        })
-    }
-
-    /// Writes the accounts back; the last step of the transaction.
-    pub(crate) fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
-        for a in self.accounts.values() {
-            tx.put_loyalty_account(a)?;
-        }
-        Ok(())
-    }
-}
-
-fn load_program(tx: &mut impl StoreTx) -> Result<Option<Program>> {
+pub(super) fn load_program(tx: &mut impl StoreTx) -> Result<Option<Program>> {
     tx.get_loyalty_program()?
         .map(|s| serde_json::from_str(&s).map_err(|e| Error::validation("program", format!("stored program: {e}"))))
         .transpose()
@@ -111,114 +74,14 @@ pub(super) fn require_program(tx: &mut impl StoreTx) -> Result<Program> {
     load_program(tx)?.ok_or_else(|| Error::validation("program", "no loyalty program is set"))
 }
 
-/// Reads conditions and cap usage from the transaction.
-struct TxContext<'a, T: StoreTx> {
-    tx: &'a mut T,
-    customer: CustomerId,
-}
-
-impl<T: StoreTx> EarnContext for TxContext<'_, T> {
-    fn condition(&mut self, when: &Expr, at: DateTime<Utc>) -> Result<bool> {
-        let cond = check(when, &Definitions::default(), at)?;
-        crate::segment::evaluate_one(self.tx, self.customer, &cond)
-    }
-
-    fn usage(&mut self, rule: &str, period: &str) -> Result<i64> {
-        self.tx.loyalty_rule_usage(self.customer, rule, period)
-    }
-}
-
 fn days(n: Option<u32>) -> Option<TimeDelta> {
     n.map(|d| TimeDelta::days(i64::from(d)))
 }
 
-fn earn_key(o: &Order) -> String {
-    format!("order:{}", o.external_id)
-}
-
-/// Earns or reverses the points of an order just written (`old`: the order as it was,
-/// when this write changed it), before `acc` counts it. Runs in the order's transaction,
-/// for single calls and bulk ingest alike. The order's external id is the key: an order
-/// earns once. Conditions see the customer's statistics without this order and with every
-/// earlier order of the transaction, so a batch earns what the same orders earn one call
-/// at a time.
-pub(crate) fn order_written(
-    tx: &mut impl StoreTx,
-    acc: &mut StatsAcc,
-    old: Option<&Order>,
-    o: &Order,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let program = acc.loyalty.program(tx)?;
-    let entries = match old {
-        Some(_) => tx.loyalty_entries_of_order(o.id)?,
-        None => Vec::new(),
-    };
-    if entries.iter().any(|e| e.kind == EntryKind::Earn) {
-        return reverse_order(tx, program.as_deref(), &entries, o, now, |tx| {
-            acc.loyalty.account(tx, o.customer_id, now)
-        });
-    }
-    match program {
-        Some(p) if o.status == OrderStatus::Completed => {
-            if p.rules.iter().any(|r| r.when.is_some()) {
-                acc.settle(tx, o.customer_id)?;
-            }
-            let acct = acc.loyalty.account(tx, o.customer_id, now)?;
-            earn_order(tx, &p, acct, o, now)
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Before an order is deleted: takes back what it earned (as a cancellation would), then
-/// unlinks its entries and frees their keys (`~deleted:<entry id>` appended), so the
-/// external id and the order id can be used again.
-pub(crate) fn order_deleted(tx: &mut impl StoreTx, o: &Order, now: DateTime<Utc>) -> Result<()> {
-    let entries = tx.loyalty_entries_of_order(o.id)?;
-    if entries.iter().any(|e| e.kind == EntryKind::Earn) {
-        let mut cache = OrderLoyalty::default();
-        let program = cache.program(tx)?;
-        let gone = Order { status: OrderStatus::Cancelled, ..o.clone() };
-        reverse_order(tx, program.as_deref(), &entries, &gone, now, |tx| cache.account(tx, o.customer_id, now))?;
-        cache.flush(tx)?;
-    }
-    for e in tx.loyalty_entries_of_order(o.id)? {
-        tx.detach_loyalty_entry(e.id, &format!("{}~deleted:{}", e.key, e.id.0))?;
-        tx.append_change(Entity::LoyaltyEntry, e.id.0, Op::Update, now)?;
-    }
-    Ok(())
-}
-
-/// Before a customer is deleted: removes their account and ledger (see
-/// [`StoreTx::delete_loyalty`]), each removed entry a deletion in the change feed.
-pub(crate) fn customer_deleted(tx: &mut impl StoreTx, c: CustomerId, now: DateTime<Utc>) -> Result<()> {
-    for e in tx.delete_loyalty(c)? {
-        tx.append_change(Entity::LoyaltyEntry, e.0, Op::Delete, now)?;
-    }
-    Ok(())
-}
-
-fn earn_order(tx: &mut impl StoreTx, p: &Program, acct: &mut Account, o: &Order, now: DateTime<Utc>) -> Result<()> {
-    let key = earn_key(o);
-    let earning = {
-        let mut ctx = TxContext { tx, customer: o.customer_id };
-        earning::order_points(p, o, acct.tier.as_deref(), acct.orders == 0, &mut ctx)?
-    };
-    acct.orders += 1;
-    acct.updated_at = now;
-    if earning.points > 0 {
-        post_earning(tx, p, acct, &earning, &key, Some(o), o.occurred_at, now)?;
-    } else if let Some(t) = &p.tiers {
-        // An order earning nothing (a spent cap, a currency without a rate) still counts
-        // toward spend and order-count tiers.
-        t.upgrade(tx, acct, o.occurred_at)?;
-    }
-    Ok(())
-}
-
+/// Writes an earning (its entry with `note`, its lot, its cap usage) and moves the tier up
+/// if it now can.
 #[allow(clippy::too_many_arguments)]
-fn post_earning(
+pub(super) fn post_earning(
     tx: &mut impl StoreTx,
     p: &Program,
     acct: &mut Account,
@@ -226,6 +89,7 @@ fn post_earning(
     key: &str,
     order: Option<&Order>,
     at: DateTime<Utc>,
+    note: String,
     now: DateTime<Utc>,
 ) -> Result<Entry> {
     for (rule, period, pts) in &earning.usage {
@@ -240,7 +104,7 @@ fn post_earning(
         order_id: order.map(|o| o.id),
         amount_minor: order.map(|o| o.total.minor),
         at,
-        note: Some(serde_json::to_string(&earning.rules).expect("rule points serialise")),
+        note: Some(note),
     };
     let pending = days(p.pending_days).filter(|_| order.is_some()).map_or(at, |d| at + d);
     let e = ledger::credit(tx, acct, d, pending, days(p.expiry_days).map(|d| at + d), now)?;
@@ -248,113 +112,6 @@ fn post_earning(
         t.upgrade(tx, acct, at)?;
     }
     Ok(e)
-}
-
-/// `part` of `earned`, in proportion `num / den`, rounded down, within `0 ..= part`.
-fn proportion(part: i64, num: i64, den: i64) -> i64 {
-    if den <= 0 {
-        return 0;
-    }
-    let v = i128::from(part) * i128::from(num.max(0)) / i128::from(den);
-    i64::try_from(v).unwrap_or(i64::MAX).clamp(0, part)
-}
-
-/// Brings an order's net points to what its current state earns: nothing when refunded or
-/// cancelled, the earned points in proportion to a lowered total otherwise, everything it
-/// earned again when a refund is undone (never more than it first earned). Qualifying
-/// progress follows. Each change is one `reverse` entry: negative when it takes back,
-/// positive when it gives back what earlier reversals took (as a lot expiring with the
-/// order's own lot, or now if that has passed). Its note records how much the change
-/// owes (`owed`, negative when giving back), whatever the debt policy let it take.
-/// `entries`: the order's entries so far (nothing happens without an earning among them).
-fn reverse_order<'a, T: StoreTx>(
-    tx: &mut T,
-    p: Option<&Program>,
-    entries: &[Entry],
-    o: &Order,
-    now: DateTime<Utc>,
-    account: impl FnOnce(&mut T) -> Result<&'a mut Account>,
-) -> Result<()> {
-    let Some(earned) = entries.iter().find(|e| e.kind == EntryKind::Earn) else { return Ok(()) };
-    let basis = earned.amount_minor.unwrap_or(o.total.minor);
-    let (target, target_q) = match o.status {
-        OrderStatus::Completed => {
-            (proportion(earned.points, o.total.minor, basis), proportion(earned.qualifying, o.total.minor, basis))
-        }
-        _ => (0, 0),
-    };
-    // Over the order's earlier reversals: qualifying left, points owed and points taken.
-    let (mut net_q, mut owed_before, mut taken_before, mut reversals) = (0, 0, 0, 0);
-    for e in entries {
-        match e.kind {
-            EntryKind::Earn => net_q += e.qualifying,
-            EntryKind::Reverse => {
-                net_q += e.qualifying;
-                owed_before += owed_of(e);
-                taken_before -= e.points;
-                reversals += 1;
-            }
-            _ => {}
-        }
-    }
-    // What earlier reversals owed counts whether or not the claw-back policy let them take
-    // it all: a later, larger refund owes only the difference.
-    let owed = (earned.points - target) - owed_before;
-    let dq = net_q - target_q;
-    if owed == 0 && dq == 0 {
-        return Ok(());
-    }
-    let key = match reversals {
-        0 => format!("order:{}:reverse-to:{target}:{target_q}", o.external_id),
-        n => format!("order:{}:reverse-to:{target}:{target_q}:{n}", o.external_id),
-    };
-    let acct = account(tx)?;
-    let lot = tx.lot_of_entry(earned.id)?;
-    let mut d = Draft {
-        customer_id: o.customer_id,
-        kind: EntryKind::Reverse,
-        points: 0,
-        qualifying: -dq,
-        key: &key,
-        order_id: Some(o.id),
-        amount_minor: Some(o.total.minor),
-        at: now,
-        note: Some(format!("{{\"owed\":{owed}}}")),
-    };
-    if owed > 0 {
-        let taken = ledger::take_from_lots(tx, o.customer_id, owed, lot.as_ref().map(|l| l.id), None)?;
-        d.points = match p.map_or(DebtPolicy::default(), |p| p.debt) {
-            DebtPolicy::AllowNegative => -owed,
-            DebtPolicy::ClawBackAvailable => -taken,
-        };
-    } else {
-        // Give back what was taken beyond what the order owes now.
-        d.points = (taken_before - (owed_before + owed)).clamp(0, taken_before.max(0));
-    }
-    if d.points > 0 {
-        // The order's own lot's dates, none of them before now: points whose lot would have
-        // expired already are due at the next expiry run, not at an earlier one replayed.
-        let (available_at, expires_at) =
-            lot.map_or((now, None), |l| (l.available_at.max(now), l.expires_at.map(|t| t.max(now))));
-        ledger::credit(tx, acct, d, available_at, expires_at, now)?;
-    } else {
-        ledger::append(tx, acct, d, now)?;
-    }
-    if dq < 0 {
-        if let Some(t) = p.and_then(|p| p.tiers.as_ref()) {
-            t.upgrade(tx, acct, now)?;
-        }
-    }
-    Ok(())
-}
-
-/// The points a reversal entry was meant to take back (its note records it).
-fn owed_of(e: &Entry) -> i64 {
-    e.note
-        .as_deref()
-        .and_then(|n| serde_json::from_str::<serde_json::Value>(n).ok())
-        .and_then(|v| v.get("owed").and_then(serde_json::Value::as_i64))
-        .unwrap_or(-e.points)
 }
 
 fn check_points(points: i64) -> Result<()> {
@@ -432,9 +189,12 @@ impl<S: Store> Crm<S> {
     }
 
     /// [`earn_points`](Self::earn_points) effective at `at` (back-office corrections, tests).
+    /// `at` is an event time: within the bounds of [`ValidationConfig`](crate::ValidationConfig)
+    /// (`min_time` to `max_future_secs` ahead of now), else [`Error::Validation`] on `at`.
     pub fn earn_points_at(&self, customer: CustomerId, points: i64, key: &str, at: DateTime<Utc>) -> Result<Posted> {
         check_points(points)?;
         ledger::check_key(key)?;
+        let at = self.validator.time("at", at)?;
         self.store.write(|tx| {
             require_customer(tx, customer)?;
             if let Some(p) = ledger::replay(tx, key, customer, EntryKind::Earn, Some(points))? {
@@ -468,17 +228,22 @@ impl<S: Store> Crm<S> {
         self.redeem_points_at(customer, points, key, now())
     }
 
-    /// [`redeem_points`](Self::redeem_points) effective at `at`.
+    /// [`redeem_points`](Self::redeem_points) effective at `at`, an event time within the
+    /// bounds of [`ValidationConfig`](crate::ValidationConfig) ([`Error::Validation`] on `at`
+    /// otherwise). Lots due by `at` are expired first, but never one whose expiry is still
+    /// ahead of the real clock: a redemption dated a little ahead (clock skew) finds those
+    /// lots not redeemable, and leaves them for their own expiry.
     pub fn redeem_points_at(&self, customer: CustomerId, points: i64, key: &str, at: DateTime<Utc>) -> Result<Posted> {
         check_points(points)?;
         ledger::check_key(key)?;
+        let at = self.validator.time("at", at)?;
         self.store.write(|tx| {
             require_customer(tx, customer)?;
             if let Some(p) = ledger::replay(tx, key, customer, EntryKind::Redeem, Some(-points))? {
                 return Ok(p);
             }
             let now = now();
-            ledger::expire_due(tx, Some(customer), at, now)?;
+            ledger::expire_due(tx, Some(customer), at.min(now), now)?;
             let available = ledger::available(tx, customer, at)?;
             if points > available {
                 return Err(Error::InsufficientPoints { available, requested: points });
@@ -546,7 +311,8 @@ impl<S: Store> Crm<S> {
     }
 
     /// Awards the program's bonuses for an event (sign-up, birthday, survey, referral) at
-    /// `at`. `None` when no active bonus rule applies (nothing written). Use a key per
+    /// `at` (an event time within the bounds of [`ValidationConfig`](crate::ValidationConfig)).
+    /// `None` when no active bonus rule applies (nothing written). Use a key per
     /// occasion (`birthday:C-1:2026`): replaying it returns the original entry.
     pub fn award_event(
         &self,
@@ -556,6 +322,7 @@ impl<S: Store> Crm<S> {
         at: DateTime<Utc>,
     ) -> Result<Option<Posted>> {
         ledger::check_key(key)?;
+        let at = self.validator.time("at", at)?;
         self.store.write(|tx| {
             require_customer(tx, customer)?;
             if let Some(p) = ledger::replay(tx, key, customer, EntryKind::Earn, None)? {
@@ -571,18 +338,49 @@ impl<S: Store> Crm<S> {
                 return Ok(None);
             }
             let mut acct = ledger::account(tx, customer, now)?;
-            let entry = post_earning(tx, &program, &mut acct, &earning, key, None, at, now)?;
+            let note = EarnNote::of(&earning, None, false);
+            let entry = post_earning(tx, &program, &mut acct, &earning, key, None, at, note, now)?;
             tx.put_loyalty_account(&acct)?;
             Ok(Some(Posted { entry, replayed: false }))
         })
     }
 
     /// Expires every lot due at `as_of` (expiry date at or before it), each exactly once:
-    /// a second run writes nothing.
+    /// a second run writes nothing. `as_of` is an event time within the bounds of
+    /// [`ValidationConfig`](crate::ValidationConfig) ([`Error::Validation`] on `as_of`
+    /// otherwise), and no lot is expired before its expiry by the real clock, whatever
+    /// `as_of` says: to see what a later date would expire, use
+    /// [`expire_points_dry_run`](Self::expire_points_dry_run).
     pub fn expire_points(&self, as_of: DateTime<Utc>) -> Result<ExpiryReport> {
+        let as_of = self.validator.time("as_of", as_of)?;
         self.store.write(|tx| {
-            let entries = ledger::expire_due(tx, None, as_of, now())?;
+            let now = now();
+            let entries = ledger::expire_due(tx, None, as_of.min(now), now)?;
             Ok(ExpiryReport { lots: entries.len() as i64, points: entries.iter().map(|e| -e.points).sum() })
+        })
+    }
+
+    /// What [`expire_points`](Self::expire_points) would expire if it ran at `as_of`, which
+    /// may lie ahead by up to [`ValidationConfig::max_forecast_days`](crate::ValidationConfig)
+    /// (a forecast of the points that will lapse by then, as the ledger stands). Writes nothing.
+    ///
+    /// ```
+    /// use chrono::{Duration, Utc};
+    /// use crm_core::{Crm, NewCustomer, loyalty::Program};
+    /// let crm = Crm::in_memory().unwrap();
+    /// crm.set_loyalty_program(&Program::from_json(r#"{"name": "P", "expiry_days": 30}"#).unwrap()).unwrap();
+    /// let ada = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() }).unwrap();
+    /// crm.earn_points(ada.id, 100, "welcome").unwrap();
+    /// let ahead = crm.expire_points_dry_run(Utc::now() + Duration::days(40)).unwrap();
+    /// assert_eq!((ahead.lots, ahead.points), (1, 100));
+    /// assert_eq!(crm.expire_points(Utc::now()).unwrap().points, 0);
+    /// assert_eq!(crm.points_balance(ada.id).unwrap().balance, 100);
+    /// ```
+    pub fn expire_points_dry_run(&self, as_of: DateTime<Utc>) -> Result<ExpiryReport> {
+        let as_of = self.validator.forecast_time("as_of", as_of)?;
+        self.store.read(|tx| {
+            let lots = tx.due_lots(None, as_of)?;
+            Ok(ExpiryReport { lots: lots.len() as i64, points: lots.iter().map(|l| l.remaining).sum() })
         })
     }
 
@@ -594,8 +392,10 @@ impl<S: Store> Crm<S> {
         })
     }
 
-    /// The balance as of `at`: the sum of the entries effective at or before it.
+    /// The balance as of `at`: the sum of the entries effective at or before it. `at` is
+    /// within the bounds of event times ([`ValidationConfig`](crate::ValidationConfig)).
     pub fn points_balance_as_of(&self, customer: CustomerId, at: DateTime<Utc>) -> Result<i64> {
+        let at = self.validator.time("at", at)?;
         self.store.read(|tx| {
             require_customer(tx, customer)?;
             tx.loyalty_points_as_of(customer, at)
@@ -636,8 +436,10 @@ impl<S: Store> Crm<S> {
 
     /// Reviews every account's tier at a period end `as_of`: up when the window earns a
     /// higher tier, down when it earns a lower one and the tier has been held for a whole
-    /// window plus the grace period.
+    /// window plus the grace period. `as_of` is within the bounds of event times
+    /// ([`ValidationConfig`](crate::ValidationConfig)).
     pub fn review_tiers(&self, as_of: DateTime<Utc>) -> Result<TierReview> {
+        let as_of = self.validator.time("as_of", as_of)?;
         self.store.write(|tx| {
             let program = require_program(tx)?;
             let Some(tiers) = &program.tiers else { return Ok(TierReview::default()) };

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use super::program::{EarnRule, Event, MultiplierBy, Program, RuleKind};
 use crate::error::Result;
 use crate::order::Order;
-use crate::rule::Expr;
 
 /// Points one rule gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,24 +30,35 @@ pub struct Earning {
     /// Points to add to the day and month usage of capped rules: `(rule, period, points)`.
     #[serde(skip)]
     pub usage: Vec<(String, String, i64)>,
+    /// The conditions evaluated, by rule name, and whether each held (recorded with an
+    /// order's earning so that a correction re-prices the order as it was priced then).
+    #[serde(skip)]
+    pub conditions: Vec<(String, bool)>,
 }
 
 /// What earning reads beyond the program and the order.
 pub(crate) trait EarnContext {
-    /// Whether the customer meets a rule's condition at `at`.
-    fn condition(&mut self, when: &Expr, at: DateTime<Utc>) -> Result<bool>;
+    /// Whether the customer meets the condition of `rule` (which has one) at `at`.
+    fn condition(&mut self, rule: &EarnRule, at: DateTime<Utc>) -> Result<bool>;
     /// Points a rule already gave the customer in a period (`d:YYYY-MM-DD`, `m:YYYY-MM`).
     fn usage(&mut self, rule: &str, period: &str) -> Result<i64>;
 }
 
-fn applies(r: &EarnRule, at: DateTime<Utc>, ctx: &mut impl EarnContext) -> Result<bool> {
+fn applies(
+    r: &EarnRule,
+    at: DateTime<Utc>,
+    ctx: &mut impl EarnContext,
+    seen: &mut Vec<(String, bool)>,
+) -> Result<bool> {
     if !r.active_at(at) {
         return Ok(false);
     }
-    match &r.when {
-        Some(w) => ctx.condition(w, at),
-        None => Ok(true),
+    if r.when.is_none() {
+        return Ok(true);
     }
+    let met = ctx.condition(r, at)?;
+    seen.push((r.name.clone(), met));
+    Ok(met)
 }
 
 /// Points for an order of a customer holding `tier`; `first_order` when no order of theirs
@@ -62,6 +72,7 @@ pub(crate) fn order_points(
 ) -> Result<Earning> {
     let rate = p.rates.get(&o.total.currency);
     let mut cands: Vec<(usize, i64)> = Vec::new();
+    let mut seen = Vec::new();
     for (i, r) in p.rules.iter().enumerate() {
         let pts = match r.kind {
             RuleKind::Base => rate.map_or(0, |rt| rt.points_for(o.total.minor, 1000)),
@@ -85,12 +96,14 @@ pub(crate) fn order_points(
             RuleKind::Bonus if r.event == Some(Event::FirstOrder) && first_order => r.points.unwrap_or(0),
             RuleKind::Bonus => 0,
         };
-        if pts == 0 || !applies(r, o.occurred_at, ctx)? {
+        if pts == 0 || !applies(r, o.occurred_at, ctx, &mut seen)? {
             continue;
         }
         cands.push((i, pts));
     }
-    settle(p, cands, o.occurred_at, ctx)
+    let mut e = settle(p, cands, o.occurred_at, ctx)?;
+    e.conditions = seen;
+    Ok(e)
 }
 
 /// Points for an event at `at`.
@@ -101,8 +114,9 @@ pub(crate) fn event_points(
     ctx: &mut impl EarnContext,
 ) -> Result<Earning> {
     let mut cands = Vec::new();
+    let mut seen = Vec::new();
     for (i, r) in p.rules.iter().enumerate() {
-        if r.kind == RuleKind::Bonus && r.event == Some(event) && applies(r, at, ctx)? {
+        if r.kind == RuleKind::Bonus && r.event == Some(event) && applies(r, at, ctx, &mut seen)? {
             cands.push((i, r.points.unwrap_or(0)));
         }
     }
@@ -111,6 +125,11 @@ pub(crate) fn event_points(
 
 fn item_spend(o: &Order, pick: impl Fn(&crate::order::LineItem) -> bool) -> i64 {
     o.items.iter().filter(|it| pick(it)).map(|it| it.quantity.saturating_mul(it.unit_price_minor)).sum()
+}
+
+/// The day and month periods of caps that `at` falls in: `d:YYYY-MM-DD`, `m:YYYY-MM` (UTC).
+pub(crate) fn periods(at: DateTime<Utc>) -> (String, String) {
+    (format!("d:{}", at.format("%Y-%m-%d")), format!("m:{}", at.format("%Y-%m")))
 }
 
 /// Applies per-order caps, stacking, then day and month caps, to `(rule index, points)`.
@@ -129,10 +148,7 @@ fn settle(p: &Program, cands: Vec<(usize, i64)>, at: DateTime<Utc>, ctx: &mut im
     chosen.sort_by_key(|(i, _)| *i);
     // Formatting the periods costs more than the rest of an order's earning: only for caps.
     let capped_by_period = |i: usize| p.rules[i].caps.per_day.is_some() || p.rules[i].caps.per_month.is_some();
-    let periods = chosen
-        .iter()
-        .any(|(i, _)| capped_by_period(*i))
-        .then(|| (format!("d:{}", at.format("%Y-%m-%d")), format!("m:{}", at.format("%Y-%m"))));
+    let periods = chosen.iter().any(|(i, _)| capped_by_period(*i)).then(|| periods(at));
     let mut e = Earning::default();
     for (i, mut pts) in chosen {
         let r = &p.rules[i];

@@ -87,7 +87,12 @@ pub struct Entry {
     pub at: DateTime<Utc>,
     /// The account balance right after this entry was written.
     pub balance_after: i64,
-    /// Why: the rules that earned the points, the reason of an adjustment.
+    /// Why. An earning (of an order or an event): JSON
+    /// `{"rules": [{"rule": "base", "points": 42}, ...]}`, for an order with the context it
+    /// was priced in (`tier`, `first_order`, `conditions` as `[name, held]` pairs, cap
+    /// `usage` as `[rule, period, points]`). A correction of an order's points: JSON
+    /// `{"owed": <points it was meant to take back, negative when giving>, "rules": [...],
+    /// "usage": [...]}` with the change per rule. An adjustment: the caller's reason.
     pub note: Option<String>,
 }
 

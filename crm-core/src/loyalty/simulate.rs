@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 
 use super::earning::{self, EarnContext, Earning};
 use super::ledger::{self, EntryId, EntryKind, Lot};
-use super::program::{MultiplierBy, Program};
+use super::program::{EarnRule, MultiplierBy, Program};
 use super::tiers::TierBasis;
 use crate::crm::{now, Crm};
 use crate::customer::{Customer, CustomerId, CustomerStats};
@@ -64,7 +64,7 @@ use crate::error::{Entity, Error, Result};
 use crate::interaction::Interaction;
 use crate::money::Money;
 use crate::order::{Order, OrderStatus};
-use crate::rule::{self, check, Cond, Definitions, Expr, Needs, Subject};
+use crate::rule::{self, check, Cond, Definitions, Needs, Subject};
 use crate::segment::rfm::RfmScore;
 use crate::store::{OrderScan, Store, StoreTx};
 
@@ -397,8 +397,8 @@ struct SimContext<'a> {
 }
 
 impl EarnContext for SimContext<'_> {
-    fn condition(&mut self, when: &Expr, at: DateTime<Utc>) -> Result<bool> {
-        let Some(s) = self.stored else { return Ok(false) };
+    fn condition(&mut self, rule: &EarnRule, at: DateTime<Utc>) -> Result<bool> {
+        let (Some(s), Some(when)) = (self.stored, &rule.when) else { return Ok(false) };
         let cond = check(when, &Definitions::default(), at)?;
         let stats = CustomerStats {
             interaction_count: s.stats.interaction_count,

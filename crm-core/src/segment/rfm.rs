@@ -67,8 +67,8 @@
 //!     for k in 0..orders {
 //!         crm.record_order(&NewOrder {
 //!             external_id: format!("O{n}-{k}"), customer_id: Some(c.id), customer_external_id: None,
-//!             occurred_at: format!("2026-0{n}-1{k}T10:00:00Z").parse()?, status: Default::default(),
-//!             currency: "EUR".parse()?, total_minor: 1_000, channel: None, items: vec![],
+//!             occurred_at: format!("2026-0{n}-1{k}T10:00:00Z").parse()?, status: None,
+//!             currency: "EUR".parse()?, total_minor: 1_000, channel: None, items: None,
 //!         })?;
 //!     }
 //! }
@@ -614,8 +614,8 @@ impl<S: Store> Crm<S> {
     /// let c = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() })?;
     /// crm.record_order(&NewOrder {
     ///     external_id: "O-1".into(), customer_id: Some(c.id), customer_external_id: None,
-    ///     occurred_at: "2026-01-05T10:00:00Z".parse()?, status: Default::default(),
-    ///     currency: "USD".parse()?, total_minor: 2599, channel: None, items: vec![],
+    ///     occurred_at: "2026-01-05T10:00:00Z".parse()?, status: None,
+    ///     currency: "USD".parse()?, total_minor: 2599, channel: None, items: None,
     /// })?;
     /// let table = crm.compute_rfm(&RfmConfig::new("USD".parse()?))?;
     /// assert_eq!(table.model.source, RfmSource::Stats);
@@ -704,8 +704,8 @@ impl<S: Store> Crm<S> {
     ///
     /// crm.record_order(&NewOrder {
     ///     external_id: "O-1".into(), customer_id: Some(c.id), customer_external_id: None,
-    ///     occurred_at: "2026-01-05T10:00:00Z".parse()?, status: Default::default(),
-    ///     currency: "USD".parse()?, total_minor: 2599, channel: None, items: vec![],
+    ///     occurred_at: "2026-01-05T10:00:00Z".parse()?, status: None,
+    ///     currency: "USD".parse()?, total_minor: 2599, channel: None, items: None,
     /// })?;
     /// let mut config = RfmConfig::new("USD".parse()?);
     /// config.as_of = Some("2026-02-01T00:00:00Z".parse()?);

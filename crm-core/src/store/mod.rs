@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::interaction::{Interaction, InteractionId};
 use crate::loyalty::{Account, Entry, EntryId, Lot, TierChange};
 use crate::money::Currency;
-use crate::order::{Order, OrderId, OrderStatus};
+use crate::order::{Order, OrderId, OrderRefund, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
@@ -153,12 +153,18 @@ pub trait StoreTx {
     fn get_order(&mut self, id: OrderId) -> Result<Option<Order>>;
     /// Reads an order by external id.
     fn order_by_external_id(&mut self, external_id: &str) -> Result<Option<Order>>;
-    /// Removes an order and its items.
+    /// Removes an order, its items and its refunds.
     fn delete_order(&mut self, id: OrderId) -> Result<()>;
     /// Ids of a customer's orders.
     fn order_ids_of(&mut self, customer: CustomerId) -> Result<Vec<OrderId>>;
     /// Number of orders.
     fn count_orders(&mut self) -> Result<i64>;
+    /// Stores a refund of an order (its key is unused: the caller looked it up).
+    fn insert_refund(&mut self, r: &OrderRefund) -> Result<()>;
+    /// The refund with this key.
+    fn refund_by_key(&mut self, key: &str) -> Result<Option<OrderRefund>>;
+    /// An order's refunds, oldest first.
+    fn refunds_of_order(&mut self, order: OrderId) -> Result<Vec<OrderRefund>>;
     /// Aggregate of a customer's orders with the given status.
     fn aggregate_orders(&mut self, customer: CustomerId, status: OrderStatus) -> Result<OrderAggregate>;
 

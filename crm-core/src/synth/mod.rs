@@ -545,11 +545,11 @@ impl Synth {
             customer_id: None,
             customer_external_id: Some(customer.to_owned()),
             occurred_at: ts(at),
-            status,
+            status: Some(status),
             currency: self.currencies[p.country],
             total_minor: total,
             channel: Some(data::ORDER_CHANNELS[channel].0.to_owned()),
-            items,
+            items: Some(items),
         }
     }
 

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::interaction::{Interaction, InteractionId};
 use crate::loyalty::{Account, Entry, EntryId, Lot, TierChange};
 use crate::money::{Currency, Money};
-use crate::order::{LineItem, Order, OrderId, OrderStatus};
+use crate::order::{LineItem, Order, OrderId, OrderRefund, OrderStatus};
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
@@ -303,6 +303,19 @@ fn conversion(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> 
 fn enum_col<T: DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqlite::Result<T> {
     let s: String = row.get(col)?;
     serde_json::from_value(serde_json::Value::String(s)).map_err(|e| conversion(col, e))
+}
+
+const REFUND_COLS: &str = "order_id, refund_key, amount_minor, lines, at, created_at";
+
+fn refund_row(r: &Row<'_>) -> rusqlite::Result<OrderRefund> {
+    Ok(OrderRefund {
+        order_id: OrderId(r.get(0)?),
+        key: r.get(1)?,
+        amount_minor: r.get(2)?,
+        lines: json_col(r, 3)?,
+        at: time(r.get(4)?),
+        created_at: time(r.get(5)?),
+    })
 }
 
 fn json_col<T: DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqlite::Result<T> {
@@ -803,8 +816,30 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete_order(&mut self, id: OrderId) -> Result<()> {
         self.tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1")?.execute([id.0])?;
+        self.tx.prepare_cached("DELETE FROM order_refunds WHERE order_id = ?1")?.execute([id.0])?;
         self.tx.prepare_cached("DELETE FROM orders WHERE id = ?1")?.execute([id.0])?;
         Ok(())
+    }
+
+    fn insert_refund(&mut self, r: &OrderRefund) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![r.order_id.0, r.key, r.amount_minor, json(&r.lines), micros(r.at), micros(r.created_at)])?;
+        Ok(())
+    }
+
+    fn refund_by_key(&mut self, key: &str) -> Result<Option<OrderRefund>> {
+        let sql = format!("SELECT {REFUND_COLS} FROM order_refunds WHERE refund_key = ?1");
+        Ok(self.tx.prepare_cached(&sql)?.query_row([key], refund_row).optional()?)
+    }
+
+    fn refunds_of_order(&mut self, order: OrderId) -> Result<Vec<OrderRefund>> {
+        let sql = format!("SELECT {REFUND_COLS} FROM order_refunds WHERE order_id = ?1 ORDER BY id");
+        let rows = self.tx.prepare_cached(&sql)?.query_map([order.0], refund_row)?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     fn order_ids_of(&mut self, customer: CustomerId) -> Result<Vec<OrderId>> {

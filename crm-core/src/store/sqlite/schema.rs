@@ -301,6 +301,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP TABLE customer_spend_v5;
     CREATE INDEX customer_spend_customer ON customer_spend(customer_id);
     "#,
+    // 7: refunds of orders, kept for their idempotency keys and as the record of what went
+    // back (the order itself holds what is left).
+    r#"
+    CREATE TABLE order_refunds (
+        id           INTEGER PRIMARY KEY,
+        order_id     INTEGER NOT NULL,
+        refund_key   TEXT NOT NULL UNIQUE,
+        amount_minor INTEGER NOT NULL,
+        lines        TEXT NOT NULL,
+        at           INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    CREATE INDEX order_refunds_order ON order_refunds(order_id);
+    "#,
 ];
 
 /// The schema version this build writes.
