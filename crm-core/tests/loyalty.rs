@@ -580,6 +580,17 @@ fn invalid_programs_are_refused_naming_the_field() {
         ),
         (r#"{"name": "P", "rates": {"XYZ": {"points": 1, "per_minor": 1}}}"#, "program"),
         (r#"{"name": "P", "rules": [{"name": "b", "kind": "bonus", "event": "sign_up"}]}"#, "rules[0].points"),
+        // Periods past a century would overflow the date arithmetic of every earning.
+        (r#"{"name": "P", "expiry_days": 4294967295}"#, "expiry_days"),
+        (r#"{"name": "P", "pending_days": 36526}"#, "pending_days"),
+        (
+            r#"{"name": "P", "tiers": {"basis": {"by": "points"}, "window_days": 100000, "levels": [{"name": "a", "min": 1}]}}"#,
+            "tiers.window_days",
+        ),
+        (
+            r#"{"name": "P", "tiers": {"basis": {"by": "points"}, "grace_days": 100000, "levels": [{"name": "a", "min": 1}]}}"#,
+            "tiers.grace_days",
+        ),
     ];
     for (json, want) in bad {
         match Program::from_json(json) {

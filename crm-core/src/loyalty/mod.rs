@@ -42,7 +42,8 @@ pub use api::{Balance, ExpiryReport, Statement, TierReview};
 pub use earning::{Earning, RulePoints};
 pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
 pub use program::{
-    Caps, DebtPolicy, EarnRule, Event, MultiplierBy, Program, Rate, Rounding, RuleKind, MAX_MULTIPLIER, MAX_POINTS,
+    Caps, DebtPolicy, EarnRule, Event, MultiplierBy, Program, Rate, Rounding, RuleKind, MAX_DAYS, MAX_MULTIPLIER,
+    MAX_POINTS,
 };
 pub use simulate::{
     Redemption, RuleTotal, SimulatedMonth, Simulation, SimulationOptions, SimulationTotals, TierCount,

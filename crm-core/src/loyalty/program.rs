@@ -14,6 +14,8 @@ use crate::rule::{check, Definitions, Expr};
 pub const MAX_MULTIPLIER: f64 = 1_000.0;
 /// Largest fixed bonus, rate numerator or cap accepted.
 pub const MAX_POINTS: i64 = 1_000_000_000;
+/// Longest expiry, pending period, tier window or grace period, in days (a century).
+pub const MAX_DAYS: u32 = 36_525;
 
 /// How fractional points are rounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -294,6 +296,17 @@ impl Program {
         }
         if self.expiry_days == Some(0) {
             return Err(Error::validation("expiry_days", "0: leave it out for points that never expire"));
+        }
+        let days = [
+            ("expiry_days", self.expiry_days),
+            ("pending_days", self.pending_days),
+            ("tiers.window_days", self.tiers.as_ref().map(|t| t.window_days)),
+            ("tiers.grace_days", self.tiers.as_ref().map(|t| t.grace_days)),
+        ];
+        for (field, d) in days {
+            if d.is_some_and(|d| d > MAX_DAYS) {
+                return Err(Error::validation(field, format!("{} is more than {MAX_DAYS} days (a century)", d.unwrap_or(0))));
+            }
         }
         if let Some(t) = &self.tiers {
             t.validate()?;
