@@ -1375,7 +1375,9 @@ enum crm_status crm_loyalty_program_get(const crm_t *crm, char **out_json);
  * result and writes nothing.
  *
  * - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
- * - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now.
+ * - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now;
+ *   an event time, within the validation settings' bounds (`min_time` to `max_future_secs`
+ *   ahead of now; `CRM_ERR_VALIDATION` on field `at` otherwise).
  * - `out_balance`: may be NULL; receives the balance right after the entry.
  * - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
  *
@@ -1475,7 +1477,9 @@ enum crm_status crm_points_adjust(const crm_t *crm,
  * - `event`: UTF-8, NUL-terminated: `sign_up`, `birthday`, `first_order`,
  *   `survey_answered` or `referral`.
  * - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
- * - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now.
+ * - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now;
+ *   an event time, within the validation settings' bounds (`min_time` to `max_future_secs`
+ *   ahead of now; `CRM_ERR_VALIDATION` on field `at` otherwise).
  * - `out_awarded`: may be NULL; receives whether points were posted (false when no
  *   active bonus rule applies: nothing is written, and `out_balance` and `out_replayed`
  *   are left as they were).
@@ -1536,7 +1540,10 @@ enum crm_status crm_points_balance_as_of(const crm_t *crm,
                                          int64_t *out_balance);
 
 /**
- * Expires every lot due at `as_of_us` (`CRM_NO_TIME` for now), each exactly once.
+ * Expires every lot due at `as_of_us` (`CRM_NO_TIME` for now), each exactly once. `as_of_us`
+ * is an event time (between the validation settings' `min_time` and `max_future_secs`
+ * ahead of now); no lot is expired before its expiry by the real clock, whatever `as_of_us`
+ * says (a forecast is `crm_points_expire_dry_run`).
  *
  * - `out_lots`, `out_points`: may be NULL; receive the lots and points expired.
  *
@@ -1550,6 +1557,24 @@ enum crm_status crm_points_expire(const crm_t *crm,
                                   int64_t as_of_us,
                                   int64_t *out_lots,
                                   int64_t *out_points);
+
+/**
+ * What `crm_points_expire` would expire if it ran at `as_of_us` (microseconds since the
+ * epoch; may lie ahead by up to the `max_forecast_days` of the validation settings): a
+ * forecast of the points that will lapse by then, as the ledger stands. Writes nothing.
+ *
+ * - `out_lots`, `out_points`: may be NULL; receive the lots and points that would expire.
+ *
+ * Errors: `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_VALIDATION`
+ * (`as_of`: `CRM_NO_TIME` or outside the bounds), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_points_expire_dry_run(const crm_t *crm,
+                                          int64_t as_of_us,
+                                          int64_t *out_lots,
+                                          int64_t *out_points);
 
 /**
  * A customer's statement as JSON: `{"balance": {...}, "entries": [...], "lots": [...],
@@ -1673,11 +1698,14 @@ void crm_string_free(char *s);
 
 /**
  * Records an order (the typed hot path): an upsert by `external_id`, so sending the same
- * order twice stores it once; a changed status (refunded, cancelled) updates it and the
- * customer's statistics in the same transaction.
+ * order twice stores it once; a change (status, total, lines, time, customer) updates it,
+ * the customer's statistics and loyalty points in the same transaction. The status is
+ * always applied; a NULL `channel`, a NULL `items` and a `customer_id` of 0 with a NULL
+ * `customer_external_id` keep what is stored for an existing order.
  *
  * - `order`: required; borrowed for the call.
- * - `items`: `n_items` line items, borrowed for the call; may be NULL when `n_items` is 0.
+ * - `items`: `n_items` line items, borrowed for the call. NULL (with `n_items` 0): not sent,
+ *   an existing order keeps its lines; non-NULL with `n_items` 0: the order has no lines.
  * - `out_order_id`, `out_outcome`: may be NULL.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT` (also for a NULL `external_id`, `currency` or `sku`),
@@ -1758,6 +1786,111 @@ enum crm_status crm_order_get_by_external_id(const crm_t *crm,
  * `crm` is NULL or a handle value.
  */
 enum crm_status crm_order_delete(const crm_t *crm, int64_t id);
+
+/**
+ * Applies a partial update to a stored order, given as JSON in the shape of crm-core's
+ * `OrderPatch` (`{"status":"refunded"}`, `{"total_minor":3500,"items":[...]}`,
+ * `{"customer_external_id":"C-2"}`, `{"channel":null}`): only the fields present change
+ * (`"channel": null` clears the channel). Statistics and loyalty points follow in the same
+ * transaction.
+ *
+ * - `patch_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
+ * - `out_outcome`: may be NULL (`CRM_OUTCOME_UNCHANGED` when the patch changed nothing).
+ * - `out_json`: may be NULL; receives the order as stored (NULL on failure); free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND` (no such order),
+ * `CRM_ERR_VALIDATION` (with the field), `CRM_ERR_STORAGE`. Nothing is written on failure.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_order_update(const crm_t *crm,
+                                 int64_t order_id,
+                                 const char *patch_json,
+                                 enum crm_outcome *out_outcome,
+                                 char **out_json);
+
+/**
+ * `crm_order_update` of the order with this external id (UTF-8, NUL-terminated; borrowed).
+ *
+ * Errors: as for `crm_order_update`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_order_update_by_external_id(const crm_t *crm,
+                                                const char *external_id,
+                                                const char *patch_json,
+                                                enum crm_outcome *out_outcome,
+                                                char **out_json);
+
+/**
+ * Sets the status of the order with this external id and nothing else (the typed path of
+ * an ERP's "order refunded" message): its lines, total and channel stay; statistics and
+ * loyalty points follow. Setting the status it has is `CRM_OUTCOME_UNCHANGED`.
+ *
+ * - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+ * - `status`: a `crm_order_status` value.
+ * - `out_outcome`: may be NULL.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_VALIDATION` (field `status` for a value
+ * that is not a `crm_order_status`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_order_set_status(const crm_t *crm,
+                                     const char *external_id,
+                                     int32_t status,
+                                     enum crm_outcome *out_outcome);
+
+/**
+ * Refunds part or all of the completed order with this external id, given as JSON in the
+ * shape of crm-core's `Refund`: `{"key":"RF-1","lines":[{"sku":"SHOE-1","quantity":1}]}` or
+ * `{"key":"RF-2","amount_minor":500}` (both may be given: the amount is what went back),
+ * optionally `"at"` (RFC 3339, not before the order). The refunded units leave the lines,
+ * the amount leaves the total, and the order becomes refunded when nothing is left;
+ * statistics and loyalty points follow. The same refund again (same key) is
+ * `CRM_OUTCOME_UNCHANGED`; another refund under a used key is `CRM_ERR_CONFLICT`.
+ *
+ * - `external_id`: the order's; `refund_json`: at most `CRM_MAX_JSON_LEN` bytes; both
+ *   borrowed for the call.
+ * - `out_outcome`: may be NULL. `out_json`: may be NULL; receives the order as stored (NULL
+ *   on failure); free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_CONFLICT`,
+ * `CRM_ERR_VALIDATION` (fields `key`, `amount_minor` — none given, or more than is left —,
+ * `lines[i].sku`, `lines[i].quantity` — more units than the order holds —, `at`, `status`
+ * — the order is not completed), `CRM_ERR_STORAGE`. Nothing is written on failure.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_order_refund(const crm_t *crm,
+                                 const char *external_id,
+                                 const char *refund_json,
+                                 enum crm_outcome *out_outcome,
+                                 char **out_json);
+
+/**
+ * An order's refunds as a JSON array, oldest first (crm-core's `OrderRefund`:
+ * `{"order_id","key","amount_minor","lines","at","created_at"}`).
+ *
+ * - `out_json`: required; receives the array (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_order_refunds(const crm_t *crm, int64_t order_id, char **out_json);
 
 /**
  * Computes RFM values, scores and segment names for every member of the population (the

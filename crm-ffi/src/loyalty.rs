@@ -11,7 +11,7 @@ use crate::convert::{
     as_of, clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, write_opt, CRM_MAX_JSON_LEN,
     CRM_MAX_STRING_LEN, CRM_NO_TIME,
 };
-use crate::error::{crm_status, ffi_call};
+use crate::error::{crm_status, ffi_call, FfiError};
 use crate::handle::{crm_arg, crm_t};
 
 /// Sets (or replaces) the loyalty program, validated first; from then on recorded orders
@@ -74,7 +74,9 @@ unsafe fn posted(p: Posted, out_balance: *mut i64, out_replayed: *mut bool) {
 /// result and writes nothing.
 ///
 /// - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
-/// - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now.
+/// - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now;
+///   an event time, within the validation settings' bounds (`min_time` to `max_future_secs`
+///   ahead of now; `CRM_ERR_VALIDATION` on field `at` otherwise).
 /// - `out_balance`: may be NULL; receives the balance right after the entry.
 /// - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
 ///
@@ -138,10 +140,12 @@ pub unsafe extern "C" fn crm_points_redeem(
 
 /// `crm_points_redeem` effective at `at_us` (microseconds since the epoch, or
 /// `CRM_NO_TIME` for now): back-office corrections, imports of past redemptions. Lots
-/// pending or expired at `at_us` do not count.
+/// pending or expired at `at_us` do not count; no lot is expired before its expiry by the
+/// real clock.
 ///
-/// Errors: as for `crm_points_redeem`, and `CRM_ERR_VALIDATION` (`as_of`) for a time out
-/// of range. Nothing is written on failure. Thread safety: see `crm_t`.
+/// Errors: as for `crm_points_redeem`, and `CRM_ERR_VALIDATION` (`at`) for a time outside the
+/// validation settings' bounds (`min_time` to `max_future_secs` ahead of now). Nothing is
+/// written on failure. Thread safety: see `crm_t`.
 ///
 /// # Safety
 /// Pointers are NULL or valid for their documented use.
@@ -213,7 +217,9 @@ pub unsafe extern "C" fn crm_points_adjust(
 /// - `event`: UTF-8, NUL-terminated: `sign_up`, `birthday`, `first_order`,
 ///   `survey_answered` or `referral`.
 /// - `idempotency_key`: UTF-8, NUL-terminated, 1 to 256 bytes; borrowed for the call.
-/// - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now.
+/// - `at_us`: when it takes effect, microseconds since the epoch, or `CRM_NO_TIME` for now;
+///   an event time, within the validation settings' bounds (`min_time` to `max_future_secs`
+///   ahead of now; `CRM_ERR_VALIDATION` on field `at` otherwise).
 /// - `out_awarded`: may be NULL; receives whether points were posted (false when no
 ///   active bonus rule applies: nothing is written, and `out_balance` and `out_replayed`
 ///   are left as they were).
@@ -313,7 +319,10 @@ pub unsafe extern "C" fn crm_points_balance_as_of(
     })
 }
 
-/// Expires every lot due at `as_of_us` (`CRM_NO_TIME` for now), each exactly once.
+/// Expires every lot due at `as_of_us` (`CRM_NO_TIME` for now), each exactly once. `as_of_us`
+/// is an event time (between the validation settings' `min_time` and `max_future_secs`
+/// ahead of now); no lot is expired before its expiry by the real clock, whatever `as_of_us`
+/// says (a forecast is `crm_points_expire_dry_run`).
 ///
 /// - `out_lots`, `out_points`: may be NULL; receive the lots and points expired.
 ///
@@ -333,6 +342,35 @@ pub unsafe extern "C" fn crm_points_expire(
         let crm = crm_arg(crm)?;
         let at = as_of(as_of_us)?.unwrap_or_else(chrono::Utc::now);
         let r = crm.expire_points(at)?;
+        write_opt(out_lots, r.lots);
+        write_opt(out_points, r.points);
+        Ok(())
+    })
+}
+
+/// What `crm_points_expire` would expire if it ran at `as_of_us` (microseconds since the
+/// epoch; may lie ahead by up to the `max_forecast_days` of the validation settings): a
+/// forecast of the points that will lapse by then, as the ledger stands. Writes nothing.
+///
+/// - `out_lots`, `out_points`: may be NULL; receive the lots and points that would expire.
+///
+/// Errors: `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_VALIDATION`
+/// (`as_of`: `CRM_NO_TIME` or outside the bounds), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_points_expire_dry_run(
+    crm: *const crm_t,
+    as_of_us: i64,
+    out_lots: *mut i64,
+    out_points: *mut i64,
+) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        let at = as_of(as_of_us)?
+            .ok_or_else(|| FfiError::from(crm_core::Error::validation("as_of", "a forecast needs a time")))?;
+        let r = crm.expire_points_dry_run(at)?;
         write_opt(out_lots, r.lots);
         write_opt(out_points, r.points);
         Ok(())

@@ -1,8 +1,9 @@
-//! Orders: record (typed hot path and JSON), get by id or external id, delete.
+//! Orders: record (typed hot path and JSON), update (a JSON patch, or the status alone),
+//! refund part or all, get by id or external id, list refunds, delete.
 
 use std::ffi::c_char;
 
-use crm_core::{Currency, CustomerId, LineItem, NewOrder, OrderId, OrderStatus};
+use crm_core::{Currency, CustomerId, LineItem, NewOrder, OrderId, OrderPatch, OrderStatus, Refund};
 
 use crate::convert::{clear_out, json_arg, out_ptr, owned_opt, text, time_from_micros, write_json_opt, write_opt};
 use crate::customers::crm_outcome;
@@ -231,6 +232,157 @@ pub unsafe extern "C" fn crm_order_get_by_external_id(
 #[no_mangle]
 pub unsafe extern "C" fn crm_order_delete(crm: *const crm_t, id: i64) -> crm_status {
     ffi_call(|| Ok(crm_arg(crm)?.delete_order(OrderId(id))?))
+}
+
+/// Applies a partial update to a stored order, given as JSON in the shape of crm-core's
+/// `OrderPatch` (`{"status":"refunded"}`, `{"total_minor":3500,"items":[...]}`,
+/// `{"customer_external_id":"C-2"}`, `{"channel":null}`): only the fields present change
+/// (`"channel": null` clears the channel). Statistics and loyalty points follow in the same
+/// transaction.
+///
+/// - `patch_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
+/// - `out_outcome`: may be NULL (`CRM_OUTCOME_UNCHANGED` when the patch changed nothing).
+/// - `out_json`: may be NULL; receives the order as stored (NULL on failure); free it with
+///   `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND` (no such order),
+/// `CRM_ERR_VALIDATION` (with the field), `CRM_ERR_STORAGE`. Nothing is written on failure.
+/// Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_update(
+    crm: *const crm_t,
+    order_id: i64,
+    patch_json: *const c_char,
+    out_outcome: *mut crm_outcome,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        clear_out(out_json);
+        let crm = crm_arg(crm)?;
+        let patch: OrderPatch = json_arg(patch_json, "patch_json")?;
+        let w = crm.update_order(OrderId(order_id), &patch)?;
+        write_opt(out_outcome, w.outcome.into());
+        write_json_opt(out_json, &w.record)
+    })
+}
+
+/// `crm_order_update` of the order with this external id (UTF-8, NUL-terminated; borrowed).
+///
+/// Errors: as for `crm_order_update`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_update_by_external_id(
+    crm: *const crm_t,
+    external_id: *const c_char,
+    patch_json: *const c_char,
+    out_outcome: *mut crm_outcome,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        clear_out(out_json);
+        let crm = crm_arg(crm)?;
+        let ext = text(external_id, "external_id")?;
+        let patch: OrderPatch = json_arg(patch_json, "patch_json")?;
+        let w = crm.update_order_by_external_id(ext, &patch)?;
+        write_opt(out_outcome, w.outcome.into());
+        write_json_opt(out_json, &w.record)
+    })
+}
+
+/// Sets the status of the order with this external id and nothing else (the typed path of
+/// an ERP's "order refunded" message): its lines, total and channel stay; statistics and
+/// loyalty points follow. Setting the status it has is `CRM_OUTCOME_UNCHANGED`.
+///
+/// - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+/// - `status`: a `crm_order_status` value.
+/// - `out_outcome`: may be NULL.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_VALIDATION` (field `status` for a value
+/// that is not a `crm_order_status`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_set_status(
+    crm: *const crm_t,
+    external_id: *const c_char,
+    status: i32,
+    out_outcome: *mut crm_outcome,
+) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        let ext = text(external_id, "external_id")?;
+        let w = crm.set_order_status(ext, status_from(status)?)?;
+        write_opt(out_outcome, w.outcome.into());
+        Ok(())
+    })
+}
+
+/// Refunds part or all of the completed order with this external id, given as JSON in the
+/// shape of crm-core's `Refund`: `{"key":"RF-1","lines":[{"sku":"SHOE-1","quantity":1}]}` or
+/// `{"key":"RF-2","amount_minor":500}` (both may be given: the amount is what went back),
+/// optionally `"at"` (RFC 3339, not before the order). The refunded units leave the lines,
+/// the amount leaves the total, and the order becomes refunded when nothing is left;
+/// statistics and loyalty points follow. The same refund again (same key) is
+/// `CRM_OUTCOME_UNCHANGED`; another refund under a used key is `CRM_ERR_CONFLICT`.
+///
+/// - `external_id`: the order's; `refund_json`: at most `CRM_MAX_JSON_LEN` bytes; both
+///   borrowed for the call.
+/// - `out_outcome`: may be NULL. `out_json`: may be NULL; receives the order as stored (NULL
+///   on failure); free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_CONFLICT`,
+/// `CRM_ERR_VALIDATION` (fields `key`, `amount_minor` — none given, or more than is left —,
+/// `lines[i].sku`, `lines[i].quantity` — more units than the order holds —, `at`, `status`
+/// — the order is not completed), `CRM_ERR_STORAGE`. Nothing is written on failure.
+/// Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_refund(
+    crm: *const crm_t,
+    external_id: *const c_char,
+    refund_json: *const c_char,
+    out_outcome: *mut crm_outcome,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        clear_out(out_json);
+        let crm = crm_arg(crm)?;
+        let ext = text(external_id, "external_id")?;
+        let refund: Refund = json_arg(refund_json, "refund_json")?;
+        let w = crm.refund_order(ext, &refund)?;
+        write_opt(out_outcome, w.outcome.into());
+        write_json_opt(out_json, &w.record)
+    })
+}
+
+/// An order's refunds as a JSON array, oldest first (crm-core's `OrderRefund`:
+/// `{"order_id","key","amount_minor","lines","at","created_at"}`).
+///
+/// - `out_json`: required; receives the array (NULL on failure). Free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+/// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_refunds(crm: *const crm_t, order_id: i64, out_json: *mut *mut c_char) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        write_json_opt(out, &crm_arg(crm)?.order_refunds(OrderId(order_id))?)
+    })
 }
 
 #[cfg(test)]
