@@ -681,7 +681,8 @@ pub(crate) fn write_order(
     acc: &mut StatsAcc,
 ) -> Result<Written<Order>> {
     let named = v.customer_id.is_some() || v.customer_external_id.is_some();
-    let customer = if named { Some(resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?) } else { None };
+    let customer =
+        if named { Some(resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?) } else { None };
     let sent_items = v.items.is_some();
     let mut o = Order {
         id: OrderId(0),
@@ -819,7 +820,8 @@ fn apply_refund(old: &Order, r: Refund, now: DateTime<Utc>) -> Result<(Order, Or
     } else {
         new.total = Money::new(old.total.minor - amount, old.total.currency);
     }
-    let stored = OrderRefund { order_id: old.id, key: r.key, amount_minor: amount, lines: r.lines, at, created_at: now };
+    let stored =
+        OrderRefund { order_id: old.id, key: r.key, amount_minor: amount, lines: r.lines, at, created_at: now };
     Ok((new, stored))
 }
 

@@ -115,7 +115,9 @@ fn bad_amounts() {
     let (crm, _) = setup();
     refused(&crm, "total_minor", || crm.record_order(&order(|o| o.total_minor = -1)));
     refused(&crm, "total_minor", || crm.record_order(&order(|o| o.total_minor = MAX_MINOR + 1)));
-    refused(&crm, "items[0].unit_price_minor", || crm.record_order(&order(|o| o.items.as_mut().unwrap()[0].unit_price_minor = -5)));
+    refused(&crm, "items[0].unit_price_minor", || {
+        crm.record_order(&order(|o| o.items.as_mut().unwrap()[0].unit_price_minor = -5))
+    });
     refused(&crm, "items[0].quantity", || crm.record_order(&order(|o| o.items.as_mut().unwrap()[0].quantity = 0)));
     refused(&crm, "items[0]", || {
         crm.record_order(&order(|o| {

@@ -82,7 +82,8 @@ fn assert_sound(crm: &Crm, c: CustomerId) {
 fn orders_earn_once_with_multipliers_bonuses_and_caps() {
     let (crm, c) = setup(PROGRAM);
     let mut o = order("O-1", c, t(2026, 1, 10), 10_050);
-    o.items = Some(vec![LineItem { sku: "S1".into(), category: Some("shoes".into()), quantity: 1, unit_price_minor: 4_000 }]);
+    o.items =
+        Some(vec![LineItem { sku: "S1".into(), category: Some("shoes".into()), quantity: 1, unit_price_minor: 4_000 }]);
     crm.record_order(&o).unwrap();
     // base 100 + shoes 40 * (3 - 1) = 80 capped at 50 + first order 10
     assert_eq!(balance(&crm, c), 160);

@@ -129,7 +129,11 @@ fn partial_refunds_by_amount_and_by_lines_follow_through_statistics_and_points()
     // base 120 + shoes 100 * 2 + welcome 10
     assert_eq!(balance(&crm, c), 330);
     // One shoe back: 5,000 leaves the total, a shoe leaves the lines.
-    let shoe = Refund { key: "RF-1".into(), lines: vec![RefundLine { sku: "SHOE".into(), quantity: 1 }], ..Default::default() };
+    let shoe = Refund {
+        key: "RF-1".into(),
+        lines: vec![RefundLine { sku: "SHOE".into(), quantity: 1 }],
+        ..Default::default()
+    };
     let w = crm.refund_order("O-1", &shoe).unwrap();
     assert_eq!((w.outcome, w.record.total.minor, w.record.items[0].quantity), (Outcome::Updated, 7_000, 1));
     assert_eq!(balance(&crm, c), 70 + 100 + 10, "re-priced: base 70, one shoe, the welcome bonus stays");
@@ -147,8 +151,14 @@ fn partial_refunds_by_amount_and_by_lines_follow_through_statistics_and_points()
         other => panic!("{r:?}: {other:?}"),
     };
     refused(Refund { key: "X1".into(), amount_minor: Some(7_001), ..Default::default() }, "amount_minor");
-    refused(Refund { key: "X2".into(), lines: vec![RefundLine { sku: "HAT".into(), quantity: 1 }], ..Default::default() }, "lines[0].quantity");
-    refused(Refund { key: "X3".into(), lines: vec![RefundLine { sku: "SOCK".into(), quantity: 5 }], ..Default::default() }, "lines[0].quantity");
+    refused(
+        Refund { key: "X2".into(), lines: vec![RefundLine { sku: "HAT".into(), quantity: 1 }], ..Default::default() },
+        "lines[0].quantity",
+    );
+    refused(
+        Refund { key: "X3".into(), lines: vec![RefundLine { sku: "SOCK".into(), quantity: 5 }], ..Default::default() },
+        "lines[0].quantity",
+    );
     refused(Refund { key: "X4".into(), ..Default::default() }, "amount_minor");
     refused(Refund { key: "X5".into(), amount_minor: Some(1), at: Some(t(2025, 2, 1)), ..Default::default() }, "at");
     refused(Refund { key: " ".into(), amount_minor: Some(1), ..Default::default() }, "key");
@@ -161,16 +171,17 @@ fn partial_refunds_by_amount_and_by_lines_follow_through_statistics_and_points()
     crm.refund_order("O-1", &Refund { key: "RF-2".into(), amount_minor: Some(2_000), ..Default::default() }).unwrap();
     assert_eq!(balance(&crm, c), 50 + 100 + 10);
     // What is left, refunded: the order is refunded, the points all go back.
-    let w = crm.refund_order("O-1", &Refund { key: "RF-3".into(), amount_minor: Some(5_000), ..Default::default() }).unwrap();
+    let w = crm
+        .refund_order("O-1", &Refund { key: "RF-3".into(), amount_minor: Some(5_000), ..Default::default() })
+        .unwrap();
     assert_eq!((w.record.status, w.record.total.minor), (OrderStatus::Refunded, 5_000));
     assert_eq!((balance(&crm, c), crm.customer_stats(c).unwrap().order_count), (0, 0));
     refused(Refund { key: "X7".into(), amount_minor: Some(1), ..Default::default() }, "status");
     let refunds = crm.order_refunds(w.record.id).unwrap();
-    assert_eq!(refunds.iter().map(|r| (r.key.as_str(), r.amount_minor)).collect::<Vec<_>>(), [
-        ("RF-1", 5_000),
-        ("RF-2", 2_000),
-        ("RF-3", 5_000)
-    ]);
+    assert_eq!(
+        refunds.iter().map(|r| (r.key.as_str(), r.amount_minor)).collect::<Vec<_>>(),
+        [("RF-1", 5_000), ("RF-2", 2_000), ("RF-3", 5_000)]
+    );
     assert_eq!(crm.customer_stats(c).unwrap(), common::recomputed_stats(&crm, c));
     // Deleting the order takes its refunds with it.
     crm.delete_order(w.record.id).unwrap();

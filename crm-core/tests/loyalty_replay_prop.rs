@@ -34,7 +34,8 @@ const PROGRAM: &str = r#"{"name": "Replay",
     ]}"#;
 
 const COUNTRIES: [&str; 3] = ["SG", "GB", "SG"];
-const SKUS: [(&str, &str); 5] = [("SHOE", "shoes"), ("TOY", "toys"), ("BOOK", "books"), ("GIFT", "gifts"), ("MUG", "home")];
+const SKUS: [(&str, &str); 5] =
+    [("SHOE", "shoes"), ("TOY", "toys"), ("BOOK", "books"), ("GIFT", "gifts"), ("MUG", "home")];
 
 /// An order's content: time (days into 2025), currency, channel, lines (sku index,
 /// quantity, unit price) and the total's difference from the lines' sum.

@@ -421,7 +421,8 @@ fn build(cs: &[CustomerSpec], os: &[OrderSpec], is: &[InteractionSpec], statics:
                     quantity: q,
                     unit_price_minor: p,
                 })
-                .collect::<Vec<_>>().into(),
+                .collect::<Vec<_>>()
+                .into(),
         })
         .unwrap();
     }

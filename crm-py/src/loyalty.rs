@@ -112,6 +112,15 @@ impl PyCrm {
         })
     }
 
+    /// What expiring at `as_of_us` would expire (a forecast); writes nothing.
+    fn expire_points_dry_run(&self, py: Python<'_>, as_of_us: i64) -> Result<(i64, i64)> {
+        let at = as_of(Some(as_of_us))?.unwrap_or_else(chrono::Utc::now);
+        self.run(py, move |crm| {
+            let r = crm.expire_points_dry_run(at)?;
+            Ok((r.lots, r.points))
+        })
+    }
+
     /// A customer's balances as JSON.
     fn points_balance(&self, py: Python<'_>, customer_id: i64) -> Result<String> {
         self.run(py, move |crm| Ok(json::dump(&crm.points_balance(CustomerId(customer_id))?)))

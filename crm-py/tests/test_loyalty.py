@@ -39,6 +39,8 @@ def test_refund_undone_and_deletions_settle_the_ledger(db: crm.Crm, ada: crm.Cus
     w = db.record_order(order(total=4200))
     db.record_order(order(total=4200, status="refunded"))
     db.record_order(order(total=4200))
+    assert db.points_balance(ada.id).balance == 0, "an order sent again without a status keeps its status"
+    db.record_order(order(total=4200, status="completed"))
     assert db.points_balance(ada.id).balance == 84, "a refund undone gives the points back"
     db.delete_order(w.record.id)
     assert db.points_balance(ada.id).balance == 0, "a deleted order takes its points with it"
@@ -244,3 +246,72 @@ def test_simulation_errors_are_typed_and_write_nothing(db: crm.Crm, ada: crm.Cus
     with pytest.raises(crm.NotFoundError):
         db.simulate_loyalty(customers=[ada.id, 999_999])
     assert (db.points_statement(ada.id), db.changes_since(0)) == before
+
+
+def test_corrections_keep_what_was_not_sent_and_points_follow(db: crm.Crm, ada: crm.Customer) -> None:
+    db.set_loyalty_program(PROGRAM)
+    w = db.record_order(order(total=4200))
+    assert db.points_balance(ada.id).balance == 84
+    # The order sent again without its lines or status: both kept.
+    again = order(total=4200)
+    del again["items"]
+    assert db.record_order(again).outcome == "unchanged"
+    # A status-only update, and back.
+    s = db.set_order_status("O-1", "refunded")
+    assert (s.outcome, s.record.status, len(s.record.items)) == ("updated", "refunded", 1)
+    assert db.points_balance(ada.id).balance == 0
+    db.update_order(w.record.id, status="completed")
+    assert db.points_balance(ada.id).balance == 84
+    # A partial refund by lines: one of the two books; a retry changes nothing.
+    r = db.refund_order("O-1", "RF-1", lines=[("BOOK-1", 1)])
+    assert (r.outcome, r.record.total.minor, r.record.items[0].quantity) == ("updated", 2100, 1)
+    assert db.points_balance(ada.id).balance == 42
+    assert db.refund_order("O-1", "RF-1", lines=[("BOOK-1", 1)]).outcome == "unchanged"
+    assert [x.key for x in db.order_refunds(w.record.id)] == ["RF-1"]
+    assert db.customer_stats(ada.id).total_spent[0].minor == 2100
+    # Refusals name their field and change nothing.
+    before = (db.points_statement(ada.id), db.changes_since(0, 10_000))
+    with pytest.raises(crm.ConflictError):
+        db.refund_order("O-1", "RF-1", amount_minor=5)
+    with pytest.raises(crm.ValidationError) as e:
+        db.refund_order("O-1", "RF-2", amount_minor=999_999)
+    assert e.value.field == "amount_minor"
+    with pytest.raises(crm.ValidationError) as e:
+        db.refund_order("O-1", "RF-2", lines=[("BOOK-1", 5)])
+    assert e.value.field == "lines[0].quantity"
+    with pytest.raises(crm.ValidationError) as e:
+        db.set_order_status("O-1", "lost")
+    assert e.value.field == "status"
+    with pytest.raises(crm.NotFoundError):
+        db.set_order_status("O-404", "refunded")
+    assert (db.points_statement(ada.id), db.changes_since(0, 10_000)) == before
+    # Moved to another customer: the points go along.
+    bob = db.upsert_customer({"external_id": "C-2", "name": "Bob"}).record
+    db.update_order_by_external_id("O-1", customer_external_id="C-2")
+    assert (db.points_balance(ada.id).balance, db.points_balance(bob.id).balance) == (0, 42)
+    assert db.customer_stats(bob.id).order_count == 1
+
+
+def test_loyalty_times_are_bounded_and_forecasts_write_nothing(db: crm.Crm, ada: crm.Customer) -> None:
+    db.set_loyalty_program({"name": "Short", "expiry_days": 30})
+    db.earn_points(ada.id, 100, "E-1")
+    far = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400)
+    old = dt.datetime(1969, 7, 20, tzinfo=dt.timezone.utc)
+    before = (db.points_statement(ada.id), db.changes_since(0, 10_000))
+    for call, field in [
+        (lambda: db.earn_points(ada.id, 5, "E-2", at=far), "at"),
+        (lambda: db.earn_points(ada.id, 5, "E-2", at=old), "at"),
+        (lambda: db.redeem_points(ada.id, 5, "R-1", at=far), "at"),
+        (lambda: db.award_event(ada.id, "birthday", "B-1", at=far), "at"),
+        (lambda: db.expire_points(far), "as_of"),
+        (lambda: db.review_tiers(far), "as_of"),
+        (lambda: db.points_balance_as_of(ada.id, far), "at"),
+        (lambda: db.expire_points(dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc), dry_run=True), "as_of"),
+    ]:
+        with pytest.raises(crm.ValidationError) as e:
+            call()
+        assert e.value.field == field
+    # The forecast sees the 100 points lapse within 400 days; nothing is written.
+    assert db.expire_points(far, dry_run=True) == (1, 100)
+    assert db.expire_points() == (0, 0)
+    assert (db.points_statement(ada.id), db.changes_since(0, 10_000)) == before

@@ -37,10 +37,10 @@ mod program;
 pub mod simulate;
 pub mod tiers;
 
-pub(crate) use orders::{customer_deleted, order_changed, order_deleted, OrderLoyalty};
 pub use api::{Balance, ExpiryReport, Statement, TierReview};
 pub use earning::{Earning, RulePoints};
 pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
+pub(crate) use orders::{customer_deleted, order_changed, order_deleted, OrderLoyalty};
 pub use program::{
     Caps, DebtPolicy, EarnRule, Event, MultiplierBy, Program, Rate, Rounding, RuleKind, MAX_DAYS, MAX_MULTIPLIER,
     MAX_POINTS,

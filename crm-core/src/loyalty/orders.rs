@@ -281,11 +281,8 @@ impl<T: StoreTx> EarnContext for Repricing<'_, T> {
 
 /// What the program gives `o` (completed, of the earning's customer) in the earning's context.
 fn worth(tx: &mut impl StoreTx, p: &Program, o: &Order, h: &Held<'_>) -> Result<Earning> {
-    let mut ctx = Repricing {
-        live: TxContext { tx, customer: o.customer_id },
-        conditions: &h.note.conditions,
-        own: &h.usage,
-    };
+    let mut ctx =
+        Repricing { live: TxContext { tx, customer: o.customer_id }, conditions: &h.note.conditions, own: &h.usage };
     earning::order_points(p, o, h.note.tier.as_deref(), h.note.first_order, &mut ctx)
 }
 
@@ -301,7 +298,11 @@ struct Change {
 impl Change {
     /// `to` less `from`, rule by rule and period by period.
     fn between(from: &Earning, to: &Earning) -> Change {
-        let mut c = Change { points: to.points - from.points, qualifying: to.qualifying - from.qualifying, ..Change::default() };
+        let mut c = Change {
+            points: to.points - from.points,
+            qualifying: to.qualifying - from.qualifying,
+            ..Change::default()
+        };
         for (e, sign) in [(from, -1), (to, 1)] {
             for r in &e.rules {
                 *c.rules.entry(r.rule.clone()).or_default() += sign * r.points;
@@ -405,7 +406,14 @@ pub(crate) fn order_changed(
 }
 
 /// An order's first earning for its customer.
-fn earn(tx: &mut impl StoreTx, acc: &mut StatsAcc, p: &Program, o: &Order, key: &str, now: DateTime<Utc>) -> Result<()> {
+fn earn(
+    tx: &mut impl StoreTx,
+    acc: &mut StatsAcc,
+    p: &Program,
+    o: &Order,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if p.rules.iter().any(|r| r.when.is_some()) {
         acc.settle(tx, o.customer_id)?;
     }

@@ -305,7 +305,10 @@ impl Program {
         ];
         for (field, d) in days {
             if d.is_some_and(|d| d > MAX_DAYS) {
-                return Err(Error::validation(field, format!("{} is more than {MAX_DAYS} days (a century)", d.unwrap_or(0))));
+                return Err(Error::validation(
+                    field,
+                    format!("{} is more than {MAX_DAYS} days (a century)", d.unwrap_or(0)),
+                ));
             }
         }
         if let Some(t) = &self.tiers {

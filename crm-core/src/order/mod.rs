@@ -170,10 +170,7 @@ pub struct OrderPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_minor: Option<i64>,
     /// New channel (`null` clears it).
-    #[serde(
-        deserialize_with = "crate::customer::double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "crate::customer::double_option", skip_serializing_if = "Option::is_none")]
     pub channel: Option<Option<String>>,
     /// New line items (replace all of them).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -41,6 +41,8 @@ from .records import (
     LineItem,
     Money,
     Order,
+    OrderRefund,
+    RefundLine,
     Page,
     TimelineEntry,
     Written,
@@ -66,7 +68,7 @@ __all__ = [
     "StorageError", "IoError", "InsufficientPointsError", "PointsEntry", "PointsBalance", "LoyaltySimulation",
     "IngestReport", "RowError",
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",
-    "Order", "Page", "TimelineEntry", "Written",
+    "Order", "OrderRefund", "RefundLine", "Page", "TimelineEntry", "Written",
     "Rule", "Segment", "Snapshot", "Refresh", "ScoringPlan", "ScoringRule", "StageRule",
     "rfm", "RfmBoundaries", "RfmConfig", "RfmModel", "RfmScore",
 ]

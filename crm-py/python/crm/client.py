@@ -19,6 +19,7 @@ from .records import (
     Interaction,
     Money,
     Order,
+    OrderRefund,
     Page,
     TimelineEntry,
     Written,
@@ -233,9 +234,92 @@ class Crm:
 
     def record_order(self, record: Record) -> Written[Order]:
         """Records an order (the core's ``NewOrder`` as a dict), idempotent by external id;
-        a changed status updates it and the statistics."""
+        a change (status, total, lines, time, customer) updates it, the statistics and the
+        loyalty points. Keys left out (``status``, ``channel``, ``items``, the customer)
+        keep what an existing order has; ``"items": []`` removes its lines.
+
+        >>> import crm, datetime as dt
+        >>> db = crm.open(":memory:")
+        >>> c = db.create_customer({"name": "Ada"})
+        >>> o = {"external_id": "O-1", "customer_id": c.id, "occurred_at": dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc),
+        ...      "currency": "EUR", "total_minor": 5000, "items": [{"sku": "B-1", "quantity": 2, "unit_price_minor": 2500}]}
+        >>> db.record_order(o).outcome
+        'created'
+        >>> del o["items"]; db.record_order(o).outcome   # the lines are kept
+        'unchanged'
+        """
         d = json.loads(self._native.record_order(_frames.record_json(record)))
         return Written(Order.from_dict(d["record"]), d["outcome"])
+
+    def update_order(self, id: int, patch: Optional[Record] = None, **fields: Any) -> Written[Order]:
+        """Applies a partial update (the core's ``OrderPatch``: ``status``, ``total_minor``,
+        ``currency``, ``items``, ``occurred_at``, ``channel`` — ``None`` clears it —,
+        ``customer_id`` or ``customer_external_id`` to move the order) to the order with
+        this id; only the fields given change, and statistics and points follow."""
+        merged = {**(patch or {}), **fields}
+        d = json.loads(self._native.update_order(id, _frames.record_json(merged)))
+        return Written(Order.from_dict(d["record"]), d["outcome"])
+
+    def update_order_by_external_id(
+        self, external_id: str, patch: Optional[Record] = None, **fields: Any
+    ) -> Written[Order]:
+        """:meth:`update_order` of the order with this external id."""
+        merged = {**(patch or {}), **fields}
+        d = json.loads(self._native.update_order_by_external_id(external_id, _frames.record_json(merged)))
+        return Written(Order.from_dict(d["record"]), d["outcome"])
+
+    def set_order_status(self, external_id: str, status: str) -> Written[Order]:
+        """Sets the status (``completed``, ``refunded``, ``cancelled``) of the order with this
+        external id and nothing else: its lines, total and channel stay."""
+        d = json.loads(self._native.set_order_status(external_id, status))
+        return Written(Order.from_dict(d["record"]), d["outcome"])
+
+    def refund_order(
+        self,
+        external_id: str,
+        key: str,
+        *,
+        amount_minor: Optional[int] = None,
+        lines: Optional[Iterable[Union[Record, Tuple[str, int]]]] = None,
+        at: Optional[_dt.datetime] = None,
+    ) -> Written[Order]:
+        """Refunds part or all of a completed order: ``lines`` as ``(sku, quantity)`` pairs
+        or ``{"sku", "quantity"}`` dicts, and/or an ``amount_minor`` (when both are given,
+        the amount is what went back; with lines alone, their value). The refunded units
+        leave the lines, the amount leaves the total; with nothing left the order becomes
+        ``refunded``. Statistics and loyalty points follow. ``key`` makes it idempotent:
+        the same refund again is ``unchanged``, another refund under the key raises
+        :class:`crm.ConflictError`; a refund of more than is left raises
+        :class:`crm.ValidationError` naming the field, writing nothing.
+
+        >>> import crm, datetime as dt
+        >>> db = crm.open(":memory:")
+        >>> c = db.create_customer({"name": "Ada"})
+        >>> _ = db.record_order({"external_id": "O-1", "customer_id": c.id, "currency": "EUR", "total_minor": 6000,
+        ...     "occurred_at": dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc),
+        ...     "items": [{"sku": "SHOE", "quantity": 2, "unit_price_minor": 2500},
+        ...               {"sku": "SOCK", "quantity": 1, "unit_price_minor": 1000}]})
+        >>> w = db.refund_order("O-1", "RF-1", lines=[("SHOE", 1)])
+        >>> w.outcome, w.record.total.minor
+        ('updated', 3500)
+        >>> db.refund_order("O-1", "RF-1", lines=[("SHOE", 1)]).outcome
+        'unchanged'
+        """
+        refund: Dict[str, Any] = {"key": key}
+        if amount_minor is not None:
+            refund["amount_minor"] = amount_minor
+        if lines is not None:
+            refund["lines"] = [
+                {"sku": x[0], "quantity": x[1]} if isinstance(x, tuple) else dict(x) for x in lines
+            ]
+        if at is not None:
+            refund["at"] = at
+        d = json.loads(self._native.refund_order(external_id, _frames.record_json(refund)))
+        return Written(Order.from_dict(d["record"]), d["outcome"])
+
+    def order_refunds(self, id: int) -> List[OrderRefund]:
+        """The refunds of an order, oldest first."""
+        return [OrderRefund.from_dict(r) for r in json.loads(self._native.order_refunds(id))]
 
     def get_order(self, id: int) -> Order:
         """Reads an order with its line items."""
@@ -670,8 +754,18 @@ class Crm:
         d = json.loads(text)
         return PointsEntry.from_dict(d["entry"], d["replayed"])
 
-    def expire_points(self, as_of: Optional[_dt.datetime] = None) -> Tuple[int, int]:
-        """Expires every lot due at ``as_of`` (default now), each once; ``(lots, points)``."""
+    def expire_points(self, as_of: Optional[_dt.datetime] = None, *, dry_run: bool = False) -> Tuple[int, int]:
+        """Expires every lot due at ``as_of`` (default now), each once; ``(lots, points)``.
+
+        ``as_of`` is an event time (no more than the configured ``max_future_secs`` ahead,
+        a day by default; :class:`crm.ValidationError` on ``as_of`` otherwise), and no lot
+        is expired before its expiry by the real clock. With ``dry_run=True`` nothing is
+        written and ``as_of`` may lie up to ``max_forecast_days`` ahead (ten years by
+        default): a forecast of what will have lapsed by then."""
+        if dry_run:
+            at = micros(as_of if as_of is not None else _dt.datetime.now(_dt.timezone.utc))
+            assert at is not None
+            return self._native.expire_points_dry_run(at)
         return self._native.expire_points(micros(as_of))
 
     def points_balance(self, customer_id: int) -> PointsBalance:

@@ -178,6 +178,43 @@ class LineItem:
 
 
 @dataclass(frozen=True)
+class RefundLine:
+    """Units of one line (by SKU) refunded."""
+
+    sku: str
+    quantity: int
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundLine:
+        """Builds the record from its dict (serde) shape."""
+        return cls(d["sku"], int(d["quantity"]))
+
+
+@dataclass(frozen=True)
+class OrderRefund:
+    """A stored refund of an order: what went back, under which key, when."""
+
+    order_id: int
+    key: str
+    amount_minor: int
+    lines: List[RefundLine]
+    at: _dt.datetime
+    created_at: _dt.datetime
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OrderRefund:
+        """Builds the record from its dict (serde) shape."""
+        return cls(
+            order_id=int(d["order_id"]),
+            key=d["key"],
+            amount_minor=int(d["amount_minor"]),
+            lines=[RefundLine.from_dict(x) for x in d.get("lines") or ()],
+            at=_time(d["at"]),
+            created_at=_time(d["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class Order:
     """A stored order with its line items."""
 

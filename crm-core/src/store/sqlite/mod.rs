@@ -827,7 +827,14 @@ impl StoreTx for SqliteTx<'_> {
                 "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![r.order_id.0, r.key, r.amount_minor, json(&r.lines), micros(r.at), micros(r.created_at)])?;
+            .execute(params![
+                r.order_id.0,
+                r.key,
+                r.amount_minor,
+                json(&r.lines),
+                micros(r.at),
+                micros(r.created_at)
+            ])?;
         Ok(())
     }
 
