@@ -275,3 +275,18 @@ fn unknown_fields_in_json_input_are_refused() {
     let e = serde_json::from_str::<CustomerPatch>(r#"{"nmae":"A"}"#).unwrap_err();
     assert!(e.to_string().contains("nmae"), "{e}");
 }
+
+#[test]
+fn rule_times_are_bounded() {
+    let (crm, c) = setup();
+    let rule = crm_core::rule::parse("last_order_at within 30 days").unwrap();
+    let y9999 = Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap();
+    let y1969 = Utc.with_ymd_and_hms(1969, 1, 1, 0, 0, 0).unwrap();
+    for t in [y9999, y1969] {
+        refused(&crm, "as_of", || crm.count_matching(&rule, Some(t)));
+        refused(&crm, "as_of", || crm.members_matching(&rule, Some(t), None, 10));
+        refused(&crm, "as_of", || crm.matches_at(c.id, &rule, Some(t)));
+    }
+    // A forecast a year ahead is a question a host may ask.
+    assert_eq!(crm.count_matching(&rule, Some(Utc::now() + chrono::Duration::days(365))).unwrap(), 0);
+}

@@ -61,6 +61,9 @@ def test_ad_hoc_rules(db, ids):
     assert db.count_matching('"vip" in tags') == 2
     assert db.count_matching(crm.parse_rule('"vip" in tags')) == 2
     assert db.count_matching("last_order_at within 30 days", as_of=NOW - dt.timedelta(days=60)) == 0
+    with pytest.raises(crm.ValidationError) as e:
+        db.count_matching("last_order_at within 30 days", as_of=dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc))
+    assert e.value.field == "as_of"
     assert db.count_matching("last_order_at within 30 days", as_of=(NOW - dt.timedelta(days=5)).replace(tzinfo=None)) == 1
     assert db.members_matching("true") == [a, b, c]
     assert db.members_matching("true", after=a, limit=1) == [b]

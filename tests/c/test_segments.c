@@ -115,6 +115,10 @@ int main(int argc, char **argv) {
     CHECK(n == 2);
     CHECK_OK(crm_rule_count(db, "last_order_at within 30 days", now - 60 * DAY_US, &n));
     CHECK(n == 0);
+    /* An as-of time is bounded: before 1970 or centuries ahead is refused on `as_of`. */
+    CHECK_ERR(crm_rule_count(db, "last_order_at within 30 days", -DAY_US, &n), CRM_ERR_VALIDATION, "outside", "as_of");
+    CHECK_ERR(crm_rule_count(db, "last_order_at within 30 days", now + 100000 * DAY_US, &n), CRM_ERR_VALIDATION,
+              "outside", "as_of");
     CHECK_OK(crm_rule_members(db, "\"vip\" in tags", now, 0, ids, 1, &len));
     CHECK(len == 1 && ids[0] == a);
     CHECK_OK(crm_rule_members(db, "\"vip\" in tags", now, ids[0], ids, 1, &len));

@@ -254,10 +254,18 @@ impl<S: Store> Crm<S> {
     /// assert_eq!(crm.count_matching(&parse(r#"name starts with "A""#).unwrap(), None).unwrap(), 1);
     /// ```
     pub fn count_matching(&self, rule: &Expr, as_of: Option<DateTime<Utc>>) -> Result<i64> {
+        let as_of = self.rule_time(as_of)?;
         self.store.read(|tx| {
-            let c = check(rule, &definitions(tx)?, as_of.unwrap_or_else(Utc::now))?;
+            let c = check(rule, &definitions(tx)?, as_of)?;
             tx.rule_count(&c)
         })
+    }
+
+    /// The time a rule is evaluated at: `as_of` (from `min_time` to
+    /// [`max_forecast_days`](crate::ValidationConfig::max_forecast_days) ahead, so that
+    /// "who will have lapsed next quarter" can be asked), or now.
+    fn rule_time(&self, as_of: Option<DateTime<Utc>>) -> Result<DateTime<Utc>> {
+        as_of.map_or_else(|| Ok(Utc::now()), |t| self.validator.forecast_time("as_of", t))
     }
 
     /// Customers meeting `rule` now, ascending by id, strictly after `after`, at most
@@ -270,8 +278,9 @@ impl<S: Store> Crm<S> {
         limit: usize,
     ) -> Result<Vec<CustomerId>> {
         check_page(limit)?;
+        let as_of = self.rule_time(as_of)?;
         self.store.read(|tx| {
-            let c = check(rule, &definitions(tx)?, as_of.unwrap_or_else(Utc::now))?;
+            let c = check(rule, &definitions(tx)?, as_of)?;
             tx.rule_members(&c, after, limit)
         })
     }
@@ -291,8 +300,9 @@ impl<S: Store> Crm<S> {
 
     /// [`Crm::matches`] as of a time (`now()` in the rule), default now.
     pub fn matches_at(&self, customer: CustomerId, rule: &Expr, as_of: Option<DateTime<Utc>>) -> Result<bool> {
+        let as_of = self.rule_time(as_of)?;
         self.store.read(|tx| {
-            let c = check(rule, &definitions(tx)?, as_of.unwrap_or_else(Utc::now))?;
+            let c = check(rule, &definitions(tx)?, as_of)?;
             evaluate_one(tx, customer, &c)
         })
     }
