@@ -1425,10 +1425,12 @@ enum crm_status crm_points_redeem(const crm_t *crm,
 /**
  * `crm_points_redeem` effective at `at_us` (microseconds since the epoch, or
  * `CRM_NO_TIME` for now): back-office corrections, imports of past redemptions. Lots
- * pending or expired at `at_us` do not count.
+ * pending or expired at `at_us` do not count; no lot is expired before its expiry by the
+ * real clock.
  *
- * Errors: as for `crm_points_redeem`, and `CRM_ERR_VALIDATION` (`as_of`) for a time out
- * of range. Nothing is written on failure. Thread safety: see `crm_t`.
+ * Errors: as for `crm_points_redeem`, and `CRM_ERR_VALIDATION` (`at`) for a time outside the
+ * validation settings' bounds (`min_time` to `max_future_secs` ahead of now). Nothing is
+ * written on failure. Thread safety: see `crm_t`.
  *
  * # Safety
  * Pointers are NULL or valid for their documented use.
