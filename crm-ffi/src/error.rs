@@ -93,7 +93,8 @@ impl FfiError {
         FfiError::new(CRM_ERR_NULL_ARGUMENT, format!("{arg} must not be NULL"), Some(arg))
     }
 
-    pub fn json(arg: &str, e: &serde_json::Error) -> FfiError {
+    /// `CRM_ERR_INVALID_JSON` on the argument `arg`; the message names the path in it.
+    pub fn json(arg: &str, e: &crm_core::json::JsonError) -> FfiError {
         FfiError::new(CRM_ERR_INVALID_JSON, format!("{arg}: {e}"), Some(arg))
     }
 
