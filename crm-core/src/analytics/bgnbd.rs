@@ -138,8 +138,9 @@ impl BgNbd {
         let g = Grouped::new(data, weights)?;
         let obj = BgObjective { g: &g, penalizer: opts.penalizer };
         let mut hook = |n| progress(Progress { step: Step::FitBgNbd, done: n, total: None });
-        let opt = optim::minimize(&obj, vec![0.1; 4], opts, "BG/NBD", &optim::Watch::new(&mut hook))?;
-        let se = optim::checked_standard_errors(&obj, &opt.x, g.total, "BG/NBD")?;
+        let watch = optim::Watch::new(&mut hook);
+        let opt = optim::minimize(&obj, vec![0.1; 4], opts, "BG/NBD", &watch)?;
+        let se = optim::checked_standard_errors(&obj, &opt.x, g.total, "BG/NBD", &watch)?;
         let p = |i: usize| opt.x[i].exp();
         let params = BgNbdParams { r: p(0), alpha: p(1) / g.scale, a: p(2), b: p(3) };
         let standard_errors = BgNbdParams { r: se[0], alpha: se[1] / g.scale, a: se[2], b: se[3] };

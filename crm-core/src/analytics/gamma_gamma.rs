@@ -127,8 +127,9 @@ impl GammaGamma {
         let mean_m = g.iter().map(|r| r.w * r.m).sum::<f64>() / total;
         let obj = GgObjective { xs: &xs, rows: &g, total, scale: mean_m, penalizer: opts.penalizer };
         let mut hook = |n| progress(Progress { step: Step::FitGammaGamma, done: n, total: None });
-        let opt = optim::minimize(&obj, vec![0.1; 3], opts, "Gamma-Gamma", &optim::Watch::new(&mut hook))?;
-        let se = optim::checked_standard_errors(&obj, &opt.x, total, "Gamma-Gamma")?;
+        let watch = optim::Watch::new(&mut hook);
+        let opt = optim::minimize(&obj, vec![0.1; 3], opts, "Gamma-Gamma", &watch)?;
+        let se = optim::checked_standard_errors(&obj, &opt.x, total, "Gamma-Gamma", &watch)?;
         let params = GammaGammaParams { p: opt.x[0].exp(), q: opt.x[1].exp(), gamma: opt.x[2].exp() * mean_m };
         let standard_errors = GammaGammaParams { p: se[0], q: se[1], gamma: se[2] * mean_m };
         let plain = GgObjective { penalizer: 0.0, ..obj };

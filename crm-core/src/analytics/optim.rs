@@ -246,7 +246,7 @@ fn newton_polish<O: Objective>(
         if g.iter().map(|v| v * v).sum::<f64>().sqrt() <= tolerance {
             return Ok(Some((x, n)));
         }
-        let Some(inv) = invert(&hessian(obj, &x)) else { return Ok(None) };
+        let Some(inv) = invert(&hessian(obj, &x, watch)?) else { return Ok(None) };
         let step: Vec<f64> = inv.iter().map(|row| row.iter().zip(&g).map(|(h, g)| h * g).sum()).collect();
         let decrement: f64 = step.iter().zip(&g).map(|(s, g)| s * g).sum();
         if !(decrement > 0.0 && decrement.is_finite()) {
@@ -272,11 +272,13 @@ fn newton_polish<O: Objective>(
     Ok(None)
 }
 
-/// Hessian of `obj` at `x` by central differences of its analytic gradient, symmetrised.
-pub(crate) fn hessian<O: Objective>(obj: &O, x: &[f64]) -> Vec<Vec<f64>> {
+/// Hessian of `obj` at `x` by central differences of its analytic gradient, symmetrised;
+/// `watch` is asked before each pair of gradients.
+pub(crate) fn hessian<O: Objective>(obj: &O, x: &[f64], watch: &Watch<'_, '_>) -> Result<Vec<Vec<f64>>> {
     let n = x.len();
     let mut h = vec![vec![0.0; n]; n];
     for j in 0..n {
+        watch.tick()?;
         let step = 1e-5 * x[j].abs().max(1.0);
         let mut xp = x.to_vec();
         let mut xm = x.to_vec();
@@ -293,7 +295,7 @@ pub(crate) fn hessian<O: Objective>(obj: &O, x: &[f64]) -> Vec<Vec<f64>> {
             *v = 0.5 * (h[i][j] + h[j][i]);
         }
     }
-    sym
+    Ok(sym)
 }
 
 /// Inverse of a small symmetric matrix by Gauss-Jordan elimination with partial pivoting;
@@ -336,8 +338,14 @@ pub(crate) fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
 /// a singular or indefinite Hessian means the likelihood keeps rising towards the edge of the
 /// parameter space (for example all customers one-time buyers), which is reported as a fit
 /// that did not converge rather than as NaN.
-pub(crate) fn checked_standard_errors<O: Objective>(obj: &O, x: &[f64], n: f64, model: &str) -> Result<Vec<f64>> {
-    let se = standard_errors(obj, x, n);
+pub(crate) fn checked_standard_errors<O: Objective>(
+    obj: &O,
+    x: &[f64],
+    n: f64,
+    model: &str,
+    watch: &Watch<'_, '_>,
+) -> Result<Vec<f64>> {
+    let se = standard_errors(obj, x, n, watch)?;
     if se.iter().all(|s| s.is_finite()) {
         return Ok(se);
     }
@@ -354,19 +362,19 @@ pub(crate) fn checked_standard_errors<O: Objective>(obj: &O, x: &[f64], n: f64, 
 /// of the mean objective over `n` (total weight) observations: `se_i = p_i * sqrt(inv(n H)_ii)`.
 /// `NaN` entries where the Hessian is singular or not
 /// positive definite (the estimate is not identified along that direction).
-pub(crate) fn standard_errors<O: Objective>(obj: &O, x: &[f64], n: f64) -> Vec<f64> {
-    let mut h = hessian(obj, x);
+pub(crate) fn standard_errors<O: Objective>(obj: &O, x: &[f64], n: f64, watch: &Watch<'_, '_>) -> Result<Vec<f64>> {
+    let mut h = hessian(obj, x, watch)?;
     for row in &mut h {
         for v in row.iter_mut() {
             *v *= n;
         }
     }
-    match invert(&h) {
+    Ok(match invert(&h) {
         Some(inv) => {
             (0..x.len()).map(|i| if inv[i][i] > 0.0 { x[i].exp() * inv[i][i].sqrt() } else { f64::NAN }).collect()
         }
         None => vec![f64::NAN; x.len()],
-    }
+    })
 }
 
 #[cfg(test)]
@@ -385,7 +393,7 @@ mod tests {
     fn finds_a_quadratic_minimum_and_its_curvature() {
         let o = minimize(&Quad, vec![0.0, 0.0], &FitOptions::default(), "test", &Watch::new(&mut go_on)).unwrap();
         assert!((o.x[0] - 1.0).abs() < 1e-6 && (o.x[1] + 2.0).abs() < 1e-6, "{:?}", o.x);
-        let h = hessian(&Quad, &o.x);
+        let h = hessian(&Quad, &o.x, &Watch::new(&mut go_on)).unwrap();
         assert!((h[0][0] - 2.0).abs() < 1e-6 && (h[0][1] - 1.0).abs() < 1e-6 && (h[1][1] - 6.0).abs() < 1e-6);
         let inv = invert(&h).unwrap();
         let det = 2.0 * 6.0 - 1.0;

@@ -21,7 +21,7 @@ pub enum Step {
     /// total is not known in advance.
     Summary,
     /// Fitting BG/NBD: `done` counts likelihood evaluations (an L-BFGS iteration takes one
-    /// or a few); the total is not known in advance
+    /// or a few, the standard errors at the end a few more); the total is not known in advance
     /// ([`FitOptions::max_iterations`](crate::analytics::FitOptions::max_iterations) bounds it).
     FitBgNbd,
     /// Fitting Gamma-Gamma, counted as for [`Step::FitBgNbd`].
