@@ -166,3 +166,17 @@ def test_a_crm_error_with_an_interrupt_pending_is_keyboard_interrupt(sigint: Non
         locker.communicate("")
     assert db.counts().customers == 1
     db.close()
+
+
+def test_progress_true_shows_a_bar_per_step(db: crm.Crm, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
+    data = crm.synth.generate(customers=200, seed=4, kinds=("customers", "orders"))
+    db.ingest_customers(data["customers"])
+    db.ingest_orders(data["orders"])
+    quiet = crm.analytics.customer_values(db, "USD", END, penalizer_coef=0.001)
+    assert "scoring customers" not in capsys.readouterr().err, "progress=None shows nothing for a short call"
+    shown = crm.analytics.customer_values(db, "USD", END, penalizer_coef=0.001, progress=True)
+    err = capsys.readouterr().err
+    for label in ("reading orders", "fitting BG/NBD", "fitting Gamma-Gamma", "scoring customers"):
+        assert f"customer_values: {label}" in err, err
+    assert shown.equals(quiet)

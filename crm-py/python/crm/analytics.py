@@ -63,7 +63,7 @@ When = Union[str, _dt.datetime]
 
 ProgressArg = Union[None, bool, Callable[[str, int, Optional[int]], Any]]
 """Progress of a long analytics call, as for ingest (:data:`crm.ingest.ProgressArg`):
-``None``: a tqdm bar for large inputs (a million orders or customers) when tqdm is
+``None``: a tqdm bar for each step that runs longer than a second, when tqdm is
 installed; ``False``: none; ``True``: a tqdm bar always; a callable: called
 ``(step, done, total)`` with the GIL held, at most about every 100 ms and at each new step.
 ``step`` is ``"summary"`` (``done`` orders read; ``total`` known at its end),
@@ -72,8 +72,8 @@ None) or ``"score"`` (``done`` of ``total`` customers). The callable returning `
 (exactly) stops the call with :class:`crm.CancelledError`; an exception it raises is
 raised from the call. Nothing is written either way."""
 
-# Inputs this large take a second or more to summarise, fit or score.
-AUTO_PROGRESS_SIZE = 1_000_000
+# With progress=None, a step shows a bar once it has run this long (seconds).
+AUTO_PROGRESS_DELAY = 1.0
 
 _STEPS = {
     "summary": ("reading orders", " orders"),
@@ -86,8 +86,9 @@ _STEPS = {
 class _StepBar:
     """A tqdm bar per step of a long analytics call, driven by ``(step, done, total)``."""
 
-    def __init__(self, desc: str) -> None:
+    def __init__(self, desc: str, delay: float = 0.0) -> None:
         self._desc = desc
+        self._delay = delay
         self._bar: Any = None
         self._step: Optional[str] = None
         self._done = 0
@@ -98,7 +99,8 @@ class _StepBar:
         if step != self._step:
             self.close()
             label, unit = _STEPS.get(step, (step, ""))
-            self._bar = tqdm(desc=f"{self._desc}: {label}", unit=unit, unit_scale=True, total=total)
+            self._bar = tqdm(desc=f"{self._desc}: {label}", unit=unit, unit_scale=True, total=total,
+                             delay=self._delay)
             self._step, self._done = step, 0
         if total is not None and self._bar.total != total:
             self._bar.total = total
@@ -111,15 +113,14 @@ class _StepBar:
             self._bar = None
 
 
-def _progress(progress: ProgressArg, desc: str, size: int) -> Optional[Callable[[str, int, Optional[int]], Any]]:
-    """The callback for ``progress`` (see :data:`ProgressArg`); ``size`` is the orders or
-    customers the call reads."""
+def _progress(progress: ProgressArg, desc: str) -> Optional[Callable[[str, int, Optional[int]], Any]]:
+    """The callback for ``progress`` (see :data:`ProgressArg`)."""
     if progress is False:
         return None
     if callable(progress):
         return progress
-    if progress is None and (size < AUTO_PROGRESS_SIZE or not _have_tqdm()):
-        return None
+    if progress is None:
+        return _StepBar(desc, AUTO_PROGRESS_DELAY) if _have_tqdm() else None
     if not _have_tqdm():
         raise ImportError("progress=True needs tqdm: pip install 'crm[progress]'")
     return _StepBar(desc)
@@ -128,18 +129,14 @@ def _progress(progress: ProgressArg, desc: str, size: int) -> Optional[Callable[
 _R = TypeVar("_R")
 
 
-def _watched(progress: ProgressArg, desc: str, size: Callable[[], int], call: Callable[[Any], _R]) -> _R:
+def _watched(progress: ProgressArg, desc: str, call: Callable[[Any], _R]) -> _R:
     """Runs ``call(callback)`` with the callback for ``progress``, closing a bar after."""
-    cb = _progress(progress, desc, size() if progress is None else 0)
+    cb = _progress(progress, desc)
     try:
         return call(cb)
     finally:
         if isinstance(cb, _StepBar):
             cb.close()
-
-
-def _orders(db: "Crm") -> int:
-    return int(db.counts().orders)
 
 
 def _when(t: When, field: str) -> str:
@@ -202,7 +199,7 @@ def summary(
     Raises :class:`crm.ValidationError`: field ``orders`` when no completed order is in the
     currency, ``observation_end`` when it is before every such order, ``freq``."""
     opts = _summary_options(currency, observation_end, freq, None)
-    text = _watched(progress, "summary", lambda: _orders(db), lambda cb: db._native.analytics_summary(opts, cb))
+    text = _watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb))
     return _summary_frame(json.loads(text), holdout=False)
 
 
@@ -225,7 +222,7 @@ def calibration_and_holdout(
     completed order, or not in a period before the observation end. ``progress``: see
     :data:`ProgressArg`."""
     opts = _summary_options(currency, observation_end, freq, calibration_end)
-    text = _watched(progress, "summary", lambda: _orders(db), lambda cb: db._native.analytics_summary(opts, cb))
+    text = _watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb))
     return _summary_frame(json.loads(text), holdout=True)
 
 
@@ -235,7 +232,7 @@ def summaries(db: "Crm", observation_end: When, *, freq: str = "D", progress: Pr
     ``progress``: see :data:`ProgressArg`."""
     pd = require_pandas()
     opts = _summary_options("USD", observation_end, freq, None)
-    text = _watched(progress, "summaries", lambda: _orders(db), lambda cb: db._native.analytics_summaries(opts, cb))
+    text = _watched(progress, "summaries", lambda cb: db._native.analytics_summaries(opts, cb))
     frames = []
     for d in json.loads(text):
         f = _summary_frame(d, holdout=False)
@@ -346,7 +343,7 @@ class BetaGeoFitter(_Fitter):
         t, _ = _column(T, "T")
         w = None if weights is None else _column(weights, "weights")[0]
         fit = json.dumps(_fit_options(self.penalizer_coef, max_iterations, tolerance))
-        d = json.loads(_watched(progress, "BetaGeoFitter.fit", lambda: len(f),
+        d = json.loads(_watched(progress, "BetaGeoFitter.fit",
                                 lambda cb: _crm.bgnbd_fit(f, r, t, w, fit, cb)))
         self._take(d)
         return self
@@ -423,7 +420,7 @@ class GammaGammaFitter(_Fitter):
         m, _ = _column(monetary_value, "monetary_value")
         w = None if weights is None else _column(weights, "weights")[0]
         fit = json.dumps(_fit_options(self.penalizer_coef, max_iterations, tolerance))
-        d = json.loads(_watched(progress, "GammaGammaFitter.fit", lambda: len(f),
+        d = json.loads(_watched(progress, "GammaGammaFitter.fit",
                                 lambda cb: _crm.gamma_gamma_fit(f, m, w, fit, cb)))
         self._take(d)
         return self
@@ -461,7 +458,7 @@ class GammaGammaFitter(_Fitter):
         m, _ = _column(monetary_value, "monetary_value")
         period = _period(freq)
         values = _watched(
-            progress, "customer_lifetime_value", lambda: len(f),
+            progress, "customer_lifetime_value",
             lambda cb: _crm.customer_lifetime_value(bg, gg, f, r, t, m, period, int(time), float(discount_rate), cb),
         )
         return _result(values, scalar)
@@ -494,7 +491,7 @@ def customer_values(
         "horizon": float(horizon), "months": int(months), "discount_rate": float(discount_rate),
     }
     text = json.dumps(opts)
-    d = json.loads(_watched(progress, "customer_values", lambda: _orders(db),
+    d = json.loads(_watched(progress, "customer_values",
                             lambda cb: db._native.analytics_customer_values(text, cb)))
     rows = d["rows"]
     return pd.DataFrame({
@@ -549,7 +546,7 @@ def churn_risk(
     of a fit. ``progress``: see :data:`ProgressArg` (steps ``summary``, ``fit_bgnbd`` unless
     ``model`` is given, ``score``)."""
     opts = _churn_options(currency, observation_end, freq, threshold, penalizer_coef, model)
-    return _churn_frame(json.loads(_watched(progress, "churn_risk", lambda: _orders(db),
+    return _churn_frame(json.loads(_watched(progress, "churn_risk",
                                             lambda cb: db._native.analytics_churn_risk(opts, cb))))
 
 
@@ -566,7 +563,7 @@ def customers_at_risk(
 ) -> Any:
     """The rows of :func:`churn_risk` at risk, riskiest first (``progress`` as there)."""
     opts = _churn_options(currency, observation_end, freq, threshold, penalizer_coef, model)
-    return _churn_frame(json.loads(_watched(progress, "customers_at_risk", lambda: _orders(db),
+    return _churn_frame(json.loads(_watched(progress, "customers_at_risk",
                                             lambda cb: db._native.analytics_customers_at_risk(opts, cb))))
 
 
