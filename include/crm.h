@@ -130,6 +130,11 @@ typedef enum crm_status {
      * nothing was written. The message names both numbers.
      */
     CRM_ERR_INSUFFICIENT_POINTS = 15,
+    /**
+     * A long call was stopped by its progress callback returning `false` (see
+     * `crm_analytics_progress_fn`); it wrote nothing and handed nothing out.
+     */
+    CRM_ERR_CANCELLED = 16,
 } crm_status;
 
 /**
@@ -258,6 +263,24 @@ typedef struct crm_customer_cursor crm_customer_cursor;
  * The handle type used throughout the API (`typedef struct crm crm_t`).
  */
 typedef struct crm crm_t;
+
+/**
+ * Progress of a long analytics call, called on the calling thread between units of work
+ * (every few thousand orders read, every likelihood evaluation of a fit, every few hundred
+ * customers scored):
+ *
+ * - `step`: what the call is doing, a static string (never free it): `"summary"` (`done`
+ *   orders read; `total` known only at the step's end), `"fit_bgnbd"` and
+ *   `"fit_gamma_gamma"` (`done` likelihood evaluations; `total` -1), `"score"` (`done` of
+ *   `total` customers). `done` starts from 0 at each step. Other steps may be added.
+ * - `total`: the units of the step in all, or -1 when unknown.
+ * - `user`: the pointer given to the call.
+ *
+ * Return `true` to go on, `false` to stop: the call then fails with `CRM_ERR_CANCELLED`,
+ * writes nothing and hands nothing out. It must not call `longjmp` or throw a C++ exception
+ * through the library; it may call other crm functions.
+ */
+typedef bool (*crm_analytics_progress_fn)(const char *step, uint64_t done, int64_t total, void *user);
 
 /**
  * The common fields of a customer, for the typed upsert. Every pointer is borrowed for the
@@ -770,6 +793,123 @@ enum crm_status crm_analytics_category_affinity(const crm_t *crm,
  * Pointers are NULL or valid for their documented use.
  */
 enum crm_status crm_analytics_reports(const crm_t *crm, const char *input_json, char **out_json);
+
+/**
+ * `crm_analytics_summary`, reporting to `progress` (step `"summary"`; NULL for none) with
+ * `user`. Errors: as for `crm_analytics_summary`, and `CRM_ERR_CANCELLED` when `progress`
+ * returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use; `progress` is NULL or a function of
+ * the documented signature.
+ */
+enum crm_status crm_analytics_summary_with_progress(const crm_t *crm,
+                                                    const char *input_json,
+                                                    crm_analytics_progress_fn progress,
+                                                    void *user,
+                                                    char **out_json);
+
+/**
+ * `crm_analytics_summaries`, reporting to `progress` (step `"summary"`; NULL for none) with
+ * `user`. Errors: as for `crm_analytics_summaries`, and `CRM_ERR_CANCELLED` when `progress`
+ * returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * As for `crm_analytics_summary_with_progress`.
+ */
+enum crm_status crm_analytics_summaries_with_progress(const crm_t *crm,
+                                                      const char *input_json,
+                                                      crm_analytics_progress_fn progress,
+                                                      void *user,
+                                                      char **out_json);
+
+/**
+ * `crm_analytics_fit`, reporting to `progress` (steps `"summary"`, `"fit_bgnbd"`,
+ * `"fit_gamma_gamma"`; NULL for none) with `user`. Errors: as for `crm_analytics_fit`, and
+ * `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
+ * `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * As for `crm_analytics_summary_with_progress`.
+ */
+enum crm_status crm_analytics_fit_with_progress(const crm_t *crm,
+                                                const char *input_json,
+                                                crm_analytics_progress_fn progress,
+                                                void *user,
+                                                char **out_json);
+
+/**
+ * `crm_analytics_bgnbd_fit`, reporting to `progress` (step `"fit_bgnbd"`; NULL for none)
+ * with `user`. Errors: as for `crm_analytics_bgnbd_fit`, and `CRM_ERR_CANCELLED` when
+ * `progress` returns `false`. Free `out_json` with `crm_string_free`. Thread safety: needs
+ * no handle; safe from any thread.
+ *
+ * # Safety
+ * As for `crm_analytics_summary_with_progress`.
+ */
+enum crm_status crm_analytics_bgnbd_fit_with_progress(const char *input_json,
+                                                      crm_analytics_progress_fn progress,
+                                                      void *user,
+                                                      char **out_json);
+
+/**
+ * `crm_analytics_gamma_gamma_fit`, reporting to `progress` (step `"fit_gamma_gamma"`; NULL
+ * for none) with `user`. Errors: as for `crm_analytics_gamma_gamma_fit`, and
+ * `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
+ * `crm_string_free`. Thread safety: needs no handle; safe from any thread.
+ *
+ * # Safety
+ * As for `crm_analytics_summary_with_progress`.
+ */
+enum crm_status crm_analytics_gamma_gamma_fit_with_progress(const char *input_json,
+                                                            crm_analytics_progress_fn progress,
+                                                            void *user,
+                                                            char **out_json);
+
+/**
+ * `crm_analytics_customer_values`, reporting to `progress` (steps `"summary"`,
+ * `"fit_bgnbd"`, `"fit_gamma_gamma"`, `"score"`; NULL for none) with `user`. Errors: as for
+ * `crm_analytics_customer_values`, and `CRM_ERR_CANCELLED` when `progress` returns `false`.
+ * Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * As for `crm_analytics_summary_with_progress`.
+ */
+enum crm_status crm_analytics_customer_values_with_progress(const crm_t *crm,
+                                                            const char *input_json,
+                                                            crm_analytics_progress_fn progress,
+                                                            void *user,
+                                                            char **out_json);
+
+/**
+ * `crm_analytics_churn_risk`, reporting to `progress` (steps `"summary"`, `"fit_bgnbd"`
+ * unless `params` are given, `"score"`; NULL for none) with `user`. Errors: as for
+ * `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
+ * `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * As for `crm_analytics_summary_with_progress`.
+ */
+enum crm_status crm_analytics_churn_risk_with_progress(const crm_t *crm,
+                                                       const char *input_json,
+                                                       crm_analytics_progress_fn progress,
+                                                       void *user,
+                                                       char **out_json);
+
+/**
+ * `crm_analytics_customers_at_risk`, reporting to `progress` as
+ * `crm_analytics_churn_risk_with_progress` does. Errors: as for
+ * `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
+ * `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * As for `crm_analytics_summary_with_progress`.
+ */
+enum crm_status crm_analytics_customers_at_risk_with_progress(const crm_t *crm,
+                                                              const char *input_json,
+                                                              crm_analytics_progress_fn progress,
+                                                              void *user,
+                                                              char **out_json);
 
 /**
  * Creates a customer from JSON in the shape of crm-core's `NewCustomer`

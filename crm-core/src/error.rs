@@ -112,6 +112,11 @@ pub enum Error {
         /// Highest version this build knows.
         supported: i64,
     },
+    /// The caller's progress callback asked a long call to stop (see
+    /// [`analytics::Progress`](crate::analytics::Progress)); the call wrote nothing and
+    /// returned no result.
+    #[error("cancelled: the progress callback stopped the call")]
+    Cancelled,
     /// A file or stream could not be read or written.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -39,6 +39,7 @@ pub mod customer;
 mod error;
 pub mod ingest;
 pub mod interaction;
+pub mod json;
 pub mod loyalty;
 mod money;
 pub mod order;

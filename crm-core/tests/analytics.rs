@@ -2,11 +2,13 @@
 //! predictions against `lifetimes`, summaries against a naive recomputation, and bad input.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Duration, Utc};
 use crm_core::analytics::{
     BgNbd, BgNbdParams, ChurnOptions, CoPurchaseOptions, FitOptions, FittedBgNbd, FittedGammaGamma, GammaGamma,
-    GammaGammaParams, Period, ReportOptions, ReportPeriod, Rfm, Spend, SummaryOptions, ValueOptions,
+    GammaGammaParams, Period, Progress, ProgressFn, ReportOptions, ReportPeriod, Rfm, Spend, Step, SummaryOptions,
+    ValueOptions, SUMMARY_EVERY,
 };
 use crm_core::synth::{Synth, SynthConfig};
 use crm_core::{Crm, CustomerId, Error, NewCustomer, NewOrder, OrderStatus};
@@ -567,4 +569,134 @@ proptest! {
             Err(e) => prop_assert!(false, "{e}"),
         }
     }
+}
+
+/// Every report a `*_with_progress` call makes, in order.
+type Reports = Vec<(Step, u64, Option<u64>)>;
+
+/// A `*_with_progress` call, its result printed for comparison.
+type WatchedCall<'a> = Box<dyn Fn(&mut ProgressFn<'_>) -> crm_core::Result<String> + 'a>;
+
+/// Runs `call` with a callback that records every report and stops at report number
+/// `stop_at` (never, with `None`).
+fn watched<T>(
+    stop_at: Option<usize>,
+    call: impl FnOnce(&mut ProgressFn<'_>) -> crm_core::Result<T>,
+) -> (crm_core::Result<T>, Reports) {
+    let mut seen = Vec::new();
+    let mut hook = |p: Progress| {
+        seen.push((p.step, p.done, p.total));
+        if Some(seen.len() - 1) == stop_at {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let r = call(&mut hook);
+    (r, seen)
+}
+
+#[test]
+fn progress_reports_each_step_and_a_stop_cancels_writing_nothing() {
+    let (crm, synth) = synth_crm(2_000);
+    let usd = "USD".parse().unwrap();
+    let opts = SummaryOptions::new(usd, synth.config().end - Duration::seconds(1));
+    let fit = FitOptions::default();
+    let values = ValueOptions::new(opts);
+    let churn = ChurnOptions::new(opts);
+    let written = |crm: &Crm| {
+        let mut seq = 0;
+        while let Some(last) = crm.changes_since(seq, 10_000).unwrap().last() {
+            seq = last.seq;
+        }
+        (crm.counts().unwrap(), seq)
+    };
+    let before = written(&crm);
+
+    // Each call with a callback that never stops gives what the plain call gives, and reports
+    // its steps in order, each counting up from 0.
+    let summary = crm.purchase_summary(&opts).unwrap();
+    let (r, s) = watched(None, |p| crm.purchase_summary_with_progress(&opts, p));
+    assert_eq!(r.unwrap(), summary);
+    let orders = s.last().unwrap().1;
+    assert!(orders > SUMMARY_EVERY, "{orders} orders: enough for reports along the way");
+    assert_eq!(s.last().unwrap(), &(Step::Summary, orders, Some(orders)));
+    assert_eq!(s.len() as u64, 2 + orders / SUMMARY_EVERY);
+    let (r, s) = watched(None, |p| crm.purchase_summaries_with_progress(&opts, p));
+    assert_eq!(r.unwrap(), crm.purchase_summaries(&opts).unwrap());
+    assert!(s.iter().all(|p| p.0 == Step::Summary) && s.last().unwrap().1 >= orders);
+    let calls: Vec<(&str, WatchedCall<'_>, Vec<Step>)> = vec![
+        (
+            "fit",
+            Box::new(|p| Ok(format!("{:?}", crm.fit_purchase_models_with_progress(&opts, &fit, p)?))),
+            vec![Step::Summary, Step::FitBgNbd, Step::FitGammaGamma],
+        ),
+        (
+            "values",
+            Box::new(|p| Ok(format!("{:?}", crm.customer_values_with_progress(&values, p)?))),
+            vec![Step::Summary, Step::FitBgNbd, Step::FitGammaGamma, Step::Score],
+        ),
+        (
+            "churn",
+            Box::new(|p| Ok(format!("{:?}", crm.churn_risk_with_progress(&churn, p)?))),
+            vec![Step::Summary, Step::FitBgNbd, Step::Score],
+        ),
+        (
+            "at risk",
+            Box::new(|p| Ok(format!("{:?}", crm.customers_at_risk_with_progress(&churn, p)?))),
+            vec![Step::Summary, Step::FitBgNbd, Step::Score],
+        ),
+    ];
+    let plain = [
+        format!("{:?}", crm.fit_purchase_models(&opts, &fit).unwrap()),
+        format!("{:?}", crm.customer_values(&values).unwrap()),
+        format!("{:?}", crm.churn_risk(&churn).unwrap()),
+        format!("{:?}", crm.customers_at_risk(&churn).unwrap()),
+    ];
+    for ((name, call, steps), plain) in calls.iter().zip(&plain) {
+        let (r, seen) = watched(None, |p| call(p));
+        assert_eq!(&r.unwrap(), plain, "{name}");
+        let mut order: Vec<Step> = seen.iter().map(|p| p.0).collect();
+        order.dedup();
+        assert_eq!(&order, steps, "{name}");
+        for w in seen.windows(2) {
+            assert!(w[0].0 != w[1].0 || w[0].1 <= w[1].1, "{name}: {w:?} does not count up");
+        }
+        if steps.contains(&Step::Score) {
+            let n = summary.rows.len() as u64;
+            assert_eq!(seen.last().unwrap(), &(Step::Score, n, Some(n)), "{name}");
+        }
+        // A stop at the first report of each step, and at the last report of all, cancels the
+        // call: Error::Cancelled, nothing asked after the stop, nothing written, and the
+        // store is free for writers again.
+        let firsts = steps.iter().map(|s| seen.iter().position(|p| p.0 == *s).unwrap());
+        for at in firsts.chain([seen.len() - 1]) {
+            let (r, asked) = watched(Some(at), |p| call(p));
+            assert!(matches!(r, Err(Error::Cancelled)), "{name} stopped at {at}: {r:?}");
+            assert_eq!(asked.len(), at + 1, "{name}: nothing is reported after the stop");
+            assert_eq!(written(&crm), before, "{name}: nothing is written");
+        }
+    }
+    let n =
+        crm.upsert_customer(&NewCustomer { external_id: Some("after".into()), name: "A".into(), ..Default::default() });
+    assert!(n.is_ok(), "a write after a cancelled call goes through: {n:?}");
+
+    // The models alone.
+    let h: Vec<Rfm> = summary.rows.iter().map(Rfm::from).collect();
+    let (r, seen) = watched(None, |p| BgNbd::fit_with_progress(&h, None, &fit, p));
+    assert_eq!(r.unwrap(), BgNbd::fit(&h, None, &fit).unwrap());
+    assert!(seen.iter().enumerate().all(|(i, p)| *p == (Step::FitBgNbd, i as u64, None)));
+    let (r, _) = watched(Some(3), |p| BgNbd::fit_with_progress(&h, None, &fit, p));
+    assert!(matches!(r, Err(Error::Cancelled)));
+    let spend: Vec<Spend> = summary
+        .rows
+        .iter()
+        .filter(|r| r.frequency > 0)
+        .map(|r| Spend { frequency: r.frequency, monetary_value: r.monetary_value })
+        .collect();
+    let (r, seen) = watched(None, |p| GammaGamma::fit_with_progress(&spend, None, &fit, p));
+    assert_eq!(r.unwrap(), GammaGamma::fit(&spend, None, &fit).unwrap());
+    assert!(seen.iter().all(|p| p.0 == Step::FitGammaGamma) && seen.len() > 3);
+    let (r, _) = watched(Some(3), |p| GammaGamma::fit_with_progress(&spend, None, &fit, p));
+    assert!(matches!(r, Err(Error::Cancelled)));
 }

@@ -579,7 +579,7 @@ fn invalid_programs_are_refused_naming_the_field() {
             r#"{"name": "P", "rates": {"USD": {"points": 1, "per_minor": 1}}, "tiers": {"basis": {"by": "spend", "currency": "EUR"}, "levels": [{"name": "a", "min": 1}]}}"#,
             "tiers.basis.currency",
         ),
-        (r#"{"name": "P", "rates": {"XYZ": {"points": 1, "per_minor": 1}}}"#, "program"),
+        (r#"{"name": "P", "rates": {"XYZ": {"points": 1, "per_minor": 1}}}"#, "rates.XYZ"),
         (r#"{"name": "P", "rules": [{"name": "b", "kind": "bonus", "event": "sign_up"}]}"#, "rules[0].points"),
         // Periods past a century would overflow the date arithmetic of every earning.
         (r#"{"name": "P", "expiry_days": 4294967295}"#, "expiry_days"),

@@ -8,12 +8,16 @@
 //! parameters of an earlier fit, so there is no model handle, and asking for predictions
 //! without parameters is `CRM_ERR_INVALID_JSON` (missing field) or, with parameters that are
 //! not finite and positive, `CRM_ERR_VALIDATION`.
+//!
+//! The long calls (summaries, fits, scoring every customer) also come as
+//! `*_with_progress`, which report to a `crm_analytics_progress_fn` that can stop them.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void, CStr};
+use std::ops::ControlFlow;
 
 use crm_core::analytics::{
     BgNbd, BgNbdParams, ChurnOptions, CoPurchaseOptions, FitOptions, FittedBgNbd, FittedGammaGamma, GammaGamma,
-    GammaGammaParams, Period, ReportOptions, Rfm, Spend, SummaryOptions, ValueOptions,
+    GammaGammaParams, Period, Progress, ReportOptions, Rfm, Spend, Step, SummaryOptions, ValueOptions,
 };
 use crm_core::{Crm, Currency, CustomerId};
 use serde::de::DeserializeOwned;
@@ -530,4 +534,200 @@ pub unsafe extern "C" fn crm_analytics_reports(
     out_json: *mut *mut c_char,
 ) -> crm_status {
     with_crm(crm, input_json, out_json, |crm, o: ReportOptions| Ok(crm.reports(&o)?))
+}
+
+/// Progress of a long analytics call, called on the calling thread between units of work
+/// (every few thousand orders read, every likelihood evaluation of a fit, every few hundred
+/// customers scored):
+///
+/// - `step`: what the call is doing, a static string (never free it): `"summary"` (`done`
+///   orders read; `total` known only at the step's end), `"fit_bgnbd"` and
+///   `"fit_gamma_gamma"` (`done` likelihood evaluations; `total` -1), `"score"` (`done` of
+///   `total` customers). `done` starts from 0 at each step. Other steps may be added.
+/// - `total`: the units of the step in all, or -1 when unknown.
+/// - `user`: the pointer given to the call.
+///
+/// Return `true` to go on, `false` to stop: the call then fails with `CRM_ERR_CANCELLED`,
+/// writes nothing and hands nothing out. It must not call `longjmp` or throw a C++ exception
+/// through the library; it may call other crm functions.
+pub type crm_analytics_progress_fn =
+    Option<unsafe extern "C" fn(step: *const c_char, done: u64, total: i64, user: *mut c_void) -> bool>;
+
+fn step_name(step: Step) -> &'static CStr {
+    match step {
+        Step::Summary => c"summary",
+        Step::FitBgNbd => c"fit_bgnbd",
+        Step::FitGammaGamma => c"fit_gamma_gamma",
+        Step::Score => c"score",
+        _ => c"other",
+    }
+}
+
+/// The core's progress callback for a C one (NULL: never stops).
+fn hook(progress: crm_analytics_progress_fn, user: *mut c_void) -> impl FnMut(Progress) -> ControlFlow<()> {
+    move |p| {
+        let total = p.total.and_then(|n| i64::try_from(n).ok()).unwrap_or(-1);
+        match progress {
+            Some(f) if !unsafe { f(step_name(p.step).as_ptr(), p.done, total, user) } => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// `crm_analytics_summary`, reporting to `progress` (step `"summary"`; NULL for none) with
+/// `user`. Errors: as for `crm_analytics_summary`, and `CRM_ERR_CANCELLED` when `progress`
+/// returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use; `progress` is NULL or a function of
+/// the documented signature.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_summary_with_progress(
+    crm: *const crm_t,
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    with_crm(crm, input_json, out_json, |crm, o: SummaryOptions| {
+        Ok(crm.purchase_summary_with_progress(&o, &mut hook(progress, user))?)
+    })
+}
+
+/// `crm_analytics_summaries`, reporting to `progress` (step `"summary"`; NULL for none) with
+/// `user`. Errors: as for `crm_analytics_summaries`, and `CRM_ERR_CANCELLED` when `progress`
+/// returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// As for `crm_analytics_summary_with_progress`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_summaries_with_progress(
+    crm: *const crm_t,
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    with_crm(crm, input_json, out_json, |crm, o: SummaryOptions| {
+        Ok(crm.purchase_summaries_with_progress(&o, &mut hook(progress, user))?)
+    })
+}
+
+/// `crm_analytics_fit`, reporting to `progress` (steps `"summary"`, `"fit_bgnbd"`,
+/// `"fit_gamma_gamma"`; NULL for none) with `user`. Errors: as for `crm_analytics_fit`, and
+/// `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
+/// `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// As for `crm_analytics_summary_with_progress`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_fit_with_progress(
+    crm: *const crm_t,
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    with_crm(crm, input_json, out_json, |crm, i: StoreFit| {
+        let m = crm.fit_purchase_models_with_progress(&i.summary, &i.fit, &mut hook(progress, user))?;
+        Ok(Models { bgnbd: m.bgnbd, gamma_gamma: m.gamma_gamma })
+    })
+}
+
+/// `crm_analytics_bgnbd_fit`, reporting to `progress` (step `"fit_bgnbd"`; NULL for none)
+/// with `user`. Errors: as for `crm_analytics_bgnbd_fit`, and `CRM_ERR_CANCELLED` when
+/// `progress` returns `false`. Free `out_json` with `crm_string_free`. Thread safety: needs
+/// no handle; safe from any thread.
+///
+/// # Safety
+/// As for `crm_analytics_summary_with_progress`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_bgnbd_fit_with_progress(
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    json_in_out(input_json, out_json, |i: DataFit<Rfm>| {
+        Ok(BgNbd::fit_with_progress(&i.data, i.weights.as_deref(), &i.fit, &mut hook(progress, user))?)
+    })
+}
+
+/// `crm_analytics_gamma_gamma_fit`, reporting to `progress` (step `"fit_gamma_gamma"`; NULL
+/// for none) with `user`. Errors: as for `crm_analytics_gamma_gamma_fit`, and
+/// `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
+/// `crm_string_free`. Thread safety: needs no handle; safe from any thread.
+///
+/// # Safety
+/// As for `crm_analytics_summary_with_progress`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_gamma_gamma_fit_with_progress(
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    json_in_out(input_json, out_json, |i: DataFit<Spend>| {
+        Ok(GammaGamma::fit_with_progress(&i.data, i.weights.as_deref(), &i.fit, &mut hook(progress, user))?)
+    })
+}
+
+/// `crm_analytics_customer_values`, reporting to `progress` (steps `"summary"`,
+/// `"fit_bgnbd"`, `"fit_gamma_gamma"`, `"score"`; NULL for none) with `user`. Errors: as for
+/// `crm_analytics_customer_values`, and `CRM_ERR_CANCELLED` when `progress` returns `false`.
+/// Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// As for `crm_analytics_summary_with_progress`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_customer_values_with_progress(
+    crm: *const crm_t,
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    with_crm(crm, input_json, out_json, |crm, o: ValueOptions| {
+        Ok(crm.customer_values_with_progress(&o, &mut hook(progress, user))?)
+    })
+}
+
+/// `crm_analytics_churn_risk`, reporting to `progress` (steps `"summary"`, `"fit_bgnbd"`
+/// unless `params` are given, `"score"`; NULL for none) with `user`. Errors: as for
+/// `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
+/// `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// As for `crm_analytics_summary_with_progress`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_churn_risk_with_progress(
+    crm: *const crm_t,
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    with_crm(crm, input_json, out_json, |crm, o: ChurnOptions| {
+        Ok(crm.churn_risk_with_progress(&o, &mut hook(progress, user))?)
+    })
+}
+
+/// `crm_analytics_customers_at_risk`, reporting to `progress` as
+/// `crm_analytics_churn_risk_with_progress` does. Errors: as for
+/// `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
+/// `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// As for `crm_analytics_summary_with_progress`.
+#[no_mangle]
+pub unsafe extern "C" fn crm_analytics_customers_at_risk_with_progress(
+    crm: *const crm_t,
+    input_json: *const c_char,
+    progress: crm_analytics_progress_fn,
+    user: *mut c_void,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    with_crm(crm, input_json, out_json, |crm, o: ChurnOptions| {
+        Ok(crm.customers_at_risk_with_progress(&o, &mut hook(progress, user))?)
+    })
 }

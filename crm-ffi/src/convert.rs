@@ -74,13 +74,14 @@ pub(crate) unsafe fn text<'a>(p: *const c_char, arg: &str) -> FfiResult<&'a str>
     str_arg(p, CRM_MAX_STRING_LEN, arg)
 }
 
-/// Parses a JSON argument (at most [`CRM_MAX_JSON_LEN`]) into `T`.
+/// Parses a JSON argument (at most [`CRM_MAX_JSON_LEN`]) into `T`, with the core's
+/// messages: the path of the value at fault, no position unless the text is malformed.
 ///
 /// # Safety
 /// As for [`str_arg`].
 pub(crate) unsafe fn json_arg<T: DeserializeOwned>(p: *const c_char, arg: &str) -> FfiResult<T> {
     let s = str_arg(p, CRM_MAX_JSON_LEN, arg)?;
-    serde_json::from_str(s).map_err(|e| FfiError::json(arg, &e))
+    crm_core::json::parse(s).map_err(|e| FfiError::json(arg, &e))
 }
 
 /// Checks that a required out-parameter is not NULL.

@@ -46,6 +46,9 @@ pub enum crm_status {
     /// A redemption or debit asked for more loyalty points than the account has available;
     /// nothing was written. The message names both numbers.
     CRM_ERR_INSUFFICIENT_POINTS = 15,
+    /// A long call was stopped by its progress callback returning `false` (see
+    /// `crm_analytics_progress_fn`); it wrote nothing and handed nothing out.
+    CRM_ERR_CANCELLED = 16,
 }
 
 use crm_status::*;
@@ -70,6 +73,7 @@ impl crm_status {
             CRM_ERR_INTERNAL => "CRM_ERR_INTERNAL\0",
             CRM_ERR_PARSE => "CRM_ERR_PARSE\0",
             CRM_ERR_INSUFFICIENT_POINTS => "CRM_ERR_INSUFFICIENT_POINTS\0",
+            CRM_ERR_CANCELLED => "CRM_ERR_CANCELLED\0",
         }
     }
 }
@@ -93,7 +97,8 @@ impl FfiError {
         FfiError::new(CRM_ERR_NULL_ARGUMENT, format!("{arg} must not be NULL"), Some(arg))
     }
 
-    pub fn json(arg: &str, e: &serde_json::Error) -> FfiError {
+    /// `CRM_ERR_INVALID_JSON` on the argument `arg`; the message names the path in it.
+    pub fn json(arg: &str, e: &crm_core::json::JsonError) -> FfiError {
         FfiError::new(CRM_ERR_INVALID_JSON, format!("{arg}: {e}"), Some(arg))
     }
 
@@ -120,6 +125,7 @@ impl From<crm_core::Error> for FfiError {
             E::Io(_) => CRM_ERR_IO,
             E::Storage(_) => CRM_ERR_STORAGE,
             E::InsufficientPoints { .. } => CRM_ERR_INSUFFICIENT_POINTS,
+            E::Cancelled => CRM_ERR_CANCELLED,
             // The core's error is non-exhaustive: a variant added there without a code here
             // is still reported, with its message, rather than lost.
             _ => CRM_ERR_INTERNAL,
@@ -264,7 +270,7 @@ pub extern "C" fn crm_status_name(status: i32) -> *const c_char {
     })
 }
 
-const ALL_STATUSES: [crm_status; 16] = [
+const ALL_STATUSES: [crm_status; 17] = [
     CRM_OK,
     CRM_ERR_VALIDATION,
     CRM_ERR_NOT_FOUND,
@@ -281,6 +287,7 @@ const ALL_STATUSES: [crm_status; 16] = [
     CRM_ERR_INTERNAL,
     CRM_ERR_PARSE,
     CRM_ERR_INSUFFICIENT_POINTS,
+    CRM_ERR_CANCELLED,
 ];
 
 #[cfg(test)]
@@ -304,6 +311,8 @@ mod tests {
         assert_eq!((p.status, p.field.as_deref(), p.position), (CRM_ERR_PARSE, Some("rule"), Some((1, 10))));
         let i: FfiError = crm_core::Error::InsufficientPoints { available: 3, requested: 5 }.into();
         assert_eq!(i.status, CRM_ERR_INSUFFICIENT_POINTS);
+        let c: FfiError = crm_core::Error::Cancelled.into();
+        assert_eq!((c.status, c.field), (CRM_ERR_CANCELLED, None));
     }
 
     #[test]
@@ -325,7 +334,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(crm_status_name(s as i32)) };
             assert!(name.to_str().unwrap().starts_with("CRM_"));
         }
-        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..16).collect::<Vec<_>>());
+        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..17).collect::<Vec<_>>());
     }
 
     #[test]

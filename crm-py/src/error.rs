@@ -2,7 +2,7 @@
 //! become the matching class of `crm.exceptions` (defined in Python so that each can also
 //! inherit the built-in it resembles, which `create_exception!` cannot do: it takes one base).
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule};
@@ -32,14 +32,6 @@ impl From<crm_core::Error> for Error {
 impl From<PyErr> for Error {
     fn from(e: PyErr) -> Self {
         Error::Py(e)
-    }
-}
-
-impl From<serde_path_to_error::Error<serde_json::Error>> for Error {
-    fn from(e: serde_path_to_error::Error<serde_json::Error>) -> Self {
-        let path = e.path().to_string();
-        let field = if path == "." { "record".to_owned() } else { path };
-        Error::Input { field, reason: e.into_inner().to_string() }
     }
 }
 
@@ -106,6 +98,7 @@ impl From<Error> for PyErr {
                                 ("requested", requested.into_pyobject(py)?.into_any().unbind()),
                             ],
                         ),
+                        E::Cancelled => raise(py, "CancelledError", msg, &[]),
                         E::Io(_) => raise(py, "IoError", msg, &[]),
                         E::Storage(_) => raise(py, "StorageError", msg, &[]),
                         _ => raise(py, "CrmError", msg, &[]),
@@ -113,7 +106,15 @@ impl From<Error> for PyErr {
                 })(),
             };
             made.unwrap_or_else(|failed| {
-                PyRuntimeError::new_err(format!("crm could not raise its own exception: {failed}"))
+                // Making the exception runs Python code, which first runs pending signal
+                // handlers: a Ctrl-C that arrived during the call raises KeyboardInterrupt
+                // there. That (or SystemExit) is what the user asked for, so it wins over
+                // crm's error; only an ordinary failure says crm could not raise its own.
+                if failed.is_instance_of::<PyException>(py) {
+                    PyRuntimeError::new_err(format!("crm could not raise its own exception: {failed}"))
+                } else {
+                    failed
+                }
             })
         })
     }

@@ -6,10 +6,11 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-/// Parses a record, naming the offending field path when the shape is wrong.
+/// Parses a record with the core's errors: a `ValidationError` on the path of the value at
+/// fault (`record` when the document as a whole is), without JSON positions, since the
+/// package wrote the JSON, not its user.
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    Ok(serde_path_to_error::deserialize(de)?)
+    crm_core::json::parse(text).map_err(|e| e.into_error("record").into())
 }
 
 /// Serialises a record.

@@ -29,11 +29,9 @@ pub(crate) fn rule_arg(rule: &Bound<'_, PyAny>) -> Result<Expr> {
     let py = rule.py();
     let module = JSON.get_or_try_init(py, || py.import("json").map(Bound::unbind))?;
     let text: String = module.bind(py).call_method1("dumps", (rule,))?.extract()?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "rule".to_owned() } else { format!("rule.{path}") };
-        Error::Input { field, reason: e.into_inner().to_string() }
+    crm_core::json::parse(&text).map_err(|e| Error::Input {
+        field: e.path.map_or_else(|| "rule".to_owned(), |p| format!("rule.{p}")),
+        reason: e.reason,
     })
 }
 

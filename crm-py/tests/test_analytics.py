@@ -203,7 +203,7 @@ def test_reports(shop) -> None:
     assert (r.cohorts[r.cohorts["months_since"] == 0]["retention"] == 1.0).all()
     weekly = crm.analytics.reports(db, "USD", period="week", before="2026-06-01T00:00:00Z")
     assert (weekly.revenue["period_start"].dt.day_of_week == 0).all()
-    assert weekly.revenue["period_start"].max() < pd.Timestamp("2026-06-01")
+    assert weekly.revenue["period_start"].max() < pd.Timestamp("2026-06-01", tz="UTC")
     assert r.segments.empty
     # Revenue of a saved segment's current members.
     if "repeat" not in {s.name for s in db.segments()}:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 
 import crm
@@ -85,3 +88,29 @@ def test_io_and_storage_errors(db, tmp_path):
     bad.write_bytes(b"this is not a sqlite file" * 100)
     with pytest.raises(crm.StorageError):
         crm.open(bad)
+
+
+def test_json_errors_name_the_field_once_without_positions(db, ada):
+    """The package writes the JSON for dicts: no message may quote a position in it or say
+    its reason twice, and list-of-dicts ingest names the field as DataFrame and CSV do."""
+    before = snapshot(db)
+    report = db.ingest_orders([order("O-1", currency="XYZ"), order("O-2", colour=1), order("O-3", total_minor="5")],
+                              progress=False)
+    assert [(e.row, e.field) for e in report.errors] == [(1, "currency"), (2, "colour"), (3, "total_minor")]
+    frame = pd.DataFrame([order("O-1", currency="XYZ")])
+    frame["items"] = frame["items"].map(json.dumps)
+    from_frame = db.ingest_orders(frame, progress=False).errors[0]
+    assert (from_frame.field, report.errors[0].reason) == ("currency", from_frame.reason)
+    for e in report.errors:
+        assert "line" not in e.reason and "column" not in e.reason and not e.reason.startswith(f"invalid {e.field}"), e
+    for record, field in ((order(currency="XYZ"), "currency"), (order(total_minor="5"), "total_minor"),
+                          (order(items=[{"sku": "A", "quantity": "x", "unit_price_minor": 1}]), "items[0].quantity")):
+        with pytest.raises(crm.ValidationError) as v:
+            db.record_order(record)
+        message = str(v.value)
+        assert v.value.field == field and message.startswith(f"invalid {field}: "), message
+        assert "line" not in message and "column" not in message and message.count(f"invalid {field}") == 1, message
+    with pytest.raises(crm.ValidationError) as v:
+        db.set_loyalty_program({"name": "P", "rates": {"XYZ": {"points": 1, "per_minor": 1}}})
+    assert v.value.field == "rates.XYZ" and "line" not in str(v.value), v.value
+    assert snapshot(db) == before

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::optim::{self, FitOptions, Objective};
+use super::progress::{self, Progress, ProgressFn, Step};
 use super::special::ln_hyp2f1;
 use super::summary::{CustomerSummary, Summary};
 use crate::error::{Error, Result};
@@ -121,11 +122,25 @@ impl BgNbd {
     /// Errors: an empty data set, a history breaking [`Rfm::validate`], weights of another
     /// length or not finite and positive, and a fit that does not converge.
     pub fn fit(data: &[Rfm], weights: Option<&[f64]>, opts: &FitOptions) -> Result<FittedBgNbd> {
+        BgNbd::fit_with_progress(data, weights, opts, &mut progress::ignore)
+    }
+
+    /// [`BgNbd::fit`], reporting each likelihood evaluation to `progress` as
+    /// [`Step::FitBgNbd`]; the fit fails with [`Error::Cancelled`] as soon as it returns
+    /// [`Break`](std::ops::ControlFlow::Break).
+    pub fn fit_with_progress(
+        data: &[Rfm],
+        weights: Option<&[f64]>,
+        opts: &FitOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<FittedBgNbd> {
         opts.validate()?;
         let g = Grouped::new(data, weights)?;
         let obj = BgObjective { g: &g, penalizer: opts.penalizer };
-        let opt = optim::minimize(&obj, vec![0.1; 4], opts, "BG/NBD")?;
-        let se = optim::checked_standard_errors(&obj, &opt.x, g.total, "BG/NBD")?;
+        let mut hook = |n| progress(Progress { step: Step::FitBgNbd, done: n, total: None });
+        let watch = optim::Watch::new(&mut hook);
+        let opt = optim::minimize(&obj, vec![0.1; 4], opts, "BG/NBD", &watch)?;
+        let se = optim::checked_standard_errors(&obj, &opt.x, g.total, "BG/NBD", &watch)?;
         let p = |i: usize| opt.x[i].exp();
         let params = BgNbdParams { r: p(0), alpha: p(1) / g.scale, a: p(2), b: p(3) };
         let standard_errors = BgNbdParams { r: se[0], alpha: se[1] / g.scale, a: se[2], b: se[3] };

@@ -8,9 +8,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::bgnbd::{histories, BgNbd, BgNbdParams, FittedBgNbd, Rfm};
-use super::churn::{check_threshold, churn_risks, ChurnRisk, DEFAULT_CHURN_THRESHOLD};
+use super::churn::{check_threshold, churn_risk_of, ChurnRisk, DEFAULT_CHURN_THRESHOLD};
 use super::gamma_gamma::{FittedGammaGamma, GammaGamma, Spend};
 use super::optim::FitOptions;
+use super::progress::{self, report, ProgressFn, Step, SCORE_EVERY, SUMMARY_EVERY};
 use super::recommend::{
     AffinityBuilder, CategoryAffinity, CoPurchaseBuilder, CoPurchaseModel, CoPurchaseOptions, Recommendation,
 };
@@ -153,19 +154,65 @@ fn completed(currency: Option<Currency>) -> OrderScan {
     OrderScan { status: Some(OrderStatus::Completed), currency, ..OrderScan::default() }
 }
 
-fn summarise(tx: &mut impl StoreTx, opts: &SummaryOptions) -> Result<Summary> {
+/// Counts orders read and reports them every [`SUMMARY_EVERY`] (and once at the end).
+struct OrderCount<'p, 'f> {
+    progress: &'p mut ProgressFn<'f>,
+    read: u64,
+}
+
+impl OrderCount<'_, '_> {
+    fn one(&mut self) -> Result<()> {
+        self.read += 1;
+        if self.read % SUMMARY_EVERY == 0 {
+            report(self.progress, Step::Summary, self.read, None)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<()> {
+        report(self.progress, Step::Summary, self.read, Some(self.read))
+    }
+}
+
+fn summarise(tx: &mut impl StoreTx, opts: &SummaryOptions, progress: &mut ProgressFn<'_>) -> Result<Summary> {
     let mut b = SummaryBuilder::new(opts)?;
+    let mut count = OrderCount { progress, read: 0 };
+    report(count.progress, Step::Summary, 0, None)?;
     // Orders after the end are read too (and dropped), so that an end before every order can
     // be told apart from no orders at all.
     tx.scan_orders(&completed(Some(opts.currency)), &mut |o| {
         b.push(o.customer_id, o.occurred_at, o.total_minor);
-        Ok(())
+        count.one()
     })?;
+    count.end()?;
     b.finish()
 }
 
-fn fit_both(summary: &Summary, fit: &FitOptions) -> Result<(FittedBgNbd, FittedGammaGamma)> {
-    let bg = BgNbd::fit(&histories(summary), None, fit)?;
+/// `score` for every row of `summary`, in order, reporting [`Step::Score`] every
+/// [`SCORE_EVERY`] customers.
+fn score_each<T>(
+    summary: &Summary,
+    progress: &mut ProgressFn<'_>,
+    mut score: impl FnMut(&super::summary::CustomerSummary) -> Result<T>,
+) -> Result<Vec<T>> {
+    let total = Some(summary.rows.len() as u64);
+    let mut out = Vec::with_capacity(summary.rows.len());
+    for (i, r) in summary.rows.iter().enumerate() {
+        if i as u64 % SCORE_EVERY == 0 {
+            report(progress, Step::Score, i as u64, total)?;
+        }
+        out.push(score(r)?);
+    }
+    report(progress, Step::Score, summary.rows.len() as u64, total)?;
+    Ok(out)
+}
+
+fn fit_both(
+    summary: &Summary,
+    fit: &FitOptions,
+    progress: &mut ProgressFn<'_>,
+) -> Result<(FittedBgNbd, FittedGammaGamma)> {
+    let bg = BgNbd::fit_with_progress(&histories(summary), None, fit, progress)?;
     let spend: Vec<Spend> = summary
         .rows
         .iter()
@@ -178,7 +225,7 @@ fn fit_both(summary: &Summary, fit: &FitOptions) -> Result<(FittedBgNbd, FittedG
             format!("no customer bought twice in {}: the Gamma-Gamma model needs repeat buyers", summary.currency),
         ));
     }
-    let gg = GammaGamma::fit(&spend, None, fit)?;
+    let gg = GammaGamma::fit_with_progress(&spend, None, fit, progress)?;
     Ok((bg, gg))
 }
 
@@ -206,7 +253,17 @@ impl<S: Store> Crm<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn purchase_summary(&self, opts: &SummaryOptions) -> Result<Summary> {
-        self.store().read(|tx| summarise(tx, opts))
+        self.purchase_summary_with_progress(opts, &mut progress::ignore)
+    }
+
+    /// [`Crm::purchase_summary`], reporting the orders read to `progress` ([`Step::Summary`]);
+    /// [`Break`](std::ops::ControlFlow::Break) stops it with [`Error::Cancelled`].
+    pub fn purchase_summary_with_progress(
+        &self,
+        opts: &SummaryOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<Summary> {
+        self.store().read(|tx| summarise(tx, opts, progress))
     }
 
     /// Summaries in every currency that has completed orders, in one pass over the orders,
@@ -228,8 +285,20 @@ impl<S: Store> Crm<S> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn purchase_summaries(&self, opts: &SummaryOptions) -> Result<Vec<Summary>> {
+        self.purchase_summaries_with_progress(opts, &mut progress::ignore)
+    }
+
+    /// [`Crm::purchase_summaries`], reporting the orders read to `progress`
+    /// ([`Step::Summary`]); [`Break`](std::ops::ControlFlow::Break) stops it with [`Error::Cancelled`].
+    pub fn purchase_summaries_with_progress(
+        &self,
+        opts: &SummaryOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<Vec<Summary>> {
         SummaryBuilder::new(opts)?;
         let mut builders: BTreeMap<&'static str, SummaryBuilder> = BTreeMap::new();
+        let mut count = OrderCount { progress, read: 0 };
+        report(count.progress, Step::Summary, 0, None)?;
         self.store().read(|tx| {
             tx.scan_orders(&completed(None), &mut |o| {
                 let b = match builders.entry(o.currency.code()) {
@@ -239,9 +308,10 @@ impl<S: Store> Crm<S> {
                     }
                 };
                 b.push(o.customer_id, o.occurred_at, o.total_minor);
-                Ok(())
+                count.one()
             })
         })?;
+        count.end()?;
         if builders.is_empty() {
             return Err(Error::validation("orders", "there are no completed orders to summarise"));
         }
@@ -263,9 +333,21 @@ impl<S: Store> Crm<S> {
     /// Errors: those of [`Crm::purchase_summary`], no repeat buyer, non-positive mean spend
     /// of a repeat buyer, and fits that do not converge.
     pub fn fit_purchase_models(&self, opts: &SummaryOptions, fit: &FitOptions) -> Result<PurchaseModels> {
+        self.fit_purchase_models_with_progress(opts, fit, &mut progress::ignore)
+    }
+
+    /// [`Crm::fit_purchase_models`], reporting to `progress` ([`Step::Summary`], then
+    /// [`Step::FitBgNbd`] and [`Step::FitGammaGamma`]); [`Break`](std::ops::ControlFlow::Break) stops it with
+    /// [`Error::Cancelled`].
+    pub fn fit_purchase_models_with_progress(
+        &self,
+        opts: &SummaryOptions,
+        fit: &FitOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<PurchaseModels> {
         fit.validate()?;
-        let summary = self.purchase_summary(opts)?;
-        let (bgnbd, gamma_gamma) = fit_both(&summary, fit)?;
+        let summary = self.purchase_summary_with_progress(opts, progress)?;
+        let (bgnbd, gamma_gamma) = fit_both(&summary, fit, progress)?;
         Ok(PurchaseModels { summary, bgnbd, gamma_gamma })
     }
 
@@ -284,6 +366,17 @@ impl<S: Store> Crm<S> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn customer_values(&self, opts: &ValueOptions) -> Result<CustomerValues> {
+        self.customer_values_with_progress(opts, &mut progress::ignore)
+    }
+
+    /// [`Crm::customer_values`], reporting to `progress` ([`Step::Summary`],
+    /// [`Step::FitBgNbd`], [`Step::FitGammaGamma`], then [`Step::Score`]);
+    /// [`Break`](std::ops::ControlFlow::Break) stops it with [`Error::Cancelled`].
+    pub fn customer_values_with_progress(
+        &self,
+        opts: &ValueOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<CustomerValues> {
         opts.fit.validate()?;
         if !(opts.horizon.is_finite() && opts.horizon >= 0.0) {
             return Err(Error::validation(
@@ -291,50 +384,51 @@ impl<S: Store> Crm<S> {
                 format!("{} is not a finite number of periods >= 0", opts.horizon),
             ));
         }
-        let summary = self.purchase_summary(&opts.summary)?;
-        let (bg, gg) = fit_both(&summary, &opts.fit)?;
-        let rows = summary
-            .rows
-            .iter()
-            .map(|r| {
-                let h = Rfm::from(r);
-                let clv = gg.customer_lifetime_value(
-                    &bg,
-                    &h,
-                    r.monetary_value,
-                    summary.period,
-                    opts.months,
-                    opts.discount_rate,
-                )?;
-                Ok(CustomerValue {
-                    customer_id: r.customer_id,
-                    history: h,
-                    p_alive: bg.probability_alive(&h)?,
-                    expected_purchases: bg.conditional_expected_purchases(opts.horizon, &h)?,
-                    expected_average_value: gg.conditional_expected_average_value(r.frequency, r.monetary_value)?,
-                    clv_expected: clv,
-                    clv_minor: round_minor(clv)?,
-                })
+        let summary = self.purchase_summary_with_progress(&opts.summary, progress)?;
+        let (bg, gg) = fit_both(&summary, &opts.fit, progress)?;
+        let rows = score_each(&summary, progress, |r| {
+            let h = Rfm::from(r);
+            let clv =
+                gg.customer_lifetime_value(&bg, &h, r.monetary_value, summary.period, opts.months, opts.discount_rate)?;
+            Ok(CustomerValue {
+                customer_id: r.customer_id,
+                history: h,
+                p_alive: bg.probability_alive(&h)?,
+                expected_purchases: bg.conditional_expected_purchases(opts.horizon, &h)?,
+                expected_average_value: gg.conditional_expected_average_value(r.frequency, r.monetary_value)?,
+                clv_expected: clv,
+                clv_minor: round_minor(clv)?,
             })
-            .collect::<Result<Vec<_>>>()?;
+        })?;
         Ok(CustomerValues { currency: summary.currency, bgnbd: bg, gamma_gamma: gg, rows })
     }
 
     /// Churn risk of every customer of a summary (see [`churn`](super::ChurnRisk) for the
     /// formula), in customer order.
     pub fn churn_risk(&self, opts: &ChurnOptions) -> Result<Vec<ChurnRisk>> {
+        self.churn_risk_with_progress(opts, &mut progress::ignore)
+    }
+
+    /// [`Crm::churn_risk`], reporting to `progress` ([`Step::Summary`], [`Step::FitBgNbd`]
+    /// unless the options give parameters, then [`Step::Score`]); [`Break`](std::ops::ControlFlow::Break)
+    /// stops it with [`Error::Cancelled`].
+    pub fn churn_risk_with_progress(
+        &self,
+        opts: &ChurnOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<Vec<ChurnRisk>> {
         check_threshold(opts.threshold)?;
         opts.fit.validate()?;
         let model = match opts.params {
             Some(p) => Some(FittedBgNbd::from_params(p)?),
             None => None,
         };
-        let summary = self.purchase_summary(&opts.summary)?;
+        let summary = self.purchase_summary_with_progress(&opts.summary, progress)?;
         let model = match model {
             Some(m) => m,
-            None => BgNbd::fit(&histories(&summary), None, &opts.fit)?,
+            None => BgNbd::fit_with_progress(&histories(&summary), None, &opts.fit, progress)?,
         };
-        churn_risks(&model, &summary, opts.threshold)
+        score_each(&summary, progress, |r| churn_risk_of(&model, r.customer_id, &Rfm::from(r), opts.threshold))
     }
 
     /// The customers whose churn risk reaches the threshold, riskiest first (ties by id).
@@ -352,7 +446,18 @@ impl<S: Store> Crm<S> {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn customers_at_risk(&self, opts: &ChurnOptions) -> Result<Vec<ChurnRisk>> {
-        let mut v: Vec<ChurnRisk> = self.churn_risk(opts)?.into_iter().filter(|c| c.at_risk).collect();
+        self.customers_at_risk_with_progress(opts, &mut progress::ignore)
+    }
+
+    /// [`Crm::customers_at_risk`], reporting to `progress` as [`Crm::churn_risk_with_progress`]
+    /// does; [`Break`](std::ops::ControlFlow::Break) stops it with [`Error::Cancelled`].
+    pub fn customers_at_risk_with_progress(
+        &self,
+        opts: &ChurnOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<Vec<ChurnRisk>> {
+        let mut v: Vec<ChurnRisk> =
+            self.churn_risk_with_progress(opts, progress)?.into_iter().filter(|c| c.at_risk).collect();
         v.sort_by(|a, b| b.risk.total_cmp(&a.risk).then(a.customer_id.cmp(&b.customer_id)));
         Ok(v)
     }

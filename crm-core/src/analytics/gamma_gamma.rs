@@ -9,6 +9,7 @@ use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::bgnbd::{check_weights, FittedBgNbd, Rfm};
 use super::optim::{self, FitOptions, Objective};
+use super::progress::{self, Progress, ProgressFn, Step};
 use super::summary::Period;
 use crate::error::{Error, Result};
 
@@ -67,6 +68,18 @@ impl GammaGamma {
     /// Maximum-likelihood fit on repeat buyers (frequency > 0; rows with frequency 0 are an
     /// error here: leave them out, as `lifetimes` users do). Every monetary value must be > 0.
     pub fn fit(data: &[Spend], weights: Option<&[f64]>, opts: &FitOptions) -> Result<FittedGammaGamma> {
+        GammaGamma::fit_with_progress(data, weights, opts, &mut progress::ignore)
+    }
+
+    /// [`GammaGamma::fit`], reporting each likelihood evaluation to `progress` as
+    /// [`Step::FitGammaGamma`]; the fit fails with [`Error::Cancelled`] as soon as it returns
+    /// [`Break`](std::ops::ControlFlow::Break).
+    pub fn fit_with_progress(
+        data: &[Spend],
+        weights: Option<&[f64]>,
+        opts: &FitOptions,
+        progress: &mut ProgressFn<'_>,
+    ) -> Result<FittedGammaGamma> {
         opts.validate()?;
         check_weights(data.len(), weights)?;
         let mut keyed: Vec<((u32, u64), f64)> = Vec::with_capacity(data.len());
@@ -113,8 +126,10 @@ impl GammaGamma {
         // Start near the data's scale: with values in minor units, gamma is in the thousands.
         let mean_m = g.iter().map(|r| r.w * r.m).sum::<f64>() / total;
         let obj = GgObjective { xs: &xs, rows: &g, total, scale: mean_m, penalizer: opts.penalizer };
-        let opt = optim::minimize(&obj, vec![0.1; 3], opts, "Gamma-Gamma")?;
-        let se = optim::checked_standard_errors(&obj, &opt.x, total, "Gamma-Gamma")?;
+        let mut hook = |n| progress(Progress { step: Step::FitGammaGamma, done: n, total: None });
+        let watch = optim::Watch::new(&mut hook);
+        let opt = optim::minimize(&obj, vec![0.1; 3], opts, "Gamma-Gamma", &watch)?;
+        let se = optim::checked_standard_errors(&obj, &opt.x, total, "Gamma-Gamma", &watch)?;
         let params = GammaGammaParams { p: opt.x[0].exp(), q: opt.x[1].exp(), gamma: opt.x[2].exp() * mean_m };
         let standard_errors = GammaGammaParams { p: se[0], q: se[1], gamma: se[2] * mean_m };
         let plain = GgObjective { penalizer: 0.0, ..obj };

@@ -13,7 +13,8 @@
 //!   cohort retention and order-count distribution.
 //!
 //! Everything is reachable through the [`Crm`](crate::Crm) facade, one read transaction per
-//! call. As everywhere in this crate, only `completed` orders count. Money stays integer minor
+//! call. The long calls (summaries, fits, scoring a population) have `*_with_progress`
+//! forms that report [`Progress`] to a callback, which can stop them ([`Error::Cancelled`]). As everywhere in this crate, only `completed` orders count. Money stays integer minor
 //! units in one currency per call (orders in other currencies are left out); model
 //! expectations (mean spend, lifetime value) are `f64` in minor units, and reported amounts are
 //! rounded half to even ([`round_minor`]).
@@ -41,6 +42,7 @@ mod churn;
 mod facade;
 mod gamma_gamma;
 mod optim;
+mod progress;
 mod recommend;
 mod reports;
 mod special;
@@ -51,6 +53,7 @@ pub use churn::{churn_risk_of, churn_risks, ChurnRisk, DEFAULT_CHURN_THRESHOLD};
 pub use facade::{AlivePoint, ChurnOptions, CustomerValue, CustomerValues, PurchaseModels, ValueOptions};
 pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, Spend};
 pub use optim::FitOptions;
+pub use progress::{Progress, ProgressFn, Step, SCORE_EVERY, SUMMARY_EVERY};
 pub use recommend::{CategoryAffinity, CoPurchaseModel, CoPurchaseOptions, Recommendation, SimilarItem};
 pub use reports::{
     ChannelRevenue, CohortRetention, FrequencyBucket, PeriodRevenue, ReportOptions, ReportPeriod, Reports,

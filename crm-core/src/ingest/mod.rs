@@ -380,10 +380,11 @@ pub fn read<T: Record>(reader: impl Read + 'static, format: Format) -> Result<Bo
                     Err(e) => return Some((n, Err(RowError { row: n, field: None, reason: e.to_string() }))),
                     Ok(l) if l.trim().is_empty() => continue,
                     Ok(l) => {
-                        let parsed = serde_json::from_str::<T>(&l).map_err(|e| RowError {
-                            row: n,
-                            field: None,
-                            reason: format!("invalid JSON record: {e}"),
+                        let parsed = crate::json::parse::<T>(&l).map_err(|e| match e.path {
+                            Some(path) => RowError { row: n, field: Some(path), reason: e.reason },
+                            None => {
+                                RowError { row: n, field: None, reason: format!("invalid JSON record: {}", e.reason) }
+                            }
                         });
                         return Some((n, parsed));
                     }

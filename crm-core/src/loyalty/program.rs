@@ -261,7 +261,7 @@ pub struct Program {
 impl Program {
     /// Reads and validates a program in JSON.
     pub fn from_json(text: &str) -> Result<Program> {
-        let p: Program = serde_json::from_str(text).map_err(|e| Error::validation("program", e.to_string()))?;
+        let p: Program = crate::json::parse(text).map_err(|e| e.into_error("program"))?;
         p.validate()?;
         Ok(p)
     }

@@ -352,8 +352,9 @@ impl RfmConfig {
     /// Reads the JSON form, with an [`Error::Validation`] naming the field at fault
     /// (`currency`, `as_of`, `grid[2][4]`, or `rfm_config` for malformed JSON and unknown fields).
     pub fn from_json(text: &str) -> Result<RfmConfig> {
-        let raw: RawRfmConfig =
-            serde_json::from_str(text).map_err(|e| Error::validation("rfm_config", e.to_string()))?;
+        // Shape errors stay on `rfm_config` (C reports them as malformed JSON); the message
+        // names the path.
+        let raw: RawRfmConfig = crate::json::parse(text).map_err(|e| Error::validation("rfm_config", e.to_string()))?;
         RfmConfig::try_from(raw)
     }
 

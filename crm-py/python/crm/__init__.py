@@ -18,6 +18,7 @@ from . import analytics, segments, synth
 from ._crm import CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS, __version__
 from .client import Crm, open
 from .exceptions import (
+    CancelledError,
     ConflictError,
     CrmError,
     InsufficientPointsError,
@@ -65,7 +66,8 @@ __all__ = [
     "__version__", "open", "Crm", "analytics", "synth", "segments", "parse_rule", "format_rule",
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
     "CrmError", "ValidationError", "NotFoundError", "ConflictError", "ParseError", "SchemaTooNewError",
-    "StorageError", "IoError", "InsufficientPointsError", "PointsEntry", "PointsBalance", "LoyaltySimulation",
+    "StorageError", "IoError", "InsufficientPointsError", "CancelledError",
+    "PointsEntry", "PointsBalance", "LoyaltySimulation",
     "IngestReport", "RowError",
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",
     "Order", "OrderRefund", "RefundLine", "Page", "TimelineEntry", "Written",

@@ -19,6 +19,10 @@ Money is integer minor units in one currency per call; model expectations (mean 
 lifetime value) are floats in minor units, and ``clv_minor`` is rounded half to even.
 A fitter that has not been fitted raises :class:`crm.ValidationError` (field ``model``).
 
+The long calls (summaries, fits, scoring a population) take ``progress`` (see
+:data:`ProgressArg`) and stop on Ctrl-C within a fraction of a second, raising
+``KeyboardInterrupt``.
+
 >>> import crm
 >>> from crm.analytics import BetaGeoFitter
 >>> bgf = BetaGeoFitter()
@@ -37,17 +41,18 @@ import datetime as _dt
 import json
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _crm
 from .exceptions import ValidationError
-from .frames import require_pandas
+from .frames import require_pandas, utc_times
+from .ingest import _have_tqdm
 
 if TYPE_CHECKING:
     from .client import Crm
 
 __all__ = [
-    "summary", "calibration_and_holdout", "summaries",
+    "ProgressArg", "summary", "calibration_and_holdout", "summaries",
     "BetaGeoFitter", "GammaGammaFitter",
     "customer_values", "churn_risk", "customers_at_risk", "probability_alive_path",
     "CoPurchaseModel", "co_purchase_model", "category_affinity",
@@ -55,6 +60,83 @@ __all__ = [
 ]
 
 When = Union[str, _dt.datetime]
+
+ProgressArg = Union[None, bool, Callable[[str, int, Optional[int]], Any]]
+"""Progress of a long analytics call, as for ingest (:data:`crm.ingest.ProgressArg`):
+``None``: a tqdm bar for each step that runs longer than a second, when tqdm is
+installed; ``False``: none; ``True``: a tqdm bar always; a callable: called
+``(step, done, total)`` with the GIL held, at most about every 100 ms and at each new step.
+``step`` is ``"summary"`` (``done`` orders read; ``total`` known at its end),
+``"fit_bgnbd"`` or ``"fit_gamma_gamma"`` (``done`` likelihood evaluations, ``total``
+None) or ``"score"`` (``done`` of ``total`` customers). The callable returning ``False``
+(exactly) stops the call with :class:`crm.CancelledError`; an exception it raises is
+raised from the call. Nothing is written either way."""
+
+# With progress=None, a step shows a bar once it has run this long (seconds).
+AUTO_PROGRESS_DELAY = 1.0
+
+_STEPS = {
+    "summary": ("reading orders", " orders"),
+    "fit_bgnbd": ("fitting BG/NBD", " evaluations"),
+    "fit_gamma_gamma": ("fitting Gamma-Gamma", " evaluations"),
+    "score": ("scoring customers", " customers"),
+}
+
+
+class _StepBar:
+    """A tqdm bar per step of a long analytics call, driven by ``(step, done, total)``."""
+
+    def __init__(self, desc: str, delay: float = 0.0) -> None:
+        self._desc = desc
+        self._delay = delay
+        self._bar: Any = None
+        self._step: Optional[str] = None
+        self._done = 0
+
+    def __call__(self, step: str, done: int, total: Optional[int]) -> None:
+        from tqdm.auto import tqdm
+
+        if step != self._step:
+            self.close()
+            label, unit = _STEPS.get(step, (step, ""))
+            self._bar = tqdm(desc=f"{self._desc}: {label}", unit=unit, unit_scale=True, total=total,
+                             delay=self._delay)
+            self._step, self._done = step, 0
+        if total is not None and self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _progress(progress: ProgressArg, desc: str) -> Optional[Callable[[str, int, Optional[int]], Any]]:
+    """The callback for ``progress`` (see :data:`ProgressArg`)."""
+    if progress is False:
+        return None
+    if callable(progress):
+        return progress
+    if progress is None:
+        return _StepBar(desc, AUTO_PROGRESS_DELAY) if _have_tqdm() else None
+    if not _have_tqdm():
+        raise ImportError("progress=True needs tqdm: pip install 'crm[progress]'")
+    return _StepBar(desc)
+
+
+_R = TypeVar("_R")
+
+
+def _watched(progress: ProgressArg, desc: str, call: Callable[[Any], _R]) -> _R:
+    """Runs ``call(callback)`` with the callback for ``progress``, closing a bar after."""
+    cb = _progress(progress, desc)
+    try:
+        return call(cb)
+    finally:
+        if isinstance(cb, _StepBar):
+            cb.close()
 
 
 def _when(t: When, field: str) -> str:
@@ -101,25 +183,34 @@ def _summary_frame(d: Mapping[str, Any], holdout: bool) -> Any:
     if holdout:
         data["frequency_holdout"] = pd.Series([r["frequency_holdout"] for r in rows], dtype="int64")
         data["monetary_value_holdout"] = pd.Series([r["monetary_value_holdout"] for r in rows], dtype="float64")
-        data["duration_holdout"] = pd.Series([d["duration_holdout"]] * len(rows), dtype="float64")
+        data["duration_holdout"] = pd.Series([d["duration_holdout"]] * len(rows), dtype="int64")
     return pd.DataFrame(data).set_index("customer_id")
 
 
-def summary(db: "Crm", currency: str, observation_end: When, *, freq: str = "D") -> Any:
+def summary(
+    db: "Crm", currency: str, observation_end: When, *, freq: str = "D", progress: ProgressArg = None
+) -> Any:
     """Per-customer ``frequency``, ``recency``, ``T`` (in days, ``freq="D"``, or weeks,
     ``freq="W"``), ``monetary_value`` (mean value of the repeat purchase periods, minor
     units) and ``repeat_spend_minor`` of the completed orders in ``currency`` up to the
     period holding ``observation_end``; a DataFrame indexed by ``customer_id``. Orders in
-    other currencies are left out.
+    other currencies are left out. ``progress``: see :data:`ProgressArg`.
 
     Raises :class:`crm.ValidationError`: field ``orders`` when no completed order is in the
     currency, ``observation_end`` when it is before every such order, ``freq``."""
-    d = json.loads(db._native.analytics_summary(_summary_options(currency, observation_end, freq, None)))
-    return _summary_frame(d, holdout=False)
+    opts = _summary_options(currency, observation_end, freq, None)
+    text = _watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb))
+    return _summary_frame(json.loads(text), holdout=False)
 
 
 def calibration_and_holdout(
-    db: "Crm", currency: str, calibration_end: When, observation_end: When, *, freq: str = "D"
+    db: "Crm",
+    currency: str,
+    calibration_end: When,
+    observation_end: When,
+    *,
+    freq: str = "D",
+    progress: ProgressArg = None,
 ) -> Any:
     """As ``lifetimes.utils.calibration_and_holdout_data``: the summary up to
     ``calibration_end`` (columns ``frequency_cal``, ``recency_cal``, ``T_cal``,
@@ -128,18 +219,22 @@ def calibration_and_holdout(
     after it up to ``observation_end``.
 
     Raises :class:`crm.ValidationError` on field ``calibration_end`` when it is before every
-    completed order, or not in a period before the observation end."""
-    d = json.loads(db._native.analytics_summary(_summary_options(currency, observation_end, freq, calibration_end)))
-    return _summary_frame(d, holdout=True)
+    completed order, or not in a period before the observation end. ``progress``: see
+    :data:`ProgressArg`."""
+    opts = _summary_options(currency, observation_end, freq, calibration_end)
+    text = _watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb))
+    return _summary_frame(json.loads(text), holdout=True)
 
 
-def summaries(db: "Crm", observation_end: When, *, freq: str = "D") -> Any:
+def summaries(db: "Crm", observation_end: When, *, freq: str = "D", progress: ProgressArg = None) -> Any:
     """:func:`summary` of every currency with completed orders, in one pass over the orders,
-    stacked with a ``currency`` column (a customer who bought in two currencies has two rows)."""
+    stacked with a ``currency`` column (a customer who bought in two currencies has two rows).
+    ``progress``: see :data:`ProgressArg`."""
     pd = require_pandas()
     opts = _summary_options("USD", observation_end, freq, None)
+    text = _watched(progress, "summaries", lambda cb: db._native.analytics_summaries(opts, cb))
     frames = []
-    for d in json.loads(db._native.analytics_summaries(opts)):
+    for d in json.loads(text):
         f = _summary_frame(d, holdout=False)
         f.insert(0, "currency", d["currency"])
         frames.append(f)
@@ -234,9 +329,11 @@ class BetaGeoFitter(_Fitter):
         *,
         max_iterations: int = 500,
         tolerance: float = 1e-7,
+        progress: ProgressArg = None,
     ) -> "BetaGeoFitter":
         """Fits r, alpha, a, b; sets ``params_``, ``standard_errors_``, ``log_likelihood_``
         (total, in the data's time unit) and ``iterations_``; returns ``self``.
+        ``progress``: see :data:`ProgressArg` (step ``fit_bgnbd``); Ctrl-C stops the fit.
 
         Raises :class:`crm.ValidationError`: field ``data`` (empty), ``frequency``,
         ``recency``, ``weights``, and ``model`` for a fit that does not converge (with the
@@ -246,7 +343,8 @@ class BetaGeoFitter(_Fitter):
         t, _ = _column(T, "T")
         w = None if weights is None else _column(weights, "weights")[0]
         fit = json.dumps(_fit_options(self.penalizer_coef, max_iterations, tolerance))
-        d = json.loads(_crm.bgnbd_fit(f, r, t, w, fit))
+        d = json.loads(_watched(progress, "BetaGeoFitter.fit",
+                                lambda cb: _crm.bgnbd_fit(f, r, t, w, fit, cb)))
         self._take(d)
         return self
 
@@ -311,8 +409,10 @@ class GammaGammaFitter(_Fitter):
         *,
         max_iterations: int = 500,
         tolerance: float = 1e-7,
+        progress: ProgressArg = None,
     ) -> "GammaGammaFitter":
         """Fits on repeat buyers (every frequency > 0, every monetary value > 0); returns ``self``.
+        ``progress``: see :data:`ProgressArg` (step ``fit_gamma_gamma``); Ctrl-C stops the fit.
 
         Raises :class:`crm.ValidationError`: field ``data`` (empty), ``frequency`` (a 0),
         ``monetary_value`` (not > 0), ``weights``, ``model`` (no convergence)."""
@@ -320,7 +420,8 @@ class GammaGammaFitter(_Fitter):
         m, _ = _column(monetary_value, "monetary_value")
         w = None if weights is None else _column(weights, "weights")[0]
         fit = json.dumps(_fit_options(self.penalizer_coef, max_iterations, tolerance))
-        d = json.loads(_crm.gamma_gamma_fit(f, m, w, fit))
+        d = json.loads(_watched(progress, "GammaGammaFitter.fit",
+                                lambda cb: _crm.gamma_gamma_fit(f, m, w, fit, cb)))
         self._take(d)
         return self
 
@@ -342,10 +443,13 @@ class GammaGammaFitter(_Fitter):
         time: int = 12,
         discount_rate: float = 0.01,
         freq: str = "D",
+        *,
+        progress: ProgressArg = None,
     ) -> Any:
         """Expected lifetime value over ``time`` months with a monthly ``discount_rate``, in
         minor units (floats: round half to even to report them), as ``lifetimes``;
-        ``freq`` is the unit of recency and T (``"D"``: months of 30 days, ``"W"``: 4.345 weeks)."""
+        ``freq`` is the unit of recency and T (``"D"``: months of 30 days, ``"W"``: 4.345 weeks).
+        ``progress``: see :data:`ProgressArg` (step ``score``)."""
         gg = self._params()
         bg = transaction_prediction_model._params()
         f, scalar = _counts(frequency, "frequency")
@@ -353,7 +457,10 @@ class GammaGammaFitter(_Fitter):
         t, _ = _column(T, "T")
         m, _ = _column(monetary_value, "monetary_value")
         period = _period(freq)
-        values = _crm.customer_lifetime_value(bg, gg, f, r, t, m, period, int(time), float(discount_rate))
+        values = _watched(
+            progress, "customer_lifetime_value",
+            lambda cb: _crm.customer_lifetime_value(bg, gg, f, r, t, m, period, int(time), float(discount_rate), cb),
+        )
         return _result(values, scalar)
 
     def __repr__(self) -> str:
@@ -370,18 +477,22 @@ def customer_values(
     months: int = 12,
     discount_rate: float = 0.01,
     penalizer_coef: float = 0.0,
+    progress: ProgressArg = None,
 ) -> Any:
     """Summarises the store, fits both models and predicts, per customer (index
     ``customer_id``): ``frequency``, ``recency``, ``T``, ``p_alive``, ``expected_purchases``
     (next ``horizon`` periods), ``expected_average_value`` and ``clv_expected`` (minor units,
-    floats) and ``clv_minor`` (int64, rounded half to even)."""
+    floats) and ``clv_minor`` (int64, rounded half to even). ``progress``: see
+    :data:`ProgressArg` (steps ``summary``, ``fit_bgnbd``, ``fit_gamma_gamma``, ``score``)."""
     pd = require_pandas()
     opts = {
         "summary": json.loads(_summary_options(currency, observation_end, freq, None)),
         "fit": _fit_options(penalizer_coef, 500, 1e-7),
         "horizon": float(horizon), "months": int(months), "discount_rate": float(discount_rate),
     }
-    d = json.loads(db._native.analytics_customer_values(json.dumps(opts)))
+    text = json.dumps(opts)
+    d = json.loads(_watched(progress, "customer_values",
+                            lambda cb: db._native.analytics_customer_values(text, cb)))
     rows = d["rows"]
     return pd.DataFrame({
         "customer_id": pd.Series([r["customer_id"] for r in rows], dtype="int64"),
@@ -426,14 +537,17 @@ def churn_risk(
     threshold: float = 0.7,
     penalizer_coef: float = 0.0,
     model: Optional[BetaGeoFitter] = None,
+    progress: ProgressArg = None,
 ) -> Any:
     """Churn risk per customer (index ``customer_id``): ``p_alive``, ``gap`` (periods since
     the last purchase), ``rhythm`` (mean gap between purchases; the population's for one-time
     buyers), ``overdue`` (gap / rhythm), ``risk = 1 - p_alive * exp(-max(0, overdue - 1))``
     and ``at_risk`` (risk >= ``threshold``). With ``model``, its parameters are used instead
-    of a fit."""
+    of a fit. ``progress``: see :data:`ProgressArg` (steps ``summary``, ``fit_bgnbd`` unless
+    ``model`` is given, ``score``)."""
     opts = _churn_options(currency, observation_end, freq, threshold, penalizer_coef, model)
-    return _churn_frame(json.loads(db._native.analytics_churn_risk(opts)))
+    return _churn_frame(json.loads(_watched(progress, "churn_risk",
+                                            lambda cb: db._native.analytics_churn_risk(opts, cb))))
 
 
 def customers_at_risk(
@@ -445,22 +559,26 @@ def customers_at_risk(
     threshold: float = 0.7,
     penalizer_coef: float = 0.0,
     model: Optional[BetaGeoFitter] = None,
+    progress: ProgressArg = None,
 ) -> Any:
-    """The rows of :func:`churn_risk` at risk, riskiest first."""
+    """The rows of :func:`churn_risk` at risk, riskiest first (``progress`` as there)."""
     opts = _churn_options(currency, observation_end, freq, threshold, penalizer_coef, model)
-    return _churn_frame(json.loads(db._native.analytics_customers_at_risk(opts)))
+    return _churn_frame(json.loads(_watched(progress, "customers_at_risk",
+                                            lambda cb: db._native.analytics_customers_at_risk(opts, cb))))
 
 
 def probability_alive_path(
     db: "Crm", model: BetaGeoFitter, customer_id: int, currency: str, observation_end: When, *, freq: str = "D"
 ) -> Any:
     """Probability alive of one customer period by period from their first completed order
-    in ``currency``: a DataFrame of ``period_start``, ``periods`` and ``p_alive``."""
+    in ``currency``: a DataFrame of ``period_start`` (the period's first day, midnight
+    ``datetime64[us, UTC]``), ``periods`` (int64) and ``p_alive``. One row per day or week
+    since that order, computed in microseconds each, so it takes no progress callback."""
     pd = require_pandas()
     opts = _summary_options(currency, observation_end, freq, None)
     rows = json.loads(db._native.analytics_alive_path(model._params(), int(customer_id), opts))
     return pd.DataFrame({
-        "period_start": pd.to_datetime(pd.Series([r["period_start"] for r in rows], dtype=object)),
+        "period_start": utc_times([r["period_start"] for r in rows]),
         "periods": pd.Series([r["periods"] for r in rows], dtype="int64"),
         "p_alive": pd.Series([r["p_alive"] for r in rows], dtype="float64"),
     })
@@ -542,7 +660,8 @@ def category_affinity(db: "Crm", currency: str, customer_id: Optional[int] = Non
 
 @dataclass(frozen=True)
 class Reports:
-    """The tables of :func:`reports` (money int64 minor units of ``currency``)."""
+    """The tables of :func:`reports` (money int64 minor units of ``currency``; periods and
+    cohorts as their first day, midnight ``datetime64[us, UTC]``)."""
 
     currency: str
     period: str
@@ -565,7 +684,7 @@ def _table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> Any
     for name, dtype in columns.items():
         values = [r[name] for r in rows]
         if dtype == "date":
-            data[name] = pd.to_datetime(pd.Series(values, dtype=object))
+            data[name] = utc_times(values)
         else:
             data[name] = pd.Series(values, dtype=dtype)
     return pd.DataFrame(data)

@@ -151,14 +151,15 @@ class Crm:
         return [(Customer.from_dict(c), Money.from_dict(m)) for c, m in rows]
 
     def top_customers_frame(self, currency: str, limit: int = 10) -> Any:
-        """:meth:`top_customers_by_spend` as a DataFrame: customer columns plus
-        ``spent_minor`` (int64) and ``currency``."""
+        """:meth:`top_customers_by_spend` as a DataFrame: the columns of :meth:`query_frame`
+        plus ``spent_minor`` (int64) and ``currency``."""
         rows = []
         for c, m in json.loads(self._native.top_customers_by_spend(currency, limit)):
             row = _frames.flat_customer(c)
             row.update(spent_minor=m["minor"], currency=m["currency"])
             rows.append(row)
-        return _frames.typed_frame(rows, [*_frames.CUSTOMER_FRAME_COLUMNS, "spent_minor", "currency"])
+        schema = {**_frames.CUSTOMER_SCHEMA, "spent_minor": _frames.INT, "currency": _frames.TEXT}
+        return _frames.typed_frame(rows, schema)
 
     def query_customers(
         self,
@@ -203,7 +204,9 @@ class Crm:
         page_size: int = 10_000,
     ) -> Any:
         """Every customer matching ``filter`` (up to ``max_rows``) as a DataFrame: one row
-        each, address parts as columns, times ``datetime64[..., UTC]``."""
+        each, address parts as columns, ``tags`` (sorted list), ``attributes`` and ``consents``
+        (dicts), times ``datetime64[us, UTC]``, ``id`` int64 and ``merged_into`` nullable
+        ``Int64`` (see :data:`crm.frames.CUSTOMER_SCHEMA`)."""
         rows: List[Any] = []
         for items in self._pages(filter, sort, descending, page_size):
             rows.extend(items)
@@ -341,8 +344,10 @@ class Crm:
         return Page([timeline_entry(e) for e in d["items"]], d.get("next_cursor"))
 
     def timeline_frame(self, customer_id: int, page_size: int = 1000) -> Any:
-        """A customer's whole timeline as a DataFrame: ``type``, ``id``, ``occurred_at``,
-        ``kind`` (interactions), ``status``, ``total_minor`` (int, orders) and ``currency``."""
+        """A customer's whole timeline as a DataFrame, newest first: ``type`` (``order`` or
+        ``interaction``), ``id`` (int64), ``external_id``, ``occurred_at`` (``datetime64[us,
+        UTC]``), ``kind`` (interactions), ``status``, ``total_minor`` (nullable ``Int64``:
+        orders only) and ``currency`` (orders), ``channel``, ``subject`` (interactions)."""
         rows: List[Dict[str, Any]] = []
         cursor: Optional[str] = None
         while True:
@@ -361,18 +366,24 @@ class Crm:
             cursor = d.get("next_cursor")
             if cursor is None:
                 break
-        cols = ["type", "id", "external_id", "occurred_at", "kind", "status", "total_minor", "currency", "channel",
-                "subject"]
-        return _frames.typed_frame(rows, cols)
+        f = _frames
+        schema = {"type": f.TEXT, "id": f.INT, "external_id": f.TEXT, "occurred_at": f.TIME, "kind": f.TEXT,
+                  "status": f.TEXT, "total_minor": f.NULLABLE_INT, "currency": f.TEXT, "channel": f.TEXT,
+                  "subject": f.TEXT}
+        return _frames.typed_frame(rows, schema)
 
     def changes_since(self, seq: int = 0, limit: int = 1000) -> List[Change]:
         """Change-feed entries after ``seq`` (0 for the start), oldest first, at most ``limit``."""
         return [Change.from_dict(c) for c in json.loads(self._native.changes_since(seq, limit))]
 
     def changes_frame(self, seq: int = 0, limit: int = 10_000) -> Any:
-        """:meth:`changes_since` as a DataFrame: ``seq``, ``entity``, ``id``, ``op``, ``at``."""
+        """:meth:`changes_since` as a DataFrame: ``seq``, ``entity``, ``id``, ``op``, ``at``
+        (``datetime64[us, UTC]``) and ``ref_id`` (nullable ``Int64``: the customer who
+        entered or left a segment)."""
         rows = json.loads(self._native.changes_since(seq, limit))
-        return _frames.typed_frame(rows, ["seq", "entity", "id", "op", "at"])
+        f = _frames
+        schema = {"seq": f.INT, "entity": f.TEXT, "id": f.INT, "op": f.TEXT, "at": f.TIME, "ref_id": f.NULLABLE_INT}
+        return _frames.typed_frame(rows, schema)
 
     def counts(self) -> Counts:
         """Row counts of customers, orders and interactions."""
@@ -777,11 +788,17 @@ class Crm:
         return dict(json.loads(self._native.points_statement(customer_id)))
 
     def points_statement_frame(self, customer_id: int) -> Any:
-        """A customer's ledger as a DataFrame, oldest first: ``id``, ``kind``, ``points``,
-        ``qualifying``, ``balance_after``, ``at``, ``key``, ``order_id``, ``note``."""
+        """A customer's ledger as a DataFrame, oldest first: ``id``, ``customer_id``,
+        ``kind``, ``points``, ``qualifying``, ``balance_after`` (int64), ``amount_minor`` (for
+        order earnings, the order total in minor units the points were computed on) and
+        ``order_id`` (nullable ``Int64``), ``at`` (``datetime64[us, UTC]``), ``key``, ``note``. A field
+        the ledger gains later follows as an ``object`` column."""
         rows = json.loads(self._native.points_statement(customer_id))["entries"]
-        cols = ["id", "kind", "points", "qualifying", "balance_after", "at", "key", "order_id", "note"]
-        return _frames.typed_frame(rows, cols)
+        f = _frames
+        schema = {"id": f.INT, "customer_id": f.INT, "kind": f.TEXT, "points": f.INT, "qualifying": f.INT,
+                  "balance_after": f.INT, "amount_minor": f.NULLABLE_INT, "at": f.TIME, "key": f.TEXT,
+                  "order_id": f.NULLABLE_INT, "note": f.TEXT}
+        return _frames.typed_frame(rows, schema)
 
     def set_loyalty_tier(self, customer_id: int, tier: Optional[str]) -> None:
         """Sets a customer's loyalty tier by hand (None removes it); the tier must exist."""

@@ -19,6 +19,7 @@ __all__ = [
     "StorageError",
     "IoError",
     "InsufficientPointsError",
+    "CancelledError",
 ]
 
 
@@ -113,3 +114,9 @@ class InsufficientPointsError(CrmError, ValueError):
         super().__init__(message)
         self.available = available
         self.requested = requested
+
+
+class CancelledError(CrmError):
+    """A long call (a summary, a fit, scoring customers) was stopped by its ``progress``
+    callback returning ``False``; it wrote nothing and returned nothing. (Ctrl-C stops such
+    a call too, and raises ``KeyboardInterrupt``.)"""

@@ -1,9 +1,13 @@
 """DataFrame and Arrow conversion: plain Python over pandas, imported lazily.
 
-Frames that leave crm have fixed dtypes: ids and counts ``int64`` (``Int64`` where they
-may be missing), times ``datetime64[..., UTC]``, money as ``int64`` minor units beside a
-``currency`` column, never floats. Frames that enter crm (bulk ingest) hold the CSV
-columns of the record kind (``crm.ORDER_COLUMNS`` and friends).
+Frames that leave crm have fixed dtypes, whatever the data and also when empty: ids,
+counts and points ``int64``; a column of them that can be missing is pandas' nullable
+``Int64`` (always, not only when a value is missing); times ``datetime64[us, UTC]``
+(missing ones ``NaT``); money as ``int64`` minor units beside a ``currency`` column, never
+floats; model outputs ``float64``; text ``object``. Each frame declares its columns with
+one of the dtypes below (:data:`INT`, :data:`NULLABLE_INT`, :data:`TIME`, ...). Frames
+that enter crm (bulk ingest) hold the CSV columns of the record kind
+(``crm.ORDER_COLUMNS`` and friends).
 """
 
 from __future__ import annotations
@@ -39,33 +43,62 @@ def to_arrow(frame: Any) -> Any:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
-# Column types of the frames crm hands out, by record kind (CSV columns for synth frames).
-INT_COLUMNS = {"id", "customer_id", "total_minor", "seq", "merged_into", "spent_minor", "order_count", "quantity"}
-TIME_COLUMNS = {"created_at", "updated_at", "occurred_at", "at", "last_order_at", "first_order_at"}
+# The dtypes of the columns of the frames crm hands out.
+INT = "int64"
+"""Integers never missing: ids, counts, points, money in minor units."""
+NULLABLE_INT = "Int64"
+"""Integers that can be missing (``order_id`` of an entry without an order): pandas' nullable
+integers, with ``<NA>`` for a missing value."""
+TIME = "datetime64[us, UTC]"
+"""Instants (and the first days of periods, as midnight UTC); ``NaT`` where missing."""
+FLOAT = "float64"
+"""Model outputs and shares: expectations, probabilities, ratios."""
+BOOL = "bool"
+"""Flags."""
+TEXT = "object"
+"""Text (``None`` where missing), lists and dicts."""
+
+Schema = Mapping[str, str]
+"""Columns of a frame in order, each with its dtype."""
 
 
-def typed_frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Any:
-    """A DataFrame of flat dict rows with crm's dtypes (see the module docstring)."""
+def utc_times(values: Sequence[Any]) -> Any:
+    """RFC 3339 times (or dates) from the core as a ``datetime64[us, UTC]`` Series (None: NaT)."""
     pd = require_pandas()
-    data: Dict[str, Any] = {c: [r.get(c) for r in rows] for c in columns}
-    return frame_from_columns(data)
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601").dt.as_unit("us")
 
 
-def frame_from_columns(data: Mapping[str, List[Any]]) -> Any:
-    """A DataFrame of columns (lists) with crm's dtypes; text columns stay ``object``."""
+def column(values: Sequence[Any], dtype: str) -> Any:
+    """A column of core values with one of the dtypes above."""
     pd = require_pandas()
-    out: Dict[str, Any] = {}
-    for name, values in data.items():
-        if name in TIME_COLUMNS:
-            out[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
-        elif name in INT_COLUMNS:
-            ints = pd.array(
-                [None if v is None else int(v) for v in values], dtype="Int64"
-            )
-            out[name] = ints.astype("int64") if not ints.isna().any() else ints
-        else:
-            out[name] = pd.Series(values, dtype=object)
-    return pd.DataFrame(out)
+    if dtype == TIME:
+        return utc_times(values)
+    if dtype in (INT, NULLABLE_INT):
+        ints = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
+        # An int64 column with a missing value is a bug in crm, not data to hide.
+        return pd.Series(ints.astype("int64") if dtype == INT else ints)
+    return pd.Series(values, dtype=dtype)
+
+
+def typed_frame(rows: Sequence[Mapping[str, Any]], schema: Schema) -> Any:
+    """A DataFrame of flat dict rows with the dtypes of ``schema`` (see the module docstring).
+    Keys of the rows that the schema does not name follow as :data:`TEXT` columns, so that a
+    field the core adds is never dropped on the way."""
+    pd = require_pandas()
+    extra: Dict[str, str] = {}
+    for r in rows:
+        for k in r:
+            if k not in schema and k not in extra:
+                extra[k] = TEXT
+    full = {**schema, **extra}
+    return pd.DataFrame({c: column([r.get(c) for r in rows], dtype) for c, dtype in full.items()})
+
+
+def frame_from_columns(data: Mapping[str, List[Any]], schema: Schema) -> Any:
+    """A DataFrame of columns (lists) with the dtypes of ``schema`` (:data:`TEXT` for any
+    column it does not name)."""
+    pd = require_pandas()
+    return pd.DataFrame({name: column(values, schema.get(name, TEXT)) for name, values in data.items()})
 
 
 def int64_frame(columns: Mapping[str, Sequence[int]]) -> Any:
@@ -73,27 +106,38 @@ def int64_frame(columns: Mapping[str, Sequence[int]]) -> Any:
     pd = require_pandas()
     import numpy as np
 
-    return pd.DataFrame({name: np.asarray(values, dtype="int64") for name, values in columns.items()})
+    return pd.DataFrame({name: np.asarray(values, dtype=INT) for name, values in columns.items()})
 
 
-CUSTOMER_FRAME_COLUMNS = [
-    "id", "external_id", "kind", "name", "email", "phone", "company", "title", "industry",
-    "country", "region", "city", "postal_code", "street", "birthday", "gender", "tags",
-    "lifecycle", "created_at", "updated_at", "merged_into",
-]
+CUSTOMER_SCHEMA: Dict[str, str] = {
+    "id": INT, "external_id": TEXT, "kind": TEXT, "name": TEXT, "email": TEXT, "phone": TEXT,
+    "company": TEXT, "title": TEXT, "industry": TEXT, "country": TEXT, "region": TEXT, "city": TEXT,
+    "postal_code": TEXT, "street": TEXT, "birthday": TEXT, "gender": TEXT, "tags": TEXT,
+    "attributes": TEXT, "consents": TEXT, "lifecycle": TEXT, "created_at": TIME, "updated_at": TIME,
+    "merged_into": NULLABLE_INT,
+}
+"""Columns of a customers frame: the record with its address parts as columns, ``birthday``
+as ISO 8601 date text, ``tags`` a sorted list, ``attributes`` and ``consents`` dicts."""
+
+CUSTOMER_FRAME_COLUMNS = list(CUSTOMER_SCHEMA)
+
+_ADDRESS = ("country", "region", "city", "postal_code", "street")
 
 
 def flat_customer(d: Mapping[str, Any]) -> Dict[str, Any]:
     """A customer dict (serde shape) flattened to one frame row (address parts, tags list)."""
-    row = {k: d.get(k) for k in CUSTOMER_FRAME_COLUMNS}
-    row.update(d.get("address") or {})
+    row = {k: d.get(k) for k in CUSTOMER_SCHEMA if k not in _ADDRESS}
+    address = d.get("address") or {}
+    row.update({k: address.get(k) for k in _ADDRESS})
     row["tags"] = sorted(d.get("tags") or ())
-    return row
+    row["attributes"] = dict(d.get("attributes") or {})
+    row["consents"] = dict(d.get("consents") or {})
+    return {k: row[k] for k in CUSTOMER_SCHEMA}
 
 
 def customers_frame(customers: Iterable[Mapping[str, Any]]) -> Any:
-    """A DataFrame of customer dicts, one row each."""
-    return typed_frame([flat_customer(c) for c in customers], CUSTOMER_FRAME_COLUMNS)
+    """A DataFrame of customer dicts, one row each (see :data:`CUSTOMER_SCHEMA`)."""
+    return typed_frame([flat_customer(c) for c in customers], CUSTOMER_SCHEMA)
 
 
 def _is_missing(v: Any) -> bool:

@@ -20,6 +20,13 @@ __all__ = ["generate", "write", "KINDS"]
 
 KINDS = ("customers", "orders", "interactions")
 
+# The typed CSV columns of each kind; the others are text (JSON text for nested values).
+_SCHEMAS = {
+    "customers": {"created_at": _frames.TIME},
+    "orders": {"customer_id": _frames.NULLABLE_INT, "occurred_at": _frames.TIME, "total_minor": _frames.INT},
+    "interactions": {"customer_id": _frames.NULLABLE_INT, "occurred_at": _frames.TIME},
+}
+
 
 def _config(
     customers: int,
@@ -52,7 +59,8 @@ def generate(
     end: Optional[_dt.datetime] = None,
 ) -> Dict[str, Any]:
     """Generated rows as DataFrames keyed by kind, in the CSV columns of each kind
-    (ready for ``Crm.ingest``): times ``datetime64[..., UTC]``, ``total_minor`` int64,
+    (ready for ``Crm.ingest``): times ``datetime64[us, UTC]``, ``total_minor`` int64,
+    ``customer_id`` nullable ``Int64`` (generated rows name customers by external id),
     nested values (``items``, ``attributes``, ``payload``) as JSON text. The same
     arguments always give the same data (defaults: 10 orders and 3 interactions per
     customer on average over three years ending 2026-11-01)."""
@@ -60,7 +68,7 @@ def generate(
     out: Dict[str, Any] = {}
     for kind in kinds:
         cols = _crm.synth_columns(kind, cfg)
-        out[kind] = _frames.frame_from_columns(dict(cols))
+        out[kind] = _frames.frame_from_columns(dict(cols), _SCHEMAS[kind])
     return out
 
 
