@@ -58,9 +58,18 @@ fn csv_reports_bad_rows_and_stores_the_rest_idempotently() {
 
     let r =
         crm.ingest_file(RecordKind::Orders, &orders, IngestOptions { batch_size: 3, ..Default::default() }).unwrap();
-    assert_eq!((r.rows, r.created, r.unchanged, r.failed), (8, 4, 1, 3), "{r:?}");
+    assert_eq!((r.rows, r.created, r.unchanged, r.failed), (8, 4, 0, 4), "{r:?}");
     let errs: Vec<_> = r.errors.iter().map(|e| (e.row, e.field.as_deref())).collect();
-    assert_eq!(errs, vec![(4, Some("customer_external_id")), (6, Some("occurred_at")), (7, Some("total_minor"))]);
+    assert_eq!(
+        errs,
+        vec![
+            (4, Some("customer_external_id")),
+            (6, Some("occurred_at")),
+            (7, Some("total_minor")),
+            (9, Some("external_id"))
+        ]
+    );
+    assert_eq!(r.errors[3].reason, r#"duplicate external_id "O1": row 2 was applied"#);
     let o1 = crm.get_order_by_external_id("O1").unwrap();
     assert_eq!(o1.items[0].category.as_deref(), Some("shoes"));
     let s = crm.customer_stats(ada.id).unwrap();
@@ -74,7 +83,7 @@ fn csv_reports_bad_rows_and_stores_the_rest_idempotently() {
     let r = crm.ingest_file(RecordKind::Customers, &customers, IngestOptions::default()).unwrap();
     assert_eq!((r.created, r.updated, r.unchanged), (0, 0, 3));
     let r = crm.ingest_file(RecordKind::Orders, &orders, IngestOptions::default()).unwrap();
-    assert_eq!((r.created, r.updated, r.unchanged), (0, 0, 5));
+    assert_eq!((r.created, r.updated, r.unchanged, r.failed), (0, 0, 4, 4));
     assert_eq!(crm.counts().unwrap(), counts);
     assert_eq!(feed_len(&crm), feed);
     assert_eq!(crm.customer_stats(ada.id).unwrap(), s);
@@ -208,8 +217,10 @@ fn csv_export_reads_back_equal() {
         .collect();
     let mut buf = Vec::new();
     ingest::write(&mut buf, Format::Csv, orders.clone()).unwrap();
-    let back: Vec<NewOrder> =
-        ingest::read::<NewOrder>(std::io::Cursor::new(buf), Format::Csv).unwrap().map(|(_, r)| r.unwrap()).collect();
+    let back: Vec<NewOrder> = ingest::read::<NewOrder>(std::io::Cursor::new(buf), Format::Csv, false)
+        .unwrap()
+        .map(|(_, r)| r.unwrap())
+        .collect();
     assert_eq!(back, orders);
 }
 
@@ -223,10 +234,11 @@ fn cells_order(ext: &str, customer: &str, at_us: i64, currency: &str, total: i64
     let positions = ingest::column_positions::<NewOrder>(
         "columns",
         &["external_id", "customer_external_id", "occurred_at", "currency", "total_minor"],
+        false,
     )?;
     let values = [Cell::Text(ext), Cell::Text(customer), Cell::Time(at_us), Cell::Text(currency), Cell::Int(total)];
     for (at, v) in positions.into_iter().zip(values) {
-        cells[at] = Some(v);
+        cells[at.unwrap()] = Some(v);
     }
     NewOrder::from_cells(&mut cells)
 }
@@ -328,12 +340,12 @@ fn file_progress_counts_the_lines_and_cancels() {
 #[test]
 fn column_checks_are_the_header_checks() {
     use ingest::column_positions;
-    let dup = column_positions::<NewCustomer>("columns", &["external_id", "name", "name"]).unwrap_err();
+    let dup = column_positions::<NewCustomer>("columns", &["external_id", "name", "name"], false).unwrap_err();
     assert_eq!(dup.field(), Some("columns"));
     assert!(dup.to_string().contains("twice"), "{dup}");
-    let unknown = column_positions::<NewCustomer>("columns", &["external_id", "name", "emial"]).unwrap_err();
+    let unknown = column_positions::<NewCustomer>("columns", &["external_id", "name", "emial"], false).unwrap_err();
     assert!(unknown.to_string().contains("emial"), "{unknown}");
-    let missing = column_positions::<NewInteraction>("columns", &["external_id", "occurred_at"]).unwrap_err();
+    let missing = column_positions::<NewInteraction>("columns", &["external_id", "occurred_at"], false).unwrap_err();
     assert!(missing.to_string().contains("\"kind\""), "{missing}");
     let dir = tempfile::tempdir().unwrap();
     let twice = file(&dir, "twice.csv", "external_id,name,name\nC1,A,B\n");
