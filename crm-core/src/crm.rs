@@ -558,9 +558,12 @@ pub(crate) fn upsert_customer(
 fn profile(validator: &Validator, old: Option<&Customer>, p: CheckedPatch, mode: UpsertMode) -> Result<NewCustomer> {
     let mut c = match (old, mode) {
         (Some(o), UpsertMode::Merge) => as_input(o),
-        (Some(o), UpsertMode::Replace) => {
-            NewCustomer { lifecycle: Some(o.lifecycle), created_at: Some(o.created_at), ..Default::default() }
-        }
+        (Some(o), UpsertMode::Replace) => NewCustomer {
+            kind: Some(Default::default()),
+            lifecycle: Some(o.lifecycle),
+            created_at: Some(o.created_at),
+            ..Default::default()
+        },
         (None, _) => NewCustomer::default(),
     };
     // Attributes merged into stored ones may outgrow the limit the patch alone kept to.
