@@ -19,7 +19,13 @@ use crate::interaction::{NewInteraction, Score};
 use crate::order::NewOrder;
 use crate::CustomerId;
 
-/// Column names accepted in a customers CSV file.
+/// Column names accepted in a customers CSV file (matched whatever their case). Each row is
+/// merged into the customer with its `external_id`: a column that is absent from the header
+/// keeps the stored value; a present column with an empty cell clears the field (`name`,
+/// `kind`, `lifecycle` and `created_at` cannot be cleared: an empty cell keeps them);
+/// `attributes` and `consents` hold JSON objects merged key by key (a `null` value removes
+/// the key); `tags` (`;`-separated) replaces the set. `external_id` is required, and `name`
+/// when the row creates the customer.
 pub const CUSTOMER_COLUMNS: &[&str] = &[
     "external_id",
     "kind",
