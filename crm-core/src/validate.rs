@@ -219,6 +219,9 @@ impl Validator {
     pub(crate) fn phone(&self, value: Option<&str>, country: Option<&str>) -> Result<Option<String>> {
         let Some(v) = self.opt("phone", value, 64)? else { return Ok(None) };
         let region = match country {
+            // A number with its country code needs no region, and giving one costs the
+            // parser a look at that region's international prefix (more regexes per row).
+            _ if v.starts_with('+') => None,
             Some(c) => Some(parse_region(c).map_err(|_| {
                 Error::validation("address.country", format!("{c:?} is not an ISO 3166-1 alpha-2 country code"))
             })?),

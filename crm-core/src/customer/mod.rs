@@ -299,32 +299,39 @@ impl From<Address> for AddressPatch {
     }
 }
 
-impl From<&NewCustomer> for CustomerPatch {
+impl From<NewCustomer> for CustomerPatch {
     /// The changes a merge upsert of `c` makes: every field that is `None` or an empty
     /// collection (and an empty `name`) is not sent.
-    fn from(c: &NewCustomer) -> CustomerPatch {
-        let address = AddressPatch::from(c.address.clone());
+    fn from(c: NewCustomer) -> CustomerPatch {
+        let address = AddressPatch::from(c.address);
         CustomerPatch {
-            external_id: c.external_id.clone().map(Some),
+            external_id: c.external_id.map(Some),
             kind: c.kind,
-            name: (!c.name.is_empty()).then(|| c.name.clone()),
-            email: c.email.clone().map(Some),
-            phone: c.phone.clone().map(Some),
-            company: c.company.clone().map(Some),
-            title: c.title.clone().map(Some),
-            industry: c.industry.clone().map(Some),
+            name: (!c.name.is_empty()).then_some(c.name),
+            email: c.email.map(Some),
+            phone: c.phone.map(Some),
+            company: c.company.map(Some),
+            title: c.title.map(Some),
+            industry: c.industry.map(Some),
             address: (!address.is_empty()).then_some(Some(address)),
             birthday: c.birthday.map(Some),
-            gender: c.gender.clone().map(Some),
-            tags: (!c.tags.is_empty()).then(|| c.tags.clone()),
+            gender: c.gender.map(Some),
+            tags: (!c.tags.is_empty()).then_some(c.tags),
             add_tags: BTreeSet::new(),
             remove_tags: BTreeSet::new(),
-            attributes: (!c.attributes.is_empty()).then(|| Some(c.attributes.clone())),
+            attributes: (!c.attributes.is_empty()).then_some(Some(c.attributes)),
             consents: (!c.consents.is_empty())
-                .then(|| Some(c.consents.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect())),
+                .then(|| Some(c.consents.into_iter().map(|(k, v)| (k, Some(v))).collect())),
             lifecycle: c.lifecycle,
             created_at: c.created_at,
         }
+    }
+}
+
+impl From<&NewCustomer> for CustomerPatch {
+    /// As `From<NewCustomer>`, from a borrowed customer.
+    fn from(c: &NewCustomer) -> CustomerPatch {
+        CustomerPatch::from(c.clone())
     }
 }
 

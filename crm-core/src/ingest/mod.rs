@@ -312,7 +312,7 @@ mod private {
     pub trait Sealed: Sized {
         /// A record that passed validation, ready to be written.
         type Valid;
-        fn validate(&self, v: &Validator) -> Result<Self::Valid>;
+        fn validate(self, v: &Validator) -> Result<Self::Valid>;
         /// The normalised external id a valid record is stored under, if any.
         fn key(valid: &Self::Valid) -> Option<&str>;
         fn write(
@@ -341,7 +341,7 @@ impl Record for NewCustomer {
 
 impl Sealed for NewCustomer {
     type Valid = CustomerUpsert;
-    fn validate(&self, v: &Validator) -> Result<CustomerUpsert> {
+    fn validate(self, v: &Validator) -> Result<CustomerUpsert> {
         checked_upsert(v, &CustomerPatch::from(self), UpsertMode::Merge, BULK_KEY)
     }
     fn key(valid: &CustomerUpsert) -> Option<&str> {
@@ -371,8 +371,8 @@ impl Record for CustomerPatch {
 
 impl Sealed for CustomerPatch {
     type Valid = CustomerUpsert;
-    fn validate(&self, v: &Validator) -> Result<CustomerUpsert> {
-        checked_upsert(v, self, UpsertMode::Merge, BULK_KEY)
+    fn validate(self, v: &Validator) -> Result<CustomerUpsert> {
+        checked_upsert(v, &self, UpsertMode::Merge, BULK_KEY)
     }
     fn key(valid: &CustomerUpsert) -> Option<&str> {
         Some(&valid.key)
@@ -399,8 +399,8 @@ impl Record for NewOrder {
 
 impl Sealed for NewOrder {
     type Valid = NewOrder;
-    fn validate(&self, v: &Validator) -> Result<Self> {
-        v.order(self)
+    fn validate(self, v: &Validator) -> Result<Self> {
+        v.order(&self)
     }
     fn key(valid: &NewOrder) -> Option<&str> {
         Some(&valid.external_id)
@@ -427,11 +427,11 @@ impl Record for NewInteraction {
 
 impl Sealed for NewInteraction {
     type Valid = NewInteraction;
-    fn validate(&self, v: &Validator) -> Result<Self> {
+    fn validate(self, v: &Validator) -> Result<Self> {
         if self.external_id.is_none() {
             return Err(Error::validation("external_id", BULK_KEY));
         }
-        v.interaction(self)
+        v.interaction(&self)
     }
     fn key(valid: &NewInteraction) -> Option<&str> {
         valid.external_id.as_deref()
