@@ -284,7 +284,8 @@ typedef bool (*crm_analytics_progress_fn)(const char *step, uint64_t done, int64
 
 /**
  * The common fields of a customer, for the typed upsert. Every pointer is borrowed for the
- * call only; strings are UTF-8 and NUL-terminated.
+ * call only; strings are UTF-8 and NUL-terminated. A NULL field is not sent: the stored
+ * value is kept (see `crm_customer_upsert_basic`).
  */
 typedef struct crm_customer_in {
     /**
@@ -292,7 +293,7 @@ typedef struct crm_customer_in {
      */
     const char *external_id;
     /**
-     * Display name (required, non-empty).
+     * Display name: required to create a customer; NULL keeps an existing customer's name.
      */
     const char *name;
     /**
@@ -300,7 +301,8 @@ typedef struct crm_customer_in {
      */
     const char *email;
     /**
-     * Phone number in any common notation (stored as E.164), or NULL.
+     * Phone number in any common notation (stored as E.164), or NULL. A number without a
+     * `+` country code is read as a number of the customer's country, else of the default region.
      */
     const char *phone;
     /**
@@ -934,16 +936,21 @@ enum crm_status crm_customer_create(const crm_t *crm,
                                     char **out_json);
 
 /**
- * Creates the customer, or replaces the profile of the customer with the same `external_id`
- * (required). JSON in the shape of crm-core's `NewCustomer`. Sending the same input twice
- * changes nothing the second time (`CRM_OUTCOME_UNCHANGED`).
+ * Creates the customer, or merges the JSON into the customer with the same `external_id`
+ * (required), in the shape of crm-core's `CustomerPatch` (a `NewCustomer` is one too):
+ * a key that is absent keeps the stored value, `null` clears it; `address`, `attributes`
+ * and `consents` merge member by member (a `null` member is removed), `tags` replaces the
+ * set (`null` or `[]` clears it). `name` is required to create a customer. External ids
+ * are normalised (Unicode NFC; surrounding spaces and invisible characters such as U+200B
+ * and U+FEFF removed). Sending the same input twice changes nothing the second time
+ * (`CRM_OUTCOME_UNCHANGED`). `crm_customer_upsert_replace` replaces the whole profile instead.
  *
  * - `customer_json`: as for `crm_customer_create`.
  * - `out_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored customer
  *   (NULL on failure); free it with `crm_string_free`.
  *
  * Errors: as for `crm_customer_create`, `CRM_ERR_VALIDATION` (field `external_id`) when the
- * external id is missing. Thread safety: see `crm_t`.
+ * external id is missing, (field `name`) when a new customer has none. Thread safety: see `crm_t`.
  *
  * # Safety
  * Pointers are NULL or valid for their documented use.
@@ -955,17 +962,35 @@ enum crm_status crm_customer_upsert(const crm_t *crm,
                                     char **out_json);
 
 /**
- * Typed upsert of a customer's common fields (the ERP hot path): like `crm_customer_upsert`
- * with a `NewCustomer` holding only these fields (every other field is reset to its default,
- * as a JSON upsert without them would).
+ * Creates the customer, or replaces the whole profile of the customer with the same
+ * `external_id` (required) by the JSON: what it leaves out is cleared, except the lifecycle
+ * stage and the creation time, which are kept when absent. Same JSON, arguments and errors as
+ * `crm_customer_upsert`; use it only where the host owns every field of the customer.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_upsert_replace(const crm_t *crm,
+                                            const char *customer_json,
+                                            int64_t *out_id,
+                                            enum crm_outcome *out_outcome,
+                                            char **out_json);
+
+/**
+ * Typed upsert of a customer's common fields (the ERP hot path), merged like
+ * `crm_customer_upsert`: a NULL field is not sent and keeps the stored value; a non-NULL
+ * field replaces it, an empty string clearing it as an empty CSV cell does (an empty `name`
+ * is refused: a name cannot be cleared). Every field not in `crm_customer_in` (tags, attributes, consents,
+ * the other address parts, ...) is kept; changing or clearing those needs
+ * `crm_customer_upsert` with JSON.
  *
  * - `customer`: required; its strings are borrowed for the call (at most `CRM_MAX_STRING_LEN`
  *   bytes each; the core's field limits are tighter).
  * - `out_id`, `out_outcome`: may be NULL.
  *
- * Errors: `CRM_ERR_NULL_ARGUMENT` (also for a NULL `external_id` or `name`),
- * `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION`,
- * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ * Errors: `CRM_ERR_NULL_ARGUMENT` (also for a NULL `external_id`), `CRM_ERR_INVALID_HANDLE`,
+ * `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (field `name` for a new
+ * customer without one), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
  *
  * # Safety
  * Pointers are NULL or valid for their documented use.
@@ -974,6 +999,24 @@ enum crm_status crm_customer_upsert_basic(const crm_t *crm,
                                           const struct crm_customer_in *customer,
                                           int64_t *out_id,
                                           enum crm_outcome *out_outcome);
+
+/**
+ * The store id of the customer with this external id (normalised as on the way in).
+ *
+ * - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+ * - `out_id`: required; written on success only.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (an id that is empty once normalised, or holds a
+ * control character), `CRM_ERR_NOT_FOUND` (no such customer), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_id_by_external_id(const crm_t *crm,
+                                               const char *external_id,
+                                               int64_t *out_id);
 
 /**
  * Reads a customer by id.
@@ -990,7 +1033,7 @@ enum crm_status crm_customer_upsert_basic(const crm_t *crm,
 enum crm_status crm_customer_get(const crm_t *crm, int64_t id, char **out_json);
 
 /**
- * Reads a customer by the host's external id.
+ * Reads a customer by the host's external id (normalised as on the way in).
  *
  * - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
  * - `out_json`: required; receives the customer as JSON (NULL on failure). Free it with
@@ -1401,14 +1444,23 @@ enum crm_status crm_close(crm_t *crm);
  *
  * - `kind`: `"customers"`, `"orders"` or `"interactions"`. `path`: the file. Both UTF-8,
  *   NUL-terminated, borrowed for the call.
- * - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000}` (either key optional):
- *   rows per transaction, and refused rows kept in the report (all are counted).
+ * - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000,
+ *   "ignore_unknown_columns":false}` (every key optional): rows per transaction, refused rows
+ *   kept in the report (all are counted), and whether CSV columns that are not columns of
+ *   `kind` are skipped (and listed in the report) instead of refusing the file.
  * - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`; it
  *   may cancel the import by returning `false`.
  * - `out_report_json`: required; receives `{"rows":n,"created":n,"updated":n,"unchanged":n,
- *   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}],"cancelled":b}`
- *   (NULL on failure), `cancelled` being true when `progress` stopped the import before
- *   the end of the file. Free it with `crm_string_free`.
+ *   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}],"cancelled":b,
+ *   "ignored_columns":["..."]}` (NULL on failure), `cancelled` being true when `progress`
+ *   stopped the import before the end of the file. Free it with `crm_string_free`.
+ *
+ * CSV header names match whatever their case (surrounding spaces and a UTF-8 BOM are
+ * ignored). Customers are merged as by `crm_customer_upsert`: a column that is absent keeps
+ * the stored values, an empty cell clears the field. Within one import the first row with
+ * an external id wins: a later row with the same id is refused with the reason
+ * `duplicate external_id "C-1": row 2 was applied`, so importing the file again changes
+ * nothing.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON`
@@ -1465,6 +1517,24 @@ enum crm_status crm_interaction_add(const crm_t *crm,
  * Pointers are NULL or valid for their documented use.
  */
 enum crm_status crm_interaction_get(const crm_t *crm, int64_t id, char **out_json);
+
+/**
+ * The store id of the interaction with this external id (normalised as on the way in).
+ *
+ * - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+ * - `out_id`: required; written on success only.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (an id that is empty once normalised, or holds a
+ * control character), `CRM_ERR_NOT_FOUND` (no such interaction), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_interaction_id_by_external_id(const crm_t *crm,
+                                                  const char *external_id,
+                                                  int64_t *out_id);
 
 /**
  * Deletes an interaction and updates its customer's statistics.
@@ -1902,7 +1972,7 @@ enum crm_status crm_order_record_json(const crm_t *crm,
 enum crm_status crm_order_get(const crm_t *crm, int64_t id, char **out_json);
 
 /**
- * Reads an order by the host's external id.
+ * Reads an order by the host's external id (normalised as on the way in).
  *
  * - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
  * - `out_json`: required; receives the order as JSON (NULL on failure). Free it with
@@ -1917,6 +1987,24 @@ enum crm_status crm_order_get(const crm_t *crm, int64_t id, char **out_json);
 enum crm_status crm_order_get_by_external_id(const crm_t *crm,
                                              const char *external_id,
                                              char **out_json);
+
+/**
+ * The store id of the order with this external id (normalised as on the way in).
+ *
+ * - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+ * - `out_id`: required; written on success only.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (an id that is empty once normalised, or holds a
+ * control character), `CRM_ERR_NOT_FOUND` (no such order), `CRM_ERR_STORAGE`.
+ * Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_order_id_by_external_id(const crm_t *crm,
+                                            const char *external_id,
+                                            int64_t *out_id);
 
 /**
  * Deletes an order and updates its customer's statistics.

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::changes::{Change, Entity, Op};
-use crate::customer::{Customer, CustomerId, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer};
+use crate::customer::{
+    Address, Customer, CustomerId, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer, UpsertMode,
+};
 use crate::error::{Error, Result};
 use crate::interaction::{Interaction, InteractionId, NewInteraction};
 use crate::money::{Currency, Money};
@@ -15,7 +17,7 @@ use crate::query::{Cursor, CustomerQuery, Page, MAX_PAGE};
 use crate::segment::record_stage_change;
 use crate::stats::{self, StatsAcc};
 use crate::store::{SqliteOptions, SqliteStore, Store, StoreTx, TimelineEntry};
-use crate::validate::{to_micros, ValidationConfig, Validator};
+use crate::validate::{to_micros, CheckedPatch, ValidationConfig, Validator};
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,14 +141,51 @@ impl<S: Store> Crm<S> {
         })
     }
 
-    /// Creates the customer, or replaces the profile of the customer with the same
-    /// `external_id` (required). Sending the same input twice changes nothing the second time.
+    /// Creates the customer, or merges `input` into the customer with the same
+    /// `external_id` (required): a field that is `None` or an empty collection (and an
+    /// empty `name`) is not sent and keeps its stored value (see [`NewCustomer`]). Sending
+    /// the same input twice changes nothing the second time.
+    ///
+    /// ```
+    /// use crm_core::{Crm, NewCustomer};
+    /// let crm = Crm::in_memory()?;
+    /// let erp = NewCustomer { external_id: Some("C-1".into()), name: "Ada".into(), ..Default::default() };
+    /// crm.upsert_customer(&NewCustomer { tags: ["vip".to_string()].into(), ..erp.clone() })?;
+    /// let ada = crm.upsert_customer(&NewCustomer { email: Some("ada@example.com".into()), ..erp })?.record;
+    /// assert!(ada.tags.contains("vip"), "tags the second upsert did not send are kept");
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
     pub fn upsert_customer(&self, input: &NewCustomer) -> Result<Written<Customer>> {
-        if input.external_id.is_none() {
-            return Err(Error::validation("external_id", "is required to upsert"));
-        }
-        let v = self.validator.customer(input)?;
-        self.store.write(|tx| upsert_customer(tx, v, now()))
+        self.upsert_customer_with(input, UpsertMode::Merge)
+    }
+
+    /// [`Crm::upsert_customer`] with an explicit mode: [`UpsertMode::Replace`] makes `input`
+    /// the whole profile of an existing customer (what it leaves out is cleared, save the
+    /// lifecycle stage and creation time).
+    pub fn upsert_customer_with(&self, input: &NewCustomer, mode: UpsertMode) -> Result<Written<Customer>> {
+        self.upsert_customer_patch(&CustomerPatch::from(input), mode)
+    }
+
+    /// Creates the customer named by the patch's `external_id` (required; `name` is then
+    /// required too), or applies the patch to it: absent fields keep their value, `null`
+    /// clears, objects merge member by member (see [`CustomerPatch`]). This is the JSON
+    /// upsert of the C and Python bindings.
+    ///
+    /// ```
+    /// use crm_core::{Crm, CustomerPatch, UpsertMode};
+    /// let crm = Crm::in_memory()?;
+    /// let body = |json: &str| serde_json::from_str::<CustomerPatch>(json).unwrap();
+    /// crm.upsert_customer_patch(&body(r#"{"external_id": "C-1", "name": "Ada", "email": "ada@example.com",
+    ///     "attributes": {"plan": "gold", "erp": 7}}"#), UpsertMode::Merge)?;
+    /// let ada = crm.upsert_customer_patch(&body(r#"{"external_id": "C-1", "email": null,
+    ///     "attributes": {"erp": null}}"#), UpsertMode::Merge)?.record;
+    /// assert_eq!((ada.name.as_str(), ada.email), ("Ada", None));
+    /// assert_eq!(ada.attributes, serde_json::json!({"plan": "gold"}).as_object().unwrap().clone());
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn upsert_customer_patch(&self, patch: &CustomerPatch, mode: UpsertMode) -> Result<Written<Customer>> {
+        let u = checked_upsert(&self.validator, patch, mode, "is required to upsert")?;
+        self.store.write(|tx| upsert_customer(tx, &self.validator, u, now()))
     }
 
     /// Reads a customer.
@@ -154,20 +193,53 @@ impl<S: Store> Crm<S> {
         self.store.read(|tx| tx.get_customer(id)?.ok_or_else(|| Error::not_found(Entity::Customer, id)))
     }
 
-    /// Reads a customer by the host's external id.
+    /// Reads a customer by the host's external id (normalised as on the way in, see
+    /// [`normalize_external_id`](crate::validate::normalize_external_id)).
     pub fn get_customer_by_external_id(&self, external_id: &str) -> Result<Customer> {
+        let ext = self.validator.external_id("external_id", external_id)?;
+        self.store.read(|tx| tx.customer_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Customer, &ext)))
+    }
+
+    /// The store id of the customer with this external id (normalised as on the way in);
+    /// [`Error::NotFound`] when there is none.
+    ///
+    /// ```
+    /// use crm_core::{Crm, NewCustomer};
+    /// let crm = Crm::in_memory()?;
+    /// let ada = crm.upsert_customer(&NewCustomer { external_id: Some("C-1".into()), name: "Ada".into(),
+    ///     ..Default::default() })?.record;
+    /// assert_eq!(crm.customer_id_by_external_id(" C-1\u{200b}")?, ada.id);
+    /// assert!(crm.customer_id_by_external_id("C-2").is_err());
+    /// # Ok::<(), crm_core::Error>(())
+    /// ```
+    pub fn customer_id_by_external_id(&self, external_id: &str) -> Result<CustomerId> {
+        let ext = self.validator.external_id("external_id", external_id)?;
+        self.store
+            .read(|tx| tx.customer_id_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Customer, &ext)))
+    }
+
+    /// The store id of the order with this external id (normalised as on the way in);
+    /// [`Error::NotFound`] when there is none.
+    pub fn order_id_by_external_id(&self, external_id: &str) -> Result<OrderId> {
+        let ext = self.validator.external_id("external_id", external_id)?;
+        self.store.read(|tx| tx.order_id_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Order, &ext)))
+    }
+
+    /// The store id of the interaction with this external id (normalised as on the way
+    /// in); [`Error::NotFound`] when there is none.
+    pub fn interaction_id_by_external_id(&self, external_id: &str) -> Result<InteractionId> {
+        let ext = self.validator.external_id("external_id", external_id)?;
         self.store.read(|tx| {
-            tx.customer_by_external_id(external_id)?.ok_or_else(|| Error::not_found(Entity::Customer, external_id))
+            tx.interaction_id_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Interaction, &ext))
         })
     }
 
-    /// Applies a partial update and returns the customer as stored.
+    /// Applies a partial update (see [`CustomerPatch`]) and returns the customer as stored.
     pub fn update_customer(&self, id: CustomerId, patch: &CustomerPatch) -> Result<Customer> {
+        let p = self.validator.customer_patch(patch)?;
         self.store.write(|tx| {
             let old = tx.get_customer(id)?.ok_or_else(|| Error::not_found(Entity::Customer, id))?;
-            let mut input = as_input(&old);
-            apply_patch(&mut input, patch);
-            let v = self.validator.customer(&input)?;
+            let v = profile(&self.validator, Some(&old), p, UpsertMode::Merge)?;
             if let Some(ext) = &v.external_id {
                 if old.external_id.as_ref() != Some(ext) && tx.customer_id_by_external_id(ext)?.is_some() {
                     return Err(Error::Conflict(format!("a customer with external_id {ext:?} exists")));
@@ -461,11 +533,10 @@ impl<S: Store> Crm<S> {
         self.store.read(|tx| tx.get_order(id)?.ok_or_else(|| Error::not_found(Entity::Order, id)))
     }
 
-    /// Reads an order by the host's external id.
+    /// Reads an order by the host's external id (normalised as on the way in).
     pub fn get_order_by_external_id(&self, external_id: &str) -> Result<Order> {
-        self.store.read(|tx| {
-            tx.order_by_external_id(external_id)?.ok_or_else(|| Error::not_found(Entity::Order, external_id))
-        })
+        let ext = self.validator.external_id("external_id", external_id)?;
+        self.store.read(|tx| tx.order_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Order, &ext)))
     }
 
     /// Deletes an order (with its refunds) and updates its customer's statistics and
@@ -521,7 +592,7 @@ fn insert_customer(tx: &mut impl StoreTx, v: NewCustomer, now: DateTime<Utc>) ->
     let mut c = Customer {
         id: CustomerId(0),
         external_id: v.external_id,
-        kind: v.kind,
+        kind: v.kind.unwrap_or_default(),
         name: v.name,
         email: v.email,
         phone: v.phone,
@@ -544,12 +615,43 @@ fn insert_customer(tx: &mut impl StoreTx, v: NewCustomer, now: DateTime<Utc>) ->
     Ok(c)
 }
 
+/// An upsert whose patch passed validation: the key, the changes and the mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerUpsert {
+    pub(crate) key: String,
+    pub(crate) patch: CheckedPatch,
+    pub(crate) mode: UpsertMode,
+}
+
+/// Validates an upsert; `missing` is the reason given when the patch has no external id.
+pub(crate) fn checked_upsert(
+    validator: &Validator,
+    patch: &CustomerPatch,
+    mode: UpsertMode,
+    missing: &str,
+) -> Result<CustomerUpsert> {
+    if !matches!(patch.external_id, Some(Some(_))) {
+        return Err(Error::validation("external_id", missing));
+    }
+    let patch = validator.customer_patch(patch)?;
+    let key = patch.patch.external_id.clone().flatten().expect("checked above; normalising keeps it");
+    Ok(CustomerUpsert { key, patch, mode })
+}
+
 /// Upserts a validated customer by external id (shared by single calls and bulk ingest).
-pub(crate) fn upsert_customer(tx: &mut impl StoreTx, v: NewCustomer, now: DateTime<Utc>) -> Result<Written<Customer>> {
-    let ext = v.external_id.as_deref().expect("caller checked external_id");
-    match tx.customer_by_external_id(ext)? {
-        None => Ok(Written { record: insert_customer(tx, v, now)?, outcome: Outcome::Created }),
+pub(crate) fn upsert_customer(
+    tx: &mut impl StoreTx,
+    validator: &Validator,
+    u: CustomerUpsert,
+    now: DateTime<Utc>,
+) -> Result<Written<Customer>> {
+    match tx.customer_by_external_id(&u.key)? {
+        None => {
+            let v = profile(validator, None, u.patch, u.mode)?;
+            Ok(Written { record: insert_customer(tx, v, now)?, outcome: Outcome::Created })
+        }
         Some(old) => {
+            let v = profile(validator, Some(&old), u.patch, u.mode)?;
             let new = merge_customer(&old, v, now);
             if same_customer(&old, &new) {
                 return Ok(Written { record: old, outcome: Outcome::Unchanged });
@@ -562,13 +664,35 @@ pub(crate) fn upsert_customer(tx: &mut impl StoreTx, v: NewCustomer, now: DateTi
     }
 }
 
-/// The stored customer `old` with the profile of `v`; fields absent from `v` that only
-/// the store sets (id, merge link) or that default on creation (lifecycle, created_at) are kept.
+/// The profile a checked patch leads to, and the one place where changes to a customer are
+/// merged (updates, upserts and bulk ingest all come here): the patch applied to the
+/// stored customer (merge), or to an empty profile (a new customer; or a replace, which
+/// keeps the stored lifecycle stage and creation time unless the patch sends them).
+fn profile(validator: &Validator, old: Option<&Customer>, p: CheckedPatch, mode: UpsertMode) -> Result<NewCustomer> {
+    let mut c = match (old, mode) {
+        (Some(o), UpsertMode::Merge) => as_input(o),
+        (Some(o), UpsertMode::Replace) => NewCustomer {
+            kind: Some(Default::default()),
+            lifecycle: Some(o.lifecycle),
+            created_at: Some(o.created_at),
+            ..Default::default()
+        },
+        (None, _) => NewCustomer::default(),
+    };
+    // Attributes merged into stored ones may outgrow the limit the patch alone kept to.
+    let merged_attributes = matches!(p.patch.attributes, Some(Some(_))) && !c.attributes.is_empty();
+    apply_patch(&mut c, p.patch);
+    validator.finish_customer(&mut c, p.phone_pending, merged_attributes)?;
+    Ok(c)
+}
+
+/// The stored customer `old` with the profile `v` (the result of [`profile`]); what only
+/// the store sets (id, merge link) is kept.
 fn merge_customer(old: &Customer, v: NewCustomer, now: DateTime<Utc>) -> Customer {
     Customer {
         id: old.id,
         external_id: v.external_id,
-        kind: v.kind,
+        kind: v.kind.unwrap_or(old.kind),
         name: v.name,
         email: v.email,
         phone: v.phone,
@@ -595,7 +719,7 @@ fn same_customer(a: &Customer, b: &Customer) -> bool {
 fn as_input(c: &Customer) -> NewCustomer {
     NewCustomer {
         external_id: c.external_id.clone(),
-        kind: c.kind,
+        kind: Some(c.kind),
         name: c.name.clone(),
         email: c.email.clone(),
         phone: c.phone.clone(),
@@ -613,39 +737,66 @@ fn as_input(c: &Customer) -> NewCustomer {
     }
 }
 
-fn apply_patch(c: &mut NewCustomer, p: &CustomerPatch) {
-    fn set<T: Clone>(dst: &mut T, src: &Option<T>) {
+/// Applies a patch by the rules of [`CustomerPatch`] (JSON Merge Patch).
+fn apply_patch(c: &mut NewCustomer, p: CustomerPatch) {
+    fn set<T>(dst: &mut T, src: Option<T>) {
         if let Some(v) = src {
-            *dst = v.clone();
+            *dst = v;
         }
     }
-    set(&mut c.external_id, &p.external_id);
-    set(&mut c.kind, &p.kind);
-    set(&mut c.name, &p.name);
-    set(&mut c.email, &p.email);
-    set(&mut c.phone, &p.phone);
-    set(&mut c.company, &p.company);
-    set(&mut c.title, &p.title);
-    set(&mut c.industry, &p.industry);
-    set(&mut c.address, &p.address);
-    set(&mut c.birthday, &p.birthday);
-    set(&mut c.gender, &p.gender);
-    set(&mut c.tags, &p.tags);
-    c.tags.extend(p.add_tags.iter().cloned());
+    set(&mut c.external_id, p.external_id);
+    set(&mut c.kind, p.kind.map(Some));
+    set(&mut c.name, p.name);
+    set(&mut c.email, p.email);
+    set(&mut c.phone, p.phone);
+    set(&mut c.company, p.company);
+    set(&mut c.title, p.title);
+    set(&mut c.industry, p.industry);
+    match p.address {
+        None => {}
+        Some(None) => c.address = Address::default(),
+        Some(Some(a)) => {
+            set(&mut c.address.country, a.country);
+            set(&mut c.address.region, a.region);
+            set(&mut c.address.city, a.city);
+            set(&mut c.address.postal_code, a.postal_code);
+            set(&mut c.address.street, a.street);
+        }
+    }
+    set(&mut c.birthday, p.birthday);
+    set(&mut c.gender, p.gender);
+    set(&mut c.tags, p.tags);
+    c.tags.extend(p.add_tags);
     for t in &p.remove_tags {
         c.tags.remove(t);
     }
-    for (k, v) in &p.attributes {
-        if v.is_null() {
-            c.attributes.remove(k);
-        } else {
-            c.attributes.insert(k.clone(), v.clone());
+    match p.attributes {
+        None => {}
+        Some(None) => c.attributes.clear(),
+        Some(Some(m)) => {
+            for (k, v) in m {
+                if v.is_null() {
+                    c.attributes.remove(&k);
+                } else {
+                    c.attributes.insert(k, v);
+                }
+            }
         }
     }
-    c.consents.extend(p.consents.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if let Some(l) = p.lifecycle {
-        c.lifecycle = Some(l);
+    match p.consents {
+        None => {}
+        Some(None) => c.consents.clear(),
+        Some(Some(m)) => {
+            for (purpose, consent) in m {
+                match consent {
+                    Some(v) => c.consents.insert(purpose, v),
+                    None => c.consents.remove(&purpose),
+                };
+            }
+        }
     }
+    set(&mut c.lifecycle, p.lifecycle.map(Some));
+    set(&mut c.created_at, p.created_at.map(Some));
 }
 
 /// Resolves the customer an order or interaction names, by id or by external id (exactly one).

@@ -169,7 +169,7 @@ mod tests {
     fn json_lines_ingest_names_the_field() {
         let lines = format!("{}\n{}\n{{\"external_id\": \n", order("currency", r#""XYZ""#), order("colour", "1"));
         let rows: Vec<_> =
-            crate::ingest::read::<NewOrder>(std::io::Cursor::new(lines), crate::ingest::Format::JsonLines)
+            crate::ingest::read::<NewOrder>(std::io::Cursor::new(lines), crate::ingest::Format::JsonLines, false)
                 .unwrap()
                 .map(|(_, r)| r.unwrap_err())
                 .collect();

@@ -54,7 +54,8 @@ pub mod validate;
 pub use changes::{Change, Op};
 pub use crm::{Counts, Crm, CrmConfig, Outcome, Written};
 pub use customer::{
-    Address, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer,
+    Address, AddressPatch, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, LifecycleStage,
+    NewCustomer, UpsertMode,
 };
 pub use error::{Entity, Error, Result};
 pub use interaction::{Direction, Interaction, InteractionId, InteractionKind, NewInteraction, Score};

@@ -7,8 +7,9 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use unicode_normalization::UnicodeNormalization;
 
-use crate::customer::{Address, Consent, NewCustomer};
+use crate::customer::{Address, AddressPatch, Consent, CustomerPatch, NewCustomer};
 use crate::error::{Error, Result};
 use crate::interaction::{NewInteraction, Score};
 use crate::money::MAX_MINOR;
@@ -63,6 +64,15 @@ pub const MAX_FUTURE_SECS: i64 = 366 * 86_400;
 /// Largest [`ValidationConfig::max_forecast_days`]: a century.
 pub const MAX_FORECAST_DAYS: i64 = 36_525;
 
+/// A [`CustomerPatch`] whose values passed [`Validator::customer_patch`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CheckedPatch {
+    pub(crate) patch: CustomerPatch,
+    /// The patch's phone is still the caller's text: it has no `+` country code and the
+    /// patch sends no country, so it is read once the customer's country is known.
+    pub(crate) phone_pending: bool,
+}
+
 /// Applies a [`ValidationConfig`].
 #[derive(Debug, Clone)]
 pub struct Validator {
@@ -74,6 +84,67 @@ pub struct Validator {
 /// what a write returns equals what a later read returns.
 pub(crate) fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+/// The one normalisation of an external id (a customer's, an order's, an interaction's, a
+/// `customer_external_id` reference, and every lookup by external id), so that one key
+/// spelled two ways by two systems is one key:
+///
+/// 1. Unicode NFC: a composed `é` and an `e` followed by a combining accent are one key.
+/// 2. Leading and trailing characters that cannot be seen are removed: Unicode White_Space
+///    (spaces, tabs, line breaks, NBSP U+00A0, ...) and Default_Ignorable_Code_Point
+///    characters (zero-width space U+200B, ZWNJ U+200C, ZWJ U+200D, direction marks,
+///    word joiner U+2060, BOM U+FEFF, soft hyphen U+00AD, variation selectors, ...), which
+///    spreadsheets and copied text leave behind.
+/// 3. A control character (U+0000 to U+001F, U+007F to U+009F) left inside is refused:
+///    it is a broken export, not a key. Invisible characters inside are kept, since
+///    ZWNJ and ZWJ spell words in some scripts.
+/// 4. The result must not be empty, and at most `max_len` bytes long (the
+///    [`ValidationConfig::max_id_len`] of the store).
+///
+/// Errors are [`Error::Validation`] on `field`.
+///
+/// ```
+/// use crm_core::validate::normalize_external_id;
+/// assert_eq!(normalize_external_id("external_id", " C-1\u{200b}\u{a0}", 128).unwrap(), "C-1");
+/// assert_eq!(normalize_external_id("external_id", "Cafe\u{301}", 128).unwrap(), "Caf\u{e9}");
+/// assert!(normalize_external_id("external_id", "C\u{0}1", 128).is_err());
+/// assert!(normalize_external_id("external_id", "\u{feff} ", 128).is_err());
+/// ```
+pub fn normalize_external_id(field: &str, value: &str, max_len: usize) -> Result<String> {
+    // Most ids are printable ASCII without surrounding spaces: nothing to do but copy.
+    let plain = |v: &str| v.bytes().all(|b| (0x21..0x7f).contains(&b));
+    let v = if plain(value) {
+        value.to_owned()
+    } else {
+        let nfc: String = match unicode_normalization::is_nfc_quick(value.chars()) {
+            unicode_normalization::IsNormalized::Yes => value.to_owned(),
+            _ => value.nfc().collect(),
+        };
+        let trimmed = nfc.trim_matches(|c: char| c.is_whitespace() || is_default_ignorable(c));
+        if let Some(c) = trimmed.chars().find(|c| c.is_control()) {
+            return Err(Error::validation(field, format!("contains the control character U+{:04X}", c as u32)));
+        }
+        trimmed.to_owned()
+    };
+    if v.is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
+    }
+    if v.len() > max_len {
+        return Err(Error::validation(field, format!("is {} bytes long; the limit is {max_len}", v.len())));
+    }
+    Ok(v)
+}
+
+/// Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt, stable
+/// since Unicode 4.0 save for additions in unassigned ranges that it already covers):
+/// characters that render as nothing. No crate we already use exposes it.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
 }
 
 impl Validator {
@@ -150,13 +221,9 @@ impl Validator {
         }
     }
 
-    /// An external id: non-empty, within the id limit, no surrounding spaces kept.
+    /// An external id, normalised by [`normalize_external_id`] and within the id limit.
     pub(crate) fn external_id(&self, field: &str, value: &str) -> Result<String> {
-        let v = self.text(field, value, self.cfg.max_id_len)?;
-        if v.is_empty() {
-            return Err(Error::validation(field, "must not be empty"));
-        }
-        Ok(v)
+        normalize_external_id(field, value, self.cfg.max_id_len)
     }
 
     pub(crate) fn opt_external_id(&self, field: &str, value: Option<&str>) -> Result<Option<String>> {
@@ -175,18 +242,31 @@ impl Validator {
         Ok(Some(v.to_lowercase()))
     }
 
-    /// A phone number normalised to E.164 (`+14155550123`).
-    pub(crate) fn phone(&self, value: Option<&str>) -> Result<Option<String>> {
+    /// A phone number normalised to E.164 (`+14155550123`). A number written without a `+`
+    /// country code is read as a number of `country` (the ISO 3166-1 code on the same
+    /// customer record, already checked by [`Validator::country`]) or, when the record has
+    /// no country, of the configured default region.
+    pub(crate) fn phone(&self, value: Option<&str>, country: Option<&str>) -> Result<Option<String>> {
         let Some(v) = self.opt("phone", value, 64)? else { return Ok(None) };
+        let region = match country {
+            // A number with its country code needs no region, and giving one costs the
+            // parser a look at that region's international prefix (more regexes per row).
+            _ if v.starts_with('+') => None,
+            Some(c) => Some(parse_region(c).map_err(|_| {
+                Error::validation("address.country", format!("{c:?} is not an ISO 3166-1 alpha-2 country code"))
+            })?),
+            None => self.region,
+        };
         let bad = || {
-            let hint = if self.region.is_none() && !v.starts_with('+') {
-                " (no country code, and no default region is configured)"
-            } else {
-                ""
+            let hint = match (region, country) {
+                _ if v.starts_with('+') => String::new(),
+                (None, _) => " (no country code, and neither a country on the record nor a default region)".into(),
+                (Some(_), Some(c)) => format!(" (read as a number of the record's country {c})"),
+                (Some(r), None) => format!(" (read as a number of the default region {r:?})"),
             };
             Error::validation("phone", format!("{v:?} is not a valid phone number{hint}"))
         };
-        let parsed = phonenumber::parse(self.region, &v).map_err(|_| bad())?;
+        let parsed = phonenumber::parse(region, &v).map_err(|_| bad())?;
         if !phonenumber::is_valid(&parsed) {
             return Err(bad());
         }
@@ -308,31 +388,35 @@ impl Validator {
     ) -> Result<std::collections::BTreeMap<String, Consent>> {
         c.iter()
             .map(|(purpose, consent)| {
-                Ok((
-                    self.required("consents", purpose)?,
-                    Consent {
-                        granted: consent.granted,
-                        at: self.time(&format!("consents.{purpose}.at"), consent.at)?,
-                        source: self.short(&format!("consents.{purpose}.source"), consent.source.as_deref())?,
-                    },
-                ))
+                let purpose = self.required("consents", purpose)?;
+                let consent = self.consent(&purpose, consent)?;
+                Ok((purpose, consent))
             })
             .collect()
+    }
+
+    fn consent(&self, purpose: &str, c: &Consent) -> Result<Consent> {
+        Ok(Consent {
+            granted: c.granted,
+            at: self.time(&format!("consents.{purpose}.at"), c.at)?,
+            source: self.short(&format!("consents.{purpose}.source"), c.source.as_deref())?,
+        })
     }
 
     /// Validates and normalises a new customer.
     pub fn customer(&self, c: &NewCustomer) -> Result<NewCustomer> {
         self.attributes(&c.attributes)?;
+        let address = self.address(&c.address)?;
         Ok(NewCustomer {
             external_id: self.opt_external_id("external_id", c.external_id.as_deref())?,
             kind: c.kind,
             name: self.required("name", &c.name)?,
             email: self.email(c.email.as_deref())?,
-            phone: self.phone(c.phone.as_deref())?,
+            phone: self.phone(c.phone.as_deref(), address.country.as_deref())?,
             company: self.short("company", c.company.as_deref())?,
             title: self.short("title", c.title.as_deref())?,
             industry: self.short("industry", c.industry.as_deref())?,
-            address: self.address(&c.address)?,
+            address,
             birthday: self.birthday(c.birthday)?,
             gender: self.short("gender", c.gender.as_deref())?,
             tags: self.tags(&c.tags)?,
@@ -341,6 +425,109 @@ impl Validator {
             lifecycle: c.lifecycle,
             created_at: c.created_at.map(|t| self.time("created_at", t)).transpose()?,
         })
+    }
+
+    /// Validates and normalises each value a patch sends. What depends on the stored
+    /// customer is checked by [`Validator::finish_customer`] once the patch is applied.
+    pub(crate) fn customer_patch(&self, p: &CustomerPatch) -> Result<CheckedPatch> {
+        type Nullable<T> = Option<Option<T>>;
+        let short = |field: &str, v: &Nullable<String>| -> Result<Nullable<String>> {
+            v.as_ref().map(|v| self.short(field, v.as_deref())).transpose()
+        };
+        let address = match &p.address {
+            Some(Some(a)) => Some(Some(AddressPatch {
+                country: a.country.as_ref().map(|c| self.country(c.as_deref())).transpose()?,
+                region: short("address.region", &a.region)?,
+                city: short("address.city", &a.city)?,
+                postal_code: short("address.postal_code", &a.postal_code)?,
+                street: short("address.street", &a.street)?,
+            })),
+            other => other.clone(),
+        };
+        // The country the patch sends, if it sends one (`Some(None)`: it clears it).
+        let country: Option<Option<&str>> = match &address {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(a)) => a.country.as_ref().map(|c| c.as_deref()),
+        };
+        let mut phone_pending = false;
+        let phone = match (&p.phone, country) {
+            (Some(Some(v)), None) if !v.trim_start().starts_with('+') => {
+                phone_pending = true;
+                Some(Some(v.clone()))
+            }
+            (Some(v), country) => Some(self.phone(v.as_deref(), country.flatten())?),
+            (None, _) => None,
+        };
+        let attributes = match &p.attributes {
+            Some(Some(a)) => {
+                self.attributes(a)?;
+                Some(Some(a.clone()))
+            }
+            other => other.clone(),
+        };
+        let consents = match &p.consents {
+            Some(Some(c)) => Some(Some(
+                c.iter()
+                    .map(|(purpose, consent)| {
+                        let purpose = self.required("consents", purpose)?;
+                        let consent = match consent {
+                            Some(c) => Some(self.consent(&purpose, c)?),
+                            None => None,
+                        };
+                        Ok((purpose, consent))
+                    })
+                    .collect::<Result<_>>()?,
+            )),
+            other => other.clone(),
+        };
+        let patch = CustomerPatch {
+            external_id: p
+                .external_id
+                .as_ref()
+                .map(|e| self.opt_external_id("external_id", e.as_deref()))
+                .transpose()?,
+            kind: p.kind,
+            name: p.name.as_deref().map(|n| self.required("name", n)).transpose()?,
+            email: p.email.as_ref().map(|e| self.email(e.as_deref())).transpose()?,
+            phone,
+            company: short("company", &p.company)?,
+            title: short("title", &p.title)?,
+            industry: short("industry", &p.industry)?,
+            address,
+            birthday: p.birthday.map(|b| self.birthday(b)).transpose()?,
+            gender: short("gender", &p.gender)?,
+            tags: p.tags.as_ref().map(|t| self.tags(t)).transpose()?,
+            add_tags: p.add_tags.iter().map(|t| self.required("tags", t)).collect::<Result<_>>()?,
+            remove_tags: p.remove_tags.iter().map(|t| t.trim().to_owned()).collect(),
+            attributes,
+            consents,
+            lifecycle: p.lifecycle,
+            created_at: p.created_at.map(|t| self.time("created_at", t)).transpose()?,
+        };
+        Ok(CheckedPatch { patch, phone_pending })
+    }
+
+    /// The checks a customer needs once a checked patch is applied to it (by
+    /// `crm::apply_patch`): a name, a pending phone read with the customer's country as it
+    /// now is, and the limits on tags and attributes, which merging can exceed.
+    pub(crate) fn finish_customer(&self, c: &mut NewCustomer, phone_pending: bool, merged: bool) -> Result<()> {
+        if c.name.is_empty() {
+            return Err(Error::validation("name", "is required to create a customer"));
+        }
+        if phone_pending {
+            c.phone = self.phone(c.phone.as_deref(), c.address.country.as_deref())?;
+        }
+        if c.tags.len() > self.cfg.max_tags {
+            return Err(Error::validation(
+                "tags",
+                format!("{} tags; the limit is {}", c.tags.len(), self.cfg.max_tags),
+            ));
+        }
+        if merged {
+            self.json_size("attributes", &c.attributes)?;
+        }
+        Ok(())
     }
 
     /// Validates and normalises a new interaction (the customer reference is checked by the caller).
@@ -510,12 +697,45 @@ mod tests {
 
     #[test]
     fn phones_become_e164() {
-        assert_eq!(v(None).phone(Some("+1 (415) 555-2671")).unwrap().unwrap(), "+14155552671");
-        assert_eq!(v(Some("SG")).phone(Some("9123 4567")).unwrap().unwrap(), "+6591234567");
-        let e = v(None).phone(Some("9123 4567")).unwrap_err();
-        assert!(e.to_string().contains("no default region"), "{e}");
-        assert!(v(None).phone(Some("+1 123")).is_err());
+        assert_eq!(v(None).phone(Some("+1 (415) 555-2671"), None).unwrap().unwrap(), "+14155552671");
+        assert_eq!(v(Some("SG")).phone(Some("9123 4567"), None).unwrap().unwrap(), "+6591234567");
+        let e = v(None).phone(Some("9123 4567"), None).unwrap_err();
+        assert!(e.to_string().contains("nor a default region"), "{e}");
+        assert!(v(None).phone(Some("+1 123"), None).is_err());
         assert!(Validator::new(ValidationConfig { default_region: Some("XX".into()), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn a_national_number_is_read_with_the_records_country_first() {
+        // The record's country wins over the default region, which is the fallback.
+        assert_eq!(v(None).phone(Some("9123 4567"), Some("SG")).unwrap().unwrap(), "+6591234567");
+        assert_eq!(v(Some("US")).phone(Some("9123 4567"), Some("SG")).unwrap().unwrap(), "+6591234567");
+        assert_eq!(v(Some("SG")).phone(Some("9123 4567"), None).unwrap().unwrap(), "+6591234567");
+        assert_eq!(v(Some("SG")).phone(Some("020 7946 0958"), Some("GB")).unwrap().unwrap(), "+442079460958");
+        // libphonenumber finds no British number in 9123 4567: refused, naming the region used.
+        let e = v(Some("SG")).phone(Some("9123 4567"), Some("GB")).unwrap_err();
+        assert_eq!(e.field(), Some("phone"));
+        assert!(e.to_string().contains("record's country GB"), "{e}");
+        // A number with its country code ignores the record's country.
+        assert_eq!(v(None).phone(Some("+65 9123 4567"), Some("GB")).unwrap().unwrap(), "+6591234567");
+    }
+
+    #[test]
+    fn external_ids_have_one_normal_form() {
+        let n = |s: &str| normalize_external_id("external_id", s, 16);
+        for spelling in ["C-1", " C-1 ", "C-1\u{200b}", "\u{feff}C-1", "C-1\u{a0}", "\u{2060}C-1\u{200d}\t", "C-1\r\n"]
+        {
+            assert_eq!(n(spelling).unwrap(), "C-1", "{spelling:?}");
+        }
+        assert_eq!(n("M\u{fc}ller").unwrap(), n("Mu\u{308}ller").unwrap(), "NFC: one key for both spellings");
+        assert_eq!(n("A B").unwrap(), "A B", "spaces inside are part of the key");
+        for (bad, why) in [("C\u{0}1", "U+0000"), ("C\n1", "U+000A"), ("C\u{85}1", "U+0085"), (" \u{200b} ", "empty")] {
+            let e = n(bad).unwrap_err();
+            assert_eq!(e.field(), Some("external_id"));
+            assert!(e.to_string().contains(why), "{bad:?}: {e}");
+        }
+        assert!(n(&"x".repeat(17)).unwrap_err().to_string().contains("limit is 16"));
+        assert_eq!(n(&format!("{}\u{200b}", "x".repeat(16))).unwrap().len(), 16, "the limit applies after trimming");
     }
 
     #[test]

@@ -183,8 +183,10 @@ fn oversized_custom_attributes_and_payloads() {
             c.attributes.insert("blob".into(), big.clone());
         }))
     });
-    let patch =
-        CustomerPatch { attributes: [("blob".to_string(), big.clone())].into_iter().collect(), ..Default::default() };
+    let patch = CustomerPatch {
+        attributes: Some(Some([("blob".to_string(), big.clone())].into_iter().collect())),
+        ..Default::default()
+    };
     refused(&crm, "attributes", || crm.update_customer(c.id, &patch));
     refused(&crm, "payload", || crm.add_interaction(&inter(|i| i.payload = Some(big.clone()))));
     refused(&crm, "attributes", || {

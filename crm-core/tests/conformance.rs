@@ -324,7 +324,7 @@ mod checks {
                         ..Default::default()
                     },
                     tags: if n < 3 { ["vip".to_string()].into() } else { BTreeSet::new() },
-                    kind: if n == 5 { CustomerKind::Company } else { CustomerKind::Person },
+                    kind: Some(if n == 5 { CustomerKind::Company } else { CustomerKind::Person }),
                     ..Default::default()
                 })
                 .unwrap();

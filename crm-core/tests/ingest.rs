@@ -58,9 +58,18 @@ fn csv_reports_bad_rows_and_stores_the_rest_idempotently() {
 
     let r =
         crm.ingest_file(RecordKind::Orders, &orders, IngestOptions { batch_size: 3, ..Default::default() }).unwrap();
-    assert_eq!((r.rows, r.created, r.unchanged, r.failed), (8, 4, 1, 3), "{r:?}");
+    assert_eq!((r.rows, r.created, r.unchanged, r.failed), (8, 4, 0, 4), "{r:?}");
     let errs: Vec<_> = r.errors.iter().map(|e| (e.row, e.field.as_deref())).collect();
-    assert_eq!(errs, vec![(4, Some("customer_external_id")), (6, Some("occurred_at")), (7, Some("total_minor"))]);
+    assert_eq!(
+        errs,
+        vec![
+            (4, Some("customer_external_id")),
+            (6, Some("occurred_at")),
+            (7, Some("total_minor")),
+            (9, Some("external_id"))
+        ]
+    );
+    assert_eq!(r.errors[3].reason, r#"duplicate external_id "O1": row 2 was applied"#);
     let o1 = crm.get_order_by_external_id("O1").unwrap();
     assert_eq!(o1.items[0].category.as_deref(), Some("shoes"));
     let s = crm.customer_stats(ada.id).unwrap();
@@ -74,7 +83,7 @@ fn csv_reports_bad_rows_and_stores_the_rest_idempotently() {
     let r = crm.ingest_file(RecordKind::Customers, &customers, IngestOptions::default()).unwrap();
     assert_eq!((r.created, r.updated, r.unchanged), (0, 0, 3));
     let r = crm.ingest_file(RecordKind::Orders, &orders, IngestOptions::default()).unwrap();
-    assert_eq!((r.created, r.updated, r.unchanged), (0, 0, 5));
+    assert_eq!((r.created, r.updated, r.unchanged, r.failed), (0, 0, 4, 4));
     assert_eq!(crm.counts().unwrap(), counts);
     assert_eq!(feed_len(&crm), feed);
     assert_eq!(crm.customer_stats(ada.id).unwrap(), s);
@@ -208,8 +217,10 @@ fn csv_export_reads_back_equal() {
         .collect();
     let mut buf = Vec::new();
     ingest::write(&mut buf, Format::Csv, orders.clone()).unwrap();
-    let back: Vec<NewOrder> =
-        ingest::read::<NewOrder>(std::io::Cursor::new(buf), Format::Csv).unwrap().map(|(_, r)| r.unwrap()).collect();
+    let back: Vec<NewOrder> = ingest::read::<NewOrder>(std::io::Cursor::new(buf), Format::Csv, false)
+        .unwrap()
+        .map(|(_, r)| r.unwrap())
+        .collect();
     assert_eq!(back, orders);
 }
 
@@ -223,10 +234,11 @@ fn cells_order(ext: &str, customer: &str, at_us: i64, currency: &str, total: i64
     let positions = ingest::column_positions::<NewOrder>(
         "columns",
         &["external_id", "customer_external_id", "occurred_at", "currency", "total_minor"],
+        false,
     )?;
     let values = [Cell::Text(ext), Cell::Text(customer), Cell::Time(at_us), Cell::Text(currency), Cell::Int(total)];
     for (at, v) in positions.into_iter().zip(values) {
-        cells[at] = Some(v);
+        cells[at.unwrap()] = Some(v);
     }
     NewOrder::from_cells(&mut cells)
 }
@@ -328,15 +340,218 @@ fn file_progress_counts_the_lines_and_cancels() {
 #[test]
 fn column_checks_are_the_header_checks() {
     use ingest::column_positions;
-    let dup = column_positions::<NewCustomer>("columns", &["external_id", "name", "name"]).unwrap_err();
+    let dup = column_positions::<NewCustomer>("columns", &["external_id", "name", "name"], false).unwrap_err();
     assert_eq!(dup.field(), Some("columns"));
     assert!(dup.to_string().contains("twice"), "{dup}");
-    let unknown = column_positions::<NewCustomer>("columns", &["external_id", "name", "emial"]).unwrap_err();
+    let unknown = column_positions::<NewCustomer>("columns", &["external_id", "name", "emial"], false).unwrap_err();
     assert!(unknown.to_string().contains("emial"), "{unknown}");
-    let missing = column_positions::<NewInteraction>("columns", &["external_id", "occurred_at"]).unwrap_err();
+    let missing = column_positions::<NewInteraction>("columns", &["external_id", "occurred_at"], false).unwrap_err();
     assert!(missing.to_string().contains("\"kind\""), "{missing}");
     let dir = tempfile::tempdir().unwrap();
     let twice = file(&dir, "twice.csv", "external_id,name,name\nC1,A,B\n");
     let e = Crm::in_memory().unwrap().ingest_file(RecordKind::Customers, twice, IngestOptions::default()).unwrap_err();
     assert_eq!(e.field(), Some("header"));
+}
+
+/// Everything a re-import could change: counts, the whole change feed, every customer with
+/// their statistics and points.
+fn state(crm: &Crm) -> (Counts, Vec<Change>, Vec<(Customer, CustomerStats, loyalty::Balance)>) {
+    let customers = crm.query_customers(&CustomerQuery { limit: 1000, ..Default::default() }).unwrap().items;
+    let per_customer = customers
+        .into_iter()
+        .map(|c| {
+            let s = crm.customer_stats(c.id).unwrap();
+            let b = crm.points_balance(c.id).unwrap();
+            (c, s, b)
+        })
+        .collect();
+    (crm.counts().unwrap(), crm.changes_since(0, 10_000).unwrap(), per_customer)
+}
+
+#[test]
+fn duplicates_in_one_import_first_row_wins_and_reimport_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::open(dir.path().join("crm.db")).unwrap();
+    crm.set_loyalty_program(
+        &loyalty::Program::from_toml(
+            "name = \"P\"\n[rates.EUR]\npoints = 1\nper_minor = 100\n[[rules]]\nname = \"base\"\nkind = \"base\"\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // Duplicates inside a batch and across batches (batch_size 2), with differing content.
+    let customers = file(
+        &dir,
+        "c.csv",
+        "external_id,name,email\nC1,Ada,ada@example.com\nC2,Bob,\nC1,Ada Changed,x@example.com\nC3,Cy,\nC2,Bob B,\n",
+    );
+    let orders = file(
+        &dir,
+        "o.csv",
+        "external_id,customer_external_id,occurred_at,status,currency,total_minor\n\
+         O1,C1,2026-01-05T10:00:00Z,completed,EUR,2500\n\
+         O1,C1,2026-01-05T10:00:00Z,refunded,EUR,2500\n\
+         O2,C404,2026-01-06T10:00:00Z,completed,EUR,100\n\
+         O2,C2,2026-01-06T10:00:00Z,completed,EUR,900\n\
+         O2,C3,2026-01-06T10:00:00Z,completed,EUR,700\n",
+    );
+    let interactions = file(
+        &dir,
+        "i.jsonl",
+        "{\"external_id\":\"I1\",\"customer_external_id\":\"C1\",\"kind\":\"call\",\"occurred_at\":\"2026-01-05T10:00:00Z\"}\n\
+         {\"external_id\":\"I1\",\"customer_external_id\":\"C2\",\"kind\":\"email\",\"occurred_at\":\"2026-01-05T10:00:00Z\"}\n",
+    );
+    let opts = || IngestOptions { batch_size: 2, ..Default::default() };
+    let import = |crm: &Crm| {
+        [
+            crm.ingest_file(RecordKind::Customers, &customers, opts()).unwrap(),
+            crm.ingest_file(RecordKind::Orders, &orders, opts()).unwrap(),
+            crm.ingest_file(RecordKind::Interactions, &interactions, opts()).unwrap(),
+        ]
+    };
+    let [c, o, i] = import(&crm);
+    assert_eq!((c.created, c.failed), (3, 2), "{c:?}");
+    let reasons: Vec<_> = c.errors.iter().map(|e| (e.row, e.field.as_deref(), e.reason.as_str())).collect();
+    assert_eq!(
+        reasons,
+        [
+            (4, Some("external_id"), "duplicate external_id \"C1\": row 2 was applied"),
+            (6, Some("external_id"), "duplicate external_id \"C2\": row 3 was applied"),
+        ]
+    );
+    assert_eq!(crm.get_customer_by_external_id("C1").unwrap().name, "Ada", "the first row won");
+    // A row refused by the store claims nothing: the next O2 is applied, the one after refused.
+    assert_eq!((o.created, o.failed), (2, 3), "{o:?}");
+    let reasons: Vec<_> = o.errors.iter().map(|e| (e.row, e.reason.as_str())).collect();
+    assert_eq!(reasons[0], (3, "duplicate external_id \"O1\": row 2 was applied"));
+    assert_eq!(reasons[2], (6, "duplicate external_id \"O2\": row 5 was applied"));
+    assert_eq!(crm.get_order_by_external_id("O1").unwrap().status, OrderStatus::Completed);
+    assert_eq!((i.created, i.failed, i.errors[0].row), (1, 1, 2));
+    assert_eq!(i.errors[0].reason, "duplicate external_id \"I1\": row 1 was applied");
+
+    // The same files again: nothing created or updated, no feed entry, no statistics or
+    // points changed.
+    let before = state(&crm);
+    let [c, o, i] = import(&crm);
+    assert_eq!((c.created, c.updated, c.unchanged, c.failed), (0, 0, 3, 2));
+    assert_eq!((o.created, o.updated, o.unchanged, o.failed), (0, 0, 2, 3));
+    assert_eq!((i.created, i.updated, i.unchanged, i.failed), (0, 0, 1, 1));
+    assert_eq!(state(&crm), before);
+    assert_eq!(crm.points_balance(crm.customer_id_by_external_id("C1").unwrap()).unwrap().balance, 25);
+}
+
+#[test]
+fn csv_headers_match_whatever_their_case_and_unknown_columns_can_be_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::in_memory().unwrap();
+    // An ERP export: a BOM, upper case, spaces around names, and columns of its own.
+    let path = file(
+        &dir,
+        "c.csv",
+        "\u{feff}External_ID, NAME ,Email,ERP Branch,internal note\nC1,Ada,ADA@example.com,North,x\n",
+    );
+    let e = crm.ingest_file(RecordKind::Customers, &path, IngestOptions::default()).unwrap_err();
+    assert_eq!(e.field(), Some("header"));
+    assert!(e.to_string().contains("unknown column \"ERP Branch\""), "{e}");
+    assert_eq!(crm.counts().unwrap(), Counts::default());
+    let r = crm
+        .ingest_file(RecordKind::Customers, &path, IngestOptions { ignore_unknown_columns: true, ..Default::default() })
+        .unwrap();
+    assert_eq!((r.created, r.failed), (1, 0), "{r:?}");
+    assert_eq!(r.ignored_columns, ["ERP Branch", "internal note"]);
+    let ada = crm.get_customer_by_external_id("C1").unwrap();
+    assert_eq!((ada.name.as_str(), ada.email.as_deref()), ("Ada", Some("ada@example.com")));
+    // Names that differ only in case are one column, so twice is an error.
+    let twice = file(&dir, "t.csv", "external_id,Name,NAME\nC1,A,B\n");
+    let opts = IngestOptions { ignore_unknown_columns: true, ..Default::default() };
+    let e = crm.ingest_file(RecordKind::Customers, twice, opts).unwrap_err();
+    assert!(e.to_string().contains("twice"), "{e}");
+    let orders = file(
+        &dir,
+        "o.csv",
+        "EXTERNAL_ID,Customer_External_Id,Occurred_At,CURRENCY,Total_Minor\nO1,C1,2026-01-01T00:00:00Z,EUR,100\n",
+    );
+    assert_eq!(crm.ingest_file(RecordKind::Orders, orders, IngestOptions::default()).unwrap().created, 1);
+}
+
+#[test]
+fn customer_columns_absent_keep_and_empty_cells_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::in_memory().unwrap();
+    let full = file(
+        &dir,
+        "full.csv",
+        "external_id,name,email,phone,country,city,tags,attributes,consents\n\
+         C1,Ada,ada@example.com,+44 20 7946 0958,GB,London,vip;news,\"{\"\"plan\"\":\"\"gold\"\",\"\"n\"\":1}\",\
+         \"{\"\"email\"\":{\"\"granted\"\":true,\"\"at\"\":\"\"2026-01-01T00:00:00Z\"\"}}\"\n",
+    );
+    crm.ingest_file(RecordKind::Customers, &full, IngestOptions::default()).unwrap();
+    let before = crm.get_customer_by_external_id("C1").unwrap();
+    // A sync file with a few columns: absent columns keep, empty cells clear, objects merge.
+    let sync =
+        file(&dir, "sync.csv", "external_id,email,city,attributes\nC1,,Leeds,\"{\"\"n\"\":null,\"\"m\"\":2}\"\n");
+    let r = crm.ingest_file(RecordKind::Customers, &sync, IngestOptions::default()).unwrap();
+    assert_eq!((r.updated, r.failed), (1, 0), "{r:?}");
+    let c = crm.get_customer_by_external_id("C1").unwrap();
+    assert_eq!(c.email, None, "an empty cell clears");
+    assert_eq!(
+        (c.name.as_str(), &c.phone, &c.tags, &c.consents),
+        ("Ada", &before.phone, &before.tags, &before.consents)
+    );
+    assert_eq!((c.address.country.as_deref(), c.address.city.as_deref()), (Some("GB"), Some("Leeds")));
+    assert_eq!(serde_json::Value::Object(c.attributes), serde_json::json!({"plan": "gold", "m": 2}));
+    // Empty tags and consents cells clear them; an empty name keeps the name.
+    let clear = file(&dir, "clear.csv", "external_id,name,tags,consents\nC1,,,\n");
+    crm.ingest_file(RecordKind::Customers, &clear, IngestOptions::default()).unwrap();
+    let c = crm.get_customer_by_external_id("C1").unwrap();
+    assert_eq!((c.name.as_str(), c.tags.len(), c.consents.len()), ("Ada", 0, 0));
+    // A new customer still needs a name.
+    let nameless = file(&dir, "new.csv", "external_id,email\nC2,b@example.com\n");
+    let r = crm.ingest_file(RecordKind::Customers, &nameless, IngestOptions::default()).unwrap();
+    assert_eq!((r.failed, r.errors[0].field.as_deref()), (1, Some("name")));
+
+    // JSON Lines: an absent key keeps, null clears.
+    let jl = file(&dir, "c.jsonl", "{\"external_id\":\"C1\",\"phone\":null,\"address\":{\"city\":null}}\n");
+    crm.ingest_file(RecordKind::Customers, &jl, IngestOptions::default()).unwrap();
+    let c = crm.get_customer_by_external_id("C1").unwrap();
+    assert_eq!((c.phone, c.address.city, c.address.country.as_deref()), (None, None, Some("GB")));
+}
+
+#[test]
+fn typed_cells_tell_an_absent_column_from_a_null_cell() {
+    use ingest::{Cell, Record};
+    let crm = Crm::in_memory().unwrap();
+    crm.upsert_customer_patch(
+        &serde_json::from_str(
+            r#"{"external_id":"C1","name":"Ada","email":"a@example.com","title":"CEO","tags":["vip"]}"#,
+        )
+        .unwrap(),
+        UpsertMode::Merge,
+    )
+    .unwrap();
+    // Columns external_id, email, tags: email null (clears), tags null (clears); title absent (keeps).
+    let positions =
+        ingest::column_positions::<CustomerPatch>("columns", &["external_id", "email", "tags"], false).unwrap();
+    let mut cells = vec![None; CustomerPatch::COLUMNS.len()];
+    for (at, cell) in positions.into_iter().zip([Cell::Text("C1"), Cell::Null, Cell::Null]) {
+        cells[at.unwrap()] = Some(cell);
+    }
+    let row = CustomerPatch::from_cells(&mut cells).unwrap();
+    let r = crm.ingest_rows([(1, Ok(row))], IngestOptions::default()).unwrap();
+    assert_eq!(r.updated, 1);
+    let c = crm.get_customer_by_external_id("C1").unwrap();
+    assert_eq!((c.email, c.title.as_deref(), c.tags.len()), (None, Some("CEO"), 0));
+    // For orders a null cell is an absent one, as before.
+    let mut cells = vec![None; NewOrder::COLUMNS.len()];
+    for (name, cell) in [
+        ("external_id", Cell::Text("O1")),
+        ("customer_external_id", Cell::Text("C1")),
+        ("customer_id", Cell::Null),
+        ("occurred_at", Cell::Time(1_767_225_600_000_000)),
+        ("currency", Cell::Text("EUR")),
+        ("total_minor", Cell::Int(5)),
+    ] {
+        cells[NewOrder::COLUMNS.iter().position(|c| *c == name).unwrap()] = Some(cell);
+    }
+    assert_eq!(NewOrder::from_cells(&mut cells).unwrap().customer_id, None);
 }

@@ -422,7 +422,7 @@ fn event_bonuses_honour_their_conditions() {
     crm.update_customer(
         c,
         &CustomerPatch {
-            address: Some(Address { country: Some("SG".into()), ..Default::default() }),
+            address: Some(Some(Address { country: Some("SG".into()), ..Default::default() }.into())),
             ..Default::default()
         },
     )

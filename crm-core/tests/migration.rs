@@ -287,7 +287,7 @@ fn a_version_1_file_is_upgraded_with_rows_intact_and_stats_backfilled() {
     assert_eq!(crm.add_interaction(&same_i1).unwrap().outcome, Outcome::Unchanged);
     let same_c2 = NewCustomer {
         external_id: Some("C-2".into()),
-        kind: CustomerKind::Company,
+        kind: Some(CustomerKind::Company),
         name: "Babbage Engines Ltd".into(),
         company: Some("Babbage Engines Ltd".into()),
         industry: Some("machinery".into()),

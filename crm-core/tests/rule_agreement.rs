@@ -387,7 +387,7 @@ fn build(cs: &[CustomerSpec], os: &[OrderSpec], is: &[InteractionSpec], statics:
         let customer = crm
             .create_customer(&NewCustomer {
                 external_id: Some(format!("C{n}")),
-                kind: CustomerKind::Person,
+                kind: Some(CustomerKind::Person),
                 name: c.name.into(),
                 email: c.email.then(|| format!("{}{n}@example.com", c.name.to_lowercase())),
                 address: crm_core::Address { country: c.country.map(String::from), ..Default::default() },

@@ -299,13 +299,19 @@ fn apply<S: Store>(crm: &Crm<S>, m: &mut Model, a: &Action) {
             }
         },
         Action::Ingest { rows, batch_size } => {
-            // Rows apply in order; outcomes and feed entries follow the model row by row.
-            let (mut created, mut updated, mut unchanged) = (0, 0, 0);
+            // Rows apply in order; outcomes and feed entries follow the model row by row. The
+            // first row with an external id wins: a later one in the same ingest is refused.
+            let (mut created, mut updated, mut unchanged, mut failed) = (0, 0, 0, 0);
             let mut pending: Vec<(String, Op)> = Vec::new();
             let mut inputs = Vec::new();
+            let mut applied = std::collections::HashSet::new();
             for (ext, spec) in rows {
                 let ext = format!("O{ext}");
                 inputs.push(m.new_order(&ext, spec, true));
+                if !applied.insert(ext.clone()) {
+                    failed += 1;
+                    continue;
+                }
                 match m.expected_order_outcome(&ext, spec) {
                     Outcome::Created => {
                         created += 1;
@@ -324,7 +330,7 @@ fn apply<S: Store>(crm: &Crm<S>, m: &mut Model, a: &Action) {
                 crm.ingest_orders(inputs, IngestOptions { batch_size: *batch_size, ..Default::default() }).unwrap();
             assert_eq!(
                 (report.rows, report.created, report.updated, report.unchanged, report.failed),
-                (rows.len() as u64, created, updated, unchanged, 0),
+                (rows.len() as u64, created, updated, unchanged, failed),
                 "ingest of {rows:?}: {report:?}"
             );
             // Learn the ids of the orders this batch created.

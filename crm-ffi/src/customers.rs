@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::ffi::c_char;
 use std::sync::Mutex;
 
-use crm_core::{Address, Currency, Customer, CustomerId, CustomerPatch, CustomerQuery, NewCustomer, Outcome};
+use crm_core::{
+    AddressPatch, Currency, Customer, CustomerId, CustomerPatch, CustomerQuery, NewCustomer, Outcome, UpsertMode,
+};
 use serde::Serialize;
 
 use crate::convert::{
@@ -38,17 +40,19 @@ impl From<Outcome> for crm_outcome {
 }
 
 /// The common fields of a customer, for the typed upsert. Every pointer is borrowed for the
-/// call only; strings are UTF-8 and NUL-terminated.
+/// call only; strings are UTF-8 and NUL-terminated. A NULL field is not sent: the stored
+/// value is kept (see `crm_customer_upsert_basic`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct crm_customer_in {
     /// The host's key (required): upserting the same key again updates or leaves the customer.
     pub external_id: *const c_char,
-    /// Display name (required, non-empty).
+    /// Display name: required to create a customer; NULL keeps an existing customer's name.
     pub name: *const c_char,
     /// Email address, or NULL.
     pub email: *const c_char,
-    /// Phone number in any common notation (stored as E.164), or NULL.
+    /// Phone number in any common notation (stored as E.164), or NULL. A number without a
+    /// `+` country code is read as a number of the customer's country, else of the default region.
     pub phone: *const c_char,
     /// Company, or NULL.
     pub company: *const c_char,
@@ -107,16 +111,21 @@ pub unsafe extern "C" fn crm_customer_create(
     })
 }
 
-/// Creates the customer, or replaces the profile of the customer with the same `external_id`
-/// (required). JSON in the shape of crm-core's `NewCustomer`. Sending the same input twice
-/// changes nothing the second time (`CRM_OUTCOME_UNCHANGED`).
+/// Creates the customer, or merges the JSON into the customer with the same `external_id`
+/// (required), in the shape of crm-core's `CustomerPatch` (a `NewCustomer` is one too):
+/// a key that is absent keeps the stored value, `null` clears it; `address`, `attributes`
+/// and `consents` merge member by member (a `null` member is removed), `tags` replaces the
+/// set (`null` or `[]` clears it). `name` is required to create a customer. External ids
+/// are normalised (Unicode NFC; surrounding spaces and invisible characters such as U+200B
+/// and U+FEFF removed). Sending the same input twice changes nothing the second time
+/// (`CRM_OUTCOME_UNCHANGED`). `crm_customer_upsert_replace` replaces the whole profile instead.
 ///
 /// - `customer_json`: as for `crm_customer_create`.
 /// - `out_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored customer
 ///   (NULL on failure); free it with `crm_string_free`.
 ///
 /// Errors: as for `crm_customer_create`, `CRM_ERR_VALIDATION` (field `external_id`) when the
-/// external id is missing. Thread safety: see `crm_t`.
+/// external id is missing, (field `name`) when a new customer has none. Thread safety: see `crm_t`.
 ///
 /// # Safety
 /// Pointers are NULL or valid for their documented use.
@@ -128,28 +137,60 @@ pub unsafe extern "C" fn crm_customer_upsert(
     out_outcome: *mut crm_outcome,
     out_json: *mut *mut c_char,
 ) -> crm_status {
+    upsert_json(crm, customer_json, UpsertMode::Merge, out_id, out_outcome, out_json)
+}
+
+/// Creates the customer, or replaces the whole profile of the customer with the same
+/// `external_id` (required) by the JSON: what it leaves out is cleared, except the lifecycle
+/// stage and the creation time, which are kept when absent. Same JSON, arguments and errors as
+/// `crm_customer_upsert`; use it only where the host owns every field of the customer.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_customer_upsert_replace(
+    crm: *const crm_t,
+    customer_json: *const c_char,
+    out_id: *mut i64,
+    out_outcome: *mut crm_outcome,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    upsert_json(crm, customer_json, UpsertMode::Replace, out_id, out_outcome, out_json)
+}
+
+unsafe fn upsert_json(
+    crm: *const crm_t,
+    customer_json: *const c_char,
+    mode: UpsertMode,
+    out_id: *mut i64,
+    out_outcome: *mut crm_outcome,
+    out_json: *mut *mut c_char,
+) -> crm_status {
     ffi_call(|| {
         clear_out(out_json);
         let crm = crm_arg(crm)?;
-        let input: NewCustomer = json_arg(customer_json, "customer_json")?;
-        let w = crm.upsert_customer(&input)?;
+        let input: CustomerPatch = json_arg(customer_json, "customer_json")?;
+        let w = crm.upsert_customer_patch(&input, mode)?;
         write_opt(out_id, w.record.id.0);
         write_opt(out_outcome, w.outcome.into());
         write_json_opt(out_json, &w.record)
     })
 }
 
-/// Typed upsert of a customer's common fields (the ERP hot path): like `crm_customer_upsert`
-/// with a `NewCustomer` holding only these fields (every other field is reset to its default,
-/// as a JSON upsert without them would).
+/// Typed upsert of a customer's common fields (the ERP hot path), merged like
+/// `crm_customer_upsert`: a NULL field is not sent and keeps the stored value; a non-NULL
+/// field replaces it, an empty string clearing it as an empty CSV cell does (an empty `name`
+/// is refused: a name cannot be cleared). Every field not in `crm_customer_in` (tags, attributes, consents,
+/// the other address parts, ...) is kept; changing or clearing those needs
+/// `crm_customer_upsert` with JSON.
 ///
 /// - `customer`: required; its strings are borrowed for the call (at most `CRM_MAX_STRING_LEN`
 ///   bytes each; the core's field limits are tighter).
 /// - `out_id`, `out_outcome`: may be NULL.
 ///
-/// Errors: `CRM_ERR_NULL_ARGUMENT` (also for a NULL `external_id` or `name`),
-/// `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION`,
-/// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+/// Errors: `CRM_ERR_NULL_ARGUMENT` (also for a NULL `external_id`), `CRM_ERR_INVALID_HANDLE`,
+/// `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (field `name` for a new
+/// customer without one), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
 ///
 /// # Safety
 /// Pointers are NULL or valid for their documented use.
@@ -163,18 +204,46 @@ pub unsafe extern "C" fn crm_customer_upsert_basic(
     ffi_call(|| {
         let crm = crm_arg(crm)?;
         let c = customer.as_ref().ok_or_else(|| FfiError::null("customer"))?;
-        let input = NewCustomer {
-            external_id: Some(text_arg(c.external_id, "external_id")?.to_owned()),
-            name: text_arg(c.name, "name")?.to_owned(),
-            email: owned_opt(c.email, "email")?,
-            phone: owned_opt(c.phone, "phone")?,
-            company: owned_opt(c.company, "company")?,
-            address: Address { country: owned_opt(c.country, "country")?, ..Default::default() },
+        let sent = |p: *const c_char, arg: &str| owned_opt(p, arg).map(|v| v.map(Some));
+        let country = sent(c.country, "country")?;
+        let input = CustomerPatch {
+            external_id: Some(Some(text_arg(c.external_id, "external_id")?.to_owned())),
+            name: owned_opt(c.name, "name")?,
+            email: sent(c.email, "email")?,
+            phone: sent(c.phone, "phone")?,
+            company: sent(c.company, "company")?,
+            address: country.map(|country| Some(AddressPatch { country: Some(country), ..Default::default() })),
             ..Default::default()
         };
-        let w = crm.upsert_customer(&input)?;
+        let w = crm.upsert_customer_patch(&input, UpsertMode::Merge)?;
         write_opt(out_id, w.record.id.0);
         write_opt(out_outcome, w.outcome.into());
+        Ok(())
+    })
+}
+
+/// The store id of the customer with this external id (normalised as on the way in).
+///
+/// - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+/// - `out_id`: required; written on success only.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (an id that is empty once normalised, or holds a
+/// control character), `CRM_ERR_NOT_FOUND` (no such customer), `CRM_ERR_STORAGE`.
+/// Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_customer_id_by_external_id(
+    crm: *const crm_t,
+    external_id: *const c_char,
+    out_id: *mut i64,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_id, "out_id")?;
+        let crm = crm_arg(crm)?;
+        out.write(crm.customer_id_by_external_id(text_arg(external_id, "external_id")?)?.0);
         Ok(())
     })
 }
@@ -199,7 +268,7 @@ pub unsafe extern "C" fn crm_customer_get(crm: *const crm_t, id: i64, out_json: 
     })
 }
 
-/// Reads a customer by the host's external id.
+/// Reads a customer by the host's external id (normalised as on the way in).
 ///
 /// - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
 /// - `out_json`: required; receives the customer as JSON (NULL on failure). Free it with

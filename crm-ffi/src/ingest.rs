@@ -33,6 +33,7 @@ pub type crm_progress_fn = Option<unsafe extern "C" fn(done: u64, total: i64, us
 struct Options {
     batch_size: Option<usize>,
     max_errors: Option<usize>,
+    ignore_unknown_columns: bool,
 }
 
 /// Imports a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`) file of one kind of record,
@@ -42,14 +43,23 @@ struct Options {
 ///
 /// - `kind`: `"customers"`, `"orders"` or `"interactions"`. `path`: the file. Both UTF-8,
 ///   NUL-terminated, borrowed for the call.
-/// - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000}` (either key optional):
-///   rows per transaction, and refused rows kept in the report (all are counted).
+/// - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000,
+///   "ignore_unknown_columns":false}` (every key optional): rows per transaction, refused rows
+///   kept in the report (all are counted), and whether CSV columns that are not columns of
+///   `kind` are skipped (and listed in the report) instead of refusing the file.
 /// - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`; it
 ///   may cancel the import by returning `false`.
 /// - `out_report_json`: required; receives `{"rows":n,"created":n,"updated":n,"unchanged":n,
-///   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}],"cancelled":b}`
-///   (NULL on failure), `cancelled` being true when `progress` stopped the import before
-///   the end of the file. Free it with `crm_string_free`.
+///   "failed":n,"errors":[{"row":line,"field":"email"|null,"reason":"..."}],"cancelled":b,
+///   "ignored_columns":["..."]}` (NULL on failure), `cancelled` being true when `progress`
+///   stopped the import before the end of the file. Free it with `crm_string_free`.
+///
+/// CSV header names match whatever their case (surrounding spaces and a UTF-8 BOM are
+/// ignored). Customers are merged as by `crm_customer_upsert`: a column that is absent keeps
+/// the stored values, an empty cell clears the field. Within one import the first row with
+/// an external id wins: a later row with the same id is refused with the reason
+/// `duplicate external_id "C-1": row 2 was applied`, so importing the file again changes
+/// nothing.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON`
@@ -90,6 +100,7 @@ pub unsafe extern "C" fn crm_ingest_file(
         let opts = IngestOptions {
             batch_size: o.batch_size.unwrap_or(defaults.batch_size),
             max_errors: o.max_errors.unwrap_or(defaults.max_errors),
+            ignore_unknown_columns: o.ignore_unknown_columns,
             progress: if progress.is_some() { Some(&mut report_progress) } else { None },
             ..defaults
         };

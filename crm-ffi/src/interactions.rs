@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use crm_core::{InteractionId, NewInteraction};
 
-use crate::convert::{clear_out, json_arg, out_ptr, write_json_opt, write_opt};
+use crate::convert::{clear_out, json_arg, out_ptr, text, write_json_opt, write_opt};
 use crate::customers::crm_outcome;
 use crate::error::{crm_status, ffi_call};
 use crate::handle::{crm_arg, crm_t};
@@ -59,6 +59,32 @@ pub unsafe extern "C" fn crm_interaction_get(crm: *const crm_t, id: i64, out_jso
         let out = out_ptr(out_json, "out_json")?;
         clear_out(out);
         write_json_opt(out, &crm_arg(crm)?.get_interaction(InteractionId(id))?)
+    })
+}
+
+/// The store id of the interaction with this external id (normalised as on the way in).
+///
+/// - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+/// - `out_id`: required; written on success only.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (an id that is empty once normalised, or holds a
+/// control character), `CRM_ERR_NOT_FOUND` (no such interaction), `CRM_ERR_STORAGE`.
+/// Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_interaction_id_by_external_id(
+    crm: *const crm_t,
+    external_id: *const c_char,
+    out_id: *mut i64,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_id, "out_id")?;
+        let crm = crm_arg(crm)?;
+        out.write(crm.interaction_id_by_external_id(text(external_id, "external_id")?)?.0);
+        Ok(())
     })
 }
 

@@ -197,7 +197,7 @@ pub unsafe extern "C" fn crm_order_get(crm: *const crm_t, id: i64, out_json: *mu
     })
 }
 
-/// Reads an order by the host's external id.
+/// Reads an order by the host's external id (normalised as on the way in).
 ///
 /// - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
 /// - `out_json`: required; receives the order as JSON (NULL on failure). Free it with
@@ -219,6 +219,32 @@ pub unsafe extern "C" fn crm_order_get_by_external_id(
         clear_out(out);
         let crm = crm_arg(crm)?;
         write_json_opt(out, &crm.get_order_by_external_id(text(external_id, "external_id")?)?)
+    })
+}
+
+/// The store id of the order with this external id (normalised as on the way in).
+///
+/// - `external_id`: UTF-8, NUL-terminated; borrowed for the call.
+/// - `out_id`: required; written on success only.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (an id that is empty once normalised, or holds a
+/// control character), `CRM_ERR_NOT_FOUND` (no such order), `CRM_ERR_STORAGE`.
+/// Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_order_id_by_external_id(
+    crm: *const crm_t,
+    external_id: *const c_char,
+    out_id: *mut i64,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_id, "out_id")?;
+        let crm = crm_arg(crm)?;
+        out.write(crm.order_id_by_external_id(text(external_id, "external_id")?)?.0);
+        Ok(())
     })
 }
 

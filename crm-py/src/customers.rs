@@ -1,6 +1,6 @@
 //! Customers: create, upsert, read, update, delete, statistics, queries and search.
 
-use crm_core::{Currency, CustomerId, CustomerPatch, CustomerQuery, NewCustomer};
+use crm_core::{Currency, CustomerId, CustomerPatch, CustomerQuery, NewCustomer, UpsertMode};
 use pyo3::prelude::*;
 
 use crate::error::Result;
@@ -14,9 +14,19 @@ impl PyCrm {
         self.run(py, move |crm| Ok(json::dump(&crm.create_customer(&json::parse::<NewCustomer>(&record)?)?)))
     }
 
-    /// Upserts by external id; returns `{"record": ..., "outcome": ...}` as JSON.
-    fn upsert_customer(&self, py: Python<'_>, record: String) -> Result<String> {
-        self.run(py, move |crm| Ok(json::dump(&crm.upsert_customer(&json::parse::<NewCustomer>(&record)?)?)))
+    /// Upserts a JSON `CustomerPatch` by external id, merged into the stored customer (or,
+    /// with `replace`, replacing the profile); returns `{"record": ..., "outcome": ...}`.
+    #[pyo3(signature = (record, replace=false))]
+    fn upsert_customer(&self, py: Python<'_>, record: String, replace: bool) -> Result<String> {
+        let mode = if replace { UpsertMode::Replace } else { UpsertMode::Merge };
+        self.run(py, move |crm| {
+            Ok(json::dump(&crm.upsert_customer_patch(&json::parse::<CustomerPatch>(&record)?, mode)?))
+        })
+    }
+
+    /// The store id of the customer with this external id.
+    fn customer_id_by_external_id(&self, py: Python<'_>, external_id: String) -> Result<i64> {
+        self.run(py, move |crm| Ok(crm.customer_id_by_external_id(&external_id)?.0))
     }
 
     /// Reads a customer by id.

@@ -11,7 +11,7 @@ use std::sync::mpsc::sync_channel;
 use crm_core::ingest::{
     self, column_positions, Cell, Format, IngestOptions, IngestReport, Progress, Record, RecordKind, RowError, RowItem,
 };
-use crm_core::{Crm, NewCustomer, NewInteraction, NewOrder};
+use crm_core::{Crm, CustomerPatch, NewInteraction, NewOrder};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes};
 
@@ -69,10 +69,12 @@ impl Reporter {
         batch_size: usize,
         max_errors: usize,
         rows_total: Option<u64>,
+        ignore_unknown_columns: bool,
         ingest: impl FnOnce(IngestOptions<'_>) -> Result<IngestReport>,
     ) -> Result<String> {
         let mut progress = |p: Progress| self.report(p);
-        let opts = IngestOptions { batch_size, max_errors, rows_total, progress: Some(&mut progress) };
+        let opts =
+            IngestOptions { batch_size, max_errors, rows_total, progress: Some(&mut progress), ignore_unknown_columns };
         let report = ingest(opts)?;
         match self.failed {
             Some(e) => Err(Error::Py(e)),
@@ -180,7 +182,7 @@ impl TextBlock {
     /// Cell `i` of the block; text that is not UTF-8 is an error on the row.
     fn cell(&self, name: &str, i: usize, row: u64) -> std::result::Result<Option<Cell<'_>>, RowError> {
         if self.valid.as_ref().is_some_and(|v| v[i] == 0) {
-            return Ok(None);
+            return Ok(Some(Cell::Null));
         }
         match std::str::from_utf8(&self.data[self.offsets[i]..self.offsets[i + 1]]) {
             Ok(s) => Ok(Some(Cell::Text(s))),
@@ -212,7 +214,7 @@ fn convert_block<T: Record>(columns: &[Column], start: usize, stop: usize) -> Re
             let missing = c.valid.as_ref().is_some_and(|v| v[i] == 0);
             cells[c.position] = match (&c.source, text) {
                 (_, Some(t)) => t.cell(&c.name, i - start, n)?,
-                _ if missing => None,
+                _ if missing => Some(Cell::Null),
                 (Source::Int(v), _) => Some(Cell::Int(v[i])),
                 (Source::Time(v), _) => Some(Cell::Time(v[i])),
                 (Source::Text(_), None) => unreachable!("text blocks are fetched for text columns"),
@@ -265,7 +267,8 @@ type PyColumn<'py> = (String, String, Bound<'py, PyAny>, Option<Bound<'py, PyByt
 #[pymethods]
 impl PyCrm {
     /// Ingests a CSV or JSON Lines file; returns the report as JSON.
-    #[pyo3(signature = (kind, path, batch_size, max_errors, progress=None))]
+    #[pyo3(signature = (kind, path, batch_size, max_errors, progress=None, ignore_unknown_columns=false))]
+    #[allow(clippy::too_many_arguments)]
     fn ingest_file(
         &self,
         py: Python<'_>,
@@ -274,10 +277,13 @@ impl PyCrm {
         batch_size: usize,
         max_errors: usize,
         progress: Option<Py<PyAny>>,
+        ignore_unknown_columns: bool,
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         self.run(py, move |crm| {
-            Reporter::new(progress).run(batch_size, max_errors, None, |opts| Ok(crm.ingest_file(kind, &path, opts)?))
+            Reporter::new(progress).run(batch_size, max_errors, None, ignore_unknown_columns, |opts| {
+                Ok(crm.ingest_file(kind, &path, opts)?)
+            })
         })
     }
 
@@ -296,7 +302,7 @@ impl PyCrm {
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         self.run(py, move |crm| {
-            Reporter::new(progress).run(batch_size, max_errors, Some(rows), |opts| {
+            Reporter::new(progress).run(batch_size, max_errors, Some(rows), false, |opts| {
                 Ok(crm.ingest_reader(kind, Cursor::new(text.into_bytes()), Format::JsonLines, opts)?)
             })
         })
@@ -306,8 +312,11 @@ impl PyCrm {
     /// columns of `kind`; returns the report as JSON. Kinds: `int` and `time` (`data`:
     /// `rows` little-endian int64, times in microseconds since 1970 UTC; `valid`: `None` or
     /// one byte per row, 0 where the cell is missing) and `text` (`data`: a callable
-    /// `(start, stop) -> (utf8, offsets, valid)` for a block of rows; `valid` unused).
-    #[pyo3(signature = (kind, columns, rows, batch_size, max_errors, progress=None))]
+    /// `(start, stop) -> (utf8, offsets, valid)` for a block of rows; `valid` unused). A
+    /// missing cell is a null one (it clears a customer's field); a column that is not
+    /// there changes nothing. With `ignore_unknown_columns`, columns that are not columns of
+    /// `kind` are skipped and listed in the report.
+    #[pyo3(signature = (kind, columns, rows, batch_size, max_errors, progress=None, ignore_unknown_columns=false))]
     #[allow(clippy::too_many_arguments)]
     fn ingest_columns(
         &self,
@@ -318,24 +327,31 @@ impl PyCrm {
         batch_size: usize,
         max_errors: usize,
         progress: Option<Py<PyAny>>,
+        ignore_unknown_columns: bool,
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
         let positions = match kind {
-            RecordKind::Customers => column_positions::<NewCustomer>("columns", &names)?,
-            RecordKind::Orders => column_positions::<NewOrder>("columns", &names)?,
-            RecordKind::Interactions => column_positions::<NewInteraction>("columns", &names)?,
+            RecordKind::Customers => column_positions::<CustomerPatch>("columns", &names, ignore_unknown_columns)?,
+            RecordKind::Orders => column_positions::<NewOrder>("columns", &names, ignore_unknown_columns)?,
+            RecordKind::Interactions => column_positions::<NewInteraction>("columns", &names, ignore_unknown_columns)?,
         };
+        let ignored = ingest::ignored_columns(&names, &positions);
         let columns = columns
             .into_iter()
             .zip(positions)
+            .filter_map(|(c, at)| at.map(|at| (c, at)))
             .map(|((name, k, data, valid), at)| Column::new(name, at, &k, &data, valid.as_ref(), rows))
             .collect::<Result<Vec<_>>>()?;
         self.run(py, move |crm| {
-            Reporter::new(progress).run(batch_size, max_errors, Some(rows as u64), |opts| match kind {
-                RecordKind::Customers => ingest_columns_as::<NewCustomer>(crm, &columns, rows, opts),
-                RecordKind::Orders => ingest_columns_as::<NewOrder>(crm, &columns, rows, opts),
-                RecordKind::Interactions => ingest_columns_as::<NewInteraction>(crm, &columns, rows, opts),
+            Reporter::new(progress).run(batch_size, max_errors, Some(rows as u64), ignore_unknown_columns, |opts| {
+                let mut report = match kind {
+                    RecordKind::Customers => ingest_columns_as::<CustomerPatch>(crm, &columns, rows, opts),
+                    RecordKind::Orders => ingest_columns_as::<NewOrder>(crm, &columns, rows, opts),
+                    RecordKind::Interactions => ingest_columns_as::<NewInteraction>(crm, &columns, rows, opts),
+                }?;
+                report.ignored_columns = ignored;
+                Ok(report)
             })
         })
     }

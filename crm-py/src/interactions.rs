@@ -19,6 +19,11 @@ impl PyCrm {
         self.run(py, move |crm| Ok(json::dump(&crm.get_interaction(InteractionId(id))?)))
     }
 
+    /// The store id of the interaction with this external id.
+    fn interaction_id_by_external_id(&self, py: Python<'_>, external_id: String) -> Result<i64> {
+        self.run(py, move |crm| Ok(crm.interaction_id_by_external_id(&external_id)?.0))
+    }
+
     /// Deletes an interaction.
     fn delete_interaction(&self, py: Python<'_>, id: i64) -> Result<()> {
         self.run(py, move |crm| Ok(crm.delete_interaction(InteractionId(id))?))

@@ -62,6 +62,11 @@ impl PyCrm {
         self.run(py, move |crm| Ok(json::dump(&crm.order_refunds(OrderId(id))?)))
     }
 
+    /// The store id of the order with this external id.
+    fn order_id_by_external_id(&self, py: Python<'_>, external_id: String) -> Result<i64> {
+        self.run(py, move |crm| Ok(crm.order_id_by_external_id(&external_id)?.0))
+    }
+
     /// Deletes an order.
     fn delete_order(&self, py: Python<'_>, id: i64) -> Result<()> {
         self.run(py, move |crm| Ok(crm.delete_order(OrderId(id))?))

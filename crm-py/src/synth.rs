@@ -22,7 +22,10 @@ fn synth(config: &str) -> Result<Synth> {
 type Columns = Vec<(&'static str, Vec<Option<String>>)>;
 
 /// The records as the core's flat CSV rows, column by column.
-fn columns<T: Record>(records: impl Iterator<Item = T>) -> Columns {
+fn columns<T: Record>(records: impl Iterator<Item = T>) -> Columns
+where
+    for<'a> T::Row: From<&'a T>,
+{
     let mut cols: Columns = T::COLUMNS.iter().map(|c| (*c, Vec::new())).collect();
     for r in records {
         let serde_json::Value::Object(mut row) = serde_json::to_value(T::Row::from(&r)).expect("rows serialise") else {

@@ -126,6 +126,12 @@ pub struct Customer {
 
 /// Input for creating (or upserting) a customer. Every field but `name` is optional.
 ///
+/// Upserted with [`Crm::upsert_customer`](crate::Crm::upsert_customer) (a merge), a field
+/// that is `None` or an empty collection (and an empty `name`) counts as not sent: the
+/// stored value is kept. To clear a field through an upsert, send a [`CustomerPatch`] with
+/// [`Crm::upsert_customer_patch`](crate::Crm::upsert_customer_patch); to replace the whole
+/// profile, use [`UpsertMode::Replace`].
+///
 /// ```
 /// let c: crm_core::NewCustomer = serde_json::from_str(
 ///     r#"{"external_id":"C-1","name":"Ada Lovelace","email":"ada@example.com"}"#).unwrap();
@@ -134,11 +140,12 @@ pub struct Customer {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewCustomer {
-    /// The host system's key. Upserting twice with the same key stores one customer.
+    /// The host system's key (see [`normalize_external_id`](crate::validate::normalize_external_id)).
+    /// Upserting twice with the same key stores one customer.
     pub external_id: Option<String>,
-    /// Person or company.
-    pub kind: CustomerKind,
-    /// Display name (required, non-empty).
+    /// Person or company; `person` for a new customer, unchanged on a merge upsert when absent.
+    pub kind: Option<CustomerKind>,
+    /// Display name (required to create a customer; empty on a merge upsert keeps the stored name).
     pub name: String,
     /// Email address.
     pub email: Option<String>,
@@ -168,20 +175,32 @@ pub struct NewCustomer {
     pub created_at: Option<DateTime<Utc>>,
 }
 
-/// A partial update. Absent fields are left alone; for nullable fields `Some(None)`
-/// (JSON `null`) clears the value. Attributes are merged key by key, a `null` value
-/// removing the key; tags can be replaced whole or added and removed.
+/// A set of changes to a customer, in the shape of JSON Merge Patch (RFC 7396): a field
+/// that is absent (`None`) is left alone, and for nullable fields `Some(None)` (JSON
+/// `null`) clears the value. Objects merge member by member: `address` per part,
+/// `attributes` per key (a `null` value removes the key), `consents` per purpose (a `null`
+/// value removes the purpose); `null` for the whole object clears it. `tags` replaces the
+/// whole set when sent (`null` or `[]` clears it); `add_tags` and `remove_tags` then edit
+/// it. `name`, `kind`, `lifecycle` and `created_at` cannot be empty: `null` leaves them
+/// as they are.
+///
+/// It is what [`Crm::update_customer`](crate::Crm::update_customer) applies to a customer,
+/// and what [`Crm::upsert_customer_patch`](crate::Crm::upsert_customer_patch) (the JSON
+/// upsert of C and Python, and bulk ingest) applies to the customer with its `external_id`,
+/// or creates one from (`name` is then required).
 ///
 /// ```
 /// let p: crm_core::CustomerPatch = serde_json::from_str(
-///     r#"{"email":null,"add_tags":["vip"],"attributes":{"plan":"gold"}}"#).unwrap();
+///     r#"{"email":null,"add_tags":["vip"],"attributes":{"plan":"gold"},"address":{"city":null}}"#).unwrap();
 /// assert_eq!(p.email, Some(None));
 /// assert!(p.phone.is_none());
+/// assert_eq!(p.address.unwrap().unwrap().city, Some(None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CustomerPatch {
-    /// New external id (or `null` to remove it).
+    /// The external id: on an upsert the key (required); on an update a new key (or `null`
+    /// to remove it).
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub external_id: Option<Option<String>>,
     /// New kind.
@@ -193,7 +212,8 @@ pub struct CustomerPatch {
     /// New email.
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub email: Option<Option<String>>,
-    /// New phone.
+    /// New phone. A number without a `+` country code is read as a number of the
+    /// customer's country after this change (sent here, else stored), else of the default region.
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub phone: Option<Option<String>>,
     /// New company.
@@ -205,17 +225,17 @@ pub struct CustomerPatch {
     /// New industry.
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub industry: Option<Option<String>>,
-    /// New address (replaces the whole address).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<Address>,
+    /// Address parts to change (merged part by part), or `null` to clear the whole address.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub address: Option<Option<AddressPatch>>,
     /// New birthday.
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub birthday: Option<Option<NaiveDate>>,
     /// New gender.
     #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub gender: Option<Option<String>>,
-    /// Replace all tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Replace all tags (`null` or `[]`: no tags).
+    #[serde(deserialize_with = "null_as_empty", skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeSet<String>>,
     /// Tags to add (after `tags`).
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
@@ -223,15 +243,109 @@ pub struct CustomerPatch {
     /// Tags to remove (after `add_tags`).
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub remove_tags: BTreeSet<String>,
-    /// Attributes to merge; a `null` value removes the key.
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
-    pub attributes: serde_json::Map<String, serde_json::Value>,
-    /// Consents to set, by purpose.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub consents: BTreeMap<String, Consent>,
+    /// Attributes to merge, a `null` value removing the key; or `null` to remove them all.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    /// Consents to set by purpose, a `null` value removing the purpose; or `null` to remove them all.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub consents: Option<Option<BTreeMap<String, Option<Consent>>>>,
     /// New lifecycle stage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<LifecycleStage>,
+    /// Creation time as the host knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to an address, part by part, as in [`CustomerPatch`]: `None` leaves a part
+/// alone, `Some(None)` (JSON `null`) clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AddressPatch {
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub country: Option<Option<String>>,
+    /// State, province or region.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub region: Option<Option<String>>,
+    /// City or town.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub city: Option<Option<String>>,
+    /// Postal or ZIP code.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<Option<String>>,
+    /// Street and house number.
+    #[serde(deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub street: Option<Option<String>>,
+}
+
+impl AddressPatch {
+    /// Whether no part is sent.
+    pub fn is_empty(&self) -> bool {
+        *self == AddressPatch::default()
+    }
+}
+
+impl From<Address> for AddressPatch {
+    /// The parts of `a` that are present, as changes; absent parts are left alone.
+    fn from(a: Address) -> AddressPatch {
+        AddressPatch {
+            country: a.country.map(Some),
+            region: a.region.map(Some),
+            city: a.city.map(Some),
+            postal_code: a.postal_code.map(Some),
+            street: a.street.map(Some),
+        }
+    }
+}
+
+impl From<NewCustomer> for CustomerPatch {
+    /// The changes a merge upsert of `c` makes: every field that is `None` or an empty
+    /// collection (and an empty `name`) is not sent.
+    fn from(c: NewCustomer) -> CustomerPatch {
+        let address = AddressPatch::from(c.address);
+        CustomerPatch {
+            external_id: c.external_id.map(Some),
+            kind: c.kind,
+            name: (!c.name.is_empty()).then_some(c.name),
+            email: c.email.map(Some),
+            phone: c.phone.map(Some),
+            company: c.company.map(Some),
+            title: c.title.map(Some),
+            industry: c.industry.map(Some),
+            address: (!address.is_empty()).then_some(Some(address)),
+            birthday: c.birthday.map(Some),
+            gender: c.gender.map(Some),
+            tags: (!c.tags.is_empty()).then_some(c.tags),
+            add_tags: BTreeSet::new(),
+            remove_tags: BTreeSet::new(),
+            attributes: (!c.attributes.is_empty()).then_some(Some(c.attributes)),
+            consents: (!c.consents.is_empty())
+                .then(|| Some(c.consents.into_iter().map(|(k, v)| (k, Some(v))).collect())),
+            lifecycle: c.lifecycle,
+            created_at: c.created_at,
+        }
+    }
+}
+
+impl From<&NewCustomer> for CustomerPatch {
+    /// As `From<NewCustomer>`, from a borrowed customer.
+    fn from(c: &NewCustomer) -> CustomerPatch {
+        CustomerPatch::from(c.clone())
+    }
+}
+
+/// How an upsert treats a customer that exists already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpsertMode {
+    /// The input is merged into the stored profile: what it does not send is kept, what it
+    /// sends as null is cleared (see [`CustomerPatch`]).
+    #[default]
+    Merge,
+    /// The input replaces the whole profile: what it does not send is cleared, except the
+    /// lifecycle stage and the creation time, which are kept when absent.
+    Replace,
 }
 
 pub(crate) fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -240,6 +354,15 @@ where
     D: serde::Deserializer<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A collection sent as `null` is sent empty.
+fn null_as_empty<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de> + Default,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(|v| Some(v.unwrap_or_default()))
 }
 
 /// Per-customer statistics, maintained in the same transaction as every write that

@@ -8,6 +8,12 @@
 //! Every source ends in one engine, [`Crm::ingest_rows`], which takes numbered rows that
 //! are either records or the reason the caller could not build one: files, iterators and
 //! bindings share its batching, validation, statistics, change feed and report.
+//!
+//! Customers are merged into the stored ones (see [`CustomerPatch`]): a CSV column that is
+//! absent, or a JSON key that is absent, keeps the stored value; an empty cell or a `null`
+//! clears it. Within one ingest the first row with an external id wins: a later row with the
+//! same (normalised) external id is refused, naming the row that was applied, so that an
+//! import with duplicates reads the same every time it is run.
 
 mod rows;
 
@@ -20,8 +26,8 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::crm::{now, upsert_customer, write_interaction, write_order, Crm, Outcome};
-use crate::customer::NewCustomer;
+use crate::crm::{checked_upsert, now, upsert_customer, write_interaction, write_order, Crm, CustomerUpsert, Outcome};
+use crate::customer::{CustomerPatch, NewCustomer, UpsertMode};
 use crate::error::{Error, Result};
 use crate::interaction::NewInteraction;
 use crate::order::NewOrder;
@@ -143,6 +149,10 @@ pub struct IngestReport {
     /// counted here were read and their batches committed; no later row was stored.
     #[serde(default)]
     pub cancelled: bool,
+    /// Columns of the CSV header or the DataFrame that were ignored because they are not
+    /// columns of the record kind ([`IngestOptions::ignore_unknown_columns`]), as written.
+    #[serde(default)]
+    pub ignored_columns: Vec<String>,
 }
 
 /// Progress of a running ingest.
@@ -183,11 +193,22 @@ pub struct IngestOptions<'a> {
     /// assert_eq!((report.rows, report.created, crm.counts().unwrap().customers), (4, 4, 4));
     /// ```
     pub progress: Option<&'a mut dyn FnMut(Progress) -> ControlFlow<()>>,
+    /// Whether columns that are not columns of the record kind are ignored (and listed in
+    /// [`IngestReport::ignored_columns`]) instead of refusing the file (default `false`).
+    /// Applies to CSV headers and to the columns a binding passes; keys of JSON Lines
+    /// records are always checked.
+    pub ignore_unknown_columns: bool,
 }
 
 impl Default for IngestOptions<'_> {
     fn default() -> Self {
-        IngestOptions { batch_size: 20_000, max_errors: 10_000, rows_total: None, progress: None }
+        IngestOptions {
+            batch_size: 20_000,
+            max_errors: 10_000,
+            rows_total: None,
+            progress: None,
+            ignore_unknown_columns: false,
+        }
     }
 }
 
@@ -198,14 +219,15 @@ impl std::fmt::Debug for IngestOptions<'_> {
             .field("max_errors", &self.max_errors)
             .field("rows_total", &self.rows_total)
             .field("progress", &self.progress.is_some())
+            .field("ignore_unknown_columns", &self.ignore_unknown_columns)
             .finish()
     }
 }
 
-/// A record type that bulk ingest reads and the generator writes.
+/// A record type that bulk ingest reads (and, for the record types, the generator writes).
 pub trait Record: Sized + Serialize + DeserializeOwned + private::Sealed {
     /// The flat CSV row of this record.
-    type Row: Serialize + DeserializeOwned + TryInto<Self, Error = Error> + for<'a> From<&'a Self>;
+    type Row: Serialize + DeserializeOwned;
     /// Accepted CSV columns.
     const COLUMNS: &'static [&'static str];
     /// CSV columns that must be present.
@@ -213,15 +235,16 @@ pub trait Record: Sized + Serialize + DeserializeOwned + private::Sealed {
 
     /// Builds a record from one row of typed columns by the rules of a CSV row:
     /// `cells[i]` is the cell of column `COLUMNS[i]`, `None` where the column is absent
-    /// or the cell is null (see [`column_positions`]). The cells are taken, leaving `None`.
-    /// Hand the result to [`Crm::ingest_rows`] with the row's number.
+    /// (see [`column_positions`]) and [`Cell::Null`] where the column is present and the
+    /// cell null. The cells are taken, leaving `None`. Hand the result to
+    /// [`Crm::ingest_rows`] with the row's number.
     ///
     /// ```
     /// use crm_core::{NewOrder, ingest::{Cell, Record}};
     /// let mut cells = vec![None; NewOrder::COLUMNS.len()];
     /// for (name, cell) in [("external_id", Cell::Text("O-1")), ("customer_external_id", Cell::Text("C-1")),
     ///     ("occurred_at", Cell::Time(1_767_225_600_000_000)), ("currency", Cell::Text("EUR")),
-    ///     ("total_minor", Cell::Int(1250))] {
+    ///     ("total_minor", Cell::Int(1250)), ("channel", Cell::Null)] {
     ///     cells[NewOrder::COLUMNS.iter().position(|c| *c == name).unwrap()] = Some(cell);
     /// }
     /// let order = NewOrder::from_cells(&mut cells).unwrap();
@@ -234,36 +257,52 @@ pub trait Record: Sized + Serialize + DeserializeOwned + private::Sealed {
 }
 
 /// Where each of `names` sits in `T::COLUMNS`, after checking them as a CSV header is
-/// checked: every name known, none twice, every required column present. Errors are
-/// validation errors on the field `what` (`"header"` for files).
+/// checked: names match whatever their case, once surrounding spaces and a byte order mark
+/// are removed; none twice; every required column present; an unknown name is an error,
+/// or (with `ignore_unknown`) `None`. Errors are validation errors on the field `what`
+/// (`"header"` for files).
 ///
 /// ```
 /// use crm_core::{NewOrder, ingest::column_positions};
-/// let names = ["external_id", "customer_external_id", "occurred_at", "currency", "total_minor"];
-/// assert_eq!(column_positions::<NewOrder>("columns", &names).unwrap(), [0, 1, 3, 5, 6]);
-/// assert!(column_positions::<NewOrder>("columns", &["external_id", "colour"]).is_err());
+/// let names = ["External_ID", "customer_external_id", " occurred_at", "currency", "total_minor"];
+/// assert_eq!(column_positions::<NewOrder>("columns", &names, false).unwrap(),
+///     [Some(0), Some(1), Some(3), Some(5), Some(6)]);
+/// assert!(column_positions::<NewOrder>("columns", &["external_id", "colour"], false).is_err());
+/// let names = ["external_id", "colour", "occurred_at", "currency", "total_minor"];
+/// assert_eq!(column_positions::<NewOrder>("columns", &names, true).unwrap()[1], None);
 /// ```
-pub fn column_positions<T: Record>(what: &str, names: &[impl AsRef<str>]) -> Result<Vec<usize>> {
+pub fn column_positions<T: Record>(
+    what: &str,
+    names: &[impl AsRef<str>],
+    ignore_unknown: bool,
+) -> Result<Vec<Option<usize>>> {
+    let key = |name: &str| name.trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
     let mut positions = Vec::with_capacity(names.len());
     for name in names {
         let name = name.as_ref();
-        let Some(at) = T::COLUMNS.iter().position(|c| *c == name) else {
+        let at = T::COLUMNS.iter().position(|c| *c == key(name));
+        if at.is_none() && !ignore_unknown {
             return Err(Error::validation(
                 what,
                 format!("unknown column {name:?}; the columns are {}", T::COLUMNS.join(", ")),
             ));
-        };
-        if positions.contains(&at) {
+        }
+        if at.is_some() && positions.contains(&at) {
             return Err(Error::validation(what, format!("column {name:?} appears twice")));
         }
         positions.push(at);
     }
     for req in T::REQUIRED {
-        if !names.iter().any(|n| n.as_ref() == *req) {
+        if !names.iter().any(|n| key(n.as_ref()) == *req) {
             return Err(Error::validation(what, format!("required column {req:?} is missing")));
         }
     }
     Ok(positions)
+}
+
+/// The names among `names` that `positions` (from [`column_positions`]) ignores.
+pub fn ignored_columns(names: &[impl AsRef<str>], positions: &[Option<usize>]) -> Vec<String> {
+    names.iter().zip(positions).filter(|(_, p)| p.is_none()).map(|(n, _)| n.as_ref().to_owned()).collect()
 }
 
 mod private {
@@ -271,12 +310,26 @@ mod private {
 
     /// How each record kind is validated and written; crate-internal.
     pub trait Sealed: Sized {
-        fn validate(&self, v: &Validator) -> Result<Self>;
-        fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, acc: &mut StatsAcc) -> Result<Outcome>;
+        /// A record that passed validation, ready to be written.
+        type Valid;
+        fn validate(self, v: &Validator) -> Result<Self::Valid>;
+        /// The normalised external id a valid record is stored under, if any.
+        fn key(valid: &Self::Valid) -> Option<&str>;
+        fn write(
+            valid: Self::Valid,
+            tx: &mut impl StoreTx,
+            v: &Validator,
+            now: DateTime<Utc>,
+            acc: &mut StatsAcc,
+        ) -> Result<Outcome>;
     }
 }
 use private::Sealed;
 
+const BULK_KEY: &str = "is required in bulk ingest (it makes re-ingest idempotent)";
+
+/// Customers from iterators are merged as [`Crm::upsert_customer`] merges them: `None` and
+/// empty collections keep what is stored.
 impl Record for NewCustomer {
     type Row = CustomerRow;
     const COLUMNS: &'static [&'static str] = CUSTOMER_COLUMNS;
@@ -287,14 +340,51 @@ impl Record for NewCustomer {
 }
 
 impl Sealed for NewCustomer {
-    fn validate(&self, v: &Validator) -> Result<Self> {
-        if self.external_id.is_none() {
-            return Err(Error::validation("external_id", "is required in bulk ingest (it makes re-ingest idempotent)"));
-        }
-        v.customer(self)
+    type Valid = CustomerUpsert;
+    fn validate(self, v: &Validator) -> Result<CustomerUpsert> {
+        checked_upsert(v, &CustomerPatch::from(self), UpsertMode::Merge, BULK_KEY)
     }
-    fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, _: &mut StatsAcc) -> Result<Outcome> {
-        upsert_customer(tx, self, now).map(|w| w.outcome)
+    fn key(valid: &CustomerUpsert) -> Option<&str> {
+        Some(&valid.key)
+    }
+    fn write(
+        valid: CustomerUpsert,
+        tx: &mut impl StoreTx,
+        v: &Validator,
+        now: DateTime<Utc>,
+        _: &mut StatsAcc,
+    ) -> Result<Outcome> {
+        upsert_customer(tx, v, valid, now).map(|w| w.outcome)
+    }
+}
+
+/// What customers CSV files, JSON Lines files and DataFrames hold: changes merged into the
+/// customer with the row's external id (created when there is none, with a `name`).
+impl Record for CustomerPatch {
+    type Row = CustomerRow;
+    const COLUMNS: &'static [&'static str] = CUSTOMER_COLUMNS;
+    const REQUIRED: &'static [&'static str] = &["external_id"];
+    fn from_cells(cells: &mut [Option<Cell<'_>>]) -> Result<Self> {
+        rows::customer_patch(CustomerRow::from_cells(cells))
+    }
+}
+
+impl Sealed for CustomerPatch {
+    type Valid = CustomerUpsert;
+    fn validate(self, v: &Validator) -> Result<CustomerUpsert> {
+        checked_upsert(v, &self, UpsertMode::Merge, BULK_KEY)
+    }
+    fn key(valid: &CustomerUpsert) -> Option<&str> {
+        Some(&valid.key)
+    }
+    fn write(
+        valid: CustomerUpsert,
+        tx: &mut impl StoreTx,
+        v: &Validator,
+        now: DateTime<Utc>,
+        _: &mut StatsAcc,
+    ) -> Result<Outcome> {
+        upsert_customer(tx, v, valid, now).map(|w| w.outcome)
     }
 }
 
@@ -308,11 +398,21 @@ impl Record for NewOrder {
 }
 
 impl Sealed for NewOrder {
-    fn validate(&self, v: &Validator) -> Result<Self> {
-        v.order(self)
+    type Valid = NewOrder;
+    fn validate(self, v: &Validator) -> Result<Self> {
+        v.order(&self)
     }
-    fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, acc: &mut StatsAcc) -> Result<Outcome> {
-        write_order(tx, self, now, acc).map(|w| w.outcome)
+    fn key(valid: &NewOrder) -> Option<&str> {
+        Some(&valid.external_id)
+    }
+    fn write(
+        valid: Self,
+        tx: &mut impl StoreTx,
+        _: &Validator,
+        now: DateTime<Utc>,
+        acc: &mut StatsAcc,
+    ) -> Result<Outcome> {
+        write_order(tx, valid, now, acc).map(|w| w.outcome)
     }
 }
 
@@ -326,14 +426,84 @@ impl Record for NewInteraction {
 }
 
 impl Sealed for NewInteraction {
-    fn validate(&self, v: &Validator) -> Result<Self> {
+    type Valid = NewInteraction;
+    fn validate(self, v: &Validator) -> Result<Self> {
         if self.external_id.is_none() {
-            return Err(Error::validation("external_id", "is required in bulk ingest (it makes re-ingest idempotent)"));
+            return Err(Error::validation("external_id", BULK_KEY));
         }
-        v.interaction(self)
+        v.interaction(&self)
     }
-    fn write(self, tx: &mut impl StoreTx, now: DateTime<Utc>, acc: &mut StatsAcc) -> Result<Outcome> {
-        write_interaction(tx, self, now, acc).map(|w| w.outcome)
+    fn key(valid: &NewInteraction) -> Option<&str> {
+        valid.external_id.as_deref()
+    }
+    fn write(
+        valid: Self,
+        tx: &mut impl StoreTx,
+        _: &Validator,
+        now: DateTime<Utc>,
+        acc: &mut StatsAcc,
+    ) -> Result<Outcome> {
+        write_interaction(tx, valid, now, acc).map(|w| w.outcome)
+    }
+}
+
+/// The external ids applied so far in one ingest, and the row of each, to refuse later
+/// rows with the same id. An ingest may run to tens of millions of rows, so an id is kept
+/// as a 128-bit hash (16 bytes, where the string and its allocation take 40 and more):
+/// two SipHash-1-3 digests under independent random keys. Two different ids of one ingest
+/// collide with a probability below n²/2¹²⁹ (under 10⁻²⁴ for 10⁸ rows), against about
+/// 3·10⁻⁶ for a single 64-bit hash over 10⁷ rows, which would wrongly refuse a row.
+struct SeenIds {
+    keys: [std::hash::RandomState; 2],
+    rows: std::collections::HashMap<IdHash, u64, std::hash::BuildHasherDefault<FirstWord>>,
+}
+
+/// A 128-bit id hash; hashed for the table by its first half, which is already uniform.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct IdHash(u64, u64);
+
+impl std::hash::Hash for IdHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
+}
+
+/// The hasher of [`SeenIds`]' table: the value it is given (a SipHash digest) as it is.
+#[derive(Default)]
+struct FirstWord(u64);
+
+impl std::hash::Hasher for FirstWord {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl SeenIds {
+    fn new() -> SeenIds {
+        SeenIds { keys: [Default::default(), Default::default()], rows: Default::default() }
+    }
+
+    fn hash(&self, id: &str) -> IdHash {
+        use std::hash::BuildHasher;
+        IdHash(self.keys[0].hash_one(id), self.keys[1].hash_one(id))
+    }
+
+    /// The row that applied the id with hash `h` earlier in this ingest, if one did.
+    fn winner(&self, h: IdHash) -> Option<u64> {
+        self.rows.get(&h).copied()
+    }
+
+    /// Records that row `row` applied the id with hash `h`.
+    fn applied(&mut self, h: IdHash, row: u64) {
+        self.rows.entry(h).or_insert(row);
     }
 }
 
@@ -341,17 +511,44 @@ impl Sealed for NewInteraction {
 /// build one (it is reported and counted as failed, like a row the core refuses).
 pub type RowItem<T> = (u64, std::result::Result<T, RowError>);
 
+/// Records read from a CSV or JSON Lines stream, one at a time (see [`read`]); an
+/// iterator of numbered rows for [`Crm::ingest_rows`].
+pub struct Rows<T> {
+    ignored_columns: Vec<String>,
+    rows: Box<dyn Iterator<Item = RowItem<T>>>,
+}
+
+impl<T> Rows<T> {
+    /// The header's columns that were ignored (see [`IngestOptions::ignore_unknown_columns`]).
+    pub fn ignored_columns(&self) -> &[String] {
+        &self.ignored_columns
+    }
+}
+
+impl<T> Iterator for Rows<T> {
+    type Item = RowItem<T>;
+    fn next(&mut self) -> Option<RowItem<T>> {
+        self.rows.next()
+    }
+}
+
 /// Reads records from a CSV or JSON Lines stream, one at a time. A malformed row is an
 /// item carrying a [`RowError`]; a wrong CSV header is an error before any row is read.
-pub fn read<T: Record>(reader: impl Read + 'static, format: Format) -> Result<Box<dyn Iterator<Item = RowItem<T>>>> {
+/// CSV header names match the columns whatever their case (see [`column_positions`]);
+/// with `ignore_unknown_columns`, other columns are skipped and listed by
+/// [`Rows::ignored_columns`]. Each row is read by [`Record::from_cells`], an empty cell
+/// being a null one.
+pub fn read<T: Record>(reader: impl Read + 'static, format: Format, ignore_unknown_columns: bool) -> Result<Rows<T>> {
     match format {
         Format::Csv => {
             let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(reader);
             let headers = r.headers().map_err(|e| Error::validation("header", e.to_string()))?.clone();
-            column_positions::<T>("header", &headers.iter().collect::<Vec<_>>())?;
+            let names: Vec<&str> = headers.iter().collect();
+            let positions = column_positions::<T>("header", &names, ignore_unknown_columns)?;
+            let ignored_columns = ignored_columns(&names, &positions);
             let mut it = r.into_records();
             let mut n = 1;
-            Ok(Box::new(std::iter::from_fn(move || {
+            let rows = std::iter::from_fn(move || {
                 let rec = it.next()?;
                 n += 1;
                 Some(match rec {
@@ -361,19 +558,22 @@ pub fn read<T: Record>(reader: impl Read + 'static, format: Format) -> Result<Bo
                     }
                     Ok(rec) => {
                         let line = rec.position().map_or(n, |p| p.line());
-                        let parsed = rec
-                            .deserialize::<T::Row>(Some(&headers))
-                            .map_err(|e| Error::validation("row", e.to_string()))
-                            .and_then(|row| row.try_into());
-                        (line, parsed.map_err(|e| RowError::from_error(line, e)))
+                        let mut cells: Vec<Option<Cell<'_>>> = vec![None; T::COLUMNS.len()];
+                        for (at, cell) in positions.iter().zip(rec.iter()) {
+                            if let Some(at) = at {
+                                cells[*at] = Some(Cell::Text(cell));
+                            }
+                        }
+                        (line, T::from_cells(&mut cells).map_err(|e| RowError::from_error(line, e)))
                     }
                 })
-            })))
+            });
+            Ok(Rows { ignored_columns, rows: Box::new(rows) })
         }
         Format::JsonLines => {
             let mut lines = BufReader::with_capacity(1 << 16, reader).lines();
             let mut n = 0u64;
-            Ok(Box::new(std::iter::from_fn(move || loop {
+            let rows = std::iter::from_fn(move || loop {
                 let line = lines.next()?;
                 n += 1;
                 match line {
@@ -389,13 +589,17 @@ pub fn read<T: Record>(reader: impl Read + 'static, format: Format) -> Result<Bo
                         return Some((n, parsed));
                     }
                 }
-            })))
+            });
+            Ok(Rows { ignored_columns: Vec::new(), rows: Box::new(rows) })
         }
     }
 }
 
 /// Writes records as CSV (header plus one row each) or JSON Lines; returns the count.
-pub fn write<T: Record>(writer: impl Write, format: Format, records: impl IntoIterator<Item = T>) -> Result<u64> {
+pub fn write<T: Record>(writer: impl Write, format: Format, records: impl IntoIterator<Item = T>) -> Result<u64>
+where
+    for<'a> T::Row: From<&'a T>,
+{
     let mut n = 0;
     match format {
         Format::Csv => {
@@ -423,7 +627,10 @@ pub fn write<T: Record>(writer: impl Write, format: Format, records: impl IntoIt
 }
 
 /// Writes records to a file whose format follows its extension; returns the count.
-pub fn write_file<T: Record>(path: impl AsRef<Path>, records: impl IntoIterator<Item = T>) -> Result<u64> {
+pub fn write_file<T: Record>(path: impl AsRef<Path>, records: impl IntoIterator<Item = T>) -> Result<u64>
+where
+    for<'a> T::Row: From<&'a T>,
+{
     let path = path.as_ref();
     let format = Format::from_path(path)?;
     write(BufWriter::with_capacity(1 << 20, File::create(path)?), format, records)
@@ -492,7 +699,8 @@ impl<S: Store> Crm<S> {
         self.ingest_reader(kind, file, format, opts)
     }
 
-    /// Ingests a CSV or JSON Lines stream of the given kind.
+    /// Ingests a CSV or JSON Lines stream of the given kind. Customers are read as
+    /// [`CustomerPatch`]es: what a row leaves out is kept, what it sends empty is cleared.
     pub fn ingest_reader(
         &self,
         kind: RecordKind,
@@ -500,10 +708,22 @@ impl<S: Store> Crm<S> {
         format: Format,
         opts: IngestOptions<'_>,
     ) -> Result<IngestReport> {
+        fn go<S: Store, T: Record>(
+            crm: &Crm<S>,
+            reader: impl Read + 'static,
+            format: Format,
+            opts: IngestOptions<'_>,
+        ) -> Result<IngestReport> {
+            let rows = read::<T>(reader, format, opts.ignore_unknown_columns)?;
+            let ignored = rows.ignored_columns().to_vec();
+            let mut report = crm.ingest_rows(rows, opts)?;
+            report.ignored_columns = ignored;
+            Ok(report)
+        }
         match kind {
-            RecordKind::Customers => self.ingest_rows(read::<NewCustomer>(reader, format)?, opts),
-            RecordKind::Orders => self.ingest_rows(read::<NewOrder>(reader, format)?, opts),
-            RecordKind::Interactions => self.ingest_rows(read::<NewInteraction>(reader, format)?, opts),
+            RecordKind::Customers => go::<S, CustomerPatch>(self, reader, format, opts),
+            RecordKind::Orders => go::<S, NewOrder>(self, reader, format, opts),
+            RecordKind::Interactions => go::<S, NewInteraction>(self, reader, format, opts),
         }
     }
 
@@ -551,10 +771,11 @@ impl<S: Store> Crm<S> {
         let batch_size = opts.batch_size.max(1);
         let mut report = IngestReport::default();
         let mut rows = rows.peekable();
-        let mut batch: Vec<(usize, u64, T)> = Vec::with_capacity(batch_size);
+        let mut batch: Vec<(usize, u64, T::Valid)> = Vec::with_capacity(batch_size);
         // Refused rows of the batch by position, so the report lists them in input order
         // whether validation or the store refused them.
         let mut refused: Vec<(usize, RowError)> = Vec::new();
+        let mut seen = SeenIds::new();
         while rows.peek().is_some() {
             batch.clear();
             for (i, (n, r)) in rows.by_ref().take(batch_size).enumerate() {
@@ -569,8 +790,22 @@ impl<S: Store> Crm<S> {
                 let mut acc = StatsAcc::default();
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for (i, n, rec) in batch.drain(..) {
-                    match rec.write(tx, now, &mut acc) {
-                        Ok(o) => outcomes.push(Ok(o)),
+                    // The first row with an external id wins; a row refused before it
+                    // wrote anything claims nothing.
+                    let key = T::key(&rec).map(|k| seen.hash(k));
+                    if let Some(won) = key.and_then(|k| seen.winner(k)) {
+                        let id = T::key(&rec).unwrap_or_default();
+                        let reason = format!("duplicate external_id {id:?}: row {won} was applied");
+                        outcomes.push(Err((i, RowError { row: n, field: Some("external_id".into()), reason })));
+                        continue;
+                    }
+                    match T::write(rec, tx, self.validator(), now, &mut acc) {
+                        Ok(o) => {
+                            if let Some(k) = key {
+                                seen.applied(k, n);
+                            }
+                            outcomes.push(Ok(o))
+                        }
                         // Row-level refusals happen before the row writes anything.
                         Err(e @ (Error::Validation { .. } | Error::NotFound { .. } | Error::Conflict(_))) => {
                             outcomes.push(Err((i, RowError::from_error(n, e))))

@@ -13,13 +13,19 @@ use serde::de::value::{Error as ValueError, StrDeserializer};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Serialize};
 
-use crate::customer::{Address, NewCustomer};
+use crate::customer::{Address, AddressPatch, CustomerPatch, NewCustomer};
 use crate::error::{Error, Result};
 use crate::interaction::{NewInteraction, Score};
 use crate::order::NewOrder;
 use crate::CustomerId;
 
-/// Column names accepted in a customers CSV file.
+/// Column names accepted in a customers CSV file (matched whatever their case). Each row is
+/// merged into the customer with its `external_id`: a column that is absent from the header
+/// keeps the stored value; a present column with an empty cell clears the field (`name`,
+/// `kind`, `lifecycle` and `created_at` cannot be cleared: an empty cell keeps them);
+/// `attributes` and `consents` hold JSON objects merged key by key (a `null` value removes
+/// the key); `tags` (`;`-separated) replaces the set. `external_id` is required, and `name`
+/// when the row creates the customer.
 pub const CUSTOMER_COLUMNS: &[&str] = &[
     "external_id",
     "kind",
@@ -75,8 +81,15 @@ pub const INTERACTION_COLUMNS: &[&str] = &[
 /// (`total_minor`, `customer_id`, `occurred_at`, ...), and printed where the column holds
 /// text (an integer as decimal digits, a time in RFC 3339), so no value depends on which
 /// of the two a host sent.
+///
+/// [`Cell::Null`] and text that is empty once trimmed (an empty CSV cell) are null: on a
+/// customer they clear the field (a column that is absent keeps it); elsewhere, and on
+/// customer fields that cannot be empty (`name`, `kind`, `lifecycle`, `created_at`), a
+/// null cell is the same as an absent column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell<'a> {
+    /// A missing value (a null in a DataFrame or Arrow column).
+    Null,
     /// Text, read as the same cell of a CSV file.
     Text(&'a str),
     /// An integer. In a time column it counts microseconds since 1970-01-01 UTC.
@@ -87,6 +100,8 @@ pub enum Cell<'a> {
 
 /// What a row conversion needs from a cell; implemented by `String` (CSV) and [`Cell`].
 pub(crate) trait CellValue: Sized {
+    /// Whether the cell holds no value (see [`Cell`]).
+    fn is_null(&self) -> bool;
     /// The cell as owned text, for text fields.
     fn into_text(self) -> String;
     /// Applies a text rule to the cell's text.
@@ -102,6 +117,9 @@ pub(crate) trait CellValue: Sized {
 }
 
 impl CellValue for String {
+    fn is_null(&self) -> bool {
+        self.trim().is_empty()
+    }
     fn into_text(self) -> String {
         self
     }
@@ -115,8 +133,16 @@ fn micros(us: i64) -> std::result::Result<DateTime<Utc>, String> {
 }
 
 impl CellValue for Cell<'_> {
+    fn is_null(&self) -> bool {
+        match self {
+            Cell::Null => true,
+            Cell::Text(t) => t.trim().is_empty(),
+            Cell::Int(_) | Cell::Time(_) => false,
+        }
+    }
     fn into_text(self) -> String {
         match self {
+            Cell::Null => String::new(),
             Cell::Text(t) => t.to_owned(),
             Cell::Int(i) => i.to_string(),
             Cell::Time(us) => match micros(us) {
@@ -141,6 +167,7 @@ impl CellValue for Cell<'_> {
         match self {
             Cell::Int(us) | Cell::Time(us) => micros(us).map_err(|e| Error::validation(field, e)),
             Cell::Text(t) => time(field, t),
+            Cell::Null => time(field, ""),
         }
     }
 }
@@ -225,6 +252,14 @@ macro_rules! from_cells {
             pub(crate) fn from_cells(cells: &mut [Option<C>]) -> Self {
                 let mut it = cells.iter_mut();
                 $row { $($field: it.next().expect("one cell per column").take()),* }
+            }
+
+            /// The row with its null cells as absent ones.
+            fn without_nulls(self) -> Self
+            where
+                C: CellValue,
+            {
+                $row { $($field: self.$field.filter(|c| !c.is_null())),* }
             }
         }
     };
@@ -324,11 +359,13 @@ fn tags(v: &str) -> Result<std::collections::BTreeSet<String>> {
     Ok(v.split(';').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect())
 }
 
-/// A customer from a row of any cell type: the one set of rules for customer cells.
+/// A customer from a row of any cell type, null cells being absent (see [`customer_patch`]
+/// for the rules of each cell).
 pub(crate) fn customer<C: CellValue>(r: CustomerRow<C>) -> Result<NewCustomer> {
+    let r = r.without_nulls();
     Ok(NewCustomer {
         external_id: text(r.external_id),
-        kind: r.kind.map(|k| k.read(|k| snake_enum("kind", k))).transpose()?.unwrap_or_default(),
+        kind: r.kind.map(|k| k.read(|k| snake_enum("kind", k))).transpose()?,
         name: required("name", r.name)?.into_text(),
         email: text(r.email),
         phone: text(r.phone),
@@ -352,6 +389,52 @@ pub(crate) fn customer<C: CellValue>(r: CustomerRow<C>) -> Result<NewCustomer> {
     })
 }
 
+/// A cell of a customer field that can be cleared: absent (`None`), null (`Some(None)`,
+/// clears) or a value read by `rule`.
+fn nullable<C: CellValue, T>(v: Option<C>, rule: impl FnOnce(C) -> Result<T>) -> Result<Option<Option<T>>> {
+    match v {
+        None => Ok(None),
+        Some(c) if c.is_null() => Ok(Some(None)),
+        Some(c) => rule(c).map(|v| Some(Some(v))),
+    }
+}
+
+/// The changes a customers row makes, from a row of any cell type: the one set of rules
+/// for customer cells. A column that is absent changes nothing; a null (empty) cell clears
+/// the field, except the fields that cannot be empty (`name`, `kind`, `lifecycle`,
+/// `created_at`), which it leaves alone. `tags` (`;`-separated) replaces the whole set;
+/// `attributes` and `consents` (JSON objects) merge key by key, as [`CustomerPatch`] does.
+pub(crate) fn customer_patch<C: CellValue>(r: CustomerRow<C>) -> Result<CustomerPatch> {
+    let address = AddressPatch {
+        country: nullable(r.country, |c| Ok(c.into_text()))?,
+        region: nullable(r.region, |c| Ok(c.into_text()))?,
+        city: nullable(r.city, |c| Ok(c.into_text()))?,
+        postal_code: nullable(r.postal_code, |c| Ok(c.into_text()))?,
+        street: nullable(r.street, |c| Ok(c.into_text()))?,
+    };
+    let present = |v: Option<C>| v.filter(|c| !c.is_null());
+    Ok(CustomerPatch {
+        external_id: nullable(r.external_id, |c| Ok(c.into_text()))?,
+        kind: present(r.kind).map(|k| k.read(|k| snake_enum("kind", k))).transpose()?,
+        name: present(r.name).map(C::into_text),
+        email: nullable(r.email, |c| Ok(c.into_text()))?,
+        phone: nullable(r.phone, |c| Ok(c.into_text()))?,
+        company: nullable(r.company, |c| Ok(c.into_text()))?,
+        title: nullable(r.title, |c| Ok(c.into_text()))?,
+        industry: nullable(r.industry, |c| Ok(c.into_text()))?,
+        address: (!address.is_empty()).then_some(Some(address)),
+        birthday: nullable(r.birthday, |b| b.read(date))?,
+        gender: nullable(r.gender, |c| Ok(c.into_text()))?,
+        tags: nullable(r.tags, |t| t.read(tags))?.map(Option::unwrap_or_default),
+        add_tags: Default::default(),
+        remove_tags: Default::default(),
+        attributes: nullable(r.attributes, |a| a.read(|a| json_cell("attributes", a)))?,
+        consents: nullable(r.consents, |c| c.read(|c| json_cell("consents", c)))?,
+        lifecycle: present(r.lifecycle).map(|l| l.read(|l| snake_enum("lifecycle", l))).transpose()?,
+        created_at: present(r.created_at).map(|t| t.time("created_at")).transpose()?,
+    })
+}
+
 impl TryFrom<CustomerRow> for NewCustomer {
     type Error = Error;
     fn try_from(r: CustomerRow) -> Result<NewCustomer> {
@@ -363,7 +446,7 @@ impl From<&NewCustomer> for CustomerRow {
     fn from(c: &NewCustomer) -> CustomerRow {
         CustomerRow {
             external_id: c.external_id.clone(),
-            kind: Some(enum_text(&c.kind)),
+            kind: c.kind.map(|k| enum_text(&k)),
             name: Some(c.name.clone()),
             email: c.email.clone(),
             phone: c.phone.clone(),
@@ -388,6 +471,7 @@ impl From<&NewCustomer> for CustomerRow {
 
 /// An order from a row of any cell type: the one set of rules for order cells.
 pub(crate) fn order<C: CellValue>(r: OrderRow<C>) -> Result<NewOrder> {
+    let r = r.without_nulls();
     Ok(NewOrder {
         external_id: required("external_id", r.external_id)?.into_text(),
         customer_id: r.customer_id.map(|c| c.int("customer_id").map(CustomerId)).transpose()?,
@@ -437,6 +521,7 @@ fn parse_score(v: &str) -> Result<Score> {
 
 /// An interaction from a row of any cell type: the one set of rules for interaction cells.
 pub(crate) fn interaction<C: CellValue>(r: InteractionRow<C>) -> Result<NewInteraction> {
+    let r = r.without_nulls();
     Ok(NewInteraction {
         external_id: text(r.external_id),
         customer_id: r.customer_id.map(|c| c.int("customer_id").map(CustomerId)).transpose()?,

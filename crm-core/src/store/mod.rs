@@ -109,6 +109,10 @@ pub trait StoreTx {
     fn customer_by_external_id(&mut self, external_id: &str) -> Result<Option<Customer>>;
     /// Resolves an external id to a store id.
     fn customer_id_by_external_id(&mut self, external_id: &str) -> Result<Option<CustomerId>>;
+    /// Resolves an order's external id to its store id.
+    fn order_id_by_external_id(&mut self, external_id: &str) -> Result<Option<OrderId>>;
+    /// Resolves an interaction's external id to its store id.
+    fn interaction_id_by_external_id(&mut self, external_id: &str) -> Result<Option<InteractionId>>;
     /// Whether the id exists.
     fn customer_exists(&mut self, id: CustomerId) -> Result<bool>;
     /// Removes a customer and its statistics (the caller removes orders and interactions first).

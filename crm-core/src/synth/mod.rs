@@ -345,7 +345,7 @@ impl Synth {
 
         if plan.company {
             let (name, slug) = company_name(r, country, culture_data);
-            c.kind = CustomerKind::Company;
+            c.kind = Some(CustomerKind::Company);
             if chance(r, 950) {
                 c.email = Some(format!("{}.{n}@{slug}.example", pick(r, data::COMPANY_MAILBOXES)));
             }
@@ -359,7 +359,7 @@ impl Synth {
                 c.phone = Some(phone(r, country, city));
             }
         } else {
-            c.kind = CustomerKind::Person;
+            c.kind = Some(CustomerKind::Person);
             c.name = format!("{first} {last}");
             if chance(r, 950) {
                 c.email = Some(person_email(r, first_slug, last_slug, n));

@@ -241,13 +241,13 @@ fn profiles_look_realistic() {
         *countries.entry(country).or_default() += 1;
         assert!(c.address.city.is_some());
         match c.kind {
-            CustomerKind::Company => {
+            Some(CustomerKind::Company) => {
                 companies += 1;
                 assert!(c.industry.is_some());
                 assert_eq!(c.company.as_ref(), Some(&c.name));
                 assert!(c.birthday.is_none() && c.gender.is_none());
             }
-            CustomerKind::Person => {
+            Some(CustomerKind::Person) | None => {
                 assert!(c.industry.is_none());
                 assert_eq!(c.name.split(' ').count(), 2, "{}", c.name);
             }

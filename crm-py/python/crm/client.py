@@ -116,11 +116,66 @@ class Crm:
         Raises :class:`crm.ConflictError` when the external id is taken."""
         return Customer.from_dict(json.loads(self._native.create_customer(_frames.record_json(record))))
 
-    def upsert_customer(self, record: Record) -> Written[Customer]:
-        """Creates the customer or replaces the profile with the same ``external_id``
-        (required); the same input twice is ``unchanged`` the second time."""
-        d = json.loads(self._native.upsert_customer(_frames.record_json(record)))
+    def upsert_customer(
+        self,
+        record: Optional[Record] = None,
+        *,
+        mode: str = "merge",
+        external_id: Union[str, _Unset] = _UNSET,
+        name: Union[str, None, _Unset] = _UNSET,
+        kind: Union[str, None, _Unset] = _UNSET,
+        email: Union[str, None, _Unset] = _UNSET,
+        phone: Union[str, None, _Unset] = _UNSET,
+        company: Union[str, None, _Unset] = _UNSET,
+        title: Union[str, None, _Unset] = _UNSET,
+        industry: Union[str, None, _Unset] = _UNSET,
+        address: Union[Record, None, _Unset] = _UNSET,
+        birthday: Union[str, _dt.date, None, _Unset] = _UNSET,
+        gender: Union[str, None, _Unset] = _UNSET,
+        tags: Union[Iterable[str], None, _Unset] = _UNSET,
+        attributes: Union[Record, None, _Unset] = _UNSET,
+        consents: Union[Record, None, _Unset] = _UNSET,
+        lifecycle: Union[str, None, _Unset] = _UNSET,
+        created_at: Union[_dt.datetime, str, None, _Unset] = _UNSET,
+    ) -> Written[Customer]:
+        """Creates the customer with this ``external_id`` (required; ``name`` is then
+        required too) or merges the changes into it, in the shape of the core's
+        ``CustomerPatch``: given as a dict ``record`` and/or as keywords (keywords win).
+
+        A key or keyword that is not given keeps the stored value; ``None`` clears it
+        (``name``, ``kind``, ``lifecycle`` and ``created_at`` cannot be cleared: ``None``
+        keeps them). ``address``, ``attributes`` and ``consents`` merge member by member
+        (a member set to ``None`` is removed); ``tags`` replaces the whole set (``None`` or
+        ``[]`` clears it). External ids are normalised (Unicode NFC; surrounding spaces and
+        invisible characters such as U+200B removed). The same input twice is
+        ``unchanged`` the second time. ``mode="replace"`` makes the input the whole profile
+        instead: what it leaves out is cleared, save the lifecycle stage and creation time.
+
+        >>> import crm
+        >>> with crm.open(":memory:") as db:
+        ...     _ = db.upsert_customer(external_id="C-1", name="Ada", tags=["vip"], title="CEO")
+        ...     c = db.upsert_customer(external_id="C-1\u200b", email="ada@example.com", title=None).record
+        ...     sorted(c.tags), c.title, c.email
+        (['vip'], None, 'ada@example.com')
+        """
+        if mode not in ("merge", "replace"):
+            raise ValueError(f"mode must be 'merge' or 'replace', not {mode!r}")
+        given = {
+            "external_id": external_id, "name": name, "kind": kind, "email": email, "phone": phone,
+            "company": company, "title": title, "industry": industry, "address": address, "birthday": birthday,
+            "gender": gender, "tags": None if tags is None or isinstance(tags, _Unset) else list(tags),
+            "attributes": attributes, "consents": consents, "lifecycle": lifecycle, "created_at": created_at,
+        }
+        if isinstance(tags, _Unset):
+            del given["tags"]
+        body = {**(record or {}), **{k: v for k, v in given.items() if not isinstance(v, _Unset)}}
+        d = json.loads(self._native.upsert_customer(_frames.record_json(body), mode == "replace"))
         return Written(Customer.from_dict(d["record"]), d["outcome"])
+
+    def customer_id_by_external_id(self, external_id: str) -> int:
+        """The store id of the customer with this external id (normalised as on the way
+        in); :class:`crm.NotFoundError` when there is none."""
+        return int(self._native.customer_id_by_external_id(external_id))
 
     def get_customer(self, id: int) -> Customer:
         """Reads a customer by id; :class:`crm.NotFoundError` when there is none."""
@@ -331,6 +386,16 @@ class Crm:
     def get_order_by_external_id(self, external_id: str) -> Order:
         """Reads an order by the host's external id."""
         return Order.from_dict(json.loads(self._native.get_order_by_external_id(external_id)))
+
+    def order_id_by_external_id(self, external_id: str) -> int:
+        """The store id of the order with this external id; :class:`crm.NotFoundError`
+        when there is none."""
+        return int(self._native.order_id_by_external_id(external_id))
+
+    def interaction_id_by_external_id(self, external_id: str) -> int:
+        """The store id of the interaction with this external id;
+        :class:`crm.NotFoundError` when there is none."""
+        return int(self._native.interaction_id_by_external_id(external_id))
 
     def delete_order(self, id: int) -> None:
         """Deletes an order and updates its customer's statistics."""
@@ -617,6 +682,7 @@ class Crm:
         batch_size: int = 20_000,
         max_errors: int = 10_000,
         progress: ProgressArg = None,
+        ignore_unknown_columns: bool = False,
     ) -> IngestReport:
         """Bulk-ingests ``kind`` records ("customers", "orders", "interactions") from:
 
@@ -631,6 +697,14 @@ class Crm:
         with the GIL released; re-ingesting the same rows changes nothing. Returns the
         :class:`IngestReport`; row numbers are 1-based positions (lines, for files).
 
+        Customers are merged into the stored ones as :meth:`upsert_customer` merges: a
+        column (or key) that is absent keeps the stored value; a null cell (``None``,
+        NaN, an empty CSV cell) clears it. Within one ingest the first row with an external
+        id wins; later rows with the same id are refused, naming the row that was applied.
+        CSV headers and DataFrame columns match whatever their case;
+        ``ignore_unknown_columns=True`` skips columns that are not columns of ``kind``
+        (listed in ``report.ignored_columns``) instead of refusing the input.
+
         ``progress`` (see :data:`crm.ingest.ProgressArg`) is called after each committed
         batch. A callable returning ``False`` cancels the ingest: the batches committed so
         far stay (each batch is one transaction), no later row is stored, and the report
@@ -640,12 +714,17 @@ class Crm:
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
             cb = progress_callback(progress, f"ingest {kind}", path=path)
-            return self._finish(cb, lambda: self._native.ingest_file(kind, path, batch_size, max_errors, cb))
+            return self._finish(
+                cb, lambda: self._native.ingest_file(kind, path, batch_size, max_errors, cb, ignore_unknown_columns)
+            )
         if _is_arrow(source) or _is_frame(source):
             columns, rows = (_frames.arrow_ingest_columns if _is_arrow(source) else _frames.ingest_columns)(source)
             cb = progress_callback(progress, f"ingest {kind}", rows=rows)
             return self._finish(
-                cb, lambda: self._native.ingest_columns(kind, columns, rows, batch_size, max_errors, cb)
+                cb,
+                lambda: self._native.ingest_columns(
+                    kind, columns, rows, batch_size, max_errors, cb, ignore_unknown_columns
+                ),
             )
         text, rows = _frames.records_jsonl(source)
         cb = progress_callback(progress, f"ingest {kind}", rows=rows)

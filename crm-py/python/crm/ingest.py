@@ -36,7 +36,9 @@ class RowError:
 class IngestReport:
     """What a bulk ingest did: counts, and the refused rows (up to ``max_errors``).
     ``cancelled`` is True when the progress callback stopped the ingest while rows were
-    left: ``rows`` were read and their batches committed, no later row was stored."""
+    left: ``rows`` were read and their batches committed, no later row was stored.
+    ``ignored_columns`` lists the input's columns that were skipped because they are not
+    columns of the record kind (``ignore_unknown_columns=True``)."""
 
     rows: int
     created: int
@@ -45,6 +47,7 @@ class IngestReport:
     failed: int
     errors: List[RowError] = field(default_factory=list)
     cancelled: bool = False
+    ignored_columns: List[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, text: str) -> IngestReport:
@@ -58,6 +61,7 @@ class IngestReport:
             failed=d["failed"],
             errors=[RowError(e["row"], e.get("field"), e["reason"]) for e in d["errors"]],
             cancelled=d.get("cancelled", False),
+            ignored_columns=list(d.get("ignored_columns", [])),
         )
 
     @property

@@ -551,6 +551,16 @@ impl StoreTx for SqliteTx<'_> {
         Ok(st.query_row([external_id], |r| r.get(0)).optional()?.map(CustomerId))
     }
 
+    fn order_id_by_external_id(&mut self, external_id: &str) -> Result<Option<OrderId>> {
+        let mut st = self.tx.prepare_cached("SELECT id FROM orders WHERE external_id = ?1")?;
+        Ok(st.query_row([external_id], |r| r.get(0)).optional()?.map(OrderId))
+    }
+
+    fn interaction_id_by_external_id(&mut self, external_id: &str) -> Result<Option<InteractionId>> {
+        let mut st = self.tx.prepare_cached("SELECT id FROM interactions WHERE external_id = ?1")?;
+        Ok(st.query_row([external_id], |r| r.get(0)).optional()?.map(InteractionId))
+    }
+
     fn customer_exists(&mut self, id: CustomerId) -> Result<bool> {
         let mut st = self.tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?;
         Ok(st.query_row([id.0], |_| Ok(())).optional()?.is_some())
