@@ -14,6 +14,8 @@ use crate::interaction::{NewInteraction, Score};
 use crate::money::MAX_MINOR;
 use crate::order::NewOrder;
 
+mod phones;
+
 /// Limits and defaults applied to every input. The defaults suit most hosts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -59,6 +61,7 @@ impl Default for ValidationConfig {
 pub struct Validator {
     cfg: ValidationConfig,
     region: Option<phonenumber::country::Id>,
+    phones: phones::Phones,
 }
 
 /// Truncates a time to whole microseconds, the precision the store keeps, so that
@@ -70,14 +73,13 @@ pub(crate) fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
 impl Validator {
     /// Builds a validator, checking the configuration itself.
     pub fn new(cfg: ValidationConfig) -> Result<Validator> {
-        enlarge_phone_regex_cache();
         let region = match &cfg.default_region {
             Some(r) => Some(parse_region(r).map_err(|_| {
                 Error::validation("default_region", format!("{r:?} is not an ISO 3166-1 alpha-2 region"))
             })?),
             None => None,
         };
-        Ok(Validator { cfg, region })
+        Ok(Validator { cfg, region, phones: phones::Phones::default() })
     }
 
     /// The configuration in force.
@@ -156,11 +158,7 @@ impl Validator {
             };
             Error::validation("phone", format!("{v:?} is not a valid phone number{hint}"))
         };
-        let parsed = phonenumber::parse(self.region, &v).map_err(|_| bad())?;
-        if !phonenumber::is_valid(&parsed) {
-            return Err(bad());
-        }
-        Ok(Some(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+        self.phones.e164(self.region, &v).map(Some).ok_or_else(bad)
     }
 
     /// A country: ISO 3166-1 alpha-2, upper-cased.
@@ -364,20 +362,6 @@ impl Validator {
             items,
         })
     }
-}
-
-/// phonenumber compiles its metadata's regular expressions lazily into one shared LRU
-/// cache of 100 entries. Validating numbers from more than a handful of countries needs
-/// more than that, and the cache then thrashes: recompiling regexes took 60% of bulk
-/// customer ingest. A cache of 2,000 holds every region's patterns a host is likely to
-/// see while still bounding memory.
-fn enlarge_phone_regex_cache() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let cache = phonenumber::metadata::DATABASE.cache();
-        let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
-        *guard = regex_cache::RegexCache::new(2_000);
-    });
 }
 
 fn parse_region(s: &str) -> std::result::Result<phonenumber::country::Id, ()> {
