@@ -1552,6 +1552,28 @@ enum crm_status crm_points_expire(const crm_t *crm,
                                   int64_t *out_points);
 
 /**
+ * What the program owes now, across every account, as JSON (crm-core's
+ * `loyalty::Liability`): `{"as_of":"2026-03-01T12:00:00Z","accounts":2,"holders":2,
+ * "outstanding":190,"debt":0,"expiring":140,"expiring_by":"2026-03-08T12:00:00Z"}`:
+ * accounts, those holding points, the sum of positive balances (`outstanding`), of negative
+ * ones as a positive number (`debt`), and the points in lots expiring by `expiring_by` (now
+ * plus `expiring_within_days`), lots already due but not yet expired included.
+ *
+ * - `expiring_within_days`: the look-ahead, 0 to 3650 days.
+ * - `out_json`: required; receives the liability (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION` (field
+ * `expiring_within_days` over 3650), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_liability(const crm_t *crm,
+                                      uint32_t expiring_within_days,
+                                      char **out_json);
+
+/**
  * A customer's statement as JSON: `{"balance": {...}, "entries": [...], "lots": [...],
  * "tiers": [...]}` (crm-core's `loyalty::Statement`).
  *

@@ -24,6 +24,7 @@
 mod api;
 mod earning;
 pub mod ledger;
+mod liability;
 mod program;
 pub mod simulate;
 pub mod tiers;
@@ -32,6 +33,7 @@ pub(crate) use api::{customer_deleted, order_deleted, order_written, OrderLoyalt
 pub use api::{Balance, ExpiryReport, Statement, TierReview};
 pub use earning::{Earning, RulePoints};
 pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
+pub use liability::{Liability, MAX_EXPIRING_WITHIN_DAYS};
 pub use program::{
     Caps, DebtPolicy, EarnRule, Event, MultiplierBy, Program, Rate, Rounding, RuleKind, MAX_MULTIPLIER, MAX_POINTS,
 };

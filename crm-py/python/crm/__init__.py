@@ -29,7 +29,7 @@ from .exceptions import (
     ValidationError,
 )
 from .ingest import IngestReport, RowError
-from .loyalty import LoyaltySimulation, PointsBalance, PointsEntry
+from .loyalty import LoyaltyLiability, LoyaltySimulation, PointsBalance, PointsEntry
 from .records import (
     Address,
     Change,
@@ -63,7 +63,7 @@ __all__ = [
     "__version__", "open", "Crm", "analytics", "synth", "segments", "parse_rule", "format_rule",
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
     "CrmError", "ValidationError", "NotFoundError", "ConflictError", "ParseError", "SchemaTooNewError",
-    "StorageError", "IoError", "InsufficientPointsError", "PointsEntry", "PointsBalance", "LoyaltySimulation",
+    "StorageError", "IoError", "InsufficientPointsError", "PointsEntry", "PointsBalance", "LoyaltyLiability", "LoyaltySimulation",
     "IngestReport", "RowError",
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",
     "Order", "Page", "TimelineEntry", "Written",
