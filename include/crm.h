@@ -1103,6 +1103,23 @@ bool crm_last_error_position(size_t *out_line, size_t *out_column);
 const char *crm_status_name(int32_t status);
 
 /**
+ * The name of a change-feed record kind as a static string, spelt as in the JSON feed
+ * (`"customer"`, `"loyalty_entry"`, ...), or `"unknown"` for a value that is not a
+ * `crm_entity`; never NULL. Takes an `int` so that any value is safe to pass, and so a host
+ * needs no table of its own that goes stale when kinds are added. Never free the result.
+ * Thread safety: safe from any thread.
+ */
+const char *crm_entity_name(int32_t entity);
+
+/**
+ * The name of a change-feed operation as a static string, spelt as in the JSON feed
+ * (`"insert"`, `"update"`, `"delete"`, `"enter"`, `"leave"`), or `"unknown"` for a value
+ * that is not a `crm_op`; never NULL. Takes an `int` so that any value is safe to pass.
+ * Never free the result. Thread safety: safe from any thread.
+ */
+const char *crm_op_name(int32_t op);
+
+/**
  * Change-feed entries with `seq > after_seq` (0 for the start), oldest first, at most
  * `limit` (1 to 10000). Keep the last `seq` you processed and pass it next time.
  *
