@@ -18,6 +18,7 @@ mod phones;
 
 /// Limits and defaults applied to every input. The defaults suit most hosts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidationConfig {
     /// ISO 3166-1 region used to read phone numbers written without a `+` country code.

@@ -16,6 +16,7 @@ use crm_core::analytics::{
     GammaGammaParams, Period, ReportOptions, Rfm, Spend, SummaryOptions, ValueOptions,
 };
 use crm_core::{Crm, Currency, CustomerId};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,8 @@ unsafe fn with_crm<I: DeserializeOwned, O: Serialize>(
 ///   "frequency","recency","t","repeat_spend_minor","monetary_value","frequency_holdout",
 ///   "monetary_value_holdout"}]}`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (field `orders`: no
 /// completed order in the currency; `observation_end` or `calibration_end`: before every
@@ -82,6 +85,8 @@ pub unsafe extern "C" fn crm_analytics_summary(
 /// for `crm_analytics_summary` (its `currency` is ignored). `out_json` receives an array of
 /// summaries by currency code; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+///
 /// Errors: as for `crm_analytics_summary`. Thread safety: see `crm_t`.
 ///
 /// # Safety
@@ -95,9 +100,9 @@ pub unsafe extern "C" fn crm_analytics_summaries(
     with_crm(crm, input_json, out_json, |crm, o: SummaryOptions| Ok(crm.purchase_summaries(&o)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StoreFit {
+pub(crate) struct StoreFit {
     summary: SummaryOptions,
     #[serde(default)]
     fit: FitOptions,
@@ -116,6 +121,8 @@ struct Models {
 /// - `out_json`: receives `{"bgnbd":{"params":{"r","alpha","a","b"},"standard_errors":{...},
 ///   "log_likelihood","customers","iterations"},"gamma_gamma":{"params":{"p","q","gamma"},...}}`;
 ///   free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_fit.json`.
 ///
 /// Errors: as for `crm_analytics_summary`, and `CRM_ERR_VALIDATION` on field `model` for a
 /// fit that does not converge (with the reason), `data` without repeat buyers,
@@ -136,9 +143,9 @@ pub unsafe extern "C" fn crm_analytics_fit(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DataFit<T> {
+pub(crate) struct DataFit<T> {
     data: Vec<T>,
     #[serde(default)]
     weights: Option<Vec<f64>>,
@@ -152,6 +159,8 @@ struct DataFit<T> {
 ///   "weights":[...] (optional, one per row), "fit":{...} (optional)}`.
 /// - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `bgnbd`; free it with
 ///   `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_bgnbd_fit.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
 /// `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`data` empty, `recency` or `weights` wrong,
@@ -171,6 +180,8 @@ pub unsafe extern "C" fn crm_analytics_bgnbd_fit(input_json: *const c_char, out_
 /// - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `gamma_gamma`; free it
 ///   with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_gamma_gamma_fit.json`.
+///
 /// Errors: as for `crm_analytics_bgnbd_fit`, with fields `frequency` and `monetary_value`.
 /// Thread safety: needs no handle; safe from any thread.
 ///
@@ -184,9 +195,9 @@ pub unsafe extern "C" fn crm_analytics_gamma_gamma_fit(
     json_in_out(input_json, out_json, |i: DataFit<Spend>| Ok(GammaGamma::fit(&i.data, i.weights.as_deref(), &i.fit)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Predict {
+pub(crate) struct Predict {
     params: BgNbdParams,
     t: f64,
     #[serde(default)]
@@ -212,6 +223,8 @@ struct Predictions {
 /// - `out_json`: receives `{"expected_purchases_new_customer": E[X(t)],"rows":[{"p_alive",
 ///   "expected_purchases"},...]}`, one row per history, expected purchases over the next `t`
 ///   periods; free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_bgnbd_predict.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
 /// `CRM_ERR_INVALID_JSON` (missing `params`: no fitted model), `CRM_ERR_VALIDATION` (a
@@ -241,18 +254,18 @@ pub unsafe extern "C" fn crm_analytics_bgnbd_predict(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ClvRow {
+pub(crate) struct ClvRow {
     frequency: u32,
     recency: f64,
     t: f64,
     monetary_value: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Clv {
+pub(crate) struct Clv {
     bgnbd: BgNbdParams,
     gamma_gamma: GammaGammaParams,
     rows: Vec<ClvRow>,
@@ -286,6 +299,8 @@ struct ClvOut {
 /// - `out_json`: receives `[{"expected_average_value","clv_expected","clv_minor"}]`, one per
 ///   row: expectations in minor units, and the value rounded half to even; free it with
 ///   `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_clv.json`.
 ///
 /// Errors: as for `crm_analytics_bgnbd_predict`, plus fields `q` (<= 1), `months`,
 /// `discount_rate`, `monetary_value`. Thread safety: needs no handle; safe from any thread.
@@ -323,6 +338,8 @@ pub unsafe extern "C" fn crm_analytics_clv(input_json: *const c_char, out_json: 
 ///   "history","p_alive","expected_purchases","expected_average_value","clv_expected",
 ///   "clv_minor"}]}`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_customer_values.json`.
+///
 /// Errors: as for `crm_analytics_fit`, plus `horizon`, `months`, `discount_rate`.
 /// Thread safety: see `crm_t`.
 ///
@@ -344,6 +361,8 @@ pub unsafe extern "C" fn crm_analytics_customer_values(
 /// - `out_json`: receives `[{"customer_id","p_alive","gap","rhythm","overdue","risk",
 ///   "at_risk"}]`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
+///
 /// Errors: as for `crm_analytics_fit`, plus `threshold` outside 0..=1. Thread safety: see `crm_t`.
 ///
 /// # Safety
@@ -360,6 +379,8 @@ pub unsafe extern "C" fn crm_analytics_churn_risk(
 /// As `crm_analytics_churn_risk`, only the customers at risk, riskiest first; free `out_json`
 /// with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
+///
 /// # Safety
 /// Pointers are NULL or valid for their documented use.
 #[no_mangle]
@@ -371,9 +392,9 @@ pub unsafe extern "C" fn crm_analytics_customers_at_risk(
     with_crm(crm, input_json, out_json, |crm, o: ChurnOptions| Ok(crm.customers_at_risk(&o)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AlivePath {
+pub(crate) struct AlivePath {
     params: BgNbdParams,
     customer_id: CustomerId,
     summary: SummaryOptions,
@@ -384,6 +405,8 @@ struct AlivePath {
 /// - `input_json`: `{"params":{"r","alpha","a","b"},"customer_id":1,"summary":<SummaryOptions>}`.
 /// - `out_json`: receives `[{"period_start":"2026-01-01","periods":0,"p_alive":1.0},...]`; free
 ///   it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_alive_path.json`.
 ///
 /// Errors: as for `crm_analytics_bgnbd_predict`, plus `CRM_ERR_NOT_FOUND` (customer),
 /// `CRM_ERR_VALIDATION` on `customer` (no completed order in the currency). Thread safety:
@@ -403,9 +426,9 @@ pub unsafe extern "C" fn crm_analytics_alive_path(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Similar {
+pub(crate) struct Similar {
     sku: String,
     #[serde(default = "ten")]
     k: usize,
@@ -413,9 +436,9 @@ struct Similar {
     options: CoPurchaseOptions,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Recommend {
+pub(crate) struct Recommend {
     customer_id: CustomerId,
     #[serde(default = "ten")]
     k: usize,
@@ -434,6 +457,8 @@ fn ten() -> usize {
 /// - `input_json`: `{"sku":"SHO-1001","k":10,"options":{"max_items_per_customer":50,
 ///   "neighbors":50,"min_customers":1}}` (`k`, `options` optional).
 /// - `out_json`: receives `[{"sku","similarity","customers"}]`; free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_similar_items.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`sku` in no completed
@@ -459,6 +484,8 @@ pub unsafe extern "C" fn crm_analytics_similar_items(
 /// - `input_json`: `{"customer_id":1,"k":10,"options":{...}}` (`k`, `options` optional).
 /// - `out_json`: receives `[{"sku","score"}]`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_recommend.json`.
+///
 /// Errors: as for `crm_analytics_similar_items`, plus `CRM_ERR_NOT_FOUND` (customer).
 /// Thread safety: see `crm_t`.
 ///
@@ -476,9 +503,9 @@ pub unsafe extern "C" fn crm_analytics_recommend(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Affinity {
+pub(crate) struct Affinity {
     currency: Currency,
     #[serde(default)]
     customer_id: Option<CustomerId>,
@@ -490,6 +517,8 @@ struct Affinity {
 /// - `input_json`: `{"currency":"USD","customer_id":1}` (`customer_id` optional: all customers).
 /// - `out_json`: receives `[{"customer_id","category","items","spend_minor","currency",
 ///   "item_share","spend_share"}]`; free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_category_affinity.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also an unknown currency), `CRM_ERR_NOT_FOUND`,
@@ -516,6 +545,8 @@ pub unsafe extern "C" fn crm_analytics_category_affinity(
 /// - `out_json`: receives `{"currency","period","revenue":[...],"channels":[...],
 ///   "cohorts":[...],"frequency":[...],"segments":[...]}`; amounts are integer minor units;
 ///   free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_reports.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (more than 100 segments),

@@ -83,6 +83,8 @@ pub struct crm_customer_stats {
 /// - `out_json`: may be NULL; receives the stored customer as JSON (NULL on failure).
 ///   Free it with `crm_string_free`.
 ///
+/// JSON Schema of `customer_json`: `include/schema/customer.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (with the field),
 /// `CRM_ERR_CONFLICT` (the external id is taken; use `crm_customer_upsert` for retries),
@@ -114,6 +116,8 @@ pub unsafe extern "C" fn crm_customer_create(
 /// - `customer_json`: as for `crm_customer_create`.
 /// - `out_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored customer
 ///   (NULL on failure); free it with `crm_string_free`.
+///
+/// JSON Schema of `customer_json`: `include/schema/customer.json`.
 ///
 /// Errors: as for `crm_customer_create`, `CRM_ERR_VALIDATION` (field `external_id`) when the
 /// external id is missing. Thread safety: see `crm_t`.
@@ -233,6 +237,8 @@ pub unsafe extern "C" fn crm_customer_get_by_external_id(
 /// - `out_json`: may be NULL; receives the customer as stored (NULL on failure). Free it with
 ///   `crm_string_free`.
 ///
+/// JSON Schema of `patch_json`: `include/schema/customer_patch.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_VALIDATION`,
 /// `CRM_ERR_CONFLICT` (new external id taken), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
@@ -275,6 +281,8 @@ pub unsafe extern "C" fn crm_customer_delete(crm: *const crm_t, id: i64) -> crm_
 /// - `out_page_json`: required; receives `{"items":[customer...],"next_cursor":"..."|null}`
 ///   (NULL on failure). Pass `next_cursor` back as `"cursor"` for the next page, or use
 ///   `crm_customer_cursor_open`. Free it with `crm_string_free`.
+///
+/// JSON Schema of `query_json`: `include/schema/customer_query.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`limit`, `cursor`),
@@ -491,6 +499,8 @@ impl CustomerCursor {
 /// - `out`: required; receives the cursor (NULL on failure). Free it with
 ///   `crm_customer_cursor_free`. The cursor fails with `CRM_ERR_INVALID_HANDLE` once `crm` is
 ///   closed.
+///
+/// JSON Schema of `query_json`: `include/schema/customer_query.json`.
 ///
 /// Errors: as for `crm_customer_query`. Thread safety: see `crm_customer_cursor_t`.
 ///

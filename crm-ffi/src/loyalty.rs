@@ -20,6 +20,8 @@ use crate::handle::{crm_arg, crm_t};
 /// - `program`: UTF-8, NUL-terminated, borrowed for the call: JSON, or TOML when
 ///   `is_toml` is true (crm-core's `loyalty::Program`).
 ///
+/// JSON Schema of `program`: `include/schema/loyalty_program.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (field `program` for a malformed document,
 /// otherwise the offending field: `rates.USD.points`, `rules[1].caps.per_day`,
@@ -490,6 +492,9 @@ pub unsafe extern "C" fn crm_loyalty_tier_history(
 ///   [{"rule", "points", "orders"}, ...], "tiers": [{"tier", "accounts"}, ...] | null}`
 ///   (crm-core's `loyalty::Simulation`; every month from the first order to `until`), NULL
 ///   on failure. Free it with `crm_string_free`.
+///
+/// JSON Schema of `program_json`: `include/schema/loyalty_program.json`.
+/// JSON Schema of `options_json`: `include/schema/loyalty_simulation_options.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
 /// `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`options_json`

@@ -146,6 +146,8 @@ pub unsafe extern "C" fn crm_order_record(
 /// - `out_order_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored
 ///   order (NULL on failure); free it with `crm_string_free`.
 ///
+/// JSON Schema of `order_json`: `include/schema/order.json`.
+///
 /// Errors: as for `crm_order_record`, plus `CRM_ERR_INVALID_JSON`. Thread safety: see `crm_t`.
 ///
 /// # Safety

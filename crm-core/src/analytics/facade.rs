@@ -37,6 +37,7 @@ pub struct PurchaseModels {
 
 /// Settings of [`Crm::customer_values`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ValueOptions {
     /// What to summarise.
@@ -112,6 +113,7 @@ pub struct CustomerValues {
 
 /// Settings of [`Crm::churn_risk`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChurnOptions {
     /// What to summarise (the observation end is "now" for the risk).

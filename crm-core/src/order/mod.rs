@@ -10,6 +10,7 @@ use crate::money::{Currency, Money};
 
 /// Store-assigned order id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct OrderId(pub i64);
 
@@ -21,6 +22,7 @@ impl fmt::Display for OrderId {
 
 /// Order status. Only `completed` orders count in customer statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Paid and fulfilled (or being fulfilled).
@@ -54,6 +56,7 @@ impl OrderStatus {
 
 /// One line of an order. The unit price is in the order's currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LineItem {
     /// Stock-keeping unit.
@@ -105,6 +108,7 @@ pub struct Order {
 /// assert_eq!(o.total_minor, 2599);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// The host's key.
