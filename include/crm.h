@@ -22,6 +22,57 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/*
+ * Names the API accepts (generated from the Rust enums' serde names; the JSON Schemas in
+ * include/schema/ say where each is used):
+ *
+ *   AggFunc (in segment.json, segment_patch.json, scoring_plan.json, lifecycle_rules.json,
+ *       tier_config.json, rule.json, loyalty_program.json): "count", "sum", "min", "max"
+ *   Cmp (in segment.json, segment_patch.json, scoring_plan.json, lifecycle_rules.json,
+ *       tier_config.json, rule.json, loyalty_program.json): "=", "!=", "<", "<=", ">", ">="
+ *   CustomerKind (in customer.json, customer_patch.json, customer_query.json): "person", "company"
+ *   DebtPolicy (in loyalty_program.json): "allow_negative", "claw_back_available"
+ *   Direction (in interaction.json): "inbound", "outbound"
+ *   Event (in loyalty_program.json): "sign_up", "birthday", "first_order", "survey_answered",
+ *       "referral"
+ *   InteractionKind (in interaction.json): "call", "email", "meeting", "chat", "visit", "note",
+ *       "feedback", "complaint", "survey", "web", "custom"
+ *   LifecycleStage (in customer.json, customer_patch.json, customer_query.json,
+ *       lifecycle_rules.json): "prospect", "new", "active", "loyal", "at_risk", "churned",
+ *       "won_back"
+ *   MultiplierBy (in loyalty_program.json): "tier", "category", "sku", "channel"
+ *   OrderStatus (in order.json, order_patch.json): "completed", "refunded", "cancelled"
+ *   Period (in analytics_summary.json, analytics_fit.json, analytics_clv.json,
+ *       analytics_customer_values.json, analytics_churn.json, analytics_alive_path.json): "day",
+ *       "week"
+ *   ReportPeriod (in analytics_reports.json): "month", "week"
+ *   Rounding (in loyalty_program.json): "down", "nearest", "up"
+ *   RuleKind (in loyalty_program.json): "base", "multiplier", "bonus"
+ *   Sign (in segment.json, segment_patch.json, scoring_plan.json, lifecycle_rules.json,
+ *       tier_config.json, rule.json, loyalty_program.json): "plus", "minus"
+ *   SortKey (in customer_query.json): "id", "name", "created_at", "updated_at", "last_order_at",
+ *       "order_count"
+ *   Source (in segment.json, segment_patch.json, scoring_plan.json, lifecycle_rules.json,
+ *       tier_config.json, rule.json, loyalty_program.json): "orders", "all_orders", "items",
+ *       "interactions"
+ *   Synchronous (in config.json): "normal", "full"
+ *   Unit (in segment.json, segment_patch.json, scoring_plan.json, lifecycle_rules.json,
+ *       tier_config.json, rule.json, loyalty_program.json): "hours", "days", "weeks", "months",
+ *       "years"
+ *   record kinds (the `kind` argument of crm_ingest_file and crm_synth_write): "customers",
+ *       "orders", "interactions"
+ *
+ * CSV columns of crm_ingest_file and crm_synth_write (a header row names them, in any order;
+ * nested values are JSON in one cell, tags are ';'-separated):
+ *
+ *   customers: external_id, kind, name, email, phone, company, title, industry, country, region,
+ *       city, postal_code, street, birthday, gender, tags, attributes, consents, lifecycle,
+ *       created_at
+ *   orders: external_id, customer_external_id, customer_id, occurred_at, status, currency,
+ *       total_minor, channel, items
+ *   interactions: external_id, customer_external_id, customer_id, kind, channel, direction,
+ *       occurred_at, subject, body, score, payload
+ */
 
 /**
  * ABI version: bumped on any incompatible change of the C API (it is also the shared
@@ -547,6 +598,8 @@ uint32_t crm_abi_version(void);
  *   "frequency","recency","t","repeat_spend_minor","monetary_value","frequency_holdout",
  *   "monetary_value_holdout"}]}`; free it with `crm_string_free`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (field `orders`: no
  * completed order in the currency; `observation_end` or `calibration_end`: before every
@@ -561,6 +614,8 @@ enum crm_status crm_analytics_summary(const crm_t *crm, const char *input_json, 
  * Purchase summaries of every currency with completed orders, in one pass; `input_json` as
  * for `crm_analytics_summary` (its `currency` is ignored). `out_json` receives an array of
  * summaries by currency code; free it with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
  *
  * Errors: as for `crm_analytics_summary`. Thread safety: see `crm_t`.
  *
@@ -577,6 +632,8 @@ enum crm_status crm_analytics_summaries(const crm_t *crm, const char *input_json
  * - `out_json`: receives `{"bgnbd":{"params":{"r","alpha","a","b"},"standard_errors":{...},
  *   "log_likelihood","customers","iterations"},"gamma_gamma":{"params":{"p","q","gamma"},...}}`;
  *   free it with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_fit.json`.
  *
  * Errors: as for `crm_analytics_summary`, and `CRM_ERR_VALIDATION` on field `model` for a
  * fit that does not converge (with the reason), `data` without repeat buyers,
@@ -596,6 +653,8 @@ enum crm_status crm_analytics_fit(const crm_t *crm, const char *input_json, char
  * - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `bgnbd`; free it with
  *   `crm_string_free`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_bgnbd_fit.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
  * `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`data` empty, `recency` or `weights` wrong,
  * `model` not converged). Thread safety: needs no handle; safe from any thread.
@@ -613,6 +672,8 @@ enum crm_status crm_analytics_bgnbd_fit(const char *input_json, char **out_json)
  * - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `gamma_gamma`; free it
  *   with `crm_string_free`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_gamma_gamma_fit.json`.
+ *
  * Errors: as for `crm_analytics_bgnbd_fit`, with fields `frequency` and `monetary_value`.
  * Thread safety: needs no handle; safe from any thread.
  *
@@ -629,6 +690,8 @@ enum crm_status crm_analytics_gamma_gamma_fit(const char *input_json, char **out
  * - `out_json`: receives `{"expected_purchases_new_customer": E[X(t)],"rows":[{"p_alive",
  *   "expected_purchases"},...]}`, one row per history, expected purchases over the next `t`
  *   periods; free it with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_bgnbd_predict.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
  * `CRM_ERR_INVALID_JSON` (missing `params`: no fitted model), `CRM_ERR_VALIDATION` (a
@@ -650,6 +713,8 @@ enum crm_status crm_analytics_bgnbd_predict(const char *input_json, char **out_j
  *   row: expectations in minor units, and the value rounded half to even; free it with
  *   `crm_string_free`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_clv.json`.
+ *
  * Errors: as for `crm_analytics_bgnbd_predict`, plus fields `q` (<= 1), `months`,
  * `discount_rate`, `monetary_value`. Thread safety: needs no handle; safe from any thread.
  *
@@ -667,6 +732,8 @@ enum crm_status crm_analytics_clv(const char *input_json, char **out_json);
  * - `out_json`: receives `{"currency","bgnbd","gamma_gamma","rows":[{"customer_id",
  *   "history","p_alive","expected_purchases","expected_average_value","clv_expected",
  *   "clv_minor"}]}`; free it with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_customer_values.json`.
  *
  * Errors: as for `crm_analytics_fit`, plus `horizon`, `months`, `discount_rate`.
  * Thread safety: see `crm_t`.
@@ -686,6 +753,8 @@ enum crm_status crm_analytics_customer_values(const crm_t *crm,
  * - `out_json`: receives `[{"customer_id","p_alive","gap","rhythm","overdue","risk",
  *   "at_risk"}]`; free it with `crm_string_free`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
+ *
  * Errors: as for `crm_analytics_fit`, plus `threshold` outside 0..=1. Thread safety: see `crm_t`.
  *
  * # Safety
@@ -696,6 +765,8 @@ enum crm_status crm_analytics_churn_risk(const crm_t *crm, const char *input_jso
 /**
  * As `crm_analytics_churn_risk`, only the customers at risk, riskiest first; free `out_json`
  * with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
  *
  * # Safety
  * Pointers are NULL or valid for their documented use.
@@ -710,6 +781,8 @@ enum crm_status crm_analytics_customers_at_risk(const crm_t *crm,
  * - `input_json`: `{"params":{"r","alpha","a","b"},"customer_id":1,"summary":<SummaryOptions>}`.
  * - `out_json`: receives `[{"period_start":"2026-01-01","periods":0,"p_alive":1.0},...]`; free
  *   it with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_alive_path.json`.
  *
  * Errors: as for `crm_analytics_bgnbd_predict`, plus `CRM_ERR_NOT_FOUND` (customer),
  * `CRM_ERR_VALIDATION` on `customer` (no completed order in the currency). Thread safety:
@@ -728,6 +801,8 @@ enum crm_status crm_analytics_alive_path(const crm_t *crm, const char *input_jso
  * - `input_json`: `{"sku":"SHO-1001","k":10,"options":{"max_items_per_customer":50,
  *   "neighbors":50,"min_customers":1}}` (`k`, `options` optional).
  * - `out_json`: receives `[{"sku","similarity","customers"}]`; free it with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_similar_items.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`sku` in no completed
@@ -748,6 +823,8 @@ enum crm_status crm_analytics_similar_items(const crm_t *crm,
  * - `input_json`: `{"customer_id":1,"k":10,"options":{...}}` (`k`, `options` optional).
  * - `out_json`: receives `[{"sku","score"}]`; free it with `crm_string_free`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_recommend.json`.
+ *
  * Errors: as for `crm_analytics_similar_items`, plus `CRM_ERR_NOT_FOUND` (customer).
  * Thread safety: see `crm_t`.
  *
@@ -763,6 +840,8 @@ enum crm_status crm_analytics_recommend(const crm_t *crm, const char *input_json
  * - `input_json`: `{"currency":"USD","customer_id":1}` (`customer_id` optional: all customers).
  * - `out_json`: receives `[{"customer_id","category","items","spend_minor","currency",
  *   "item_share","spend_share"}]`; free it with `crm_string_free`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_category_affinity.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also an unknown currency), `CRM_ERR_NOT_FOUND`,
@@ -787,6 +866,8 @@ enum crm_status crm_analytics_category_affinity(const crm_t *crm,
  *   "cohorts":[...],"frequency":[...],"segments":[...]}`; amounts are integer minor units;
  *   free it with `crm_string_free`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_reports.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (more than 100 segments),
  * `CRM_ERR_NOT_FOUND` (an unknown segment), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
@@ -800,6 +881,8 @@ enum crm_status crm_analytics_reports(const crm_t *crm, const char *input_json, 
  * `crm_analytics_summary`, reporting to `progress` (step `"summary"`; NULL for none) with
  * `user`. Errors: as for `crm_analytics_summary`, and `CRM_ERR_CANCELLED` when `progress`
  * returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
  *
  * # Safety
  * Pointers are NULL or valid for their documented use; `progress` is NULL or a function of
@@ -816,6 +899,8 @@ enum crm_status crm_analytics_summary_with_progress(const crm_t *crm,
  * `user`. Errors: as for `crm_analytics_summaries`, and `CRM_ERR_CANCELLED` when `progress`
  * returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+ *
  * # Safety
  * As for `crm_analytics_summary_with_progress`.
  */
@@ -830,6 +915,8 @@ enum crm_status crm_analytics_summaries_with_progress(const crm_t *crm,
  * `"fit_gamma_gamma"`; NULL for none) with `user`. Errors: as for `crm_analytics_fit`, and
  * `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
  * `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_fit.json`.
  *
  * # Safety
  * As for `crm_analytics_summary_with_progress`.
@@ -846,6 +933,8 @@ enum crm_status crm_analytics_fit_with_progress(const crm_t *crm,
  * `progress` returns `false`. Free `out_json` with `crm_string_free`. Thread safety: needs
  * no handle; safe from any thread.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_bgnbd_fit.json`.
+ *
  * # Safety
  * As for `crm_analytics_summary_with_progress`.
  */
@@ -860,6 +949,8 @@ enum crm_status crm_analytics_bgnbd_fit_with_progress(const char *input_json,
  * `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
  * `crm_string_free`. Thread safety: needs no handle; safe from any thread.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_gamma_gamma_fit.json`.
+ *
  * # Safety
  * As for `crm_analytics_summary_with_progress`.
  */
@@ -873,6 +964,8 @@ enum crm_status crm_analytics_gamma_gamma_fit_with_progress(const char *input_js
  * `"fit_bgnbd"`, `"fit_gamma_gamma"`, `"score"`; NULL for none) with `user`. Errors: as for
  * `crm_analytics_customer_values`, and `CRM_ERR_CANCELLED` when `progress` returns `false`.
  * Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_customer_values.json`.
  *
  * # Safety
  * As for `crm_analytics_summary_with_progress`.
@@ -889,6 +982,8 @@ enum crm_status crm_analytics_customer_values_with_progress(const crm_t *crm,
  * `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
  * `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
  *
+ * JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
+ *
  * # Safety
  * As for `crm_analytics_summary_with_progress`.
  */
@@ -903,6 +998,8 @@ enum crm_status crm_analytics_churn_risk_with_progress(const crm_t *crm,
  * `crm_analytics_churn_risk_with_progress` does. Errors: as for
  * `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
  * `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+ *
+ * JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
  *
  * # Safety
  * As for `crm_analytics_summary_with_progress`.
@@ -921,6 +1018,8 @@ enum crm_status crm_analytics_customers_at_risk_with_progress(const crm_t *crm,
  * - `out_id`: may be NULL; receives the new customer's id.
  * - `out_json`: may be NULL; receives the stored customer as JSON (NULL on failure).
  *   Free it with `crm_string_free`.
+ *
+ * JSON Schema of `customer_json`: `include/schema/customer.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (with the field),
@@ -949,6 +1048,8 @@ enum crm_status crm_customer_create(const crm_t *crm,
  * - `out_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored customer
  *   (NULL on failure); free it with `crm_string_free`.
  *
+ * JSON Schema of `customer_json`: `include/schema/customer_patch.json`.
+ *
  * Errors: as for `crm_customer_create`, `CRM_ERR_VALIDATION` (field `external_id`) when the
  * external id is missing, (field `name`) when a new customer has none. Thread safety: see `crm_t`.
  *
@@ -966,6 +1067,8 @@ enum crm_status crm_customer_upsert(const crm_t *crm,
  * `external_id` (required) by the JSON: what it leaves out is cleared, except the lifecycle
  * stage and the creation time, which are kept when absent. Same JSON, arguments and errors as
  * `crm_customer_upsert`; use it only where the host owns every field of the customer.
+ *
+ * JSON Schema of `customer_json`: `include/schema/customer_patch.json`.
  *
  * # Safety
  * Pointers are NULL or valid for their documented use.
@@ -1058,6 +1161,8 @@ enum crm_status crm_customer_get_by_external_id(const crm_t *crm,
  * - `out_json`: may be NULL; receives the customer as stored (NULL on failure). Free it with
  *   `crm_string_free`.
  *
+ * JSON Schema of `patch_json`: `include/schema/customer_patch.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_VALIDATION`,
  * `CRM_ERR_CONFLICT` (new external id taken), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
@@ -1090,6 +1195,8 @@ enum crm_status crm_customer_delete(const crm_t *crm, int64_t id);
  * - `out_page_json`: required; receives `{"items":[customer...],"next_cursor":"..."|null}`
  *   (NULL on failure). Pass `next_cursor` back as `"cursor"` for the next page, or use
  *   `crm_customer_cursor_open`. Free it with `crm_string_free`.
+ *
+ * JSON Schema of `query_json`: `include/schema/customer_query.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`limit`, `cursor`),
@@ -1199,6 +1306,8 @@ enum crm_status crm_customer_timeline(const crm_t *crm,
  *   `crm_customer_cursor_free`. The cursor fails with `CRM_ERR_INVALID_HANDLE` once `crm` is
  *   closed.
  *
+ * JSON Schema of `query_json`: `include/schema/customer_query.json`.
+ *
  * Errors: as for `crm_customer_query`. Thread safety: see `crm_customer_cursor_t`.
  *
  * # Safety
@@ -1284,6 +1393,23 @@ bool crm_last_error_position(size_t *out_line, size_t *out_column);
  * so that any value is safe to pass. Never free the result. Thread safety: safe from any thread.
  */
 const char *crm_status_name(int32_t status);
+
+/**
+ * The name of a change-feed record kind as a static string, spelt as in the JSON feed
+ * (`"customer"`, `"loyalty_entry"`, ...), or `"unknown"` for a value that is not a
+ * `crm_entity`; never NULL. Takes an `int` so that any value is safe to pass, and so a host
+ * needs no table of its own that goes stale when kinds are added. Never free the result.
+ * Thread safety: safe from any thread.
+ */
+const char *crm_entity_name(int32_t entity);
+
+/**
+ * The name of a change-feed operation as a static string, spelt as in the JSON feed
+ * (`"insert"`, `"update"`, `"delete"`, `"enter"`, `"leave"`), or `"unknown"` for a value
+ * that is not a `crm_op`; never NULL. Takes an `int` so that any value is safe to pass.
+ * Never free the result. Thread safety: safe from any thread.
+ */
+const char *crm_op_name(int32_t op);
 
 /**
  * Change-feed entries with `seq > after_seq` (0 for the start), oldest first, at most
@@ -1400,6 +1526,8 @@ enum crm_status crm_open(const char *path, crm_t **out);
  *   bytes; borrowed for the call.
  * - `out`: receives the handle (NULL on failure). Close it with `crm_close`.
  *
+ * JSON Schema of `config_json`: `include/schema/config.json`.
+ *
  * Errors: those of `crm_open`, plus `CRM_ERR_INVALID_JSON` for a config that does not parse
  * and `CRM_ERR_VALIDATION` for a config whose values are out of range.
  *
@@ -1462,6 +1590,8 @@ enum crm_status crm_close(crm_t *crm);
  * `duplicate external_id "C-1": row 2 was applied`, so importing the file again changes
  * nothing.
  *
+ * JSON Schema of `options_json`: `include/schema/ingest_options.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON`
  * (`options_json`), `CRM_ERR_VALIDATION` (field `path` for an unknown extension, `header` for
@@ -1490,6 +1620,8 @@ enum crm_status crm_ingest_file(const crm_t *crm,
  * - `interaction_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
  * - `out_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored
  *   interaction (NULL on failure); free it with `crm_string_free`.
+ *
+ * JSON Schema of `interaction_json`: `include/schema/interaction.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (with the field),
@@ -1553,6 +1685,8 @@ enum crm_status crm_interaction_delete(const crm_t *crm, int64_t id);
  *
  * - `program`: UTF-8, NUL-terminated, borrowed for the call: JSON, or TOML when
  *   `is_toml` is true (crm-core's `loyalty::Program`).
+ *
+ * JSON Schema of `program`: `include/schema/loyalty_program.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (field `program` for a malformed document,
@@ -1789,6 +1923,29 @@ enum crm_status crm_points_expire_dry_run(const crm_t *crm,
                                           int64_t *out_points);
 
 /**
+ * What the program owes now, across every account, as JSON (crm-core's
+ * `loyalty::Liability`): `{"as_of":"2026-03-01T12:00:00Z","accounts":2,"holders":2,
+ * "outstanding":190,"debt":0,"expiring":140,"expiring_by":"2026-03-08T12:00:00Z"}`:
+ * accounts, those holding points, the sum of positive balances (`outstanding`), of negative
+ * ones as a positive number (`debt`), and the points in lots expiring by `expiring_by` (now
+ * plus `expiring_within_days`), lots already due but not yet expired included.
+ *
+ * - `expiring_within_days`: the look-ahead, 0 to the validation settings' `max_forecast_days`
+ *   (3650 by default).
+ * - `out_json`: required; receives the liability (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION` (field
+ * `expiring_within_days` over `max_forecast_days`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_loyalty_liability(const crm_t *crm,
+                                      uint32_t expiring_within_days,
+                                      char **out_json);
+
+/**
  * A customer's statement as JSON: `{"balance": {...}, "entries": [...], "lots": [...],
  * "tiers": [...]}` (crm-core's `loyalty::Statement`).
  *
@@ -1878,6 +2035,9 @@ enum crm_status crm_loyalty_tier_history(const crm_t *crm, int64_t customer_id, 
  *   (crm-core's `loyalty::Simulation`; every month from the first order to `until`), NULL
  *   on failure. Free it with `crm_string_free`.
  *
+ * JSON Schema of `program_json`: `include/schema/loyalty_program.json`.
+ * JSON Schema of `options_json`: `include/schema/loyalty_simulation_options.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
  * `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`options_json`
  * malformed or with an unknown field), `CRM_ERR_VALIDATION` (field `program` for a malformed
@@ -1945,6 +2105,8 @@ enum crm_status crm_order_record(const crm_t *crm,
  * - `order_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed for the call.
  * - `out_order_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored
  *   order (NULL on failure); free it with `crm_string_free`.
+ *
+ * JSON Schema of `order_json`: `include/schema/order.json`.
  *
  * Errors: as for `crm_order_record`, plus `CRM_ERR_INVALID_JSON`. Thread safety: see `crm_t`.
  *
@@ -2029,6 +2191,8 @@ enum crm_status crm_order_delete(const crm_t *crm, int64_t id);
  * - `out_json`: may be NULL; receives the order as stored (NULL on failure); free it with
  *   `crm_string_free`.
  *
+ * JSON Schema of `patch_json`: `include/schema/order_patch.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND` (no such order),
  * `CRM_ERR_VALIDATION` (with the field), `CRM_ERR_STORAGE`. Nothing is written on failure.
@@ -2045,6 +2209,8 @@ enum crm_status crm_order_update(const crm_t *crm,
 
 /**
  * `crm_order_update` of the order with this external id (UTF-8, NUL-terminated; borrowed).
+ *
+ * JSON Schema of `patch_json`: `include/schema/order_patch.json`.
  *
  * Errors: as for `crm_order_update`.
  *
@@ -2092,6 +2258,8 @@ enum crm_status crm_order_set_status(const crm_t *crm,
  * - `out_outcome`: may be NULL. `out_json`: may be NULL; receives the order as stored (NULL
  *   on failure); free it with `crm_string_free`.
  *
+ * JSON Schema of `refund_json`: `include/schema/refund.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_CONFLICT`,
  * `CRM_ERR_VALIDATION` (fields `key`, `amount_minor` — none given, or more than is left —,
@@ -2138,6 +2306,8 @@ enum crm_status crm_order_refunds(const crm_t *crm, int64_t order_id, char **out
  *   customer id. For a large population this string is large (about 120 bytes a member).
  *   Free it with `crm_string_free`.
  *
+ * JSON Schema of `config_json`: `include/schema/rfm_config.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (not JSON, a missing `currency`, an unknown
  * key or a value of the wrong type; field `config_json`), `CRM_ERR_VALIDATION` (field
@@ -2158,6 +2328,8 @@ enum crm_status crm_rfm_compute(const crm_t *crm, const char *config_json, char 
  * - `config_json`: required; as for `crm_rfm_compute`.
  * - `out_model_json`: may be NULL; receives the stored model, the `"model"` object of
  *   `crm_rfm_compute` (NULL on failure). Free it with `crm_string_free`.
+ *
+ * JSON Schema of `config_json`: `include/schema/rfm_config.json`.
  *
  * Errors: as for `crm_rfm_compute`. Nothing is written on failure. Thread safety: see `crm_t`.
  *
@@ -2295,6 +2467,8 @@ enum crm_status crm_rule_parse(const char *rule, char **out_json);
  * - `rule_json`: UTF-8 JSON of a tree, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
  * - `out_text`: required; receives the text (NULL on failure). Free it with `crm_string_free`.
  *
+ * JSON Schema of `rule_json`: `include/schema/rule.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
  * `CRM_ERR_INVALID_JSON` (not a tree; field `rule_json`).
  * Thread safety: needs no handle; safe from any thread.
@@ -2410,6 +2584,8 @@ enum crm_status crm_rule_matches_at(const crm_t *crm,
  * - `out_json`: may be NULL; receives the stored segment (its `rule` as a tree; NULL on
  *   failure). Free it with `crm_string_free`.
  *
+ * JSON Schema of `segment_json`: `include/schema/segment.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for rule text inside the JSON that does not
  * parse: the message gives its line and column), `CRM_ERR_VALIDATION` (`name`,
@@ -2432,6 +2608,8 @@ enum crm_status crm_segment_create(const crm_t *crm, const char *segment_json, c
  * - `patch_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
  * - `out_json`: may be NULL; receives the segment as stored (NULL on failure). Free it with
  *   `crm_string_free`.
+ *
+ * JSON Schema of `patch_json`: `include/schema/segment_patch.json`.
  *
  * Errors: as for `crm_segment_create` (with `patch_json`); `CRM_ERR_NOT_FOUND` for an unknown
  * segment; `CRM_ERR_VALIDATION` (`rule`) for a rule on a static segment or a cycle;
@@ -2616,6 +2794,8 @@ enum crm_status crm_segment_snapshot(const crm_t *crm, const char *name, char **
  *
  * - `plan_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
  *
+ * JSON Schema of `plan_json`: `include/schema/scoring_plan.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for rule text that does not parse),
  * `CRM_ERR_VALIDATION` (`name`, `rules`, `rules[2].points`, a field a rule misuses, `rule`
@@ -2694,6 +2874,8 @@ enum crm_status crm_score_all(const crm_t *crm, const char *plan, char **out_jso
  *
  * - `rules_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
  *
+ * JSON Schema of `rules_json`: `include/schema/lifecycle_rules.json`.
+ *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown stage or rule text that
  * does not parse), `CRM_ERR_VALIDATION` (`rules`, `rules[3].when.<field>` for a field a rule
@@ -2760,6 +2942,8 @@ enum crm_status crm_lifecycle_history(const crm_t *crm, int64_t customer_id, cha
  * (`"when"` per tier, text or tree).
  *
  * - `config_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
+ *
+ * JSON Schema of `config_json`: `include/schema/tier_config.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown currency or rule text that
@@ -2845,6 +3029,8 @@ enum crm_status crm_tier_history(const crm_t *crm, int64_t customer_id, char **o
  *   optional: `{"seed":42,"customers":10000,"orders_per_customer":10.0,
  *   "interactions_per_customer":3.0,"end":"2026-11-01T00:00:00Z","years":3}`.
  * - `out_rows`: may be NULL; receives the number of records written.
+ *
+ * JSON Schema of `config_json`: `include/schema/synth_config.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
  * `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON` (`config_json`),

@@ -53,6 +53,7 @@ pub struct Counts {
 
 /// Settings of a [`Crm`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct CrmConfig {
     /// Input limits and the default phone region.

@@ -74,6 +74,23 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// A currency is written as its ISO 4217 code; case and surrounding spaces do not matter
+/// (`"usd"` is USD), and a code ISO 4217 does not list is refused.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Currency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Currency".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^\\s*[A-Za-z]{3}\\s*$",
+            "description": "An ISO 4217 currency code such as \"USD\" (any case; codes ISO 4217 does not list are refused)."
+        })
+    }
+}
+
 /// An amount of money: integer minor units (cents for USD) and a currency.
 ///
 /// ```

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 /// Conditions a customer must all meet. Empty means every customer.
 /// (The segmentation rule language covers anything richer.)
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct CustomerFilter {
     /// Person or company.
@@ -39,6 +40,7 @@ pub struct CustomerFilter {
 
 /// What to sort customers by. Ties are broken by id, so paging is stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SortKey {
     /// Store id.
@@ -77,6 +79,7 @@ impl SortKey {
 /// assert_eq!(q.limit, 50);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct CustomerQuery {
     /// Conditions.

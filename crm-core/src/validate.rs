@@ -15,8 +15,11 @@ use crate::interaction::{NewInteraction, Score};
 use crate::money::MAX_MINOR;
 use crate::order::{LineItem, NewOrder, OrderPatch, Refund, RefundLine};
 
+mod phones;
+
 /// Limits and defaults applied to every input. The defaults suit most hosts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidationConfig {
     /// ISO 3166-1 region used to read phone numbers written without a `+` country code.
@@ -54,7 +57,7 @@ impl Default for ValidationConfig {
             max_items: 1_000,
             min_time: Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
             max_future_secs: 86_400,
-            max_forecast_days: 3_660,
+            max_forecast_days: 3_650,
         }
     }
 }
@@ -78,6 +81,7 @@ pub(crate) struct CheckedPatch {
 pub struct Validator {
     cfg: ValidationConfig,
     region: Option<phonenumber::country::Id>,
+    phones: phones::Phones,
 }
 
 /// Truncates a time to whole microseconds, the precision the store keeps, so that
@@ -150,7 +154,6 @@ fn is_default_ignorable(c: char) -> bool {
 impl Validator {
     /// Builds a validator, checking the configuration itself.
     pub fn new(cfg: ValidationConfig) -> Result<Validator> {
-        enlarge_phone_regex_cache();
         // Time bounds are added to the clock on every check: out-of-range settings would
         // overflow the date arithmetic instead of bounding anything.
         if !(0..=MAX_FUTURE_SECS).contains(&cfg.max_future_secs) {
@@ -178,7 +181,7 @@ impl Validator {
             })?),
             None => None,
         };
-        Ok(Validator { cfg, region })
+        Ok(Validator { cfg, region, phones: phones::Phones::default() })
     }
 
     /// The configuration in force.
@@ -266,11 +269,7 @@ impl Validator {
             };
             Error::validation("phone", format!("{v:?} is not a valid phone number{hint}"))
         };
-        let parsed = phonenumber::parse(region, &v).map_err(|_| bad())?;
-        if !phonenumber::is_valid(&parsed) {
-            return Err(bad());
-        }
-        Ok(Some(parsed.format().mode(phonenumber::Mode::E164).to_string()))
+        self.phones.e164(region, &v).map(Some).ok_or_else(bad)
     }
 
     /// A country: ISO 3166-1 alpha-2, upper-cased.
@@ -665,20 +664,6 @@ impl Validator {
 
 /// Most units of one line item.
 pub const MAX_QUANTITY: i64 = 1_000_000;
-
-/// phonenumber compiles its metadata's regular expressions lazily into one shared LRU
-/// cache of 100 entries. Validating numbers from more than a handful of countries needs
-/// more than that, and the cache then thrashes: recompiling regexes took 60% of bulk
-/// customer ingest. A cache of 2,000 holds every region's patterns a host is likely to
-/// see while still bounding memory.
-fn enlarge_phone_regex_cache() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let cache = phonenumber::metadata::DATABASE.cache();
-        let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
-        *guard = regex_cache::RegexCache::new(2_000);
-    });
-}
 
 fn parse_region(s: &str) -> std::result::Result<phonenumber::country::Id, ()> {
     if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_uppercase()) {

@@ -20,6 +20,7 @@ use crm_core::analytics::{
     GammaGammaParams, Period, Progress, ReportOptions, Rfm, Spend, Step, SummaryOptions, ValueOptions,
 };
 use crm_core::{Crm, Currency, CustomerId};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,8 @@ unsafe fn with_crm<I: DeserializeOwned, O: Serialize>(
 ///   "frequency","recency","t","repeat_spend_minor","monetary_value","frequency_holdout",
 ///   "monetary_value_holdout"}]}`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (field `orders`: no
 /// completed order in the currency; `observation_end` or `calibration_end`: before every
@@ -86,6 +89,8 @@ pub unsafe extern "C" fn crm_analytics_summary(
 /// for `crm_analytics_summary` (its `currency` is ignored). `out_json` receives an array of
 /// summaries by currency code; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+///
 /// Errors: as for `crm_analytics_summary`. Thread safety: see `crm_t`.
 ///
 /// # Safety
@@ -99,9 +104,9 @@ pub unsafe extern "C" fn crm_analytics_summaries(
     with_crm(crm, input_json, out_json, |crm, o: SummaryOptions| Ok(crm.purchase_summaries(&o)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StoreFit {
+pub(crate) struct StoreFit {
     summary: SummaryOptions,
     #[serde(default)]
     fit: FitOptions,
@@ -120,6 +125,8 @@ struct Models {
 /// - `out_json`: receives `{"bgnbd":{"params":{"r","alpha","a","b"},"standard_errors":{...},
 ///   "log_likelihood","customers","iterations"},"gamma_gamma":{"params":{"p","q","gamma"},...}}`;
 ///   free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_fit.json`.
 ///
 /// Errors: as for `crm_analytics_summary`, and `CRM_ERR_VALIDATION` on field `model` for a
 /// fit that does not converge (with the reason), `data` without repeat buyers,
@@ -140,9 +147,9 @@ pub unsafe extern "C" fn crm_analytics_fit(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DataFit<T> {
+pub(crate) struct DataFit<T> {
     data: Vec<T>,
     #[serde(default)]
     weights: Option<Vec<f64>>,
@@ -156,6 +163,8 @@ struct DataFit<T> {
 ///   "weights":[...] (optional, one per row), "fit":{...} (optional)}`.
 /// - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `bgnbd`; free it with
 ///   `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_bgnbd_fit.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
 /// `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`data` empty, `recency` or `weights` wrong,
@@ -175,6 +184,8 @@ pub unsafe extern "C" fn crm_analytics_bgnbd_fit(input_json: *const c_char, out_
 /// - `out_json`: receives the fitted model as in `crm_analytics_fit`'s `gamma_gamma`; free it
 ///   with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_gamma_gamma_fit.json`.
+///
 /// Errors: as for `crm_analytics_bgnbd_fit`, with fields `frequency` and `monetary_value`.
 /// Thread safety: needs no handle; safe from any thread.
 ///
@@ -188,9 +199,9 @@ pub unsafe extern "C" fn crm_analytics_gamma_gamma_fit(
     json_in_out(input_json, out_json, |i: DataFit<Spend>| Ok(GammaGamma::fit(&i.data, i.weights.as_deref(), &i.fit)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Predict {
+pub(crate) struct Predict {
     params: BgNbdParams,
     t: f64,
     #[serde(default)]
@@ -216,6 +227,8 @@ struct Predictions {
 /// - `out_json`: receives `{"expected_purchases_new_customer": E[X(t)],"rows":[{"p_alive",
 ///   "expected_purchases"},...]}`, one row per history, expected purchases over the next `t`
 ///   periods; free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_bgnbd_predict.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
 /// `CRM_ERR_INVALID_JSON` (missing `params`: no fitted model), `CRM_ERR_VALIDATION` (a
@@ -245,18 +258,18 @@ pub unsafe extern "C" fn crm_analytics_bgnbd_predict(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ClvRow {
+pub(crate) struct ClvRow {
     frequency: u32,
     recency: f64,
     t: f64,
     monetary_value: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Clv {
+pub(crate) struct Clv {
     bgnbd: BgNbdParams,
     gamma_gamma: GammaGammaParams,
     rows: Vec<ClvRow>,
@@ -290,6 +303,8 @@ struct ClvOut {
 /// - `out_json`: receives `[{"expected_average_value","clv_expected","clv_minor"}]`, one per
 ///   row: expectations in minor units, and the value rounded half to even; free it with
 ///   `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_clv.json`.
 ///
 /// Errors: as for `crm_analytics_bgnbd_predict`, plus fields `q` (<= 1), `months`,
 /// `discount_rate`, `monetary_value`. Thread safety: needs no handle; safe from any thread.
@@ -327,6 +342,8 @@ pub unsafe extern "C" fn crm_analytics_clv(input_json: *const c_char, out_json: 
 ///   "history","p_alive","expected_purchases","expected_average_value","clv_expected",
 ///   "clv_minor"}]}`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_customer_values.json`.
+///
 /// Errors: as for `crm_analytics_fit`, plus `horizon`, `months`, `discount_rate`.
 /// Thread safety: see `crm_t`.
 ///
@@ -348,6 +365,8 @@ pub unsafe extern "C" fn crm_analytics_customer_values(
 /// - `out_json`: receives `[{"customer_id","p_alive","gap","rhythm","overdue","risk",
 ///   "at_risk"}]`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
+///
 /// Errors: as for `crm_analytics_fit`, plus `threshold` outside 0..=1. Thread safety: see `crm_t`.
 ///
 /// # Safety
@@ -364,6 +383,8 @@ pub unsafe extern "C" fn crm_analytics_churn_risk(
 /// As `crm_analytics_churn_risk`, only the customers at risk, riskiest first; free `out_json`
 /// with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
+///
 /// # Safety
 /// Pointers are NULL or valid for their documented use.
 #[no_mangle]
@@ -375,9 +396,9 @@ pub unsafe extern "C" fn crm_analytics_customers_at_risk(
     with_crm(crm, input_json, out_json, |crm, o: ChurnOptions| Ok(crm.customers_at_risk(&o)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AlivePath {
+pub(crate) struct AlivePath {
     params: BgNbdParams,
     customer_id: CustomerId,
     summary: SummaryOptions,
@@ -388,6 +409,8 @@ struct AlivePath {
 /// - `input_json`: `{"params":{"r","alpha","a","b"},"customer_id":1,"summary":<SummaryOptions>}`.
 /// - `out_json`: receives `[{"period_start":"2026-01-01","periods":0,"p_alive":1.0},...]`; free
 ///   it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_alive_path.json`.
 ///
 /// Errors: as for `crm_analytics_bgnbd_predict`, plus `CRM_ERR_NOT_FOUND` (customer),
 /// `CRM_ERR_VALIDATION` on `customer` (no completed order in the currency). Thread safety:
@@ -407,9 +430,9 @@ pub unsafe extern "C" fn crm_analytics_alive_path(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Similar {
+pub(crate) struct Similar {
     sku: String,
     #[serde(default = "ten")]
     k: usize,
@@ -417,9 +440,9 @@ struct Similar {
     options: CoPurchaseOptions,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Recommend {
+pub(crate) struct Recommend {
     customer_id: CustomerId,
     #[serde(default = "ten")]
     k: usize,
@@ -438,6 +461,8 @@ fn ten() -> usize {
 /// - `input_json`: `{"sku":"SHO-1001","k":10,"options":{"max_items_per_customer":50,
 ///   "neighbors":50,"min_customers":1}}` (`k`, `options` optional).
 /// - `out_json`: receives `[{"sku","similarity","customers"}]`; free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_similar_items.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`sku` in no completed
@@ -463,6 +488,8 @@ pub unsafe extern "C" fn crm_analytics_similar_items(
 /// - `input_json`: `{"customer_id":1,"k":10,"options":{...}}` (`k`, `options` optional).
 /// - `out_json`: receives `[{"sku","score"}]`; free it with `crm_string_free`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_recommend.json`.
+///
 /// Errors: as for `crm_analytics_similar_items`, plus `CRM_ERR_NOT_FOUND` (customer).
 /// Thread safety: see `crm_t`.
 ///
@@ -480,9 +507,9 @@ pub unsafe extern "C" fn crm_analytics_recommend(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Affinity {
+pub(crate) struct Affinity {
     currency: Currency,
     #[serde(default)]
     customer_id: Option<CustomerId>,
@@ -494,6 +521,8 @@ struct Affinity {
 /// - `input_json`: `{"currency":"USD","customer_id":1}` (`customer_id` optional: all customers).
 /// - `out_json`: receives `[{"customer_id","category","items","spend_minor","currency",
 ///   "item_share","spend_share"}]`; free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_category_affinity.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also an unknown currency), `CRM_ERR_NOT_FOUND`,
@@ -520,6 +549,8 @@ pub unsafe extern "C" fn crm_analytics_category_affinity(
 /// - `out_json`: receives `{"currency","period","revenue":[...],"channels":[...],
 ///   "cohorts":[...],"frequency":[...],"segments":[...]}`; amounts are integer minor units;
 ///   free it with `crm_string_free`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_reports.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (more than 100 segments),
@@ -578,6 +609,8 @@ fn hook(progress: crm_analytics_progress_fn, user: *mut c_void) -> impl FnMut(Pr
 /// `user`. Errors: as for `crm_analytics_summary`, and `CRM_ERR_CANCELLED` when `progress`
 /// returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+///
 /// # Safety
 /// Pointers are NULL or valid for their documented use; `progress` is NULL or a function of
 /// the documented signature.
@@ -598,6 +631,8 @@ pub unsafe extern "C" fn crm_analytics_summary_with_progress(
 /// `user`. Errors: as for `crm_analytics_summaries`, and `CRM_ERR_CANCELLED` when `progress`
 /// returns `false`. Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
+///
 /// # Safety
 /// As for `crm_analytics_summary_with_progress`.
 #[no_mangle]
@@ -617,6 +652,8 @@ pub unsafe extern "C" fn crm_analytics_summaries_with_progress(
 /// `"fit_gamma_gamma"`; NULL for none) with `user`. Errors: as for `crm_analytics_fit`, and
 /// `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
 /// `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_fit.json`.
 ///
 /// # Safety
 /// As for `crm_analytics_summary_with_progress`.
@@ -639,6 +676,8 @@ pub unsafe extern "C" fn crm_analytics_fit_with_progress(
 /// `progress` returns `false`. Free `out_json` with `crm_string_free`. Thread safety: needs
 /// no handle; safe from any thread.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_bgnbd_fit.json`.
+///
 /// # Safety
 /// As for `crm_analytics_summary_with_progress`.
 #[no_mangle]
@@ -658,6 +697,8 @@ pub unsafe extern "C" fn crm_analytics_bgnbd_fit_with_progress(
 /// `CRM_ERR_CANCELLED` when `progress` returns `false`. Free `out_json` with
 /// `crm_string_free`. Thread safety: needs no handle; safe from any thread.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_gamma_gamma_fit.json`.
+///
 /// # Safety
 /// As for `crm_analytics_summary_with_progress`.
 #[no_mangle]
@@ -676,6 +717,8 @@ pub unsafe extern "C" fn crm_analytics_gamma_gamma_fit_with_progress(
 /// `"fit_bgnbd"`, `"fit_gamma_gamma"`, `"score"`; NULL for none) with `user`. Errors: as for
 /// `crm_analytics_customer_values`, and `CRM_ERR_CANCELLED` when `progress` returns `false`.
 /// Free `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_customer_values.json`.
 ///
 /// # Safety
 /// As for `crm_analytics_summary_with_progress`.
@@ -697,6 +740,8 @@ pub unsafe extern "C" fn crm_analytics_customer_values_with_progress(
 /// `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
 /// `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
 ///
+/// JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
+///
 /// # Safety
 /// As for `crm_analytics_summary_with_progress`.
 #[no_mangle]
@@ -716,6 +761,8 @@ pub unsafe extern "C" fn crm_analytics_churn_risk_with_progress(
 /// `crm_analytics_churn_risk_with_progress` does. Errors: as for
 /// `crm_analytics_churn_risk`, and `CRM_ERR_CANCELLED` when `progress` returns `false`. Free
 /// `out_json` with `crm_string_free`. Thread safety: see `crm_t`.
+///
+/// JSON Schema of `input_json`: `include/schema/analytics_churn.json`.
 ///
 /// # Safety
 /// As for `crm_analytics_summary_with_progress`.

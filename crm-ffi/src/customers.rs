@@ -87,6 +87,8 @@ pub struct crm_customer_stats {
 /// - `out_json`: may be NULL; receives the stored customer as JSON (NULL on failure).
 ///   Free it with `crm_string_free`.
 ///
+/// JSON Schema of `customer_json`: `include/schema/customer.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (with the field),
 /// `CRM_ERR_CONFLICT` (the external id is taken; use `crm_customer_upsert` for retries),
@@ -124,6 +126,8 @@ pub unsafe extern "C" fn crm_customer_create(
 /// - `out_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored customer
 ///   (NULL on failure); free it with `crm_string_free`.
 ///
+/// JSON Schema of `customer_json`: `include/schema/customer_patch.json`.
+///
 /// Errors: as for `crm_customer_create`, `CRM_ERR_VALIDATION` (field `external_id`) when the
 /// external id is missing, (field `name`) when a new customer has none. Thread safety: see `crm_t`.
 ///
@@ -144,6 +148,8 @@ pub unsafe extern "C" fn crm_customer_upsert(
 /// `external_id` (required) by the JSON: what it leaves out is cleared, except the lifecycle
 /// stage and the creation time, which are kept when absent. Same JSON, arguments and errors as
 /// `crm_customer_upsert`; use it only where the host owns every field of the customer.
+///
+/// JSON Schema of `customer_json`: `include/schema/customer_patch.json`.
 ///
 /// # Safety
 /// Pointers are NULL or valid for their documented use.
@@ -302,6 +308,8 @@ pub unsafe extern "C" fn crm_customer_get_by_external_id(
 /// - `out_json`: may be NULL; receives the customer as stored (NULL on failure). Free it with
 ///   `crm_string_free`.
 ///
+/// JSON Schema of `patch_json`: `include/schema/customer_patch.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_VALIDATION`,
 /// `CRM_ERR_CONFLICT` (new external id taken), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
@@ -344,6 +352,8 @@ pub unsafe extern "C" fn crm_customer_delete(crm: *const crm_t, id: i64) -> crm_
 /// - `out_page_json`: required; receives `{"items":[customer...],"next_cursor":"..."|null}`
 ///   (NULL on failure). Pass `next_cursor` back as `"cursor"` for the next page, or use
 ///   `crm_customer_cursor_open`. Free it with `crm_string_free`.
+///
+/// JSON Schema of `query_json`: `include/schema/customer_query.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (`limit`, `cursor`),
@@ -560,6 +570,8 @@ impl CustomerCursor {
 /// - `out`: required; receives the cursor (NULL on failure). Free it with
 ///   `crm_customer_cursor_free`. The cursor fails with `CRM_ERR_INVALID_HANDLE` once `crm` is
 ///   closed.
+///
+/// JSON Schema of `query_json`: `include/schema/customer_query.json`.
 ///
 /// Errors: as for `crm_customer_query`. Thread safety: see `crm_customer_cursor_t`.
 ///

@@ -1,13 +1,13 @@
 //! The change feed (JSON pull call and a typed tailing cursor) and row counts.
 
 use std::collections::VecDeque;
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 use std::sync::Mutex;
 
 use crm_core::{Change, Entity, Op};
 
 use crate::convert::{clear_out, out_ptr, write_json_opt};
-use crate::error::{crm_status, ffi_call, FfiError, FfiResult};
+use crate::error::{crm_status, ffi_call, guard, FfiError, FfiResult};
 use crate::handle::{crm_arg, crm_t, ptr_of, token_of, Registry, CRMS};
 
 /// Kinds of record in the change feed.
@@ -89,6 +89,50 @@ impl From<&Change> for crm_change {
             ref_id: c.ref_id.unwrap_or(0),
         }
     }
+}
+
+/// Each entity kind's name as the JSON feed spells it (crm-core's `Entity::as_str`; a unit
+/// test holds the two together).
+const ENTITY_NAMES: [(crm_entity, &CStr); 7] = [
+    (crm_entity::CRM_ENTITY_CUSTOMER, c"customer"),
+    (crm_entity::CRM_ENTITY_INTERACTION, c"interaction"),
+    (crm_entity::CRM_ENTITY_ORDER, c"order"),
+    (crm_entity::CRM_ENTITY_SEGMENT, c"segment"),
+    (crm_entity::CRM_ENTITY_SCORING_PLAN, c"scoring_plan"),
+    (crm_entity::CRM_ENTITY_LOYALTY_PROGRAM, c"loyalty_program"),
+    (crm_entity::CRM_ENTITY_LOYALTY_ENTRY, c"loyalty_entry"),
+];
+
+/// Each operation's name as the JSON feed spells it (crm-core's `Op::as_str`).
+const OP_NAMES: [(crm_op, &CStr); 5] = [
+    (crm_op::CRM_OP_INSERT, c"insert"),
+    (crm_op::CRM_OP_UPDATE, c"update"),
+    (crm_op::CRM_OP_DELETE, c"delete"),
+    (crm_op::CRM_OP_ENTER, c"enter"),
+    (crm_op::CRM_OP_LEAVE, c"leave"),
+];
+
+/// The name of a change-feed record kind as a static string, spelt as in the JSON feed
+/// (`"customer"`, `"loyalty_entry"`, ...), or `"unknown"` for a value that is not a
+/// `crm_entity`; never NULL. Takes an `int` so that any value is safe to pass, and so a host
+/// needs no table of its own that goes stale when kinds are added. Never free the result.
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn crm_entity_name(entity: i32) -> *const c_char {
+    guard(c"unknown".as_ptr(), || {
+        ENTITY_NAMES.iter().find(|(e, _)| *e as i32 == entity).map_or(c"unknown", |(_, n)| n).as_ptr()
+    })
+}
+
+/// The name of a change-feed operation as a static string, spelt as in the JSON feed
+/// (`"insert"`, `"update"`, `"delete"`, `"enter"`, `"leave"`), or `"unknown"` for a value
+/// that is not a `crm_op`; never NULL. Takes an `int` so that any value is safe to pass.
+/// Never free the result. Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn crm_op_name(op: i32) -> *const c_char {
+    guard(c"unknown".as_ptr(), || {
+        OP_NAMES.iter().find(|(o, _)| *o as i32 == op).map_or(c"unknown", |(_, n)| n).as_ptr()
+    })
 }
 
 /// Row counts of the main tables.
@@ -272,4 +316,38 @@ pub unsafe extern "C" fn crm_change_cursor_free(cursor: *mut crm_change_cursor_t
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(p: *const c_char) -> &'static str {
+        unsafe { CStr::from_ptr(p) }.to_str().unwrap()
+    }
+
+    #[test]
+    fn names_are_the_feeds() {
+        let entities = [
+            Entity::Customer,
+            Entity::Interaction,
+            Entity::Order,
+            Entity::Segment,
+            Entity::ScoringPlan,
+            Entity::LoyaltyProgram,
+            Entity::LoyaltyEntry,
+        ];
+        let ops = [Op::Insert, Op::Update, Op::Delete, Op::Enter, Op::Leave];
+        assert_eq!((entities.len(), ops.len()), (ENTITY_NAMES.len(), OP_NAMES.len()));
+        for (i, entity) in entities.into_iter().enumerate() {
+            let op = ops[i % ops.len()];
+            let c = crm_change::from(&Change { seq: 1, entity, id: 1, op, at: chrono::Utc::now(), ref_id: None });
+            assert_eq!(name(crm_entity_name(c.entity as i32)), entity.as_str());
+            assert_eq!(name(crm_op_name(c.op as i32)), op.as_str());
+        }
+        for bad in [-1, 7, 99, i32::MIN] {
+            assert_eq!(name(crm_entity_name(bad)), "unknown");
+        }
+        assert_eq!(name(crm_op_name(5)), "unknown");
+    }
 }

@@ -123,6 +123,8 @@ pub unsafe extern "C" fn crm_open(path: *const c_char, out: *mut *mut crm_t) -> 
 ///   bytes; borrowed for the call.
 /// - `out`: receives the handle (NULL on failure). Close it with `crm_close`.
 ///
+/// JSON Schema of `config_json`: `include/schema/config.json`.
+///
 /// Errors: those of `crm_open`, plus `CRM_ERR_INVALID_JSON` for a config that does not parse
 /// and `CRM_ERR_VALIDATION` for a config whose values are out of range.
 ///

@@ -28,9 +28,9 @@ pub(crate) fn record_kind(kind: &str) -> Result<RecordKind, FfiError> {
 /// call other crm functions.
 pub type crm_progress_fn = Option<unsafe extern "C" fn(done: u64, total: i64, user: *mut c_void) -> bool>;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct Options {
+pub(crate) struct Options {
     batch_size: Option<usize>,
     max_errors: Option<usize>,
     ignore_unknown_columns: bool,
@@ -60,6 +60,8 @@ struct Options {
 /// an external id wins: a later row with the same id is refused with the reason
 /// `duplicate external_id "C-1": row 2 was applied`, so importing the file again changes
 /// nothing.
+///
+/// JSON Schema of `options_json`: `include/schema/ingest_options.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON`

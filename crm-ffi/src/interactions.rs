@@ -18,6 +18,8 @@ use crate::handle::{crm_arg, crm_t};
 /// - `out_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored
 ///   interaction (NULL on failure); free it with `crm_string_free`.
 ///
+/// JSON Schema of `interaction_json`: `include/schema/interaction.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (with the field),
 /// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.

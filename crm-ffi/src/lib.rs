@@ -4,6 +4,15 @@
 //! structs out, `crm_core::Error` to a `crm_status` code with a per-thread message. Every
 //! exported function runs inside `error::ffi_call` (one `catch_unwind` boundary). Handles
 //! are tokens into registries of live objects ([`handle`]), so closed handles are errors.
+//!
+//! Every JSON input has a JSON Schema in `include/schema/`, generated from the serde types
+//! that parse it ([`schema`]) and named in the function's doc comment; the header lists the
+//! enum names and CSV columns the API accepts. After changing an input type or the API:
+//!
+//! ```text
+//! UPDATE_SCHEMAS=1 cargo test -p crm-ffi --test schemas
+//! UPDATE_HEADER=1 cargo test -p crm-ffi --test header
+//! ```
 
 #![allow(non_camel_case_types)]
 // Every `unsafe extern "C"` function documents its pointer contract for C callers.
@@ -22,6 +31,7 @@ pub mod memory;
 pub mod orders;
 pub mod rfm;
 pub mod rules;
+pub mod schema;
 pub mod segments;
 pub mod synth;
 

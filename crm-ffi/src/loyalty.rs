@@ -20,6 +20,8 @@ use crate::handle::{crm_arg, crm_t};
 /// - `program`: UTF-8, NUL-terminated, borrowed for the call: JSON, or TOML when
 ///   `is_toml` is true (crm-core's `loyalty::Program`).
 ///
+/// JSON Schema of `program`: `include/schema/loyalty_program.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (field `program` for a malformed document,
 /// otherwise the offending field: `rates.USD.points`, `rules[1].caps.per_day`,
@@ -377,6 +379,36 @@ pub unsafe extern "C" fn crm_points_expire_dry_run(
     })
 }
 
+/// What the program owes now, across every account, as JSON (crm-core's
+/// `loyalty::Liability`): `{"as_of":"2026-03-01T12:00:00Z","accounts":2,"holders":2,
+/// "outstanding":190,"debt":0,"expiring":140,"expiring_by":"2026-03-08T12:00:00Z"}`:
+/// accounts, those holding points, the sum of positive balances (`outstanding`), of negative
+/// ones as a positive number (`debt`), and the points in lots expiring by `expiring_by` (now
+/// plus `expiring_within_days`), lots already due but not yet expired included.
+///
+/// - `expiring_within_days`: the look-ahead, 0 to the validation settings' `max_forecast_days`
+///   (3650 by default).
+/// - `out_json`: required; receives the liability (NULL on failure). Free it with
+///   `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_VALIDATION` (field
+/// `expiring_within_days` over `max_forecast_days`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_loyalty_liability(
+    crm: *const crm_t,
+    expiring_within_days: u32,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        write_json_opt(out, &crm_arg(crm)?.loyalty_liability(expiring_within_days)?)
+    })
+}
+
 /// A customer's statement as JSON: `{"balance": {...}, "entries": [...], "lots": [...],
 /// "tiers": [...]}` (crm-core's `loyalty::Statement`).
 ///
@@ -499,6 +531,9 @@ pub unsafe extern "C" fn crm_loyalty_tier_history(
 ///   [{"rule", "points", "orders"}, ...], "tiers": [{"tier", "accounts"}, ...] | null}`
 ///   (crm-core's `loyalty::Simulation`; every month from the first order to `until`), NULL
 ///   on failure. Free it with `crm_string_free`.
+///
+/// JSON Schema of `program_json`: `include/schema/loyalty_program.json`.
+/// JSON Schema of `options_json`: `include/schema/loyalty_simulation_options.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
 /// `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`options_json`

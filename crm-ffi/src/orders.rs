@@ -155,6 +155,8 @@ pub unsafe extern "C" fn crm_order_record(
 /// - `out_order_id`, `out_outcome`: may be NULL. `out_json`: may be NULL; receives the stored
 ///   order (NULL on failure); free it with `crm_string_free`.
 ///
+/// JSON Schema of `order_json`: `include/schema/order.json`.
+///
 /// Errors: as for `crm_order_record`, plus `CRM_ERR_INVALID_JSON`. Thread safety: see `crm_t`.
 ///
 /// # Safety
@@ -271,6 +273,8 @@ pub unsafe extern "C" fn crm_order_delete(crm: *const crm_t, id: i64) -> crm_sta
 /// - `out_json`: may be NULL; receives the order as stored (NULL on failure); free it with
 ///   `crm_string_free`.
 ///
+/// JSON Schema of `patch_json`: `include/schema/order_patch.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND` (no such order),
 /// `CRM_ERR_VALIDATION` (with the field), `CRM_ERR_STORAGE`. Nothing is written on failure.
@@ -297,6 +301,8 @@ pub unsafe extern "C" fn crm_order_update(
 }
 
 /// `crm_order_update` of the order with this external id (UTF-8, NUL-terminated; borrowed).
+///
+/// JSON Schema of `patch_json`: `include/schema/order_patch.json`.
 ///
 /// Errors: as for `crm_order_update`.
 ///
@@ -363,6 +369,8 @@ pub unsafe extern "C" fn crm_order_set_status(
 ///   borrowed for the call.
 /// - `out_outcome`: may be NULL. `out_json`: may be NULL; receives the order as stored (NULL
 ///   on failure); free it with `crm_string_free`.
+///
+/// JSON Schema of `refund_json`: `include/schema/refund.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_NOT_FOUND`, `CRM_ERR_CONFLICT`,

@@ -102,6 +102,8 @@ fn as_of_arg(us: i64) -> FfiResult<Option<chrono::DateTime<chrono::Utc>>> {
 ///   customer id. For a large population this string is large (about 120 bytes a member).
 ///   Free it with `crm_string_free`.
 ///
+/// JSON Schema of `config_json`: `include/schema/rfm_config.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (not JSON, a missing `currency`, an unknown
 /// key or a value of the wrong type; field `config_json`), `CRM_ERR_VALIDATION` (field
@@ -133,6 +135,8 @@ pub unsafe extern "C" fn crm_rfm_compute(
 /// - `config_json`: required; as for `crm_rfm_compute`.
 /// - `out_model_json`: may be NULL; receives the stored model, the `"model"` object of
 ///   `crm_rfm_compute` (NULL on failure). Free it with `crm_string_free`.
+///
+/// JSON Schema of `config_json`: `include/schema/rfm_config.json`.
 ///
 /// Errors: as for `crm_rfm_compute`. Nothing is written on failure. Thread safety: see `crm_t`.
 ///

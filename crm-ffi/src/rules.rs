@@ -63,6 +63,8 @@ pub unsafe extern "C" fn crm_rule_parse(rule: *const c_char, out_json: *mut *mut
 /// - `rule_json`: UTF-8 JSON of a tree, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
 /// - `out_text`: required; receives the text (NULL on failure). Free it with `crm_string_free`.
 ///
+/// JSON Schema of `rule_json`: `include/schema/rule.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
 /// `CRM_ERR_INVALID_JSON` (not a tree; field `rule_json`).
 /// Thread safety: needs no handle; safe from any thread.

@@ -27,6 +27,8 @@ use crate::rules::page_out;
 /// - `out_json`: may be NULL; receives the stored segment (its `rule` as a tree; NULL on
 ///   failure). Free it with `crm_string_free`.
 ///
+/// JSON Schema of `segment_json`: `include/schema/segment.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for rule text inside the JSON that does not
 /// parse: the message gives its line and column), `CRM_ERR_VALIDATION` (`name`,
@@ -59,6 +61,8 @@ pub unsafe extern "C" fn crm_segment_create(
 /// - `patch_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
 /// - `out_json`: may be NULL; receives the segment as stored (NULL on failure). Free it with
 ///   `crm_string_free`.
+///
+/// JSON Schema of `patch_json`: `include/schema/segment_patch.json`.
 ///
 /// Errors: as for `crm_segment_create` (with `patch_json`); `CRM_ERR_NOT_FOUND` for an unknown
 /// segment; `CRM_ERR_VALIDATION` (`rule`) for a rule on a static segment or a cycle;
@@ -320,6 +324,8 @@ pub unsafe extern "C" fn crm_segment_snapshot(
 ///
 /// - `plan_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
 ///
+/// JSON Schema of `plan_json`: `include/schema/scoring_plan.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for rule text that does not parse),
 /// `CRM_ERR_VALIDATION` (`name`, `rules`, `rules[2].points`, a field a rule misuses, `rule`
@@ -441,6 +447,8 @@ pub unsafe extern "C" fn crm_score_all(
 ///
 /// - `rules_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
 ///
+/// JSON Schema of `rules_json`: `include/schema/lifecycle_rules.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown stage or rule text that
 /// does not parse), `CRM_ERR_VALIDATION` (`rules`, `rules[3].when.<field>` for a field a rule
@@ -546,6 +554,8 @@ pub unsafe extern "C" fn crm_lifecycle_history(
 /// (`"when"` per tier, text or tree).
 ///
 /// - `config_json`: UTF-8 JSON, at most `CRM_MAX_JSON_LEN` bytes; borrowed.
+///
+/// JSON Schema of `config_json`: `include/schema/tier_config.json`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
 /// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (also for an unknown currency or rule text that

@@ -20,6 +20,8 @@ use crate::ingest::record_kind;
 ///   "interactions_per_customer":3.0,"end":"2026-11-01T00:00:00Z","years":3}`.
 /// - `out_rows`: may be NULL; receives the number of records written.
 ///
+/// JSON Schema of `config_json`: `include/schema/synth_config.json`.
+///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
 /// `CRM_ERR_INVALID_ARGUMENT` (`kind`), `CRM_ERR_INVALID_JSON` (`config_json`),
 /// `CRM_ERR_VALIDATION` (field `path` for an unknown extension), `CRM_ERR_IO`.

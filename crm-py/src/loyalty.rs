@@ -126,6 +126,12 @@ impl PyCrm {
         self.run(py, move |crm| Ok(json::dump(&crm.points_balance(CustomerId(customer_id))?)))
     }
 
+    /// What the program owes now, across every account, with the points expiring within
+    /// `expiring_within_days`, as JSON.
+    fn loyalty_liability(&self, py: Python<'_>, expiring_within_days: u32) -> Result<String> {
+        self.run(py, move |crm| Ok(json::dump(&crm.loyalty_liability(expiring_within_days)?)))
+    }
+
     /// A customer's statement as JSON.
     fn points_statement(&self, py: Python<'_>, customer_id: i64) -> Result<String> {
         self.run(py, move |crm| Ok(json::dump(&crm.points_statement(CustomerId(customer_id))?)))

@@ -315,3 +315,32 @@ def test_loyalty_times_are_bounded_and_forecasts_write_nothing(db: crm.Crm, ada:
     assert db.expire_points(far, dry_run=True) == (1, 100)
     assert db.expire_points() == (0, 0)
     assert (db.points_statement(ada.id), db.changes_since(0, 10_000)) == before
+
+
+def _yesterday() -> str:
+    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).isoformat()
+
+
+def test_liability_adds_up_every_account(db: crm.Crm, ada: crm.Customer) -> None:
+    db.set_loyalty_program(PROGRAM)
+    empty = db.loyalty_liability()
+    assert (empty.accounts, empty.outstanding, empty.expiring) == (0, 0, 0)
+    db.record_order(order(total=4200, occurred_at=_yesterday()))  # 84 points, expiring in 364 days
+    grace = db.upsert_customer({"external_id": "C-2", "name": "Grace"}).record
+    db.earn_points(grace.id, 30, "E-1")
+    db.redeem_points(grace.id, 10, "R-1")
+    owed = db.loyalty_liability(30)
+    assert (owed.accounts, owed.holders, owed.outstanding, owed.debt, owed.expiring) == (2, 2, 104, 0, 0)
+    assert owed.expiring_by - owed.as_of == dt.timedelta(days=30)
+    assert db.loyalty_liability(366).expiring == 104
+    assert owed.outstanding == db.points_balance(ada.id).balance + db.points_balance(grace.id).balance
+
+
+@pytest.mark.parametrize("days", [-1, 3651])
+def test_liability_look_ahead_is_bounded(db: crm.Crm, ada: crm.Customer, days: int) -> None:
+    db.set_loyalty_program(PROGRAM)
+    db.record_order(order(total=4200, occurred_at=_yesterday()))
+    with pytest.raises(crm.ValidationError) as e:
+        db.loyalty_liability(days)
+    assert e.value.field == "expiring_within_days"
+    assert db.loyalty_liability(0).outstanding == 84, "nothing changed"

@@ -3,16 +3,18 @@
  *
  *   erp_sync DB_PATH DATA_DIR
  *
+ * 0. The loyalty program (JSON: one point per whole unit spent) is set, so that every order
+ *    recorded below earns points in the transaction that writes it and a refund earns none.
  * 1. Customers from the ERP's CSV export in crm's own column layout go in through the bulk
  *    import (crm_ingest_file), with a progress callback; refused rows are listed.
  * 2. Accounts from another ERP table, and orders, are read with a tiny CSV parser here and go
  *    in through the typed hot paths (crm_customer_upsert_basic, crm_order_record).
  * 3. A follow-up call is recorded per new order as an interaction (JSON).
- * 4. The change feed is pulled from the last synced position, as an ERP would to update its
- *    own copy, and a summary is printed.
- *
- * Loyalty points and segments are not in crm-core yet, so this sync neither earns points nor
- * runs a segment; they join here when the core has them.
+ * 4. A saved segment of the newsletter subscribers is created (once) and snapshotted: who
+ *    entered or left it since the last sync goes to the change feed.
+ * 5. The change feed is pulled from the last synced position, as an ERP would to update its
+ *    own copy (each kind of record named by crm_entity_name), and a summary is printed:
+ *    counts, a customer's statistics and points, the segment's size, the top spenders.
  *
  * Every run is idempotent: records carry the ERP's keys, so a second run reports "unchanged".
  * Every string the library returns is freed with crm_string_free.
@@ -156,12 +158,30 @@ static int record_orders(crm_t *db, const char *dir, int *recorded, int *refused
     return 0;
 }
 
-static const char *entity_name(crm_entity e) {
-    return e == CRM_ENTITY_CUSTOMER ? "customer" : e == CRM_ENTITY_ORDER ? "order" : "interaction";
+/* One point per whole unit of the order's currency (100 minor units), in every currency the
+ * ERP sells in. */
+static const char *LOYALTY_PROGRAM =
+    "{\"name\":\"ERP points\","
+    "\"rates\":{\"GBP\":{\"points\":1,\"per_minor\":100},\"USD\":{\"points\":1,\"per_minor\":100},"
+    "\"SGD\":{\"points\":1,\"per_minor\":100},\"EUR\":{\"points\":1,\"per_minor\":100}},"
+    "\"rules\":[{\"name\":\"base\",\"kind\":\"base\"}]}";
+
+static int set_loyalty_program(crm_t *db) {
+    /* Setting the same program again changes nothing that was earned. */
+    if (crm_loyalty_program_set(db, LOYALTY_PROGRAM, false) != CRM_OK) return report("crm_loyalty_program_set");
+    return 0;
 }
 
-static const char *op_name(crm_op op) {
-    return op == CRM_OP_INSERT ? "insert" : op == CRM_OP_UPDATE ? "update" : "delete";
+/* The newsletter subscribers as a saved segment (a rule over tags), created on the first run,
+ * and snapshotted on every run: entering and leaving members go to the change feed. */
+static int snapshot_newsletter(crm_t *db) {
+    crm_status st = crm_segment_create(db, "{\"name\":\"newsletter\",\"rule\":\"\\\"newsletter\\\" in tags\"}", NULL);
+    if (st != CRM_OK && st != CRM_ERR_CONFLICT) return report("crm_segment_create"); /* CONFLICT: made by run 1 */
+    char *snap = NULL;
+    if (crm_segment_snapshot(db, "newsletter", &snap) != CRM_OK) return report("crm_segment_snapshot");
+    printf("segment snapshot: %s\n", snap); /* {"entered":[...],"left":[...],...} */
+    crm_string_free(snap);
+    return 0;
 }
 
 /* Pulls the feed after `after_seq`; returns the new position (or -1 on failure). */
@@ -170,12 +190,17 @@ static int64_t pull_changes(crm_t *db, int64_t after_seq) {
     crm_change ch;
     bool has = false;
     int shown = 0, total = 0;
+    int by_kind[CRM_ENTITY_LOYALTY_ENTRY + 1] = {0};
     int64_t seq = after_seq;
     if (crm_change_cursor_open(db, after_seq, 100, &feed) != CRM_OK) return report("crm_change_cursor_open"), -1;
     while (crm_change_cursor_next(feed, &ch, &has) == CRM_OK && has) {
-        if (shown++ < 5) printf("  #%" PRId64 " %s %" PRId64 " %s\n", ch.seq, entity_name(ch.entity), ch.id, op_name(ch.op));
+        if (shown++ < 5)
+            printf("  #%" PRId64 " %s %" PRId64 " %s\n", ch.seq, crm_entity_name(ch.entity), ch.id, crm_op_name(ch.op));
+        if ((int)ch.entity >= 0 && (int)ch.entity <= CRM_ENTITY_LOYALTY_ENTRY) by_kind[ch.entity]++;
         total++;
     }
+    for (int k = 0; k <= CRM_ENTITY_LOYALTY_ENTRY; k++)
+        if (by_kind[k]) printf("  %-16s %d change(s)\n", crm_entity_name(k), by_kind[k]);
     if (crm_change_cursor_seq(feed, &seq) != CRM_OK) report("crm_change_cursor_seq");
     crm_change_cursor_free(feed);
     printf("  %d change(s) after #%" PRId64 "; next sync starts after #%" PRId64 "\n", total, after_seq, seq);
@@ -196,12 +221,13 @@ int main(int argc, char **argv) {
     crm_t *db = NULL;
     if (crm_open(argv[1], &db) != CRM_OK) return report("crm_open");
 
-    int failed = 0, recorded = 0, refused = 0;
+    int failed = set_loyalty_program(db), recorded = 0, refused = 0;
     for (int run = 1; run <= 2 && !failed; run++) {
         printf("== sync run %d ==\n", run);
         failed |= import_customers(db, argv[2]);
         failed |= upsert_accounts(db, argv[2]);
         failed |= record_orders(db, argv[2], &recorded, &refused);
+        failed |= snapshot_newsletter(db);
     }
 
     printf("== change feed ==\n");
@@ -229,13 +255,29 @@ int main(int argc, char **argv) {
             if (p) id = strtoll(p + 5, NULL, 10);
             crm_string_free(found);
         }
-        if (id > 0 && crm_customer_stats_get(db, id, &s) == CRM_OK)
-            printf("Ada: %" PRId64 " completed orders, %" PRId64 " interactions\n", s.order_count,
-                   s.interaction_count);
+        int64_t points = 0, available = 0;
+        if (id > 0 && crm_customer_stats_get(db, id, &s) == CRM_OK &&
+            crm_points_balance(db, id, &points, &available) == CRM_OK) {
+            /* 42.00 + 15.00 GBP: 57 points, earned once although both runs sent the orders. */
+            printf("Ada: %" PRId64 " completed orders, %" PRId64 " interactions, %" PRId64 " points\n",
+                   s.order_count, s.interaction_count, points);
+            if (points != 57) {
+                fprintf(stderr, "erp_sync: expected Ada to hold 57 points\n");
+                failed = 1;
+            }
+        } else {
+            failed = report("Ada's statistics and points");
+        }
         crm_string_free(ada);
     } else {
         failed = report("crm_customer_get_by_external_id");
     }
+
+    int64_t subscribers = 0;
+    if (crm_segment_count(db, "newsletter", &subscribers) == CRM_OK)
+        printf("newsletter segment: %" PRId64 " member(s)\n", subscribers);
+    else
+        failed = report("crm_segment_count");
 
     char *top = NULL;
     if (crm_customer_top_by_spend(db, "SGD", 3, &top) == CRM_OK) {

@@ -86,6 +86,8 @@ int main(int argc, char **argv) {
     CHECK_ERR(crm_customer_create(db, "{\"name\":\"A\",\"colour\":1}", NULL, NULL), CRM_ERR_INVALID_JSON, "colour",
               "customer_json");
     CHECK_ERR(crm_customer_query(db, "{\"limit\":\"ten\"}", &json), CRM_ERR_INVALID_JSON, "query_json", "query_json");
+    /* A failed open clears its out-parameter: close the open handle first, or it would leak. */
+    CHECK_OK(crm_close(db));
     CHECK_ERR(crm_open_with(":memory:", "{\"nope\":1}", &db), CRM_ERR_INVALID_JSON, "nope", "config_json");
     CHECK(db == NULL); /* out is cleared on failure */
     CHECK_OK(crm_open_in_memory(&db));

@@ -86,6 +86,20 @@ int main(void) {
     CHECK(json != NULL && strstr(json, "\"kind\":\"redeem\"") != NULL && strstr(json, "\"lots\"") != NULL);
     crm_string_free(json);
 
+    /* The liability: 102 points owed, all in lots that expire within 30 days, none within 7. */
+    CHECK_OK(crm_loyalty_liability(db, 7, &json));
+    CHECK(json != NULL && strstr(json, "\"accounts\":1,\"holders\":1,\"outstanding\":102,\"debt\":0,\"expiring\":0,") != NULL);
+    crm_string_free(json);
+    CHECK_OK(crm_loyalty_liability(db, 30, &json));
+    CHECK(json != NULL && strstr(json, "\"outstanding\":102,\"debt\":0,\"expiring\":102,") != NULL);
+    crm_string_free(json);
+    json = (char *)"untouched";
+    CHECK_ERR(crm_loyalty_liability(db, 3651, &json), CRM_ERR_VALIDATION, "3651", "expiring_within_days");
+    CHECK(json == NULL);
+    CHECK_ERR(crm_loyalty_liability(db, 7, NULL), CRM_ERR_NULL_ARGUMENT, "NULL", "out_json");
+    CHECK_ERR(crm_loyalty_liability(NULL, 7, &json), CRM_ERR_NULL_ARGUMENT, "NULL", "crm");
+    CHECK(balance_of(db, ada) == 102);
+
     /* Errors: each typed, nothing written. */
     int64_t before = balance_of(db, ada);
     CHECK_ERR(crm_points_redeem(db, ada, 103, "R-2", &bal), CRM_ERR_INSUFFICIENT_POINTS, "103 requested", NULL);

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 /// assert!(Rfm::new(0, 5.0, 38.0).validate().is_err()); // no repeat purchase, yet a recency
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Rfm {
     /// Repeat purchases.
     pub frequency: u32,
@@ -67,6 +68,7 @@ pub fn histories(s: &Summary) -> Vec<Rfm> {
 
 /// BG/NBD parameters (also used for their standard errors).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BgNbdParams {
     /// Shape of the purchase-rate Gamma.
     pub r: f64,

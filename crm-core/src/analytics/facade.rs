@@ -38,6 +38,7 @@ pub struct PurchaseModels {
 
 /// Settings of [`Crm::customer_values`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ValueOptions {
     /// What to summarise.
@@ -113,6 +114,7 @@ pub struct CustomerValues {
 
 /// Settings of [`Crm::churn_risk`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChurnOptions {
     /// What to summarise (the observation end is "now" for the risk).

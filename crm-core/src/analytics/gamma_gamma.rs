@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 
 /// Gamma-Gamma parameters (also used for their standard errors).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GammaGammaParams {
     /// Shape of the per-purchase value Gamma.
     pub p: f64,
@@ -42,6 +43,7 @@ pub struct FittedGammaGamma {
 
 /// One repeat buyer for the Gamma-Gamma model: repeat purchases and their mean value (minor units).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Spend {
     /// Repeat purchases.
     pub frequency: u32,

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 /// assert_eq!(o.max_iterations, 500);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct FitOptions {
     /// L2 penalty on the parameters, added to the mean negative log-likelihood as

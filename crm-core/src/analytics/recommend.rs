@@ -18,6 +18,7 @@ use crate::money::Currency;
 
 /// Settings of a co-purchase model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct CoPurchaseOptions {
     /// SKUs per customer taken into the pair counting (the most recently bought), 2 ..= 1000.

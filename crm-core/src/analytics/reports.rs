@@ -16,6 +16,7 @@ use crate::money::Currency;
 
 /// The period of a report's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReportPeriod {
     /// Calendar months, UTC.
@@ -36,6 +37,7 @@ impl ReportPeriod {
 
 /// What to report on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportOptions {
     /// The one currency reported: orders in other currencies are left out.

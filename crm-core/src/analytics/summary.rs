@@ -12,6 +12,7 @@ use crate::money::Currency;
 /// The unit of time of a summary: purchases are counted once per period, and recency and T
 /// are whole numbers of periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// A UTC calendar day.
@@ -66,6 +67,7 @@ impl Period {
 /// assert!(o.calibration_end.is_none());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SummaryOptions {
     /// The one currency summarised: orders in other currencies are left out entirely (a

@@ -11,6 +11,7 @@ use crate::money::Money;
 
 /// Store-assigned customer id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct CustomerId(pub i64);
 
@@ -22,6 +23,7 @@ impl fmt::Display for CustomerId {
 
 /// A person or a company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerKind {
     /// An individual.
@@ -33,6 +35,7 @@ pub enum CustomerKind {
 
 /// Where a customer is in their relationship with the business.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LifecycleStage {
     /// Known, has not bought yet.
@@ -54,6 +57,7 @@ pub enum LifecycleStage {
 
 /// Postal address. `country` is an ISO 3166-1 alpha-2 code.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Address {
     /// ISO 3166-1 alpha-2 country code, upper case (`"SG"`).
@@ -70,6 +74,7 @@ pub struct Address {
 
 /// A customer's answer for one consent purpose (`"email_marketing"`, `"profiling"`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Consent {
     /// Whether the customer agreed.
@@ -138,6 +143,7 @@ pub struct Customer {
 /// assert_eq!(c.name, "Ada Lovelace");
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct NewCustomer {
     /// The host system's key (see [`normalize_external_id`](crate::validate::normalize_external_id)).
@@ -197,6 +203,7 @@ pub struct NewCustomer {
 /// assert_eq!(p.address.unwrap().unwrap().city, Some(None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct CustomerPatch {
     /// The external id: on an upsert the key (required); on an update a new key (or `null`
@@ -259,6 +266,7 @@ pub struct CustomerPatch {
 
 /// Changes to an address, part by part, as in [`CustomerPatch`]: `None` leaves a part
 /// alone, `Some(None)` (JSON `null`) clears it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AddressPatch {

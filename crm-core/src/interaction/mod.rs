@@ -21,6 +21,7 @@ impl fmt::Display for InteractionId {
 
 /// What kind of contact this was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InteractionKind {
     /// Phone call.
@@ -66,6 +67,7 @@ impl InteractionKind {
 
 /// Who started the interaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// The customer reached out.
@@ -76,6 +78,7 @@ pub enum Direction {
 
 /// A satisfaction score attached to an interaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Score {
     /// Customer satisfaction, 1 to 5.
@@ -115,6 +118,7 @@ pub struct Interaction {
 
 /// Input for recording an interaction. The customer is named by store id or by external id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewInteraction {
     /// The host's key; recording twice with the same key stores one interaction.

@@ -32,6 +32,7 @@
 mod api;
 mod earning;
 pub mod ledger;
+mod liability;
 mod orders;
 mod program;
 pub mod simulate;
@@ -40,6 +41,7 @@ pub mod tiers;
 pub use api::{Balance, ExpiryReport, Statement, TierReview};
 pub use earning::{Earning, RulePoints};
 pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
+pub use liability::Liability;
 pub(crate) use orders::{customer_deleted, order_changed, order_deleted, OrderLoyalty};
 pub use program::{
     Caps, DebtPolicy, EarnRule, Event, MultiplierBy, Program, Rate, Rounding, RuleKind, MAX_DAYS, MAX_MULTIPLIER,

@@ -19,6 +19,7 @@ pub const MAX_DAYS: u32 = 36_525;
 
 /// How fractional points are rounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Rounding {
     /// Toward zero (the default): 9.99 points are 9.
@@ -44,6 +45,7 @@ impl Rounding {
 
 /// Points for spend in one currency: `points` for every `per_minor` minor units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     /// Points earned per `per_minor` minor units (0 or more).
@@ -70,6 +72,7 @@ impl Rate {
 
 /// What a debit does when the points it would take back were already spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DebtPolicy {
     /// A reversal takes back all the points the order earned; if they were spent, the
@@ -84,6 +87,7 @@ pub enum DebtPolicy {
 
 /// Kinds of earning rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     /// Points for the order total at the currency's [`Rate`].
@@ -97,6 +101,7 @@ pub enum RuleKind {
 
 /// What a multiplier selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MultiplierBy {
     /// The whole order, when the customer holds this loyalty tier.
@@ -111,6 +116,7 @@ pub enum MultiplierBy {
 
 /// Events that fixed bonuses reward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     /// The customer joined (awarded by the host, [`Crm::award_event`](crate::Crm::award_event)).
@@ -127,6 +133,7 @@ pub enum Event {
 
 /// Caps on what one rule gives one customer. Each, when set, is more than 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Caps {
     /// Most points per order (or per event award).
@@ -142,6 +149,7 @@ pub struct Caps {
 
 /// One earning rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EarnRule {
     /// Unique name (shown in statements, keys of cap usage).
@@ -164,6 +172,7 @@ pub struct EarnRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<i64>,
     /// Only for customers meeting this rule-language condition (text or JSON tree).
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::segment::optional_rule_schema"))]
     #[serde(default, deserialize_with = "crate::segment::rule_or_text", skip_serializing_if = "Option::is_none")]
     pub when: Option<Expr>,
     /// Only for orders and events at or after this time.
@@ -234,6 +243,7 @@ impl EarnRule {
 /// assert!(Program::from_json(r#"{"name": "x", "rates": {"USD": {"points": -1, "per_minor": 100}}}"#).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Program {
     /// The program's name.

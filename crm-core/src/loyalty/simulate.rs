@@ -78,6 +78,7 @@ const CHUNK: usize = 1_000;
 ///
 /// In JSON: `"none"`, `{"rate": {"permille": 250}}` or `"actual"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Redemption {
     /// Nobody redeems (the default): outstanding is everything issued and not expired.
@@ -104,6 +105,7 @@ pub enum Redemption {
 /// assert!(serde_json::from_str::<SimulationOptions>(r#"{"since": "2025-01-01T00:00:00Z"}"#).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SimulationOptions {
     /// Orders at or after this time earn; earlier ones are history only. Default: all.

@@ -18,6 +18,7 @@ use crate::store::StoreTx;
 
 /// What tier thresholds measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "by", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TierBasis {
     /// Qualifying points earned in the window, net of reversals.
@@ -33,6 +34,7 @@ pub enum TierBasis {
 
 /// One tier: customers whose measure is at least `min` (and below `max`, when given).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TierLevel {
     /// Unique name.
@@ -46,6 +48,7 @@ pub struct TierLevel {
 
 /// The tiers of a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Tiers {
     /// What thresholds measure.

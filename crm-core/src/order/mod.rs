@@ -10,6 +10,7 @@ use crate::money::{Currency, Money};
 
 /// Store-assigned order id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct OrderId(pub i64);
 
@@ -21,6 +22,7 @@ impl fmt::Display for OrderId {
 
 /// Order status. Only `completed` orders count in customer statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Paid and fulfilled (or being fulfilled).
@@ -54,6 +56,7 @@ impl OrderStatus {
 
 /// One line of an order. The unit price is in the order's currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LineItem {
     /// Stock-keeping unit.
@@ -112,6 +115,7 @@ pub struct Order {
 /// assert_eq!(o.status, None); // completed when new; kept when the order is stored
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// The host's key.
@@ -148,6 +152,7 @@ pub struct NewOrder {
 /// assert_eq!(p.status, Some(crm_core::OrderStatus::Refunded));
 /// assert!(p.items.is_none());
 /// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OrderPatch {
@@ -178,6 +183,7 @@ pub struct OrderPatch {
 }
 
 /// One refunded line of a partial refund: `quantity` units of the order's line with `sku`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundLine {
@@ -200,6 +206,7 @@ pub struct RefundLine {
 ///     r#"{"key": "RF-1", "lines": [{"sku": "SHOE-1", "quantity": 1}]}"#).unwrap();
 /// assert_eq!(r.amount_minor, None);
 /// ```
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Refund {

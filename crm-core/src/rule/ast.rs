@@ -11,6 +11,7 @@ use crate::money::Currency;
 
 /// A condition over one customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Expr {
     /// `true` or `false`.
@@ -98,6 +99,7 @@ pub enum Expr {
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Cmp {
     /// `=`
     #[serde(rename = "=")]
@@ -148,6 +150,7 @@ impl Cmp {
 /// Something that has a value for a customer: a field, a literal, `now()`, time arithmetic
 /// or an aggregate over the customer's orders, line items or interactions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Value {
     /// A field by its dotted name: `country`, `total_spent`, `attributes.plan`, `rfm.r`,
@@ -192,6 +195,7 @@ pub enum Value {
 
 /// A constant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Literal {
     /// `"text"` (double quotes; `\"`, `\\`, `\n`, `\t`, `\u{..}` escapes).
@@ -217,6 +221,7 @@ pub enum Literal {
 
 /// `+` or `-` in time arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sign {
     /// Later.
@@ -227,6 +232,7 @@ pub enum Sign {
 
 /// A length of time: `30 days`, `2 weeks`, `6 months`, `1 year`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Span {
     /// How many units (`0..=100000`).
@@ -238,6 +244,7 @@ pub struct Span {
 /// A unit of time. Hours, days and weeks are fixed lengths; months and years are calendar
 /// units (the same day of the month, clamped to the month's end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// 3,600 seconds.
@@ -272,6 +279,7 @@ impl Unit {
 
 /// Aggregate functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AggFunc {
     /// Number of records (0 when none).
@@ -298,6 +306,7 @@ impl AggFunc {
 
 /// The records an aggregate runs over, all of one customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Completed orders (those the statistics count).

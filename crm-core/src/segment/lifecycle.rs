@@ -11,17 +11,20 @@ use crate::rule::{parse, Expr};
 
 /// One rule: customers meeting `when` are in `stage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StageRule {
     /// The stage given.
     pub stage: LifecycleStage,
     /// The condition (text or JSON tree in JSON).
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::segment::rule_schema"))]
     #[serde(deserialize_with = "super::required_rule")]
     pub when: Expr,
 }
 
 /// Ordered lifecycle rules, evaluated first match wins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleRules {
     /// The rules, in order (at most 100).

@@ -75,6 +75,7 @@ pub struct Segment {
 /// assert!(s.rule.is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewSegment {
     /// Unique name (1 to 128 characters).
@@ -83,6 +84,7 @@ pub struct NewSegment {
     #[serde(default)]
     pub description: Option<String>,
     /// The rule of a dynamic segment.
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::segment::optional_rule_schema"))]
     #[serde(default, deserialize_with = "rule_or_text")]
     pub rule: Option<Expr>,
     /// The first members of a static segment.
@@ -92,6 +94,7 @@ pub struct NewSegment {
 
 /// Changes to a saved segment; absent fields stay as they are.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SegmentPatch {
     /// A new name (references by name in other rules must then be updated by the caller).
@@ -101,6 +104,7 @@ pub struct SegmentPatch {
     #[serde(default, deserialize_with = "crate::customer::double_option", skip_serializing_if = "Option::is_none")]
     pub description: Option<Option<String>>,
     /// A new rule (dynamic segments only).
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::segment::optional_rule_schema"))]
     #[serde(default, deserialize_with = "rule_or_text")]
     pub rule: Option<Expr>,
 }
@@ -118,6 +122,24 @@ pub(crate) fn rule_or_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Resu
         Some(Either::Tree(e)) => Ok(Some(e)),
         Some(Either::Text(t)) => parse(&t).map(Some).map_err(serde::de::Error::custom),
     }
+}
+
+/// The JSON Schema of a rule as [`required_rule`] reads it: its text form or its JSON tree.
+#[cfg(feature = "schema")]
+pub(crate) fn rule_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let tree = g.subschema_for::<Expr>();
+    schemars::json_schema!({
+        "anyOf": [{"type": "string", "description": "The rule in its text form."}, tree]
+    })
+}
+
+/// The JSON Schema of a rule as [`rule_or_text`] reads it: text, tree or null (none).
+#[cfg(feature = "schema")]
+pub(crate) fn optional_rule_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let tree = g.subschema_for::<Expr>();
+    schemars::json_schema!({
+        "anyOf": [{"type": "string", "description": "The rule in its text form."}, tree, {"type": "null"}]
+    })
 }
 
 /// Reads a required rule given as text or as its JSON tree.

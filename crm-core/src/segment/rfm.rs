@@ -170,6 +170,7 @@ pub struct RfmInput {
 /// # Ok::<(), crm_core::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "Vec<Vec<String>>", into = "Vec<Vec<String>>")]
 pub struct RfmGrid {
     rows: [[String; 5]; 5],
@@ -293,6 +294,7 @@ impl From<RfmGrid> for Vec<Vec<String>> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(try_from = "RawRfmConfig")]
 pub struct RfmConfig {
     /// The currency: members are the customers with completed spend in it, and their
@@ -307,6 +309,7 @@ pub struct RfmConfig {
 
 /// The JSON form, checked field by field when it becomes an [`RfmConfig`].
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RawRfmConfig {
     currency: String,

@@ -9,9 +9,11 @@ use crate::rule::Expr;
 
 /// One condition of a plan and the points it gives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScoringRule {
     /// The condition (text or JSON tree in JSON).
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::segment::rule_schema"))]
     #[serde(deserialize_with = "super::required_rule")]
     pub when: Expr,
     /// Points given when it holds (may be negative; at most 1,000,000 in size).
@@ -28,6 +30,7 @@ pub struct ScoringRule {
 /// assert_eq!(plan.rules.len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScoringPlan {
     /// Unique name: `score.<name>` in rules (letters, digits and underscores).

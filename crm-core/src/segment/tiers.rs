@@ -9,17 +9,20 @@ use crate::rule::Expr;
 
 /// A tier given by a rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TierRule {
     /// The tier's name.
     pub name: String,
     /// The condition (text or JSON tree in JSON).
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::segment::rule_schema"))]
     #[serde(deserialize_with = "super::required_rule")]
     pub when: Expr,
 }
 
 /// A tier given by a spend threshold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TierThreshold {
     /// The tier's name.
@@ -30,6 +33,7 @@ pub struct TierThreshold {
 
 /// A tier given by rank of spend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TierShare {
     /// The tier's name.
@@ -42,6 +46,7 @@ pub struct TierShare {
 
 /// How tiers are decided.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "by", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TierBasis {
     /// Ordered rules, first match wins.
@@ -76,6 +81,7 @@ pub enum TierBasis {
 /// assert_eq!(t.default.as_deref(), Some("low"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TierConfig {
     /// How tiers are decided.

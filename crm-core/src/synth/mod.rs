@@ -82,6 +82,7 @@ const CATALOGUE: usize = 4;
 /// assert_eq!(cfg.end.to_rfc3339(), "2026-11-01T00:00:00+00:00");
 /// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct SynthConfig {
     /// Seed of every random choice (default 42).

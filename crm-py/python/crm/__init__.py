@@ -30,7 +30,7 @@ from .exceptions import (
     ValidationError,
 )
 from .ingest import IngestReport, RowError
-from .loyalty import LoyaltySimulation, PointsBalance, PointsEntry
+from .loyalty import LoyaltyLiability, LoyaltySimulation, PointsBalance, PointsEntry
 from .records import (
     Address,
     Change,
@@ -67,7 +67,7 @@ __all__ = [
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
     "CrmError", "ValidationError", "NotFoundError", "ConflictError", "ParseError", "SchemaTooNewError",
     "StorageError", "IoError", "InsufficientPointsError", "CancelledError",
-    "PointsEntry", "PointsBalance", "LoyaltySimulation",
+    "PointsEntry", "PointsBalance", "LoyaltyLiability", "LoyaltySimulation",
     "IngestReport", "RowError",
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",
     "Order", "OrderRefund", "RefundLine", "Page", "TimelineEntry", "Written",

@@ -10,7 +10,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 from . import _crm
 from . import frames as _frames
 from .ingest import IngestReport, ProgressArg, _Bar, progress_callback
-from .loyalty import LoyaltySimulation, PointsBalance, PointsEntry, simulation_options
+from .exceptions import ValidationError
+from .loyalty import LoyaltyLiability, LoyaltySimulation, PointsBalance, PointsEntry, simulation_options
 from .records import (
     Change,
     Counts,
@@ -861,6 +862,14 @@ class Crm:
     def points_balance(self, customer_id: int) -> PointsBalance:
         """A customer's points now."""
         return PointsBalance.from_dict(json.loads(self._native.points_balance(customer_id)))
+
+    def loyalty_liability(self, expiring_within_days: int = 90) -> LoyaltyLiability:
+        """What the program owes now across every account, and the points that expire within
+        ``expiring_within_days`` (0 to 3650; more raises :class:`crm.ValidationError`)."""
+        if expiring_within_days < 0:
+            reason = f"{expiring_within_days} is negative"
+            raise ValidationError(f"invalid expiring_within_days: {reason}", field="expiring_within_days", reason=reason)
+        return LoyaltyLiability.from_dict(json.loads(self._native.loyalty_liability(expiring_within_days)))
 
     def points_statement(self, customer_id: int) -> Dict[str, Any]:
         """A customer's statement: ``balance``, ``entries``, ``lots`` and ``tiers``, as dicts."""

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional
 from .exceptions import ValidationError
 from .frames import require_pandas
 
-__all__ = ["PointsEntry", "PointsBalance", "LoyaltySimulation"]
+__all__ = ["PointsEntry", "PointsBalance", "LoyaltyLiability", "LoyaltySimulation"]
 
 
 def _time(s: str) -> _dt.datetime:
@@ -68,6 +68,29 @@ class PointsBalance:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PointsBalance:
         return cls(d["customer_id"], d["balance"], d["available"], d["pending"], d.get("tier"))
+
+
+@dataclass(frozen=True)
+class LoyaltyLiability:
+    """What the program owes, across every account, as of ``as_of``: ``accounts``, the
+    ``holders`` of points, the sum of positive balances (``outstanding``), of negative ones
+    as a positive number (``debt``), and the points in lots that expire by ``expiring_by``
+    (``expiring``; lots already due but not yet expired included)."""
+
+    as_of: _dt.datetime
+    accounts: int
+    holders: int
+    outstanding: int
+    debt: int
+    expiring: int
+    expiring_by: _dt.datetime
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LoyaltyLiability:
+        return cls(
+            _time(d["as_of"]), d["accounts"], d["holders"], d["outstanding"], d["debt"], d["expiring"],
+            _time(d["expiring_by"]),
+        )
 
 
 def _rfc3339(t: _dt.datetime) -> str:

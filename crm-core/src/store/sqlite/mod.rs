@@ -35,6 +35,7 @@ pub use schema::SCHEMA_VERSION;
 
 /// How durable each commit is (SQLite's `synchronous` setting, in WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Synchronous {
     /// A commit survives an application crash; a power loss may undo the latest commits.
@@ -46,11 +47,13 @@ pub enum Synchronous {
 
 /// Connection settings of a [`SqliteStore`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct SqliteOptions {
     /// How long a writer waits for another writer (thread or process) before giving up.
     /// In JSON: `busy_timeout_ms`, whole milliseconds.
     #[serde(rename = "busy_timeout_ms", with = "millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     pub busy_timeout: Duration,
     /// Page cache size in KiB.
     pub cache_kib: i64,
