@@ -151,7 +151,7 @@ pub struct Product {
 /// let first = synth.orders().next().unwrap();
 /// assert_eq!(first.external_id, "O000000001");
 /// assert!(first.customer_external_id.as_deref().unwrap().starts_with('C'));
-/// assert_eq!(first.total_minor, first.items.iter().map(|i| i.quantity * i.unit_price_minor).sum::<i64>());
+/// assert_eq!(first.total_minor, first.items.iter().flatten().map(|i| i.quantity * i.unit_price_minor).sum::<i64>());
 ///
 /// // Same configuration, same data.
 /// assert_eq!(Synth::new(synth.config().clone()).orders().next(), Some(first));
