@@ -20,7 +20,10 @@ mod eval;
 mod parse;
 mod print;
 
-pub use ast::{AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH, MAX_SPAN};
+pub use ast::{
+    AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH, MAX_JSON_DEPTH, MAX_LIST_VALUES,
+    MAX_RULE_SIZE, MAX_SPAN,
+};
 pub use check::{check, Aggregate, Cond, Definitions, Field, Scalar, SegmentDef, Term};
 pub use eval::{matches, needs, Needs, Subject};
 pub use parse::parse;
