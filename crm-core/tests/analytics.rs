@@ -225,6 +225,41 @@ fn predictions_agree_with_lifetimes() {
     assert!(m.conditional_expected_purchases(5.0, &Rfm::new(1, 9.0, 5.0)).is_err());
 }
 
+/// Parameters with a + b < 1: the hypergeometric function's c (a + b - 1) is negative for
+/// customers without repeat purchases, and 0 when a + b = 1. Reference values from mpmath
+/// by the published formulas (`tests/fixtures/hyp2f1_reference.py`).
+#[test]
+fn predictions_with_a_plus_b_below_one() {
+    let p = BgNbdParams { r: 0.5, alpha: 10.0, a: 0.3, b: 0.5 };
+    let m = FittedBgNbd::from_params(p).unwrap();
+    let csv = include_str!("fixtures/bgnbd_a_plus_b_below_1.csv");
+    for line in csv.lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        let (t, h) = (v[0], Rfm::new(v[1] as u32, v[2], v[3]));
+        let close = |a: f64, b: f64| assert!((a - b).abs() <= 1e-11 * b.abs(), "{line}: {a} vs {b}");
+        close(m.expected_purchases(t).unwrap(), v[4]);
+        close(m.conditional_expected_purchases(t, &h).unwrap(), v[5]);
+    }
+    // a + b = 1 exactly: the limit, continuous with its neighbours.
+    let at = |b: f64| {
+        let m = FittedBgNbd::from_params(BgNbdParams { b, ..p }).unwrap();
+        (m.expected_purchases(52.0).unwrap(), m.conditional_expected_purchases(52.0, &Rfm::new(0, 0.0, 30.0)).unwrap())
+    };
+    let (lo, mid, hi) = (at(0.7 - 1e-7), at(0.7), at(0.7 + 1e-7));
+    assert!((mid.0 - lo.0).abs() < 1e-6 && (mid.0 - hi.0).abs() < 1e-6, "{lo:?} {mid:?} {hi:?}");
+    assert!((mid.1 - lo.1).abs() < 1e-6 && (mid.1 - hi.1).abs() < 1e-6, "{lo:?} {mid:?} {hi:?}");
+    // A fit on data simulated with these parameters, then a prediction for every customer.
+    let data = simulate_bgnbd(p, 4_000, 11);
+    let fit = BgNbd::fit(&data, None, &FitOptions::default()).unwrap();
+    assert!(fit.params.a + fit.params.b < 1.0, "{:?}", fit.params);
+    for h in &data {
+        let e = fit.conditional_expected_purchases(52.0, h).unwrap();
+        assert!(e.is_finite() && e >= 0.0, "{h:?}: {e}");
+        let alive = fit.probability_alive(h).unwrap();
+        assert!((0.0..=1.0).contains(&alive));
+    }
+}
+
 #[test]
 fn alive_path_follows_the_history() {
     let m = FittedBgNbd::from_params(BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 }).unwrap();
