@@ -55,7 +55,7 @@ impl Rfm {
 
 impl From<&CustomerSummary> for Rfm {
     fn from(s: &CustomerSummary) -> Rfm {
-        Rfm { frequency: s.frequency, recency: f64::from(s.recency), t: f64::from(s.t) }
+        Rfm { frequency: s.frequency, recency: s.recency, t: s.t }
     }
 }
 
@@ -237,6 +237,13 @@ impl FittedBgNbd {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn probability_alive_path(&self, purchases: &[u32], t: u32) -> Result<Vec<f64>> {
+        self.alive_path_in(purchases, t, 1)
+    }
+
+    /// [`FittedBgNbd::probability_alive_path`] for a model whose time unit is `unit` periods
+    /// (fitted on a summary with that `freq_multiplier`); still one point per period.
+    pub(crate) fn alive_path_in(&self, purchases: &[u32], t: u32, unit: u32) -> Result<Vec<f64>> {
+        let unit = f64::from(unit);
         let mut days: Vec<u32> = purchases.iter().copied().filter(|&p| p <= t).collect();
         days.sort_unstable();
         days.dedup();
@@ -251,7 +258,7 @@ impl FittedBgNbd {
                 last = days[next];
                 next += 1;
             }
-            out.push(self.probability_alive(&Rfm::new(x, f64::from(last), f64::from(k)))?);
+            out.push(self.probability_alive(&Rfm::new(x, f64::from(last) / unit, f64::from(k) / unit))?);
         }
         Ok(out)
     }
