@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-/// Parses a record, naming the offending field path when the shape is wrong.
+/// Parses a record, naming the offending field path when the shape is wrong (and the
+/// nesting limit, the core's, when it nests too deep).
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T> {
+    crm_core::rule::check_json_depth(text, "record")?;
     let de = &mut serde_json::Deserializer::from_str(text);
     Ok(serde_path_to_error::deserialize(de)?)
 }

@@ -259,6 +259,7 @@ pub struct Program {
 impl Program {
     /// Reads and validates a program in JSON.
     pub fn from_json(text: &str) -> Result<Program> {
+        crate::rule::check_json_depth(text, "program")?;
         let p: Program = serde_json::from_str(text).map_err(|e| Error::validation("program", e.to_string()))?;
         p.validate()?;
         Ok(p)

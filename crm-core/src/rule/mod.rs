@@ -17,6 +17,7 @@
 mod ast;
 mod check;
 mod eval;
+mod json;
 mod parse;
 mod print;
 
@@ -26,4 +27,5 @@ pub use ast::{
 };
 pub use check::{check, Aggregate, Cond, Definitions, Field, Scalar, SegmentDef, Term};
 pub use eval::{matches, needs, Needs, Subject};
+pub use json::{check_json_depth, json_too_deep};
 pub use parse::parse;
