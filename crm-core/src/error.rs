@@ -193,3 +193,40 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_show_sqlite_s_message_without_the_sql() {
+        let sql = format!("SELECT {} FROM customers", "x OR ".repeat(50_000));
+        let e = Error::Storage(rusqlite::Error::SqlInputError {
+            error: rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            msg: "Expression tree is too large (maximum depth 1000)".into(),
+            sql,
+            offset: 7,
+        });
+        assert_eq!(e.to_string(), "storage error: Expression tree is too large (maximum depth 1000)");
+    }
+
+    #[test]
+    fn every_part_of_a_message_is_clipped() {
+        let long = "é".repeat(100_000);
+        for e in [
+            Error::validation(&long, &long),
+            Error::Validation { field: long.clone(), reason: long.clone() },
+            Error::not_found(Entity::Segment, &long),
+            Error::Conflict(long.clone()),
+            Error::Parse { line: 1, column: 1, found: long.clone(), expected: long.clone() },
+        ] {
+            let msg = e.to_string();
+            assert!(msg.len() <= 700 && msg.contains('…'), "{}", msg.len());
+        }
+        if let Error::Validation { field, reason } = Error::validation(&long, &long) {
+            assert!(field.len() <= MAX_FIELD_BYTES && reason.len() <= MAX_PART_BYTES);
+        }
+        assert_eq!(quoted("ab\"c"), r#""ab\"c""#);
+        assert_eq!(quoted(&"x".repeat(100)), format!("{:?}…", "x".repeat(MAX_QUOTED_CHARS)));
+    }
+}
