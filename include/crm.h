@@ -68,7 +68,8 @@ typedef enum crm_status {
      */
     CRM_OK = 0,
     /**
-     * An input value broke a rule; nothing was written. `crm_last_error_field()` names the field.
+     * An input value broke a rule; nothing was written. `crm_last_error_field()` names the field
+     * (the argument, for a JSON argument nested deeper than 127 levels).
      */
     CRM_ERR_VALIDATION = 1,
     /**

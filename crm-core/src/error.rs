@@ -1,9 +1,10 @@
 //! The one error type of the crate. Each variant says what went wrong and carries
 //! the field or value involved; each maps to one stable C status code (see `crm-ffi`).
 //!
-//! Messages stay short whatever the input: a value quoted in a message is cut by [`quoted`],
-//! every text part of a message by [`clip`] (this is the one place), and a storage error
-//! shows SQLite's message without the SQL it was running.
+//! Messages stay short whatever the input (at most [`MAX_MESSAGE_BYTES`]): a value quoted in
+//! a message is cut by [`quoted`], every text part of a message by [`clip`] (this is the one
+//! place; the bindings' own messages go through [`short_message`]), and a storage error shows
+//! SQLite's message without the SQL it was running.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -17,6 +18,23 @@ const MAX_PART_BYTES: usize = 480;
 
 /// Longest value quoted inside a message, in characters.
 const MAX_QUOTED_CHARS: usize = 40;
+
+/// Longest error message, in bytes: every [`Error`]'s text stays within it, and so do the
+/// messages the bindings make themselves when they pass them through [`short_message`].
+pub const MAX_MESSAGE_BYTES: usize = 700;
+
+/// `text` cut to [`MAX_MESSAGE_BYTES`] at a character boundary (with `…` when cut): for the
+/// messages the C and Python bindings make themselves (a JSON argument's shape error quotes
+/// the offending value, which may be a megabyte long).
+///
+/// ```
+/// let long = "x".repeat(10_000);
+/// assert!(crm_core::short_message(&long).len() <= crm_core::MAX_MESSAGE_BYTES);
+/// assert_eq!(crm_core::short_message("short"), "short");
+/// ```
+pub fn short_message(text: &str) -> Cow<'_, str> {
+    clip(text, MAX_MESSAGE_BYTES)
+}
 
 /// `text` cut to at most `max` bytes at a character boundary, with `…` when cut.
 pub(crate) fn clip(text: &str, max: usize) -> Cow<'_, str> {
@@ -221,7 +239,7 @@ mod tests {
             Error::Parse { line: 1, column: 1, found: long.clone(), expected: long.clone() },
         ] {
             let msg = e.to_string();
-            assert!(msg.len() <= 700 && msg.contains('…'), "{}", msg.len());
+            assert!(msg.len() <= MAX_MESSAGE_BYTES && msg.contains('…'), "{}", msg.len());
         }
         if let Error::Validation { field, reason } = Error::validation(&long, &long) {
             assert!(field.len() <= MAX_FIELD_BYTES && reason.len() <= MAX_PART_BYTES);

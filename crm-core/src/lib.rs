@@ -55,7 +55,7 @@ pub use crm::{Counts, Crm, CrmConfig, Outcome, Written};
 pub use customer::{
     Address, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer,
 };
-pub use error::{Entity, Error, Result};
+pub use error::{short_message, Entity, Error, Result, MAX_MESSAGE_BYTES};
 pub use interaction::{Direction, Interaction, InteractionId, InteractionKind, NewInteraction, Score};
 pub use money::{Currency, Money, MAX_MINOR};
 pub use order::{LineItem, NewOrder, Order, OrderId, OrderStatus};

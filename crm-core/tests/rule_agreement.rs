@@ -509,8 +509,8 @@ proptest! {
 /// argument) and big `in` lists (past its parameter limit if bound one value each), of the
 /// same leaves as above.
 fn long_expr() -> impl Strategy<Value = Expr> {
-    let chain = (prop::collection::vec(customer_leaf(), 1..8), 1000usize..1300, any::<bool>(), any::<bool>())
-        .prop_map(|(leaves, n, and, negate)| {
+    let chain = (prop::collection::vec(customer_leaf(), 1..8), 1000usize..1300, any::<bool>(), any::<bool>()).prop_map(
+        |(leaves, n, and, negate)| {
             let args: Vec<Expr> = (0..n)
                 .map(|i| {
                     let e = leaves[i % leaves.len()].clone();
@@ -526,7 +526,8 @@ fn long_expr() -> impl Strategy<Value = Expr> {
             } else {
                 Expr::Or { args }
             }
-        });
+        },
+    );
     let list = (prop::collection::vec(country(), 0..3), 33_000usize..40_000, any::<bool>(), any::<bool>()).prop_map(
         |(real, n, negated, ids)| {
             if ids {

@@ -40,9 +40,7 @@ fn long_or(n: usize, real: &[&str]) -> Expr {
 
 /// An `and` of `n` negated country tests (`not (country = "Xi")`): `1 + 4n` nodes.
 fn long_and(n: usize) -> Expr {
-    Expr::And {
-        args: (0..n).map(|i| Expr::Not { arg: Box::new(country_is(&format!("X{i}"))) }).collect(),
-    }
+    Expr::And { args: (0..n).map(|i| Expr::Not { arg: Box::new(country_is(&format!("X{i}"))) }).collect() }
 }
 
 fn as_of() -> DateTime<Utc> {
@@ -84,7 +82,8 @@ fn setup() -> (Crm, Vec<CustomerId>) {
 /// Members by SQL (count and pages) equal members by the in-memory evaluator.
 fn agrees(crm: &Crm, ids: &[CustomerId], e: &Expr) -> Vec<CustomerId> {
     let sql = crm.members_matching(e, Some(as_of()), None, 100_000).unwrap();
-    let mem: Vec<CustomerId> = ids.iter().copied().filter(|&id| crm.matches_at(id, e, Some(as_of())).unwrap()).collect();
+    let mem: Vec<CustomerId> =
+        ids.iter().copied().filter(|&id| crm.matches_at(id, e, Some(as_of())).unwrap()).collect();
     assert_eq!(sql, mem);
     assert_eq!(crm.count_matching(e, Some(as_of())).unwrap(), sql.len() as i64);
     sql
@@ -148,9 +147,8 @@ fn long_chains_run_up_to_the_size_limit_on_every_path() {
     // Lifecycle: twelve rules at the limit (their parameters exceed one statement's, so the
     // classification runs in several), each stage as the in-memory evaluation says.
     let stages = [LifecycleStage::Loyal, LifecycleStage::Active, LifecycleStage::AtRisk];
-    let rules: Vec<StageRule> = (0..12)
-        .map(|i| StageRule { stage: stages[i % 3], when: long_or(n, &[COUNTRIES[i % 5]]) })
-        .collect();
+    let rules: Vec<StageRule> =
+        (0..12).map(|i| StageRule { stage: stages[i % 3], when: long_or(n, &[COUNTRIES[i % 5]]) }).collect();
     crm.set_lifecycle_rules(&LifecycleRules { rules: rules.clone() }).unwrap();
     crm.refresh_lifecycle(Some(as_of())).unwrap();
     for &id in &ids {
@@ -264,7 +262,11 @@ fn big_lists_run_up_to_the_list_limit() {
             func: AggFunc::Count,
             source: Source::Items,
             field: None,
-            filter: Some(Box::new(Expr::In { value: field("category"), list: list(50_000, &["shoes"]), negated: false })),
+            filter: Some(Box::new(Expr::In {
+                value: field("category"),
+                list: list(50_000, &["shoes"]),
+                negated: false,
+            })),
             within: None,
         },
         cmp: Cmp::Ge,
@@ -276,9 +278,13 @@ fn big_lists_run_up_to_the_list_limit() {
     // The lists of the saved segments a rule uses count at each use.
     let half = Expr::In { value: field("country"), list: list(MAX_LIST_VALUES / 2 + 1, &["SG"]), negated: false };
     crm.create_segment(&NewSegment { name: "half".into(), rule: Some(half), ..Default::default() }).unwrap();
-    let twice = Expr::Or { args: vec![Expr::InSegment { name: "half".into() }, Expr::InSegment { name: "half".into() }] };
+    let twice =
+        Expr::Or { args: vec![Expr::InSegment { name: "half".into() }, Expr::InSegment { name: "half".into() }] };
     refused(crm.count_matching(&twice, None), "country", &MAX_LIST_VALUES.to_string());
 }
+
+/// A rule of a given nesting.
+type Shape = Box<dyn Fn(usize) -> Expr>;
 
 /// The deepest rule of each shape the checker accepts runs and agrees; one level more is
 /// refused naming the limit.
@@ -297,7 +303,7 @@ fn the_deepest_rules_run_on_sqlite() {
         right: lit(Literal::Int(1)),
     };
     let shoes = || Expr::Compare { left: field("category"), cmp: Cmp::Eq, right: lit(text("shoes")) };
-    let shapes: Vec<(&str, Box<dyn Fn(usize) -> Expr>)> = vec![
+    let shapes: Vec<(&str, Shape)> = vec![
         ("not", Box::new(|n| (0..n).fold(country_is("SG"), |e, _| Expr::Not { arg: Box::new(e) }))),
         (
             "and/or",
@@ -383,14 +389,14 @@ fn inlining_cannot_explode() {
     // Each segment uses the one before twice: written out, 2^k copies. The size limit stops
     // the check as it walks, long before that.
     let (crm, _) = setup();
-    crm.create_segment(&NewSegment { name: "s0".into(), rule: Some(country_is("SG")), ..Default::default() })
-        .unwrap();
+    crm.create_segment(&NewSegment { name: "s0".into(), rule: Some(country_is("SG")), ..Default::default() }).unwrap();
     let start = std::time::Instant::now();
     let mut refused_at = None;
     for k in 1..40 {
         let prev = || Expr::InSegment { name: format!("s{}", k - 1) };
         let rule = Expr::Or { args: vec![prev(), prev()] };
-        if let Err(e) = crm.create_segment(&NewSegment { name: format!("s{k}"), rule: Some(rule), ..Default::default() })
+        if let Err(e) =
+            crm.create_segment(&NewSegment { name: format!("s{k}"), rule: Some(rule), ..Default::default() })
         {
             refused(Err::<(), _>(e), "rule", &size_limit());
             refused_at = Some(k);

@@ -136,6 +136,16 @@ static void rules(void) {
     CHECK(text == NULL);
     short_error("127");
     free(deep);
+
+    /* A JSON shape error quoting a megabyte value: the message is cut short. */
+    size_t big_len = 1000000 + 64;
+    char *big = malloc(big_len);
+    p = big + sprintf(big, "{\"name\":\"s\",\"members\":\"");
+    memset(p, 'x', 1000000);
+    strcpy(p + 1000000, "\"}");
+    CHECK_ERR(crm_segment_create(db, big, NULL), CRM_ERR_INVALID_JSON, "invalid type", "segment_json");
+    CHECK(strlen(crm_last_error_message()) <= 700);
+    free(big);
     CHECK_OK(crm_close(db));
 }
 

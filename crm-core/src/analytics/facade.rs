@@ -298,14 +298,8 @@ impl<S: Store> Crm<S> {
             .iter()
             .map(|r| {
                 let h = Rfm::from(r);
-                let clv = gg.clv_in(
-                    &bg,
-                    &h,
-                    r.monetary_value,
-                    summary.units_per_month(),
-                    opts.months,
-                    opts.discount_rate,
-                )?;
+                let clv =
+                    gg.clv_in(&bg, &h, r.monetary_value, summary.units_per_month(), opts.months, opts.discount_rate)?;
                 Ok(CustomerValue {
                     customer_id: r.customer_id,
                     history: h,

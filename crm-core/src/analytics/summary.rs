@@ -342,9 +342,9 @@ impl SummaryBuilder {
             ));
         }
         let mut warnings = Vec::new();
-        let name = match self.opts.period {
-            Period::Day => "day",
-            Period::Week => "week (Monday to Sunday, UTC)",
+        let (name, span) = match self.opts.period {
+            Period::Day => ("day", "days run from midnight to midnight, UTC"),
+            Period::Week => ("week", "weeks run from Monday to Sunday, UTC"),
         };
         for (field, end, orders) in [
             ("observation_end", Some(self.opts.observation_end), self.after_end),
@@ -355,8 +355,8 @@ impl SummaryBuilder {
                     field: field.into(),
                     orders,
                     message: format!(
-                        "{orders} orders after {field} {end} were counted: they fall in the {name} holding it, and \
-                         whole periods are counted (as lifetimes does); end at the end of a {name} to leave them out"
+                        "{orders} orders after {field} {end} were counted: the {name} holding it is counted whole, \
+                         as lifetimes does ({span}); end at the end of a {name} to leave them out"
                     ),
                 });
             }
