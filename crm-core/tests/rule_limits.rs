@@ -309,7 +309,8 @@ fn the_deepest_rules_run_on_sqlite() {
             "and/or",
             Box::new(|n| {
                 (0..n).fold(country_is("SG"), |e, i| {
-                    let args = vec![country_is(COUNTRIES[i % 5]), e, long_or(3, &["US"])];
+                    // Four arguments: the most written with SQL's AND and OR (one level each).
+                    let args = vec![country_is(COUNTRIES[i % 5]), long_or(3, &["US"]), country_is("FR"), e];
                     if i % 2 == 0 {
                         Expr::Or { args }
                     } else {
@@ -322,7 +323,7 @@ fn the_deepest_rules_run_on_sqlite() {
             "filter",
             Box::new(move |n| {
                 let inner = (0..n).fold(shoes(), |e, i| {
-                    let args = vec![shoes(), e];
+                    let args = vec![shoes(), shoes(), shoes(), e];
                     if i % 2 == 0 {
                         Expr::Or { args }
                     } else {
