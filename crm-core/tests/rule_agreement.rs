@@ -222,6 +222,16 @@ fn customer_leaf() -> BoxedStrategy<Expr> {
             list: vec![l],
             negated
         }),
+        // Longer lists (bound as one array) of one kind, text or numbers.
+        (any::<bool>(), any::<bool>()).prop_map(|(numbers, negated)| Expr::In {
+            value: field("attributes.a"),
+            list: if numbers {
+                vec![Literal::Float(2.0), Literal::Float(2.5), Literal::Float(-3.0), Literal::Float(9.75)]
+            } else {
+                ["gold", "a", "silverish"].into_iter().map(text).collect()
+            },
+            negated
+        }),
         prop_oneof![Just(text("gold")), Just(Literal::Int(2)), Just(text("o"))]
             .prop_map(|l| Expr::Contains { value: field("attributes.list"), item: lit(l) }),
         prop::sample::select(&["attributes.a", "email", "last_order_at", "birthday", "rfm.segment", "tier"][..])
