@@ -119,7 +119,8 @@ typedef enum crm_status {
      */
     CRM_OK = 0,
     /**
-     * An input value broke a rule; nothing was written. `crm_last_error_field()` names the field.
+     * An input value broke a rule; nothing was written. `crm_last_error_field()` names the field
+     * (the argument, for a JSON argument nested deeper than 127 levels).
      */
     CRM_ERR_VALIDATION = 1,
     /**
@@ -591,19 +592,23 @@ uint32_t crm_abi_version(void);
  * Per-customer purchase summary (frequency, recency, T, monetary value; optional holdout).
  *
  * - `input_json`: crm-core's `SummaryOptions`: `{"currency":"USD","period":"day",
- *   "observation_end":"2026-06-30T00:00:00Z","calibration_end":null}` (`period` `"day"` or
- *   `"week"`, default day; with `calibration_end`, holdout columns are added). Only completed
- *   orders in `currency` count.
- * - `out_json`: receives `{"currency","period","duration_holdout","rows":[{"customer_id",
- *   "frequency","recency","t","repeat_spend_minor","monetary_value","frequency_holdout",
- *   "monetary_value_holdout"}]}`; free it with `crm_string_free`.
+ *   "observation_end":"2026-06-30T00:00:00Z","calibration_end":null,"freq_multiplier":1}`
+ *   (`period` `"day"` or `"week"`, default day; with `calibration_end`, holdout columns are
+ *   added; `freq_multiplier` 1 to 366, default 1, divides recency, T and the holdout's
+ *   duration as `lifetimes`' does: 7 with days gives weeks). Only completed orders in
+ *   `currency` count.
+ * - `out_json`: receives `{"currency","period","freq_multiplier","duration_holdout","rows":
+ *   [{"customer_id","frequency","recency","t","repeat_spend_minor","monetary_value",
+ *   "frequency_holdout","monetary_value_holdout"}],"warnings":[{"field","orders","message"}]}`
+ *   (`warnings` only when orders after `observation_end` or `calibration_end` were counted,
+ *   because the period holding it reaches past it); free it with `crm_string_free`.
  *
  * JSON Schema of `input_json`: `include/schema/analytics_summary.json`.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
  * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON`, `CRM_ERR_VALIDATION` (field `orders`: no
  * completed order in the currency; `observation_end` or `calibration_end`: before every
- * such order), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ * such order; `freq_multiplier`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
  *
  * # Safety
  * Pointers are NULL or valid for their documented use.

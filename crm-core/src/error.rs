@@ -1,7 +1,70 @@
 //! The one error type of the crate. Each variant says what went wrong and carries
 //! the field or value involved; each maps to one stable C status code (see `crm-ffi`).
+//!
+//! Messages stay short whatever the input (at most [`MAX_MESSAGE_BYTES`]): a value quoted in
+//! a message is cut by [`quoted`], every text part of a message by [`clip`] (this is the one
+//! place; the bindings' own messages go through [`short_message`]), and a storage error shows
+//! SQLite's message without the SQL it was running.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// Longest field name shown in a message, in bytes.
+const MAX_FIELD_BYTES: usize = 120;
+
+/// Longest part of a message (a reason, an id, SQLite's text), in bytes; with the field and
+/// the words around them a message stays within about 700 bytes.
+const MAX_PART_BYTES: usize = 480;
+
+/// Longest value quoted inside a message, in characters.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// Longest error message, in bytes: every [`Error`]'s text stays within it, and so do the
+/// messages the bindings make themselves when they pass them through [`short_message`].
+pub const MAX_MESSAGE_BYTES: usize = 700;
+
+/// `text` cut to [`MAX_MESSAGE_BYTES`] at a character boundary (with `…` when cut): for the
+/// messages the C and Python bindings make themselves (a JSON argument's shape error quotes
+/// the offending value, which may be a megabyte long).
+///
+/// ```
+/// let long = "x".repeat(10_000);
+/// assert!(crm_core::short_message(&long).len() <= crm_core::MAX_MESSAGE_BYTES);
+/// assert_eq!(crm_core::short_message("short"), "short");
+/// ```
+pub fn short_message(text: &str) -> Cow<'_, str> {
+    clip(text, MAX_MESSAGE_BYTES)
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…` when cut.
+pub(crate) fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
+/// A value for an error message, in double quotes with escapes (as `{:?}` writes it), cut
+/// to [`MAX_QUOTED_CHARS`] characters: a megabyte name or literal is shown by its start.
+pub(crate) fn quoted(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => format!("{text:?}"),
+        Some((at, _)) => format!("{:?}…", &text[..at]),
+    }
+}
+
+/// SQLite's message for a storage error, never the SQL text (which rusqlite adds to some).
+fn storage_message(e: &rusqlite::Error) -> String {
+    let text = match e {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        e => e.to_string(),
+    };
+    clip(&text, MAX_PART_BYTES).into_owned()
+}
 
 /// Result alias used throughout `crm-core`.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -65,7 +128,7 @@ impl fmt::Display for Entity {
 #[non_exhaustive]
 pub enum Error {
     /// An input value broke a rule; nothing was written.
-    #[error("invalid {field}: {reason}")]
+    #[error("invalid {}: {}", clip(field, MAX_FIELD_BYTES), clip(reason, MAX_PART_BYTES))]
     Validation {
         /// The offending field, dotted for nested ones (`address.country`, `items[2].quantity`).
         field: String,
@@ -73,7 +136,7 @@ pub enum Error {
         reason: String,
     },
     /// The referenced record does not exist.
-    #[error("{entity} {id} not found")]
+    #[error("{entity} {} not found", clip(id, MAX_FIELD_BYTES))]
     NotFound {
         /// What kind of record was looked for.
         entity: Entity,
@@ -81,7 +144,11 @@ pub enum Error {
         id: String,
     },
     /// Rule-language text could not be parsed.
-    #[error("parse error at line {line}, column {column}: expected {expected}, found {found}")]
+    #[error(
+        "parse error at line {line}, column {column}: expected {}, found {}",
+        clip(expected, MAX_PART_BYTES),
+        clip(found, MAX_FIELD_BYTES)
+    )]
     Parse {
         /// Line of the offending token, from 1.
         line: usize,
@@ -93,7 +160,7 @@ pub enum Error {
         expected: String,
     },
     /// The write conflicts with stored state (for example a unique key owned by another record).
-    #[error("conflict: {0}")]
+    #[error("conflict: {}", clip(.0, MAX_PART_BYTES))]
     Conflict(String),
     /// A redemption (or a debit) asked for more points than the account has available;
     /// nothing was written.
@@ -118,22 +185,27 @@ pub enum Error {
     #[error("cancelled: the progress callback stopped the call")]
     Cancelled,
     /// A file or stream could not be read or written.
-    #[error("i/o error: {0}")]
+    #[error("i/o error: {}", clip(&.0.to_string(), MAX_PART_BYTES))]
     Io(#[from] std::io::Error),
     /// The storage engine failed.
-    #[error("storage error: {0}")]
+    #[error("storage error: {}", storage_message(.0))]
     Storage(#[from] rusqlite::Error),
 }
 
 impl Error {
-    /// Shorthand for a [`Error::Validation`].
+    /// Shorthand for a [`Error::Validation`]; the field and the reason are cut short if
+    /// long (as in the message), so they stay short where bindings hand them out too.
     pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Error {
-        Error::Validation { field: field.into(), reason: reason.into() }
+        let (field, reason) = (field.into(), reason.into());
+        Error::Validation {
+            field: clip(&field, MAX_FIELD_BYTES).into_owned(),
+            reason: clip(&reason, MAX_PART_BYTES).into_owned(),
+        }
     }
 
-    /// Shorthand for a [`Error::NotFound`].
+    /// Shorthand for a [`Error::NotFound`]; a long id is cut short.
     pub fn not_found(entity: Entity, id: impl ToString) -> Error {
-        Error::NotFound { entity, id: id.to_string() }
+        Error::NotFound { entity, id: clip(&id.to_string(), MAX_FIELD_BYTES).into_owned() }
     }
 
     /// The field this error is about, where there is one.
@@ -142,5 +214,42 @@ impl Error {
             Error::Validation { field, .. } => Some(field),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_show_sqlite_s_message_without_the_sql() {
+        let sql = format!("SELECT {} FROM customers", "x OR ".repeat(50_000));
+        let e = Error::Storage(rusqlite::Error::SqlInputError {
+            error: rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            msg: "Expression tree is too large (maximum depth 1000)".into(),
+            sql,
+            offset: 7,
+        });
+        assert_eq!(e.to_string(), "storage error: Expression tree is too large (maximum depth 1000)");
+    }
+
+    #[test]
+    fn every_part_of_a_message_is_clipped() {
+        let long = "é".repeat(100_000);
+        for e in [
+            Error::validation(&long, &long),
+            Error::Validation { field: long.clone(), reason: long.clone() },
+            Error::not_found(Entity::Segment, &long),
+            Error::Conflict(long.clone()),
+            Error::Parse { line: 1, column: 1, found: long.clone(), expected: long.clone() },
+        ] {
+            let msg = e.to_string();
+            assert!(msg.len() <= MAX_MESSAGE_BYTES && msg.contains('…'), "{}", msg.len());
+        }
+        if let Error::Validation { field, reason } = Error::validation(&long, &long) {
+            assert!(field.len() <= MAX_FIELD_BYTES && reason.len() <= MAX_PART_BYTES);
+        }
+        assert_eq!(quoted("ab\"c"), r#""ab\"c""#);
+        assert_eq!(quoted(&"x".repeat(100)), format!("{:?}…", "x".repeat(MAX_QUOTED_CHARS)));
     }
 }

@@ -64,8 +64,57 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-/// Parses a JSON document into `T`, locating a fault by path (see the module docs).
+/// Deepest nesting of JSON arrays and objects read anywhere (serde_json's own limit):
+/// deeper input is refused with this limit named, before it is read.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// Checks that JSON text nests arrays and objects at most [`MAX_JSON_DEPTH`] deep. One pass
+/// over the bytes, without recursion, so any input is safe. Text that is not JSON passes: the
+/// parser reports it.
+///
+/// ```
+/// use crm_core::json::{check_depth, MAX_JSON_DEPTH};
+/// assert!(check_depth(&format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH))).is_ok());
+/// let e = check_depth(&format!("{}{}", "[".repeat(5_000), "]".repeat(5_000))).unwrap_err();
+/// assert!(e.reason.contains("127"), "{e}");
+/// ```
+pub fn check_depth(text: &str) -> Result<(), JsonError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(too_deep());
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The error for JSON nested deeper than [`MAX_JSON_DEPTH`] (also for a binding whose own
+/// encoder found it first).
+pub fn too_deep() -> JsonError {
+    JsonError { path: None, reason: format!("JSON nested deeper than {MAX_JSON_DEPTH} levels") }
+}
+
+/// Parses a JSON document into `T`, locating a fault by path (see the module docs); JSON
+/// nested deeper than [`MAX_JSON_DEPTH`] is refused first.
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    check_depth(text)?;
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -227,6 +227,41 @@ fn predictions_agree_with_lifetimes() {
     assert!(m.conditional_expected_purchases(5.0, &Rfm::new(1, 9.0, 5.0)).is_err());
 }
 
+/// Parameters with a + b < 1: the hypergeometric function's c (a + b - 1) is negative for
+/// customers without repeat purchases, and 0 when a + b = 1. Reference values from mpmath
+/// by the published formulas (`tests/fixtures/hyp2f1_reference.py`).
+#[test]
+fn predictions_with_a_plus_b_below_one() {
+    let p = BgNbdParams { r: 0.5, alpha: 10.0, a: 0.3, b: 0.5 };
+    let m = FittedBgNbd::from_params(p).unwrap();
+    let csv = include_str!("fixtures/bgnbd_a_plus_b_below_1.csv");
+    for line in csv.lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        let (t, h) = (v[0], Rfm::new(v[1] as u32, v[2], v[3]));
+        let close = |a: f64, b: f64| assert!((a - b).abs() <= 1e-11 * b.abs(), "{line}: {a} vs {b}");
+        close(m.expected_purchases(t).unwrap(), v[4]);
+        close(m.conditional_expected_purchases(t, &h).unwrap(), v[5]);
+    }
+    // a + b = 1 exactly: the limit, continuous with its neighbours.
+    let at = |b: f64| {
+        let m = FittedBgNbd::from_params(BgNbdParams { b, ..p }).unwrap();
+        (m.expected_purchases(52.0).unwrap(), m.conditional_expected_purchases(52.0, &Rfm::new(0, 0.0, 30.0)).unwrap())
+    };
+    let (lo, mid, hi) = (at(0.7 - 1e-7), at(0.7), at(0.7 + 1e-7));
+    assert!((mid.0 - lo.0).abs() < 1e-6 && (mid.0 - hi.0).abs() < 1e-6, "{lo:?} {mid:?} {hi:?}");
+    assert!((mid.1 - lo.1).abs() < 1e-6 && (mid.1 - hi.1).abs() < 1e-6, "{lo:?} {mid:?} {hi:?}");
+    // A fit on data simulated with these parameters, then a prediction for every customer.
+    let data = simulate_bgnbd(p, 4_000, 11);
+    let fit = BgNbd::fit(&data, None, &FitOptions::default()).unwrap();
+    assert!(fit.params.a + fit.params.b < 1.0, "{:?}", fit.params);
+    for h in &data {
+        let e = fit.conditional_expected_purchases(52.0, h).unwrap();
+        assert!(e.is_finite() && e >= 0.0, "{h:?}: {e}");
+        let alive = fit.probability_alive(h).unwrap();
+        assert!((0.0..=1.0).contains(&alive));
+    }
+}
+
 #[test]
 fn alive_path_follows_the_history() {
     let m = FittedBgNbd::from_params(BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 }).unwrap();
@@ -368,15 +403,15 @@ fn facade_end_to_end_on_generated_data() {
 
     let who = models.summary.rows.iter().find(|r| r.frequency >= 3).unwrap();
     let path = crm.probability_alive_path(&models.bgnbd, who.customer_id, &opts).unwrap();
-    assert_eq!(path.len() as u32, who.t + 1);
+    assert_eq!(path.len() as f64, who.t + 1.0);
     let last = path.last().unwrap().p_alive;
     assert!((last - models.bgnbd.probability_alive(&who.into()).unwrap()).abs() < 1e-12);
 
     // Calibration and holdout: holdout columns present, calibration T shorter.
     let cal = SummaryOptions { calibration_end: Some(end - Duration::days(180)), ..opts };
     let s = crm.purchase_summary(&cal).unwrap();
-    assert_eq!(s.duration_holdout, Some(180));
-    assert!(s.rows.iter().all(|r| r.frequency_holdout.is_some() && r.t + 180 <= 3 * 366));
+    assert_eq!(s.duration_holdout, Some(180.0));
+    assert!(s.rows.iter().all(|r| r.frequency_holdout.is_some() && r.t + 180.0 <= 3.0 * 366.0));
     assert!(s.rows.iter().any(|r| r.frequency_holdout.unwrap() > 0));
 
     // Reports agree with the orders they summarise.
@@ -532,6 +567,7 @@ proptest! {
         orders in proptest::collection::vec(gen_order(), 0..40),
         end_day in 0i64..45,
         cal_back in proptest::option::of(1i64..20),
+        unit in 1u32..10,
     ) {
         let crm = Crm::in_memory().unwrap();
         let base = t("2026-01-01T00:00:00Z");
@@ -549,19 +585,32 @@ proptest! {
         let end = base + Duration::days(end_day) + Duration::hours(6);
         let end_p = Period::Day.index(end);
         let cal = cal_back.map(|b| end - Duration::days(b));
-        let opts = SummaryOptions { calibration_end: cal, ..SummaryOptions::new("USD".parse().unwrap(), end) };
+        let opts = SummaryOptions {
+            calibration_end: cal,
+            freq_multiplier: unit,
+            ..SummaryOptions::new("USD".parse().unwrap(), end)
+        };
+        let u = f64::from(unit);
         let want = naive(&counted, end_p, cal.map(|c| Period::Day.index(c)));
         match crm.purchase_summary(&opts) {
             Ok(s) => {
                 prop_assert_eq!(s.rows.len(), want.len());
                 for r in &s.rows {
                     let w = want[&r.customer_id.0];
-                    prop_assert_eq!((r.frequency, r.recency, r.t), (w.0, w.1, w.2));
+                    prop_assert_eq!((r.frequency, r.recency, r.t), (w.0, f64::from(w.1) / u, f64::from(w.2) / u));
                     prop_assert!((r.monetary_value - w.3).abs() < 1e-9);
                     prop_assert_eq!(r.frequency_holdout, w.4.map(|h| h.0));
                     prop_assert_eq!(r.monetary_value_holdout.map(|m| (m * 1e6).round()), w.4.map(|h| (h.1 * 1e6).round()));
                 }
-                prop_assert_eq!(s.duration_holdout, cal.map(|_| cal_back.unwrap() as u32));
+                prop_assert_eq!(s.duration_holdout, cal.map(|_| cal_back.unwrap() as f64 / u));
+                // Orders counted after the end (later on its last day) are warned about.
+                let late = orders.iter().filter(|o| {
+                    let at = base + Duration::days(o.day) + Duration::seconds(o.second);
+                    o.status >= 2 && !o.euro && at > end && Period::Day.index(at) == end_p
+                        && want.contains_key(&ids[o.customer as usize].0)
+                }).count() as u64;
+                let warned = s.warnings.iter().find(|w| w.field == "observation_end").map_or(0, |w| w.orders);
+                prop_assert_eq!(warned, late);
             }
             Err(Error::Validation { field, .. }) => {
                 prop_assert!(want.is_empty(), "error on {field} with {} rows expected", want.len());
@@ -699,4 +748,40 @@ fn progress_reports_each_step_and_a_stop_cancels_writing_nothing() {
     assert!(seen.iter().all(|p| p.0 == Step::FitGammaGamma) && seen.len() > 3);
     let (r, _) = watched(Some(3), |p| GammaGamma::fit_with_progress(&spend, None, &fit, p));
     assert!(matches!(r, Err(Error::Cancelled)));
+}
+
+/// Weekly periods take in the whole week holding the observation end: orders after the end
+/// in that week count, and the summary says so; a freq multiplier tells days in weeks.
+#[test]
+fn summaries_warn_of_orders_after_the_end_and_scale_times() {
+    let crm = Crm::in_memory().unwrap();
+    let ada = customer(&crm, "ada");
+    let usd = |ext: &str, at: &str| order(ext, "ada", t(at), "USD", 1000, OrderStatus::Completed);
+    crm.record_order(&usd("O-1", "2026-03-02T10:00:00Z")).unwrap(); // Monday
+    crm.record_order(&usd("O-2", "2026-03-16T10:00:00Z")).unwrap(); // Monday, two weeks on
+    crm.record_order(&usd("O-3", "2026-03-20T10:00:00Z")).unwrap(); // Friday of that week
+    let end = t("2026-03-18T12:00:00Z"); // Wednesday
+    let weekly = SummaryOptions { period: Period::Week, ..SummaryOptions::new("USD".parse().unwrap(), end) };
+    let s = crm.purchase_summary(&weekly).unwrap();
+    assert_eq!((s.rows[0].customer_id, s.rows[0].frequency, s.rows[0].recency), (ada, 1, 2.0));
+    assert_eq!(s.rows[0].repeat_spend_minor, 2000, "the Friday order was counted");
+    assert_eq!(s.warnings.len(), 1);
+    let w = &s.warnings[0];
+    assert_eq!((w.field.as_str(), w.orders), ("observation_end", 1));
+    assert!(w.message.contains("week") && w.message.len() < 400, "{}", w.message);
+    // Ending at the end of the week: the same orders, nothing to warn about.
+    let sunday = SummaryOptions { observation_end: t("2026-03-22T23:59:59Z"), ..weekly };
+    assert!(crm.purchase_summary(&sunday).unwrap().warnings.is_empty());
+    // Daily periods told in weeks: days / 7, as the published BTYD tables count.
+    let daily = SummaryOptions { freq_multiplier: 7, ..SummaryOptions::new("USD".parse().unwrap(), end) };
+    let s = crm.purchase_summary(&daily).unwrap();
+    assert_eq!((s.rows[0].frequency, s.rows[0].recency, s.rows[0].t), (1, 2.0, 16.0 / 7.0));
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let m = FittedBgNbd::from_params(BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 }).unwrap();
+    let path = crm.probability_alive_path(&m, ada, &daily).unwrap();
+    assert_eq!(path.len(), 17, "one point per day");
+    let last = m.probability_alive(&Rfm::from(&s.rows[0])).unwrap();
+    assert!((path[16].p_alive - last).abs() < 1e-12);
+    let bad = SummaryOptions { freq_multiplier: 0, ..daily };
+    assert_eq!(field_of(crm.purchase_summary(&bad)), "freq_multiplier");
 }

@@ -81,6 +81,8 @@ pub(crate) unsafe fn text<'a>(p: *const c_char, arg: &str) -> FfiResult<&'a str>
 /// As for [`str_arg`].
 pub(crate) unsafe fn json_arg<T: DeserializeOwned>(p: *const c_char, arg: &str) -> FfiResult<T> {
     let s = str_arg(p, CRM_MAX_JSON_LEN, arg)?;
+    // Nesting beyond the limit is the core's validation error, naming it.
+    crm_core::rule::check_json_depth(s, arg)?;
     crm_core::json::parse(s).map_err(|e| FfiError::json(arg, &e))
 }
 

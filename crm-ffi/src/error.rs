@@ -13,7 +13,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub enum crm_status {
     /// Success.
     CRM_OK = 0,
-    /// An input value broke a rule; nothing was written. `crm_last_error_field()` names the field.
+    /// An input value broke a rule; nothing was written. `crm_last_error_field()` names the field
+    /// (the argument, for a JSON argument nested deeper than 127 levels).
     CRM_ERR_VALIDATION = 1,
     /// The referenced record does not exist.
     CRM_ERR_NOT_FOUND = 2,
@@ -157,10 +158,12 @@ fn c_string_lossy(s: String) -> CString {
 }
 
 fn set_last_error(e: FfiError) {
+    // Messages made here (a JSON shape error quoting a long value) are cut as the core's are.
+    let short = |s: String| crm_core::short_message(&s).into_owned();
     let new = LastError {
         code: e.status,
-        message: c_string_lossy(e.message),
-        field: e.field.map(c_string_lossy),
+        message: c_string_lossy(short(e.message)),
+        field: e.field.map(|f| c_string_lossy(short(f))),
         position: e.position,
     };
     // During thread teardown the slot may be gone; the status code still tells the story.

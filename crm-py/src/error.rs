@@ -56,7 +56,10 @@ impl From<Error> for PyErr {
                 Error::Py(err) => return err,
                 Error::Closed => raise(py, "CrmError", "the Crm handle is closed".into(), &[]),
                 Error::Input { field, reason } => (|| {
-                    let msg = format!("invalid {field}: {reason}");
+                    // Made here (a shape error quoting a long value): cut as the core's are.
+                    let field = crm_core::short_message(&field).into_owned();
+                    let reason = crm_core::short_message(&reason).into_owned();
+                    let msg = crm_core::short_message(&format!("invalid {field}: {reason}")).into_owned();
                     raise(py, "ValidationError", msg, &[("field", s(&field)?), ("reason", s(&reason)?)])
                 })(),
                 Error::Core(core) => (|| {

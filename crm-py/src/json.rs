@@ -7,9 +7,10 @@ use serde::Serialize;
 use crate::error::Result;
 
 /// Parses a record with the core's errors: a `ValidationError` on the path of the value at
-/// fault (`record` when the document as a whole is), without JSON positions, since the
-/// package wrote the JSON, not its user.
+/// fault (`record` when the document as a whole is, or nests deeper than the core's limit),
+/// without JSON positions, since the package wrote the JSON, not its user.
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T> {
+    crm_core::rule::check_json_depth(text, "record")?;
     crm_core::json::parse(text).map_err(|e| e.into_error("record").into())
 }
 

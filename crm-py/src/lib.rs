@@ -42,6 +42,7 @@ fn _crm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ingest::count_rows, m)?)?;
     m.add_function(wrap_pyfunction!(rules::parse_rule, m)?)?;
     m.add_function(wrap_pyfunction!(rules::format_rule, m)?)?;
+    m.add_function(wrap_pyfunction!(rules::json_too_deep_error, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_columns, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_write, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_ingest, m)?)?;

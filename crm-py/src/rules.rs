@@ -3,9 +3,9 @@
 //! core, so bad text raises `crm.ParseError`) or a dict (the JSON tree).
 
 use chrono::{DateTime, Utc};
-use crm_core::rule::{parse, Expr};
+use crm_core::rule::{check_json_depth, json_too_deep, parse, Expr};
 use crm_core::CustomerId;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRecursionError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyMapping, PyModule, PyString};
@@ -28,7 +28,13 @@ pub(crate) fn rule_arg(rule: &Bound<'_, PyAny>) -> Result<Expr> {
     }
     let py = rule.py();
     let module = JSON.get_or_try_init(py, || py.import("json").map(Bound::unbind))?;
-    let text: String = module.bind(py).call_method1("dumps", (rule,))?.extract()?;
+    // Python's encoder recurses: a tree nested thousands deep is the core's nesting error,
+    // not a RecursionError (which only such depth raises: cycles are a ValueError).
+    let text: String = match module.bind(py).call_method1("dumps", (rule,)) {
+        Err(e) if e.is_instance_of::<PyRecursionError>(py) => return Err(json_too_deep("rule").into()),
+        r => r?.extract()?,
+    };
+    check_json_depth(&text, "rule")?;
     crm_core::json::parse(&text).map_err(|e| Error::Input {
         field: e.path.map_or_else(|| "rule".to_owned(), |p| format!("rule.{p}")),
         reason: e.reason,
@@ -44,6 +50,13 @@ pub(crate) fn as_of(us: Option<i64>) -> Result<Option<DateTime<Utc>>> {
         })
     })
     .transpose()
+}
+
+/// Raises the core's error for JSON nested deeper than its limit, on `field`: for the
+/// Python side, whose `json.dumps` of such a record raised RecursionError.
+#[pyfunction]
+pub fn json_too_deep_error(field: &str) -> Result<()> {
+    Err(json_too_deep(field).into())
 }
 
 /// Parses rule text; returns its JSON tree as JSON text.

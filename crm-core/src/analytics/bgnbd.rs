@@ -9,7 +9,7 @@ use statrs::function::gamma::{digamma, ln_gamma};
 
 use super::optim::{self, FitOptions, Objective};
 use super::progress::{self, Progress, ProgressFn, Step};
-use super::special::ln_hyp2f1;
+use super::special::{hyp2f1, Signed};
 use super::summary::{CustomerSummary, Summary};
 use crate::error::{Error, Result};
 
@@ -57,7 +57,7 @@ impl Rfm {
 
 impl From<&CustomerSummary> for Rfm {
     fn from(s: &CustomerSummary) -> Rfm {
-        Rfm { frequency: s.frequency, recency: f64::from(s.recency), t: f64::from(s.t) }
+        Rfm { frequency: s.frequency, recency: s.recency, t: s.t }
     }
 }
 
@@ -192,9 +192,12 @@ impl FittedBgNbd {
             return Ok(0.0);
         }
         check_a(a)?;
-        let ln_h = ln_hyp2f1(r, b, a + b - 1.0, t / (alpha + t))?;
-        let second = 1.0 - (r * (alpha / (alpha + t)).ln() + ln_h).exp();
-        finite((a + b - 1.0) / (a - 1.0) * second, "expected purchases")
+        // (a+b-1)/(a-1) * (1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))), written
+        // with c 2F1 so that a + b = 1 (c = 0) is its limit.
+        let c = a + b - 1.0;
+        let cf = c_hyp2f1(r, b, c, t / (alpha + t))?;
+        let v = (c - cf.sign * (r * (alpha / (alpha + t)).ln() + cf.ln).exp()) / (a - 1.0);
+        finite(v, "expected purchases")
     }
 
     /// Expected number of purchases in the next `t` periods of a customer with history `h`
@@ -208,15 +211,18 @@ impl FittedBgNbd {
         let BgNbdParams { r, alpha, a, b } = self.params;
         check_a(a)?;
         let x = f64::from(h.frequency);
-        let ln_h = ln_hyp2f1(r + x, b + x, a + b + x - 1.0, t / (alpha + h.t + t))?;
-        let first = (a + b + x - 1.0) / (a - 1.0);
-        let second = 1.0 - (ln_h + (r + x) * ((alpha + h.t) / (alpha + t + h.t)).ln()).exp();
+        // (a+b+x-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)),
+        // with c 2F1 as in `expected_purchases` (c = a+b+x-1 is 0 when a + b = 1 and x = 0).
+        let c = a + b + x - 1.0;
+        let cf = c_hyp2f1(r + x, b + x, c, t / (alpha + h.t + t))?;
+        let ln_p = (r + x) * ((alpha + h.t) / (alpha + t + h.t)).ln();
+        let numerator = (c - cf.sign * (ln_p + cf.ln).exp()) / (a - 1.0);
         let denominator = if h.frequency > 0 {
             1.0 + ((a / (b + x - 1.0)).ln() + (r + x) * ((alpha + h.t) / (alpha + h.recency)).ln()).exp()
         } else {
             1.0
         };
-        finite(first * second / denominator, "conditional expected purchases")
+        finite(numerator / denominator, "conditional expected purchases")
     }
 
     /// Probability that a customer with history `h` is still alive at the end of observation
@@ -248,6 +254,13 @@ impl FittedBgNbd {
     /// # Ok::<(), crm_core::Error>(())
     /// ```
     pub fn probability_alive_path(&self, purchases: &[u32], t: u32) -> Result<Vec<f64>> {
+        self.alive_path_in(purchases, t, 1)
+    }
+
+    /// [`FittedBgNbd::probability_alive_path`] for a model whose time unit is `unit` periods
+    /// (fitted on a summary with that `freq_multiplier`); still one point per period.
+    pub(crate) fn alive_path_in(&self, purchases: &[u32], t: u32, unit: u32) -> Result<Vec<f64>> {
+        let unit = f64::from(unit);
         let mut days: Vec<u32> = purchases.iter().copied().filter(|&p| p <= t).collect();
         days.sort_unstable();
         days.dedup();
@@ -262,7 +275,7 @@ impl FittedBgNbd {
                 last = days[next];
                 next += 1;
             }
-            out.push(self.probability_alive(&Rfm::new(x, f64::from(last), f64::from(k)))?);
+            out.push(self.probability_alive(&Rfm::new(x, f64::from(last) / unit, f64::from(k) / unit))?);
         }
         Ok(out)
     }
@@ -274,6 +287,16 @@ fn check_horizon(t: f64) -> Result<()> {
     } else {
         Err(Error::validation("t", format!("{t} is not a finite number of periods >= 0")))
     }
+}
+
+/// `c * 2F1(a, b; c; z)`, continued to `c = 0` by its limit `a b z 2F1(a+1, b+1; 2; z)`
+/// (the BG/NBD's `c` is `a + b - 1` of its parameters, 0 when they sum to 1).
+fn c_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<Signed> {
+    if c == 0.0 {
+        let f = hyp2f1(a + 1.0, b + 1.0, 2.0, z)?;
+        return Ok(f.times_value(a * b * z));
+    }
+    Ok(hyp2f1(a, b, c, z)?.times_value(c))
 }
 
 fn check_a(a: f64) -> Result<()> {

@@ -250,7 +250,7 @@ impl<S: Store> Crm<S> {
     /// }
     /// let s = crm.purchase_summary(&SummaryOptions::new("EUR".parse()?, "2026-01-31T00:00:00Z".parse()?))?;
     /// let row = &s.rows[0];
-    /// assert_eq!((row.frequency, row.recency, row.t), (2, 8, 30));
+    /// assert_eq!((row.frequency, row.recency, row.t), (2, 8.0, 30.0));
     /// assert_eq!(row.repeat_spend_minor, 2000);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -391,7 +391,7 @@ impl<S: Store> Crm<S> {
         let rows = score_each(&summary, progress, |r| {
             let h = Rfm::from(r);
             let clv =
-                gg.customer_lifetime_value(&bg, &h, r.monetary_value, summary.period, opts.months, opts.discount_rate)?;
+                gg.clv_in(&bg, &h, r.monetary_value, summary.units_per_month(), opts.months, opts.discount_rate)?;
             Ok(CustomerValue {
                 customer_id: r.customer_id,
                 history: h,
@@ -497,7 +497,7 @@ impl<S: Store> Crm<S> {
             ));
         };
         let offsets: Vec<u32> = periods.iter().map(|&q| (q - first) as u32).collect();
-        let path = model.probability_alive_path(&offsets, (end - first) as u32)?;
+        let path = model.alive_path_in(&offsets, (end - first) as u32, opts.freq_multiplier)?;
         Ok(path
             .into_iter()
             .enumerate()

@@ -193,6 +193,20 @@ impl FittedGammaGamma {
         months: u32,
         discount_rate: f64,
     ) -> Result<f64> {
+        self.clv_in(bg, h, monetary_value, period.per_month(), months, discount_rate)
+    }
+
+    /// [`FittedGammaGamma::customer_lifetime_value`] with the model's time units in a month
+    /// given (a summary's [`units_per_month`](crate::analytics::Summary::units_per_month)).
+    pub(crate) fn clv_in(
+        &self,
+        bg: &FittedBgNbd,
+        h: &Rfm,
+        monetary_value: f64,
+        per_month: f64,
+        months: u32,
+        discount_rate: f64,
+    ) -> Result<f64> {
         if !(discount_rate.is_finite() && discount_rate >= 0.0) {
             return Err(Error::validation("discount_rate", format!("{discount_rate} is not a finite rate >= 0")));
         }
@@ -200,7 +214,7 @@ impl FittedGammaGamma {
             return Err(Error::validation("months", format!("{months} is outside 1 ..= 1200")));
         }
         let value = self.conditional_expected_average_value(h.frequency, monetary_value)?;
-        let factor = period.per_month();
+        let factor = per_month;
         let mut clv = 0.0;
         let mut before = 0.0;
         for m in 1..=months {

@@ -59,7 +59,7 @@ pub use reports::{
     ChannelRevenue, CohortRetention, FrequencyBucket, PeriodRevenue, ReportOptions, ReportPeriod, Reports,
     SegmentRevenue,
 };
-pub use summary::{CustomerSummary, Period, Summary, SummaryOptions};
+pub use summary::{CustomerSummary, Period, Summary, SummaryOptions, SummaryWarning, MAX_FREQ_MULTIPLIER};
 
 use crate::error::{Error, Result};
 

@@ -58,12 +58,15 @@ impl Period {
     }
 }
 
+/// Largest [`SummaryOptions::freq_multiplier`].
+pub const MAX_FREQ_MULTIPLIER: u32 = 366;
+
 /// What to summarise.
 ///
 /// ```
 /// use crm_core::analytics::{Period, SummaryOptions};
 /// let o = SummaryOptions::new("USD".parse().unwrap(), "2026-06-30T00:00:00Z".parse().unwrap());
-/// assert_eq!(o.period, Period::Day);
+/// assert_eq!((o.period, o.freq_multiplier), (Period::Day, 1));
 /// assert!(o.calibration_end.is_none());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,15 +87,32 @@ pub struct SummaryOptions {
     /// observation end (`calibration_and_holdout_data`).
     #[serde(default)]
     pub calibration_end: Option<DateTime<Utc>>,
+    /// `recency`, `T` and `duration_holdout` are divided by this (1 to
+    /// [`MAX_FREQ_MULTIPLIER`], default 1), as `lifetimes`' `freq_multiplier` does: purchases
+    /// are still counted once per period, but times are told in units of this many periods.
+    /// Daily periods with 7 give weeks to the day, as the published BTYD tables (CDNOW's
+    /// `T = 38.86`) count them, where weekly periods would round every time to whole weeks.
+    #[serde(default = "one")]
+    pub freq_multiplier: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl SummaryOptions {
     /// Daily summary in `currency` as of `observation_end`, without holdout.
     pub fn new(currency: Currency, observation_end: DateTime<Utc>) -> SummaryOptions {
-        SummaryOptions { currency, period: Period::Day, observation_end, calibration_end: None }
+        SummaryOptions { currency, period: Period::Day, observation_end, calibration_end: None, freq_multiplier: 1 }
     }
 
     fn validate(&self) -> Result<()> {
+        if !(1..=MAX_FREQ_MULTIPLIER).contains(&self.freq_multiplier) {
+            return Err(Error::validation(
+                "freq_multiplier",
+                format!("{} is outside 1 ..= {MAX_FREQ_MULTIPLIER}", self.freq_multiplier),
+            ));
+        }
         if let Some(c) = self.calibration_end {
             if self.period.index(c) >= self.period.index(self.observation_end) {
                 return Err(Error::validation(
@@ -105,17 +125,19 @@ impl SummaryOptions {
     }
 }
 
-/// One customer's row. Times are in periods; money in minor units of the summary's currency.
+/// One customer's row. Times are in periods divided by the summary's `freq_multiplier` (whole
+/// periods with the default 1); money in minor units of the summary's currency.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CustomerSummary {
     /// The customer.
     pub customer_id: CustomerId,
     /// Repeat purchases: periods with a purchase, minus one.
     pub frequency: u32,
-    /// Periods from the first purchase to the last.
-    pub recency: u32,
-    /// Periods from the first purchase to the end of (calibration) observation (`T`).
-    pub t: u32,
+    /// Periods from the first purchase to the last, over `freq_multiplier`.
+    pub recency: f64,
+    /// Periods from the first purchase to the end of (calibration) observation (`T`), over
+    /// `freq_multiplier`.
+    pub t: f64,
     /// Total of the repeat purchases (every period after the first), minor units.
     pub repeat_spend_minor: i64,
     /// Mean value of a repeat purchase period, `repeat_spend_minor / frequency` (0 without
@@ -133,12 +155,45 @@ pub struct CustomerSummary {
 pub struct Summary {
     /// The currency of every amount.
     pub currency: Currency,
-    /// The unit of `recency` and `t`.
+    /// The period purchases are counted in.
     pub period: Period,
-    /// Holdout only: length of the holdout in periods.
-    pub duration_holdout: Option<u32>,
+    /// The unit of `recency`, `t` and `duration_holdout` is this many periods.
+    #[serde(default = "one")]
+    pub freq_multiplier: u32,
+    /// Holdout only: length of the holdout in periods, over `freq_multiplier`.
+    pub duration_holdout: Option<f64>,
     /// Rows, by customer id.
     pub rows: Vec<CustomerSummary>,
+    /// What the caller should know about how the orders were counted (none usually).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<SummaryWarning>,
+}
+
+impl Summary {
+    /// Units of `recency` and `t` in a month of about 30 days (or 4.345 weeks): the factor
+    /// `lifetimes` uses for lifetime value, over `freq_multiplier`.
+    pub fn units_per_month(&self) -> f64 {
+        self.period.per_month() / f64::from(self.freq_multiplier)
+    }
+}
+
+/// Orders counted although they are after an end the caller gave: the period holding that
+/// end (a whole day or week, as `lifetimes` counts) reaches past it.
+///
+/// ```
+/// use crm_core::analytics::SummaryWarning;
+/// let w: SummaryWarning = serde_json::from_str(
+///     r#"{"field": "observation_end", "orders": 2, "message": "..."}"#).unwrap();
+/// assert_eq!(w.orders, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryWarning {
+    /// The end concerned: `observation_end` or `calibration_end`.
+    pub field: String,
+    /// Orders counted after it.
+    pub orders: u64,
+    /// What happened and how to avoid it.
+    pub message: String,
 }
 
 /// Folds one customer's purchases (in time order) into a row, then the next customer's.
@@ -151,6 +206,10 @@ pub(crate) struct SummaryBuilder {
     rows: Vec<CustomerSummary>,
     earliest: Option<DateTime<Utc>>,
     seen: u64,
+    /// Orders counted after the observation end (in its period).
+    after_end: u64,
+    /// Orders counted in the calibration after the calibration end (in its period).
+    after_cal_end: u64,
 }
 
 #[derive(Debug)]
@@ -178,6 +237,8 @@ impl SummaryBuilder {
             rows: Vec::new(),
             earliest: None,
             seen: 0,
+            after_end: 0,
+            after_cal_end: 0,
         })
     }
 
@@ -199,12 +260,18 @@ impl SummaryBuilder {
         if self.cur.as_ref().is_some_and(|a| a.customer != customer) {
             self.finish_customer();
         }
+        if self.cur.is_none() && p > cal_end {
+            // First purchase in the holdout: not a calibration customer.
+            return;
+        }
+        if at > self.opts.observation_end {
+            self.after_end += 1;
+        }
+        if self.opts.calibration_end.is_some_and(|c| at > c) && p <= cal_end {
+            self.after_cal_end += 1;
+        }
         match &mut self.cur {
             None => {
-                if p > cal_end {
-                    // First purchase in the holdout: not a calibration customer.
-                    return;
-                }
                 self.cur = Some(Acc {
                     customer,
                     first: p,
@@ -242,11 +309,12 @@ impl SummaryBuilder {
         let cal_end = self.cal_end.unwrap_or(self.end);
         let frequency = a.periods - 1;
         let holdout = self.cal_end.is_some();
+        let unit = f64::from(self.opts.freq_multiplier);
         self.rows.push(CustomerSummary {
             customer_id: a.customer,
             frequency,
-            recency: (a.last - a.first) as u32,
-            t: (cal_end - a.first) as u32,
+            recency: (a.last - a.first) as f64 / unit,
+            t: (cal_end - a.first) as f64 / unit,
             repeat_spend_minor: a.repeat_spend,
             monetary_value: if frequency == 0 { 0.0 } else { a.repeat_spend as f64 / f64::from(frequency) },
             frequency_holdout: holdout.then_some(a.hold_periods),
@@ -275,11 +343,34 @@ impl SummaryBuilder {
                 format!("{end} is before every completed order in {cur} (the first is at {first})"),
             ));
         }
+        let mut warnings = Vec::new();
+        let (name, span) = match self.opts.period {
+            Period::Day => ("day", "days run from midnight to midnight, UTC"),
+            Period::Week => ("week", "weeks run from Monday to Sunday, UTC"),
+        };
+        for (field, end, orders) in [
+            ("observation_end", Some(self.opts.observation_end), self.after_end),
+            ("calibration_end", self.opts.calibration_end, self.after_cal_end),
+        ] {
+            if let (Some(end), true) = (end, orders > 0) {
+                warnings.push(SummaryWarning {
+                    field: field.into(),
+                    orders,
+                    message: format!(
+                        "{orders} orders after {field} {end} were counted: the {name} holding it is counted whole, \
+                         as lifetimes does ({span}); end at the end of a {name} to leave them out"
+                    ),
+                });
+            }
+        }
+        let unit = f64::from(self.opts.freq_multiplier);
         Ok(Summary {
             currency: cur,
             period: self.opts.period,
-            duration_holdout: self.cal_end.map(|c| (self.end - c) as u32),
+            freq_multiplier: self.opts.freq_multiplier,
+            duration_holdout: self.cal_end.map(|c| (self.end - c) as f64 / unit),
             rows: self.rows,
+            warnings,
         })
     }
 }
@@ -325,9 +416,38 @@ mod tests {
         let s = b.finish().unwrap();
         assert_eq!(s.rows.len(), 1);
         let r = s.rows[0];
-        assert_eq!((r.frequency, r.recency, r.t), (3, 9, 9));
+        assert_eq!((r.frequency, r.recency, r.t), (3, 9.0, 9.0));
         assert_eq!(r.repeat_spend_minor, 1600);
         assert!((r.monetary_value - 1600.0 / 3.0).abs() < 1e-12);
         assert_eq!(r.frequency_holdout, None);
+        // The order at 23:00 on the end day, after the end at 12:00, was counted: warned.
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!((s.warnings[0].field.as_str(), s.warnings[0].orders), ("observation_end", 1));
+    }
+
+    #[test]
+    fn freq_multiplier_divides_the_times() {
+        // lifetimes' freq_multiplier: days counted, told in weeks.
+        let usd = Currency::new("USD").unwrap();
+        let opts = SummaryOptions {
+            freq_multiplier: 7,
+            calibration_end: Some(t("2026-01-20T23:59:59Z")),
+            ..SummaryOptions::new(usd, t("2026-02-09T23:59:59Z"))
+        };
+        let mut b = SummaryBuilder::new(&opts).unwrap();
+        b.push(CustomerId(1), t("2026-01-01T08:00:00Z"), 500);
+        b.push(CustomerId(1), t("2026-01-11T08:00:00Z"), 700);
+        b.push(CustomerId(1), t("2026-01-30T08:00:00Z"), 100);
+        let s = b.finish().unwrap();
+        let r = s.rows[0];
+        assert_eq!((r.frequency, r.recency, r.t), (1, 10.0 / 7.0, 19.0 / 7.0));
+        assert_eq!(s.duration_holdout, Some(20.0 / 7.0));
+        assert_eq!(r.frequency_holdout, Some(1));
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert!((s.units_per_month() - 30.0 / 7.0).abs() < 1e-12);
+        for m in [0, MAX_FREQ_MULTIPLIER + 1] {
+            let e = SummaryBuilder::new(&SummaryOptions { freq_multiplier: m, ..opts }).unwrap_err();
+            assert_eq!(e.field(), Some("freq_multiplier"));
+        }
     }
 }

@@ -271,6 +271,7 @@ pub struct Program {
 impl Program {
     /// Reads and validates a program in JSON.
     pub fn from_json(text: &str) -> Result<Program> {
+        crate::rule::check_json_depth(text, "program")?;
         let p: Program = crate::json::parse(text).map_err(|e| e.into_error("program"))?;
         p.validate()?;
         Ok(p)

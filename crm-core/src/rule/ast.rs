@@ -335,4 +335,24 @@ impl Source {
 pub const MAX_SPAN: i64 = 100_000;
 
 /// Deepest nesting of conditions and values accepted in text and JSON.
-pub const MAX_DEPTH: usize = 64;
+///
+/// The parser counts each `(`, `not`, aggregate `where` and time shift; the checker counts
+/// every condition and value, through the saved segments and scoring plans a rule uses (a
+/// segment's rule sits at the depth of its `in segment`). Chosen so that every rule the
+/// checker accepts also fits [`MAX_JSON_DEPTH`] in its JSON form, inside any record (a
+/// tree of depth `d` nests at most `2d + 2` JSON levels, a record at most 4 more), and
+/// compiles to SQL far within SQLite's expression depth.
+pub const MAX_DEPTH: usize = 60;
+
+/// Largest rule the checker accepts: conditions and values counted with the saved segments
+/// and scoring plans it uses written out in full (each use counts again), and the value
+/// tested by `between` or `within` counted twice (it is compared twice). The literals of an
+/// `in` list count as one value; they are bounded by [`MAX_LIST_VALUES`].
+pub const MAX_RULE_SIZE: usize = 10_000;
+
+/// Most literals in all the `in` lists of a rule, counted as for [`MAX_RULE_SIZE`].
+pub const MAX_LIST_VALUES: usize = 100_000;
+
+/// Deepest nesting of JSON arrays and objects read as a rule or a record holding rules: the
+/// limit of every JSON document ([`crate::json::MAX_JSON_DEPTH`], serde_json's own).
+pub const MAX_JSON_DEPTH: usize = crate::json::MAX_JSON_DEPTH;

@@ -21,8 +21,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeDelta, Utc};
 
-use super::ast::{AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH, MAX_SPAN};
-use crate::error::{Entity, Error, Result};
+use super::ast::{
+    AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH, MAX_LIST_VALUES, MAX_RULE_SIZE, MAX_SPAN,
+};
+use crate::error::{quoted, Entity, Error, Result};
 use crate::money::Currency;
 
 /// A checked condition, ready to evaluate. Built by [`check`].
@@ -382,8 +384,14 @@ pub struct Definitions {
 /// Checks `expr` and resolves it against `defs`, with `now` as the time of evaluation.
 ///
 /// Errors: [`Error::Validation`] naming the field (or `rule`) for unknown fields, type
-/// mismatches, amounts in different currencies, nesting deeper than [`MAX_DEPTH`],
-/// bad spans and cyclic references; [`Error::NotFound`] for unknown segments or plans.
+/// mismatches, amounts in different currencies, bad spans, cyclic references and rules
+/// beyond the limits ([`MAX_DEPTH`], [`MAX_RULE_SIZE`], [`MAX_LIST_VALUES`], each counted
+/// with the saved segments and scoring plans the rule uses); [`Error::NotFound`] for
+/// unknown segments or plans.
+///
+/// The limits are the checker's so that every store runs whatever it accepts: within them
+/// the SQL compiled for SQLite stays within SQLite's expression depth and number of
+/// parameters, on every path (counts, members, lifecycle and tier classification, scores).
 ///
 /// ```
 /// use crm_core::rule::{check, Cmp, Definitions, Expr, Literal, Value};
@@ -401,7 +409,7 @@ pub struct Definitions {
 /// assert!(check(&bad, &Definitions::default(), chrono::Utc::now()).is_err());
 /// ```
 pub fn check(expr: &Expr, defs: &Definitions, now: DateTime<Utc>) -> Result<Cond> {
-    let mut c = Checker { defs, now: now.timestamp_micros(), stack: Vec::new() };
+    let mut c = Checker { defs, now: now.timestamp_micros(), stack: Vec::new(), size: 0, list_values: 0 };
     c.cond(expr, Scope::Customer, 0)
 }
 
@@ -410,6 +418,12 @@ struct Checker<'a> {
     now: i64,
     /// Segments and plans being inlined, to refuse cycles.
     stack: Vec<String>,
+    /// Conditions and values so far, as [`MAX_RULE_SIZE`] counts them. Counted as the tree
+    /// is walked, so a rule that inlines a segment that inlines another, each many times,
+    /// is refused at the limit rather than written out in full first.
+    size: usize,
+    /// Literals of `in` lists so far.
+    list_values: usize,
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
@@ -420,6 +434,7 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
 fn describe(v: &Value) -> String {
     match v {
         Value::Field { name } => name.clone(),
+        Value::Literal { value: Literal::Text(t) } => quoted(t),
         Value::Literal { value } => format!("{value:?}"),
         Value::Now => "now()".into(),
         Value::Shift { .. } => "a shifted time".into(),
@@ -434,11 +449,34 @@ fn field_of(v: &Value) -> String {
     }
 }
 
+fn too_deep() -> Error {
+    invalid(
+        "rule",
+        format!("nesting deeper than {MAX_DEPTH} levels (the saved segments and scoring plans it uses count at their depth)"),
+    )
+}
+
 impl Checker<'_> {
+    /// Counts `n` more conditions and values.
+    fn charge(&mut self, n: usize) -> Result<()> {
+        self.size += n;
+        if self.size > MAX_RULE_SIZE {
+            return Err(invalid(
+                "rule",
+                format!(
+                    "larger than {MAX_RULE_SIZE} conditions and values, counting the saved segments and scoring \
+                     plans it uses at each use"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn cond(&mut self, e: &Expr, scope: Scope, depth: usize) -> Result<Cond> {
         if depth > MAX_DEPTH {
-            return Err(invalid("rule", format!("nesting deeper than {MAX_DEPTH}")));
+            return Err(too_deep());
         }
+        self.charge(1)?;
         let d = depth + 1;
         Ok(match e {
             Expr::Bool { value } => Cond::Const(*value),
@@ -464,12 +502,23 @@ impl Checker<'_> {
                 if list.is_empty() {
                     return Err(invalid(field_of(value), "`in` needs at least one value"));
                 }
+                self.list_values += list.len();
+                if self.list_values > MAX_LIST_VALUES {
+                    return Err(invalid(
+                        field_of(value),
+                        format!(
+                            "more than {MAX_LIST_VALUES} values in `in` lists, counting the saved segments and \
+                             scoring plans it uses at each use"
+                        ),
+                    ));
+                }
                 let (t, ty, item) = self.value(value, scope, d)?;
                 let mut out = Vec::with_capacity(list.len());
                 let mut resolved = ty;
                 for lit in list {
                     let lv = Value::Literal { value: lit.clone() };
-                    let (lt, lty, _) = self.value(&lv, scope, d)?;
+                    let (lt, lty) = self.literal(lit)?;
+                    let lt = Term::Const(lt);
                     let ((_, _), (lt, lty2)) = self.comparable(value, (t.clone(), ty), Cmp::Eq, &lv, (lt, lty))?;
                     if let Ty::Money(Some(c)) = lty2 {
                         if let Ty::Money(Some(prev)) = resolved {
@@ -537,7 +586,10 @@ impl Checker<'_> {
                 self.any_item(scope, Cond::IsNull(t, *negated), &[is_item])
             }
             Expr::Within { value, span } => {
+                // The value is compared twice (from and to): it counts twice.
+                let before = self.size;
                 let (t, ty, is_item) = self.value(value, scope, d)?;
+                self.charge(self.size - before)?;
                 if ty != Ty::Time {
                     return Err(invalid(
                         field_of(value),
@@ -552,7 +604,10 @@ impl Checker<'_> {
                 self.any_item(scope, c, &[is_item])
             }
             Expr::Between { value, low, high } => {
+                // The value is compared twice (with low and with high): it counts twice.
+                let before = self.size;
                 let v = self.value(value, scope, d)?;
+                self.charge(self.size - before)?;
                 let lo = self.value(low, scope, d)?;
                 let hi = self.value(high, scope, d)?;
                 let items = [v.2, lo.2, hi.2];
@@ -698,7 +753,7 @@ impl Checker<'_> {
                 for t in [&l.0, &r.0] {
                     if let Term::Const(Scalar::Text(s)) = t {
                         if !allowed.contains(&s.as_str()) {
-                            return Err(invalid(field, format!("\"{s}\" is not one of {}", allowed.join(", "))));
+                            return Err(invalid(field, format!("{} is not one of {}", quoted(s), allowed.join(", "))));
                         }
                     }
                 }
@@ -717,8 +772,9 @@ impl Checker<'_> {
     /// Checks a value; returns the term, its type and whether it reads a line-item field.
     fn value(&mut self, v: &Value, scope: Scope, depth: usize) -> Result<(Term, Ty, bool)> {
         if depth > MAX_DEPTH {
-            return Err(invalid("rule", format!("nesting deeper than {MAX_DEPTH}")));
+            return Err(too_deep());
         }
+        self.charge(1)?;
         let d = depth + 1;
         Ok(match v {
             Value::Literal { value } => {
@@ -756,7 +812,7 @@ impl Checker<'_> {
                     }
                 }
             }
-            Value::Field { name } => self.field(name, scope)?,
+            Value::Field { name } => self.field(name, scope, d)?,
             Value::Aggregate { func, source, field, filter, within } => {
                 if scope != Scope::Customer {
                     return Err(invalid("rule", "aggregates cannot be nested in an aggregate's filter"));
@@ -819,7 +875,8 @@ impl Checker<'_> {
         })
     }
 
-    fn field(&mut self, name: &str, scope: Scope) -> Result<(Term, Ty, bool)> {
+    /// A field; a scoring plan's conditions are checked at `depth`.
+    fn field(&mut self, name: &str, scope: Scope, depth: usize) -> Result<(Term, Ty, bool)> {
         match scope {
             Scope::Records(source) => {
                 let f = Field::record(source, name).ok_or_else(|| unknown_record_field(source, name))?;
@@ -850,12 +907,12 @@ impl Checker<'_> {
                         self.enter(&key)?;
                         let checked = plan
                             .iter()
-                            .map(|(e, pts)| Ok((self.cond(e, Scope::Customer, 1)?, *pts)))
+                            .map(|(e, pts)| Ok((self.cond(e, Scope::Customer, depth)?, *pts)))
                             .collect::<Result<Vec<_>>>();
                         self.stack.pop();
                         Ok((Term::Score(checked?), Ty::Int, false))
                     }
-                    _ => Err(invalid(name, format!("unknown field `{name}`; known fields: {CUSTOMER_FIELDS}"))),
+                    _ => Err(invalid(name, format!("unknown field {}; known fields: {CUSTOMER_FIELDS}", quoted(name)))),
                 }
             }
         }
@@ -947,7 +1004,7 @@ fn with_currency(t: Term, c: Currency) -> Term {
 
 fn unknown_record_field(source: Source, name: &str) -> Error {
     let known = if source == Source::Interactions { INTERACTION_FIELDS } else { ORDER_FIELDS };
-    invalid(name, format!("unknown field `{name}` of {}; known fields: {known}", source.name()))
+    invalid(name, format!("unknown field {} of {}; known fields: {known}", quoted(name), source.name()))
 }
 
 // The enums whose names the checker lists must stay in step with the model's serde names.

@@ -17,10 +17,15 @@
 mod ast;
 mod check;
 mod eval;
+mod json;
 mod parse;
 mod print;
 
-pub use ast::{AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH, MAX_SPAN};
+pub use ast::{
+    AggFunc, Cmp, Expr, Literal, Sign, Source, Span, Unit, Value, MAX_DEPTH, MAX_JSON_DEPTH, MAX_LIST_VALUES,
+    MAX_RULE_SIZE, MAX_SPAN,
+};
 pub use check::{check, Aggregate, Cond, Definitions, Field, Scalar, SegmentDef, Term};
 pub use eval::{matches, needs, Needs, Subject};
+pub use json::{check_json_depth, json_too_deep};
 pub use parse::parse;

@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from .client import Crm
 
 __all__ = [
-    "ProgressArg", "summary", "calibration_and_holdout", "summaries",
+    "ProgressArg", "summary", "calibration_and_holdout", "summaries", "SummaryWarning",
     "BetaGeoFitter", "GammaGammaFitter",
     "customer_values", "churn_risk", "customers_at_risk", "probability_alive_path",
     "CoPurchaseModel", "co_purchase_model", "category_affinity",
@@ -155,13 +156,28 @@ def _period(freq: str) -> str:
     return p
 
 
-def _summary_options(currency: str, observation_end: When, freq: str, calibration_end: Optional[When]) -> str:
+def _summary_options(
+    currency: str, observation_end: When, freq: str, calibration_end: Optional[When], freq_multiplier: int = 1
+) -> str:
     return json.dumps({
         "currency": currency,
         "period": _period(freq),
         "observation_end": _when(observation_end, "observation_end"),
         "calibration_end": None if calibration_end is None else _when(calibration_end, "calibration_end"),
+        "freq_multiplier": freq_multiplier,
     })
+
+
+class SummaryWarning(UserWarning):
+    """Orders after ``observation_end`` (or ``calibration_end``) were counted: the period holding
+    it (a whole day or week, as ``lifetimes`` counts) reaches past it. End at the end of a
+    period to leave them out."""
+
+
+def _warn(d: Mapping[str, Any]) -> None:
+    """Passes on the core's warnings about a summary."""
+    for w in d.get("warnings", []):
+        warnings.warn(w["message"], SummaryWarning, stacklevel=3)
 
 
 def _fit_options(penalizer_coef: float, max_iterations: int, tolerance: float) -> Dict[str, Any]:
@@ -188,7 +204,13 @@ def _summary_frame(d: Mapping[str, Any], holdout: bool) -> Any:
 
 
 def summary(
-    db: "Crm", currency: str, observation_end: When, *, freq: str = "D", progress: ProgressArg = None
+    db: "Crm",
+    currency: str,
+    observation_end: When,
+    *,
+    freq: str = "D",
+    freq_multiplier: int = 1,
+    progress: ProgressArg = None,
 ) -> Any:
     """Per-customer ``frequency``, ``recency``, ``T`` (in days, ``freq="D"``, or weeks,
     ``freq="W"``), ``monetary_value`` (mean value of the repeat purchase periods, minor
@@ -196,11 +218,18 @@ def summary(
     period holding ``observation_end``; a DataFrame indexed by ``customer_id``. Orders in
     other currencies are left out. ``progress``: see :data:`ProgressArg`.
 
+    ``freq_multiplier`` (1 to 366) divides ``recency`` and ``T`` as ``lifetimes``' does:
+    ``freq="D", freq_multiplier=7`` counts purchases per day and tells times in weeks, as the
+    published BTYD tables do. When the last period takes in orders after
+    ``observation_end`` (it is counted whole), a :class:`SummaryWarning` says how many.
+
     Raises :class:`crm.ValidationError`: field ``orders`` when no completed order is in the
-    currency, ``observation_end`` when it is before every such order, ``freq``."""
-    opts = _summary_options(currency, observation_end, freq, None)
-    text = _watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb))
-    return _summary_frame(json.loads(text), holdout=False)
+    currency, ``observation_end`` when it is before every such order, ``freq``,
+    ``freq_multiplier``. ``progress``: see :data:`ProgressArg`."""
+    opts = _summary_options(currency, observation_end, freq, None, freq_multiplier)
+    d = json.loads(_watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb)))
+    _warn(d)
+    return _summary_frame(d, holdout=False)
 
 
 def calibration_and_holdout(
@@ -210,6 +239,7 @@ def calibration_and_holdout(
     observation_end: When,
     *,
     freq: str = "D",
+    freq_multiplier: int = 1,
     progress: ProgressArg = None,
 ) -> Any:
     """As ``lifetimes.utils.calibration_and_holdout_data``: the summary up to
@@ -218,23 +248,30 @@ def calibration_and_holdout(
     ``monetary_value_holdout`` (mean order value) and ``duration_holdout`` for the periods
     after it up to ``observation_end``.
 
+    ``freq_multiplier`` and :class:`SummaryWarning` are as for :func:`summary` (the
+    warning also for orders after ``calibration_end`` counted in the calibration).
+
     Raises :class:`crm.ValidationError` on field ``calibration_end`` when it is before every
     completed order, or not in a period before the observation end. ``progress``: see
     :data:`ProgressArg`."""
-    opts = _summary_options(currency, observation_end, freq, calibration_end)
-    text = _watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb))
-    return _summary_frame(json.loads(text), holdout=True)
+    opts = _summary_options(currency, observation_end, freq, calibration_end, freq_multiplier)
+    d = json.loads(_watched(progress, "summary", lambda cb: db._native.analytics_summary(opts, cb)))
+    _warn(d)
+    return _summary_frame(d, holdout=True)
 
 
-def summaries(db: "Crm", observation_end: When, *, freq: str = "D", progress: ProgressArg = None) -> Any:
+def summaries(
+    db: "Crm", observation_end: When, *, freq: str = "D", freq_multiplier: int = 1, progress: ProgressArg = None
+) -> Any:
     """:func:`summary` of every currency with completed orders, in one pass over the orders,
     stacked with a ``currency`` column (a customer who bought in two currencies has two rows).
     ``progress``: see :data:`ProgressArg`."""
     pd = require_pandas()
-    opts = _summary_options("USD", observation_end, freq, None)
+    opts = _summary_options("USD", observation_end, freq, None, freq_multiplier)
     text = _watched(progress, "summaries", lambda cb: db._native.analytics_summaries(opts, cb))
     frames = []
     for d in json.loads(text):
+        _warn(d)
         f = _summary_frame(d, holdout=False)
         f.insert(0, "currency", d["currency"])
         frames.append(f)

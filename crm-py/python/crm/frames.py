@@ -16,6 +16,8 @@ import json
 import math
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import _crm
+
 __all__ = ["require_pandas", "require_pyarrow", "to_arrow", "ingest_columns", "arrow_ingest_columns"]
 
 
@@ -361,5 +363,11 @@ def records_jsonl(records: Iterable[Mapping[str, Any]]) -> Tuple[str, int]:
 
 
 def record_json(record: Mapping[str, Any]) -> str:
-    """One dict record as JSON (datetimes as ISO 8601, sets as sorted lists)."""
-    return json.dumps(record, default=_json_default, separators=(",", ":"))
+    """One dict record as JSON (datetimes as ISO 8601, sets as sorted lists). A record nested
+    too deep for the encoder (a rule tree thousands of levels deep) raises the core's
+    :class:`crm.ValidationError` naming the nesting limit, not RecursionError."""
+    try:
+        return json.dumps(record, default=_json_default, separators=(",", ":"))
+    except RecursionError:
+        _crm.json_too_deep_error("record")
+        raise

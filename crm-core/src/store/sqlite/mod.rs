@@ -106,12 +106,18 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Setup every connection gets, writer and readers alike.
+///
 /// Plans do not depend on bound values (the query planner stability guarantee). Without it
 /// SQLite re-prepared a cached statement on every run whose parameters it had compared with
 /// a partial index's condition (the ledger's lot queries: a redemption's median was 302 µs
 /// re-preparing, 109 µs with stable plans, in the loyalty benchmark).
-fn stable_plans(conn: &Connection) -> Result<()> {
+///
+/// `rarray` is registered: a rule's `in` list is bound through it as one parameter (see
+/// `rule_sql`).
+fn configure(conn: &Connection) -> Result<()> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    rusqlite::vtab::array::load_module(conn)?;
     Ok(())
 }
 
@@ -154,7 +160,7 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -opts.cache_kib.max(1))?;
         // No SQL foreign keys are declared; the facade checks references itself.
         conn.pragma_update(None, "foreign_keys", false)?;
-        stable_plans(&conn)?;
+        configure(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
         Ok(SqliteStore { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path, opts: opts.clone() })
@@ -173,7 +179,7 @@ impl SqliteStore {
         )?;
         conn.busy_timeout(self.opts.busy_timeout)?;
         conn.pragma_update(None, "cache_size", -(self.opts.cache_kib / 4).max(1))?;
-        stable_plans(&conn)?;
+        configure(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }

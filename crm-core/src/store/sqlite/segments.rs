@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::rule_sql::compile;
+use super::rule_sql::{self, compile, Param, MAX_PARAMS};
 use super::{
     enum_col, enum_str, interaction_row, json, json_col, micros, opt_json_col, opt_time, order_row, time,
     INTERACTION_COLS, ORDER_COLS,
@@ -27,9 +27,9 @@ pub(super) fn rule_members(
     limit: usize,
 ) -> Result<Vec<CustomerId>> {
     let mut c = compile(rule);
-    c.params.push(Value::Integer(after.map_or(i64::MIN, |a| a.0)));
+    c.params.push(Param::Value(Value::Integer(after.map_or(i64::MIN, |a| a.0))));
     let after_p = c.params.len();
-    c.params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    c.params.push(Param::Value(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX))));
     let sql = format!(
         "SELECT c.id FROM customers c{} WHERE {} AND c.id > ?{after_p} ORDER BY c.id LIMIT ?{}",
         c.joins,
@@ -47,60 +47,97 @@ pub(super) fn rule_count(conn: &Connection, rule: &Cond) -> Result<i64> {
     Ok(conn.prepare(&sql)?.query_row(params_from_iter(c.params), |r| r.get(0))?)
 }
 
-pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<Classified>> {
-    // One scan: CASE picks the first rule met. Each rule is compiled on its own and its
-    // parameters renumbered into one list.
-    let mut params: Vec<Value> = Vec::new();
-    let mut joins = String::new();
-    let mut whens = String::new();
-    for (i, r) in rules.iter().enumerate() {
+/// Several rules compiled into one statement: their SQL renumbered into one list of
+/// parameters, and the joins they need.
+#[derive(Default)]
+struct Batch {
+    /// The compiled rules, with the index of each among all the rules.
+    parts: Vec<(usize, String)>,
+    params: Vec<Param>,
+    joins: String,
+}
+
+/// Compiles `rules` into as few statements as SQLite's limit on parameters allows (one,
+/// unless the rules are large): each rule alone fits one statement (the checker's size limit
+/// sees to it), their sum may not. `extra` parameters are bound per rule besides its own.
+fn batches<'a>(rules: impl Iterator<Item = &'a Cond>, extra: usize) -> Vec<Batch> {
+    let mut out = vec![Batch::default()];
+    for (i, r) in rules.enumerate() {
         let c = compile(r);
-        let sql = renumber(&c.sql, params.len());
-        params.extend(c.params);
+        let last = out.last_mut().expect("one batch at least");
+        let batch = if !last.parts.is_empty() && last.params.len() + c.params.len() + extra > MAX_PARAMS {
+            out.push(Batch::default());
+            out.last_mut().expect("just pushed")
+        } else {
+            last
+        };
+        let sql = renumber(&c.sql, batch.params.len());
+        batch.params.extend(c.params);
         for j in c.joins.split(" LEFT JOIN ").filter(|j| !j.is_empty()) {
             let j = format!(" LEFT JOIN {j}");
-            if !joins.contains(&j) {
-                joins.push_str(&j);
+            if !batch.joins.contains(&j) {
+                batch.joins.push_str(&j);
             }
         }
-        whens.push_str(&format!(" WHEN {sql} THEN {i}"));
+        batch.parts.push((i, sql));
     }
-    let pick = if rules.is_empty() { "NULL".to_string() } else { format!("CASE{whens} ELSE NULL END") };
-    let sql = format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{joins} ORDER BY c.id");
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(params_from_iter(params), |r| {
-        let i: Option<i64> = r.get(3)?;
-        Ok(Classified {
-            customer_id: CustomerId(r.get(0)?),
-            stage: enum_col(r, 1)?,
-            created_at: time(r.get(2)?),
-            rule: i.and_then(|i| usize::try_from(i).ok()),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    out
+}
+
+pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<Classified>> {
+    // One scan per batch (one batch unless the rules are large): CASE picks the first rule
+    // met; a later batch decides only for customers no earlier batch matched.
+    let mut out: Vec<Classified> = Vec::new();
+    for (n, batch) in batches(rules.iter(), 0).into_iter().enumerate() {
+        let whens: String = batch.parts.iter().map(|(i, sql)| format!(" WHEN {sql} THEN {i}")).collect();
+        let pick = if batch.parts.is_empty() { "NULL".to_string() } else { format!("CASE{whens} ELSE NULL END") };
+        let sql =
+            format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{} ORDER BY c.id", batch.joins);
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(batch.params), |r| {
+            let i: Option<i64> = r.get(3)?;
+            Ok(Classified {
+                customer_id: CustomerId(r.get(0)?),
+                stage: enum_col(r, 1)?,
+                created_at: time(r.get(2)?),
+                rule: i.and_then(|i| usize::try_from(i).ok()),
+            })
+        })?;
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        if n == 0 {
+            out = rows;
+        } else {
+            // Same transaction, same snapshot: the same customers in the same order.
+            for (o, r) in out.iter_mut().zip(rows) {
+                o.rule = o.rule.or(r.rule);
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn score_all(conn: &Connection, plan: &[(Cond, i64)]) -> Result<Vec<(CustomerId, i64)>> {
-    let mut params: Vec<Value> = Vec::new();
-    let mut joins = String::new();
-    let mut sum = vec!["0".to_string()];
-    for (cond, points) in plan {
-        let c = compile(cond);
-        let sql = renumber(&c.sql, params.len());
-        params.extend(c.params);
-        params.push(Value::Integer(*points));
-        for j in c.joins.split(" LEFT JOIN ").filter(|j| !j.is_empty()) {
-            let j = format!(" LEFT JOIN {j}");
-            if !joins.contains(&j) {
-                joins.push_str(&j);
+    // One scan per batch (one unless the plan is large); the batches' sums are added.
+    let mut out: Vec<(CustomerId, i64)> = Vec::new();
+    for (n, mut batch) in batches(plan.iter().map(|(c, _)| c), 1).into_iter().enumerate() {
+        let mut sum = Vec::with_capacity(batch.parts.len());
+        for (i, sql) in &batch.parts {
+            batch.params.push(Param::Value(Value::Integer(plan[*i].1)));
+            sum.push(format!("(CASE WHEN {sql} THEN ?{} ELSE 0 END)", batch.params.len()));
+        }
+        let sql = format!("SELECT c.id, {} FROM customers c{} ORDER BY c.id", rule_sql::sum(&sum), batch.joins);
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(batch.params), |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?;
+        let rows = rows.collect::<rusqlite::Result<Vec<(CustomerId, i64)>>>()?;
+        if n == 0 {
+            out = rows;
+        } else {
+            for (o, r) in out.iter_mut().zip(rows) {
+                o.1 += r.1;
             }
         }
-        sum.push(format!("(CASE WHEN {sql} THEN ?{} ELSE 0 END)", params.len()));
     }
-    let sql = format!("SELECT c.id, {} FROM customers c{joins} ORDER BY c.id", sum.join(" + "));
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(params_from_iter(params), |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(out)
 }
 
 /// Shifts every `?N` in `sql` by `by`.
