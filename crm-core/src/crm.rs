@@ -264,15 +264,23 @@ impl<S: Store> Crm<S> {
                 return Err(Error::not_found(Entity::Customer, id));
             }
             let at = now();
+            let mut orders = Vec::new();
             for o in tx.order_ids_of(id)? {
-                tx.delete_order(o)?;
-                tx.append_change(Entity::Order, o.0, Op::Delete, at)?;
+                orders.extend(tx.get_order(o)?);
+            }
+            // The ledger first, while the orders are there: other customers' entries of these
+            // orders (an order moved here from them) are settled and unlinked.
+            let mut acc = StatsAcc::default();
+            crate::loyalty::customer_deleted(tx, &mut acc, id, &orders, at)?;
+            acc.flush(tx)?;
+            for o in &orders {
+                tx.delete_order(o.id)?;
+                tx.append_change(Entity::Order, o.id.0, Op::Delete, at)?;
             }
             for i in tx.interaction_ids_of(id)? {
                 tx.delete_interaction(i)?;
                 tx.append_change(Entity::Interaction, i.0, Op::Delete, at)?;
             }
-            crate::loyalty::customer_deleted(tx, id, at)?;
             tx.delete_customer(id)?;
             tx.append_change(Entity::Customer, id.0, Op::Delete, at)?;
             Ok(())

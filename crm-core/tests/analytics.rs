@@ -784,4 +784,9 @@ fn summaries_warn_of_orders_after_the_end_and_scale_times() {
     assert!((path[16].p_alive - last).abs() < 1e-12);
     let bad = SummaryOptions { freq_multiplier: 0, ..daily };
     assert_eq!(field_of(crm.purchase_summary(&bad)), "freq_multiplier");
+    // Ends are bounded: before 1970 or centuries ahead is refused on the field.
+    let far = SummaryOptions { observation_end: t("9999-12-31T00:00:00Z"), ..daily };
+    assert_eq!(field_of(crm.purchase_summary(&far)), "observation_end");
+    let early = SummaryOptions { calibration_end: Some(t("1969-12-31T00:00:00Z")), ..daily };
+    assert_eq!(field_of(crm.purchase_summary(&early)), "calibration_end");
 }

@@ -99,6 +99,16 @@ def test_json_nested_thousands_deep_is_the_crates_error(db: crm.Crm) -> None:
         db.count_matching(mid)
     assert_refused(e, "rule", "127")
     assert db.segments() == [] and db.scoring_plans() == []
+    # Dicts ingested in bulk: the too-deep row is a row error, the others are stored.
+    nested: Dict[str, Any] = {}
+    for _ in range(5_000):
+        nested = {"x": nested}
+    rows = [{"external_id": "C-1", "name": "Ada"},
+            {"external_id": "C-2", "name": "Deep", "attributes": nested},
+            {"external_id": "C-3", "name": "Bob"}]
+    report = db.ingest_customers(rows)
+    assert (report.created, report.failed) == (2, 1)
+    assert report.errors[0].row == 2 and "127" in report.errors[0].reason
     # A shape error quoting a megabyte value: cut short too.
     with pytest.raises(crm.ValidationError) as e:
         db.put_scoring_plan({"name": "p", "rules": "x" * 1_000_000})

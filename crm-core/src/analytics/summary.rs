@@ -80,7 +80,9 @@ pub struct SummaryOptions {
     #[serde(default)]
     pub period: Period,
     /// End of observation: the period holding this instant is the last one, and orders in it
-    /// count (as in `lifetimes`, which compares periods, not instants).
+    /// count (as in `lifetimes`, which compares periods, not instants). From 1970 to a
+    /// century ahead ([`MAX_FORECAST_DAYS`](crate::validate::MAX_FORECAST_DAYS)), as is
+    /// `calibration_end`.
     pub observation_end: DateTime<Utc>,
     /// With a calibration end, the summary describes the calibration part (periods up to the one
     /// holding this instant) and adds holdout columns for the periods after it, up to the
@@ -112,6 +114,15 @@ impl SummaryOptions {
                 "freq_multiplier",
                 format!("{} is outside 1 ..= {MAX_FREQ_MULTIPLIER}", self.freq_multiplier),
             ));
+        }
+        let latest = chrono::Utc::now() + chrono::TimeDelta::days(crate::validate::MAX_FORECAST_DAYS);
+        for (field, t) in [("observation_end", Some(self.observation_end)), ("calibration_end", self.calibration_end)] {
+            if let Some(t) = t.filter(|t| *t < DateTime::UNIX_EPOCH || *t > latest) {
+                return Err(Error::validation(
+                    field,
+                    format!("{} is outside 1970-01-01 .. {}", t.to_rfc3339(), latest.to_rfc3339()),
+                ));
+            }
         }
         if let Some(c) = self.calibration_end {
             if self.period.index(c) >= self.period.index(self.observation_end) {

@@ -24,7 +24,7 @@
 //! | entry | key |
 //! |---|---|
 //! | an order's earning | `order:<external id>`; `order:<external id>:customer:<id>` when the order earned for another customer first |
-//! | a correction of an order's points | `order:<external id>:reverse-to:<points>:<qualifying>` (what the order is worth to the customer afterwards), `:<n>` added after the order's first `n` corrections |
+//! | a correction of an order's points | `order:<external id>:reverse-to:<points>:<qualifying>` (what the order is worth to the customer afterwards), `:<n>` added after the order's first `n` corrections (the next free `n`) |
 //! | an expired lot | `expire:lot:<lot id>` |
 //! | the entries of a deleted order | their key with `~deleted:<entry id>` appended (the order's correction to nothing comes first) |
 //! | redemptions, manual credits, adjustments, event bonuses | the caller's key |

@@ -352,6 +352,18 @@ pub(crate) fn order_changed(
     after: Option<&Order>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    settle(tx, acc, before, after, None, now)
+}
+
+/// [`order_changed`], leaving the standing of customer `skip` alone (it is being deleted).
+fn settle(
+    tx: &mut impl StoreTx,
+    acc: &mut StatsAcc,
+    before: Option<&Order>,
+    after: Option<&Order>,
+    skip: Option<CustomerId>,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let Some(o) = after.or(before) else { return Ok(()) };
     let program = acc.loyalty.program(tx)?;
     let entries = match before {
@@ -359,8 +371,8 @@ pub(crate) fn order_changed(
         None => Vec::new(),
     };
     let mut customers = Vec::with_capacity(2);
-    for c in [before, after].into_iter().flatten().map(|o| o.customer_id) {
-        if !customers.contains(&c) {
+    for c in [before, after].into_iter().flatten().map(|o| o.customer_id).chain(entries.iter().map(|e| e.customer_id)) {
+        if !customers.contains(&c) && Some(c) != skip {
             customers.push(c);
         }
     }
@@ -454,9 +466,18 @@ fn correct(
     let target = h.intended + change.points;
     let target_q = h.qualifying + change.qualifying;
     let c = h.earn.customer_id;
-    let key = match changes {
-        0 => format!("order:{}:reverse-to:{target}:{target_q}", o.external_id),
-        n => format!("order:{}:reverse-to:{target}:{target_q}:{n}", o.external_id),
+    // The count of the order's corrections names the key; entries of a deleted customer
+    // leave with them, so a count can come round again: the next free one is taken.
+    let mut n = changes;
+    let key = loop {
+        let key = match n {
+            0 => format!("order:{}:reverse-to:{target}:{target_q}", o.external_id),
+            n => format!("order:{}:reverse-to:{target}:{target_q}:{n}", o.external_id),
+        };
+        if tx.loyalty_entry_by_key(&key)?.is_none() {
+            break key;
+        }
+        n += 1;
     };
     let lot = tx.lot_of_entry(h.earn.id)?;
     let points = if change.points < 0 {
@@ -538,9 +559,27 @@ pub(crate) fn order_deleted(tx: &mut impl StoreTx, acc: &mut StatsAcc, o: &Order
     Ok(())
 }
 
-/// Before a customer is deleted: removes their account and ledger (see
-/// [`StoreTx::delete_loyalty`]), each removed entry a deletion in the change feed.
-pub(crate) fn customer_deleted(tx: &mut impl StoreTx, c: CustomerId, now: DateTime<Utc>) -> Result<()> {
+/// Before a customer is deleted with their `orders`: every other customer's standing with
+/// those orders (an order moved to this customer from them) is settled as for a deleted order
+/// and its entries unlinked (their ids may be given to new orders); then the customer's own
+/// account and ledger are removed (see [`StoreTx::delete_loyalty`]), each removed entry a
+/// deletion in the change feed. The caller flushes `acc` before it deletes the customer.
+pub(crate) fn customer_deleted(
+    tx: &mut impl StoreTx,
+    acc: &mut StatsAcc,
+    c: CustomerId,
+    orders: &[Order],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for o in orders {
+        settle(tx, acc, Some(o), None, Some(c), now)?;
+        for e in tx.loyalty_entries_of_order(o.id)? {
+            if e.customer_id != c {
+                tx.detach_loyalty_entry(e.id, &format!("{}~deleted:{}", e.key, e.id.0))?;
+                tx.append_change(Entity::LoyaltyEntry, e.id.0, Op::Update, now)?;
+            }
+        }
+    }
     for e in tx.delete_loyalty(c)? {
         tx.append_change(Entity::LoyaltyEntry, e.0, Op::Delete, now)?;
     }

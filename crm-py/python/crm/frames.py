@@ -356,9 +356,20 @@ def text_block(name: str, cells: List[Any]) -> TextBlock:
     return data, offsets.tobytes(), valid
 
 
+# A line nested one level past the core's JSON limit: it stands for a record too deep for
+# Python's encoder, so that the core refuses that row (and only that row) with its own error
+# naming the limit, as it refuses a too-deep line of a JSON Lines file.
+_TOO_DEEP_LINE = "[" * 128 + "]" * 128
+
+
 def records_jsonl(records: Iterable[Mapping[str, Any]]) -> Tuple[str, int]:
     """Dict records as JSON Lines text in the core's serde shape, and their count."""
-    lines = [json.dumps(r, default=_json_default, separators=(",", ":")) for r in records]
+    lines = []
+    for r in records:
+        try:
+            lines.append(json.dumps(r, default=_json_default, separators=(",", ":")))
+        except RecursionError:
+            lines.append(_TOO_DEEP_LINE)
     return "\n".join(lines), len(lines)
 
 
