@@ -283,6 +283,12 @@ typedef enum crm_order_status {
      * Called off before completion.
      */
     CRM_ORDER_CANCELLED = 2,
+    /**
+     * Not sent: `crm_order_record` keeps the stored order's status (a new order is
+     * completed). Use it when re-sending orders whose status the ERP does not track, so a
+     * refund recorded with `crm_order_set_status` is not undone.
+     */
+    CRM_ORDER_KEEP_STATUS = 3,
 } crm_order_status;
 
 /**
@@ -493,7 +499,8 @@ typedef struct crm_order_in {
     int64_t occurred_at_us;
     /**
      * A `crm_order_status` value (an `int32_t`, so that an out-of-range value is reported
-     * as `CRM_ERR_VALIDATION` on field `status` instead of being undefined behaviour).
+     * as `CRM_ERR_VALIDATION` on field `status` instead of being undefined behaviour);
+     * `CRM_ORDER_KEEP_STATUS` keeps a stored order's status.
      */
     int32_t status;
     /**
@@ -2077,8 +2084,11 @@ void crm_string_free(char *s);
  * Records an order (the typed hot path): an upsert by `external_id`, so sending the same
  * order twice stores it once; a change (status, total, lines, time, customer) updates it,
  * the customer's statistics and loyalty points in the same transaction. The status is
- * always applied; a NULL `channel`, a NULL `items` and a `customer_id` of 0 with a NULL
- * `customer_external_id` keep what is stored for an existing order.
+ * applied unless it is `CRM_ORDER_KEEP_STATUS` (a zeroed struct says `CRM_ORDER_COMPLETED`:
+ * re-sending it undoes a refund recorded with `crm_order_set_status`); a NULL `channel`, a
+ * NULL `items` and a `customer_id` of 0 with a NULL `customer_external_id` keep what is
+ * stored for an existing order. An order with refunds takes the total and lines sent net of
+ * them (see `crm_order_refund`).
  *
  * - `order`: required; borrowed for the call.
  * - `items`: `n_items` line items, borrowed for the call. NULL (with `n_items` 0): not sent,
@@ -2254,7 +2264,8 @@ enum crm_status crm_order_set_status(const crm_t *crm,
  * shape of crm-core's `Refund`: `{"key":"RF-1","lines":[{"sku":"SHOE-1","quantity":1}]}` or
  * `{"key":"RF-2","amount_minor":500}` (both may be given: the amount is what went back),
  * optionally `"at"` (RFC 3339, not before the order). The refunded units leave the lines,
- * the amount leaves the total, and the order becomes refunded when nothing is left;
+ * the amount leaves the total (the order is kept net of its refunds: recording it again as
+ * sold changes nothing), and the order becomes refunded when nothing is left;
  * statistics and loyalty points follow. The same refund again (same key) is
  * `CRM_OUTCOME_UNCHANGED`; another refund under a used key is `CRM_ERR_CONFLICT`.
  *

@@ -876,7 +876,46 @@ pub(crate) fn write_order(
     if !sent_items {
         o.items.clone_from(&old.items);
     }
+    net_of_refunds(tx, &old, &mut o, true, sent_items)?;
     change_order(tx, old, o, now, acc)
+}
+
+/// The host sends an order as it knows it: its total and lines as sold. The store keeps an
+/// order net of its refunds (recorded with [`Crm::refund_order`]), so what the host sends is
+/// taken net of them here, the one place this is decided: sending the order again as sold
+/// changes nothing, and a corrected total or lines stay net of what was refunded. When the
+/// refunds take everything the order is `refunded`. `total` and `items` say which of the
+/// two `new` holds as sent (the other is stored, already net).
+fn net_of_refunds(tx: &mut impl StoreTx, old: &Order, new: &mut Order, total: bool, items: bool) -> Result<()> {
+    if !total && !items {
+        return Ok(());
+    }
+    let refunds = tx.refunds_of_order(old.id)?;
+    if refunds.is_empty() {
+        return Ok(());
+    }
+    if items {
+        for r in &refunds {
+            for l in &r.lines {
+                let mut left = l.quantity;
+                for it in new.items.iter_mut().filter(|it| it.sku == l.sku) {
+                    let take = left.min(it.quantity);
+                    it.quantity -= take;
+                    left -= take;
+                }
+            }
+        }
+        new.items.retain(|it| it.quantity > 0);
+    }
+    if total {
+        let refunded: i64 = refunds.iter().map(|r| r.amount_minor).sum();
+        let net = new.total.minor - refunded;
+        new.total = Money::new(net.max(0), new.total.currency);
+        if net <= 0 {
+            new.status = OrderStatus::Refunded;
+        }
+    }
+    Ok(())
 }
 
 /// Applies a validated patch to the stored order `old`.
@@ -901,9 +940,11 @@ fn patch_order(
     if let Some(c) = p.channel {
         new.channel = c;
     }
+    let sent_items = p.items.is_some();
     if let Some(items) = p.items {
         new.items = items;
     }
+    net_of_refunds(tx, &old, &mut new, p.total_minor.is_some(), sent_items)?;
     change_order(tx, old, new, now, acc)
 }
 
@@ -951,6 +992,12 @@ fn apply_refund(old: &Order, r: Refund, now: DateTime<Utc>) -> Result<(Order, Or
     let mut lines_value = 0i64;
     for (n, l) in r.lines.iter().enumerate() {
         let held: i64 = new.items.iter().filter(|it| it.sku == l.sku).map(|it| it.quantity).sum();
+        if held == 0 {
+            return Err(Error::validation(
+                format!("lines[{n}].sku"),
+                format!("{} is not on the order (or all its units were refunded)", crate::error::quoted(&l.sku)),
+            ));
+        }
         if held < l.quantity {
             return Err(Error::validation(
                 format!("lines[{n}].quantity"),
@@ -974,11 +1021,10 @@ fn apply_refund(old: &Order, r: Refund, now: DateTime<Utc>) -> Result<(Order, Or
             format!("{amount} to refund is more than the order's total {}", old.total.minor),
         ));
     }
+    // The order is kept net of its refunds (see `net_of_refunds`): nothing left, refunded.
+    new.total = Money::new(old.total.minor - amount, old.total.currency);
     if amount == old.total.minor {
-        // Nothing is left: the order is refunded, its total stays what was paid.
         new.status = OrderStatus::Refunded;
-    } else {
-        new.total = Money::new(old.total.minor - amount, old.total.currency);
     }
     let stored =
         OrderRefund { order_id: old.id, key: r.key, amount_minor: amount, lines: r.lines, at, created_at: now };

@@ -14,7 +14,7 @@ const MAX_FIELD_BYTES: usize = 120;
 
 /// Longest part of a message (a reason, an id, SQLite's text), in bytes; with the field and
 /// the words around them a message stays within about 700 bytes.
-const MAX_PART_BYTES: usize = 480;
+pub(crate) const MAX_PART_BYTES: usize = 480;
 
 /// Longest value quoted inside a message, in characters.
 const MAX_QUOTED_CHARS: usize = 40;

@@ -49,7 +49,8 @@ impl JsonError {
     /// The error as a [`Error::Validation`] on the path, or on `document` (the name of the
     /// whole document, such as `record` or `program`) when there is no path.
     pub fn into_error(self, document: &str) -> Error {
-        Error::Validation { field: self.path.unwrap_or_else(|| document.to_owned()), reason: self.reason }
+        // Through the one constructor that cuts a long reason (serde quotes the whole value).
+        Error::validation(self.path.unwrap_or_else(|| document.to_owned()), self.reason)
     }
 }
 
@@ -115,8 +116,35 @@ pub fn too_deep() -> JsonError {
 /// nested deeper than [`MAX_JSON_DEPTH`] is refused first.
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     check_depth(text)?;
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| short(located(e)))?;
+    // One document: text after it (a second object, garbage) is refused, not ignored.
+    de.end().map_err(|e| JsonError {
+        path: None,
+        reason: format!("text after the JSON document at column {}", e.column()),
+    })?;
+    Ok(value)
+}
+
+/// [`parse`] of a record: the document must be a JSON object (serde would also read a struct
+/// from an array of its fields in order, which no caller means).
+pub fn parse_object<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    check_depth(text)?;
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') | None => parse(text),
+        Some(_) => Err(JsonError { path: None, reason: "expected a JSON object".to_owned() }),
+    }
+}
+
+/// A reason cut short: serde quotes a wrong value whole, and it may be a megabyte.
+fn short(mut e: JsonError) -> JsonError {
+    e.reason = crate::error::clip(&e.reason, crate::error::MAX_PART_BYTES).into_owned();
+    e
+}
+
+/// The path and reason of serde's error (see the module docs).
+fn located(e: serde_path_to_error::Error<serde_json::Error>) -> JsonError {
+    {
         let path = e.path().to_string();
         let e = e.into_inner();
         let message = e.to_string();
@@ -133,7 +161,7 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
             }
             Category::Syntax | Category::Eof => JsonError { path: None, reason: message },
         }
-    })
+    }
 }
 
 /// The path and reason of a value's own error: a core type that refuses a value says
@@ -155,6 +183,23 @@ fn without_own_prefix(path: &str, message: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_object_and_nothing_after_it() {
+        let ok = r#"{"external_id": "C-1", "name": "Ada"}"#;
+        assert!(parse_object::<NewCustomer>(ok).is_ok());
+        for bad in [
+            format!("{ok} trailing garbage"),
+            format!("{ok}{ok}"),
+            r#"["C-1", null, "Ada"]"#.to_owned(),
+            "42".to_owned(),
+        ] {
+            let e = parse_object::<NewCustomer>(&bad).unwrap_err();
+            assert_eq!(e.path, None, "{bad}: {e}");
+            assert!(e.reason.contains("after the JSON document") || e.reason.contains("expected a JSON object"), "{e}");
+        }
+        assert!(parse::<NewCustomer>(&format!("{ok}  \n")).is_ok(), "white space after it is fine");
+    }
     use crate::{NewCustomer, NewOrder};
 
     /// An order as JSON with `key` set to `value` (JSON text).

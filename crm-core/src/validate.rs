@@ -84,6 +84,11 @@ pub struct Validator {
     phones: phones::Phones,
 }
 
+/// A time for a message: RFC 3339 to the second, UTC (`2026-12-07T22:50:49Z`).
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Truncates a time to whole microseconds, the precision the store keeps, so that
 /// what a write returns equals what a later read returns.
 pub(crate) fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -172,7 +177,7 @@ impl Validator {
         if cfg.min_time < earliest || cfg.min_time > Utc::now() {
             return Err(Error::validation(
                 "min_time",
-                format!("{} is not between {} and now", cfg.min_time.to_rfc3339(), earliest.to_rfc3339()),
+                format!("{} is not between {} and now", rfc3339(cfg.min_time), rfc3339(earliest)),
             ));
         }
         let region = match &cfg.default_region {
@@ -274,10 +279,13 @@ impl Validator {
 
     /// A country: ISO 3166-1 alpha-2, upper-cased.
     pub(crate) fn country(&self, value: Option<&str>) -> Result<Option<String>> {
-        let Some(v) = self.opt("address.country", value, 8)? else { return Ok(None) };
+        let Some(v) = self.opt("address.country", value, self.cfg.max_short_len)? else { return Ok(None) };
         let up = v.to_ascii_uppercase();
         parse_region(&up).map_err(|_| {
-            Error::validation("address.country", format!("{v:?} is not an ISO 3166-1 alpha-2 country code"))
+            Error::validation(
+                "address.country",
+                format!("{} is not an ISO 3166-1 alpha-2 country code (such as \"SG\")", crate::error::quoted(&v)),
+            )
         })?;
         Ok(Some(up))
     }
@@ -290,9 +298,9 @@ impl Validator {
                 field,
                 format!(
                     "{} is outside the accepted range {} .. {}",
-                    t.to_rfc3339(),
-                    self.cfg.min_time.to_rfc3339(),
-                    max.to_rfc3339()
+                    rfc3339(t),
+                    rfc3339(self.cfg.min_time),
+                    rfc3339(max)
                 ),
             ));
         }
@@ -307,9 +315,9 @@ impl Validator {
                 field,
                 format!(
                     "{} is outside the accepted range {} .. {} (max_forecast_days ahead)",
-                    t.to_rfc3339(),
-                    self.cfg.min_time.to_rfc3339(),
-                    max.to_rfc3339()
+                    rfc3339(t),
+                    rfc3339(self.cfg.min_time),
+                    rfc3339(max)
                 ),
             ));
         }
@@ -589,13 +597,8 @@ impl Validator {
 
     /// Validates a refund (what it refunds is checked against the order by the caller).
     pub fn refund(&self, r: &Refund) -> Result<Refund> {
-        let key = r.key.trim();
-        if key.is_empty() || key.len() > self.cfg.max_id_len || key.chars().any(char::is_control) {
-            return Err(Error::validation(
-                "key",
-                format!("must be 1 to {} bytes without control characters", self.cfg.max_id_len),
-            ));
-        }
+        idempotency_key("key", &r.key)?;
+        let key = r.key.as_str();
         if r.amount_minor.is_none() && r.lines.is_empty() {
             return Err(Error::validation("amount_minor", "a refund needs an amount or lines"));
         }
@@ -664,6 +667,21 @@ impl Validator {
 
 /// Most units of one line item.
 pub const MAX_QUANTITY: i64 = 1_000_000;
+
+/// Longest idempotency key (of a loyalty entry, a refund), in bytes.
+pub const MAX_KEY_LEN: usize = 256;
+
+/// An idempotency key: 1 to [`MAX_KEY_LEN`] bytes, not blank, without control characters,
+/// kept as given (a key is the caller's, compared byte for byte).
+pub(crate) fn idempotency_key(field: &str, key: &str) -> Result<()> {
+    if key.trim().is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(Error::validation(
+            field,
+            format!("{}: 1 to {MAX_KEY_LEN} bytes, not blank, without control characters", crate::error::quoted(key)),
+        ));
+    }
+    Ok(())
+}
 
 fn parse_region(s: &str) -> std::result::Result<phonenumber::country::Id, ()> {
     if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_uppercase()) {

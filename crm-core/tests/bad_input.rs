@@ -292,3 +292,13 @@ fn rule_times_are_bounded() {
     // A forecast a year ahead is a question a host may ask.
     assert_eq!(crm.count_matching(&rule, Some(Utc::now() + chrono::Duration::days(365))).unwrap(), 0);
 }
+
+#[test]
+fn ingest_batch_sizes_are_bounded() {
+    let (crm, _) = setup();
+    let rows = vec![NewCustomer { external_id: Some("C-2".into()), name: "B".into(), ..Default::default() }];
+    for n in [0, crm_core::ingest::MAX_BATCH_SIZE + 1] {
+        let opts = crm_core::ingest::IngestOptions { batch_size: n, ..Default::default() };
+        refused(&crm, "batch_size", || crm.ingest_customers(rows.clone(), opts));
+    }
+}

@@ -153,7 +153,7 @@ fn partial_refunds_by_amount_and_by_lines_follow_through_statistics_and_points()
     refused(Refund { key: "X1".into(), amount_minor: Some(7_001), ..Default::default() }, "amount_minor");
     refused(
         Refund { key: "X2".into(), lines: vec![RefundLine { sku: "HAT".into(), quantity: 1 }], ..Default::default() },
-        "lines[0].quantity",
+        "lines[0].sku",
     );
     refused(
         Refund { key: "X3".into(), lines: vec![RefundLine { sku: "SOCK".into(), quantity: 5 }], ..Default::default() },
@@ -167,6 +167,26 @@ fn partial_refunds_by_amount_and_by_lines_follow_through_statistics_and_points()
         "lines[0].quantity",
     );
     assert_eq!(state(&crm, &[c, d]), before);
+    // The ERP sends the order again as it sold it: the refund stands (the order is kept net
+    // of its refunds), nothing changes; a second refund of everything it sold is refused.
+    let sold = order(
+        "O-1",
+        c,
+        t(2025, 3, 1),
+        12_000,
+        Some(vec![item("SHOE", "shoes", 2, 5_000), item("SOCK", "socks", 4, 500)]),
+    );
+    let again = crm.record_order(&sold).unwrap();
+    assert_eq!(
+        (again.outcome, again.record.total.minor, again.record.items[0].quantity),
+        (Outcome::Unchanged, 7_000, 1)
+    );
+    refused(Refund { key: "X8".into(), amount_minor: Some(12_000), ..Default::default() }, "amount_minor");
+    // A corrected total from the ERP stays net of the refund.
+    crm.record_order(&NewOrder { total_minor: 11_000, ..sold.clone() }).unwrap();
+    assert_eq!(crm.get_order_by_external_id("O-1").unwrap().total.minor, 6_000);
+    crm.record_order(&sold).unwrap();
+    assert_eq!(crm.get_order_by_external_id("O-1").unwrap().total.minor, 7_000);
     // An amount (a goodwill refund): only the base follows, the lines stay.
     crm.refund_order("O-1", &Refund { key: "RF-2".into(), amount_minor: Some(2_000), ..Default::default() }).unwrap();
     assert_eq!(balance(&crm, c), 50 + 100 + 10);
@@ -174,7 +194,7 @@ fn partial_refunds_by_amount_and_by_lines_follow_through_statistics_and_points()
     let w = crm
         .refund_order("O-1", &Refund { key: "RF-3".into(), amount_minor: Some(5_000), ..Default::default() })
         .unwrap();
-    assert_eq!((w.record.status, w.record.total.minor), (OrderStatus::Refunded, 5_000));
+    assert_eq!((w.record.status, w.record.total.minor), (OrderStatus::Refunded, 0));
     assert_eq!((balance(&crm, c), crm.customer_stats(c).unwrap().order_count), (0, 0));
     refused(Refund { key: "X7".into(), amount_minor: Some(1), ..Default::default() }, "status");
     let refunds = crm.order_refunds(w.record.id).unwrap();

@@ -83,7 +83,7 @@ pub(crate) unsafe fn json_arg<T: DeserializeOwned>(p: *const c_char, arg: &str) 
     let s = str_arg(p, CRM_MAX_JSON_LEN, arg)?;
     // Nesting beyond the limit is the core's validation error, naming it.
     crm_core::rule::check_json_depth(s, arg)?;
-    crm_core::json::parse(s).map_err(|e| FfiError::json(arg, &e))
+    crm_core::json::parse_object(s).map_err(|e| FfiError::json(arg, &e))
 }
 
 /// Checks that a required out-parameter is not NULL.

@@ -20,6 +20,10 @@ pub enum crm_order_status {
     CRM_ORDER_REFUNDED = 1,
     /// Called off before completion.
     CRM_ORDER_CANCELLED = 2,
+    /// Not sent: `crm_order_record` keeps the stored order's status (a new order is
+    /// completed). Use it when re-sending orders whose status the ERP does not track, so a
+    /// refund recorded with `crm_order_set_status` is not undone.
+    CRM_ORDER_KEEP_STATUS = 3,
 }
 
 /// An order for `crm_order_record`. Every pointer is borrowed for the call only; strings are
@@ -36,7 +40,8 @@ pub struct crm_order_in {
     /// When the order was placed, microseconds since the Unix epoch (UTC).
     pub occurred_at_us: i64,
     /// A `crm_order_status` value (an `int32_t`, so that an out-of-range value is reported
-    /// as `CRM_ERR_VALIDATION` on field `status` instead of being undefined behaviour).
+    /// as `CRM_ERR_VALIDATION` on field `status` instead of being undefined behaviour);
+    /// `CRM_ORDER_KEEP_STATUS` keeps a stored order's status.
     pub status: i32,
     /// ISO 4217 currency code, e.g. `"EUR"` (required).
     pub currency: *const c_char,
@@ -60,16 +65,24 @@ pub struct crm_line_item_in {
     pub unit_price_minor: i64,
 }
 
-fn status_from(v: i32) -> FfiResult<OrderStatus> {
+/// A `crm_order_status`: `None` for `CRM_ORDER_KEEP_STATUS`.
+fn status_or_keep(v: i32) -> FfiResult<Option<OrderStatus>> {
     match v {
-        x if x == crm_order_status::CRM_ORDER_COMPLETED as i32 => Ok(OrderStatus::Completed),
-        x if x == crm_order_status::CRM_ORDER_REFUNDED as i32 => Ok(OrderStatus::Refunded),
-        x if x == crm_order_status::CRM_ORDER_CANCELLED as i32 => Ok(OrderStatus::Cancelled),
+        x if x == crm_order_status::CRM_ORDER_COMPLETED as i32 => Ok(Some(OrderStatus::Completed)),
+        x if x == crm_order_status::CRM_ORDER_REFUNDED as i32 => Ok(Some(OrderStatus::Refunded)),
+        x if x == crm_order_status::CRM_ORDER_CANCELLED as i32 => Ok(Some(OrderStatus::Cancelled)),
+        x if x == crm_order_status::CRM_ORDER_KEEP_STATUS as i32 => Ok(None),
         other => Err(FfiError::from(crm_core::Error::validation(
             "status",
-            format!("{other} is not a crm_order_status (0 completed, 1 refunded, 2 cancelled)"),
+            format!("{other} is not a crm_order_status (0 completed, 1 refunded, 2 cancelled, 3 keep)"),
         ))),
     }
+}
+
+/// A status to set (`CRM_ORDER_KEEP_STATUS` is not one).
+fn status_from(v: i32) -> FfiResult<OrderStatus> {
+    status_or_keep(v)?
+        .ok_or_else(|| FfiError::from(crm_core::Error::validation("status", "3 (keep) is not a status to set")))
 }
 
 unsafe fn new_order(o: &crm_order_in, items: *const crm_line_item_in, n_items: usize) -> FfiResult<NewOrder> {
@@ -85,7 +98,7 @@ unsafe fn new_order(o: &crm_order_in, items: *const crm_line_item_in, n_items: u
         customer_id: (o.customer_id != 0).then_some(CustomerId(o.customer_id)),
         customer_external_id: owned_opt(o.customer_external_id, "customer_external_id")?,
         occurred_at: time_from_micros(o.occurred_at_us, "occurred_at")?,
-        status: Some(status_from(o.status)?),
+        status: status_or_keep(o.status)?,
         currency: Currency::new(text(o.currency, "currency")?)?,
         total_minor: o.total_minor,
         channel: owned_opt(o.channel, "channel")?,
@@ -111,8 +124,11 @@ unsafe fn items_in(items: &[crm_line_item_in]) -> FfiResult<Vec<LineItem>> {
 /// Records an order (the typed hot path): an upsert by `external_id`, so sending the same
 /// order twice stores it once; a change (status, total, lines, time, customer) updates it,
 /// the customer's statistics and loyalty points in the same transaction. The status is
-/// always applied; a NULL `channel`, a NULL `items` and a `customer_id` of 0 with a NULL
-/// `customer_external_id` keep what is stored for an existing order.
+/// applied unless it is `CRM_ORDER_KEEP_STATUS` (a zeroed struct says `CRM_ORDER_COMPLETED`:
+/// re-sending it undoes a refund recorded with `crm_order_set_status`); a NULL `channel`, a
+/// NULL `items` and a `customer_id` of 0 with a NULL `customer_external_id` keep what is
+/// stored for an existing order. An order with refunds takes the total and lines sent net of
+/// them (see `crm_order_refund`).
 ///
 /// - `order`: required; borrowed for the call.
 /// - `items`: `n_items` line items, borrowed for the call. NULL (with `n_items` 0): not sent,
@@ -361,7 +377,8 @@ pub unsafe extern "C" fn crm_order_set_status(
 /// shape of crm-core's `Refund`: `{"key":"RF-1","lines":[{"sku":"SHOE-1","quantity":1}]}` or
 /// `{"key":"RF-2","amount_minor":500}` (both may be given: the amount is what went back),
 /// optionally `"at"` (RFC 3339, not before the order). The refunded units leave the lines,
-/// the amount leaves the total, and the order becomes refunded when nothing is left;
+/// the amount leaves the total (the order is kept net of its refunds: recording it again as
+/// sold changes nothing), and the order becomes refunded when nothing is left;
 /// statistics and loyalty points follow. The same refund again (same key) is
 /// `CRM_OUTCOME_UNCHANGED`; another refund under a used key is `CRM_ERR_CONFLICT`.
 ///

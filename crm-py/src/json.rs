@@ -11,7 +11,7 @@ use crate::error::Result;
 /// without JSON positions, since the package wrote the JSON, not its user.
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T> {
     crm_core::rule::check_json_depth(text, "record")?;
-    crm_core::json::parse(text).map_err(|e| e.into_error("record").into())
+    crm_core::json::parse_object(text).map_err(|e| e.into_error("record").into())
 }
 
 /// Serialises a record.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
@@ -114,3 +115,34 @@ def test_json_errors_name_the_field_once_without_positions(db, ada):
         db.set_loyalty_program({"name": "P", "rates": {"XYZ": {"points": 1, "per_minor": 1}}})
     assert v.value.field == "rates.XYZ" and "line" not in str(v.value), v.value
     assert snapshot(db) == before
+
+
+def test_hurried_inputs_are_refused_or_read_as_documented(db, ada):
+    """What a notebook user sends in a hurry: a str for tags, a dict for a list of rows, a bad
+    batch size, a record as a list, naive datetimes and dates (read as UTC)."""
+    before = db.changes_since(0, 10_000)
+    with pytest.raises(crm.ValidationError) as e:
+        db.upsert_customer(external_id="C-9", name="Tag", tags="vip")
+    assert e.value.field == "tags"
+    with pytest.raises(crm.ValidationError) as e:
+        db.upsert_customer(external_id="C-9", name="Mode", mode="overwrite")
+    assert e.value.field == "mode"
+    with pytest.raises(crm.ValidationError) as e:
+        db.ingest_orders({"external_id": "X"})
+    assert e.value.field == "source"
+    for size in (0, -1, 10**12):
+        with pytest.raises(crm.ValidationError) as e:
+            db.ingest_customers([{"external_id": "C-9", "name": "B"}], batch_size=size)
+        assert e.value.field == "batch_size"
+    with pytest.raises(crm.ValidationError) as e:
+        db.record_order(["O-9", None, "C-1", "2026-11-01T00:00:00Z", None, "USD", 5])  # type: ignore[arg-type]
+    assert e.value.field == "record" and "object" in e.value.reason
+    assert db.changes_since(0, 10_000) == before
+    # Naive datetimes and dates are UTC, as everywhere in the package.
+    naive = dt.datetime(2026, 3, 1, 12, 0)
+    o = db.record_order({"external_id": "O-N", "customer_id": ada.id, "occurred_at": naive,
+                         "currency": "GBP", "total_minor": 100}).record
+    assert o.occurred_at == naive.replace(tzinfo=dt.timezone.utc)
+    d = db.record_order({"external_id": "O-D", "customer_id": ada.id, "occurred_at": dt.date(2026, 3, 2),
+                         "currency": "GBP", "total_minor": 100}).record
+    assert d.occurred_at == dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)

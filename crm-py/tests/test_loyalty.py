@@ -269,6 +269,9 @@ def test_corrections_keep_what_was_not_sent_and_points_follow(db: crm.Crm, ada: 
     assert db.refund_order("O-1", "RF-1", lines=[("BOOK-1", 1)]).outcome == "unchanged"
     assert [x.key for x in db.order_refunds(w.record.id)] == ["RF-1"]
     assert db.customer_stats(ada.id).total_spent[0].minor == 2100
+    # The order sent again as sold: the refund stands (the order is kept net of refunds).
+    assert db.record_order(order(total=4200, status="completed")).outcome == "unchanged"
+    assert db.points_balance(ada.id).balance == 42
     # Refusals name their field and change nothing.
     before = (db.points_statement(ada.id), db.changes_since(0, 10_000))
     with pytest.raises(crm.ConflictError):

@@ -89,6 +89,13 @@ int main(void) {
     CHECK(json != NULL && strstr(json, "\"key\":\"RF-1\"") != NULL && strstr(json, "\"amount_minor\":2000") != NULL);
     crm_string_free(json);
 
+    /* The ERP sends the order again as it sold it: the refunds stand, nothing changes. */
+    o.channel = "web";
+    CHECK_OK(crm_order_record(db, &o, items, 2, NULL, &outcome));
+    CHECK(outcome == CRM_OUTCOME_UNCHANGED && balance_of(db, ada) == 150);
+    CHECK_ERR(crm_order_refund(db, "O-1", "{\"key\":\"RF-3\",\"amount_minor\":12000}", NULL, NULL), CRM_ERR_VALIDATION,
+              "more than the order's total", "amount_minor");
+
     /* Refusals: each typed, naming the field; nothing written. */
     int64_t feed = feed_len(db), before = balance_of(db, ada);
     json = (char *)1;
@@ -97,7 +104,7 @@ int main(void) {
     CHECK_ERR(crm_order_refund(db, "O-1", "{\"key\":\"X\",\"amount_minor\":999999}", NULL, NULL), CRM_ERR_VALIDATION,
               "more than the order's total", "amount_minor");
     CHECK_ERR(crm_order_refund(db, "O-1", "{\"key\":\"X\",\"lines\":[{\"sku\":\"HAT\",\"quantity\":1}]}", NULL, NULL),
-              CRM_ERR_VALIDATION, "HAT", "lines[0].quantity");
+              CRM_ERR_VALIDATION, "HAT", "lines[0].sku");
     CHECK_ERR(crm_order_refund(db, "O-1", "{\"key\":\"X\"}", NULL, NULL), CRM_ERR_VALIDATION, "amount or lines", "amount_minor");
     CHECK_ERR(crm_order_refund(db, "O-1", "{\"key\":\"X\",\"amount\":5}", NULL, NULL), CRM_ERR_INVALID_JSON, "amount",
               "refund_json");
@@ -109,6 +116,25 @@ int main(void) {
     CHECK_ERR(crm_order_update(db, 9999, "{\"status\":\"refunded\"}", NULL, NULL), CRM_ERR_NOT_FOUND, "9999", NULL);
     CHECK_ERR(crm_order_refunds(db, order_id, NULL), CRM_ERR_NULL_ARGUMENT, "NULL", "out_json");
     CHECK(feed_len(db) == feed && balance_of(db, ada) == before);
+
+    /* JSON must be one object: trailing text and arrays are refused. */
+    CHECK_ERR(crm_order_refund(db, "O-1", "{\"key\":\"RF-9\",\"amount_minor\":1} trailing", NULL, NULL),
+              CRM_ERR_INVALID_JSON, "after the JSON document", "refund_json");
+    CHECK_ERR(crm_order_refund(db, "O-1", "[\"RF-9\", 1]", NULL, NULL), CRM_ERR_INVALID_JSON, "expected a JSON object",
+              "refund_json");
+    CHECK(feed_len(db) == feed && balance_of(db, ada) == before);
+
+    /* Re-sent with CRM_ORDER_KEEP_STATUS, a typed order keeps a status set on its own. */
+    crm_order_in o2 = {"O-2", ada, NULL, now - 5 * DAY, CRM_ORDER_COMPLETED, "USD", 1000, NULL};
+    CHECK_OK(crm_order_record(db, &o2, NULL, 0, NULL, NULL));
+    CHECK_OK(crm_order_set_status(db, "O-2", CRM_ORDER_CANCELLED, NULL));
+    o2.status = CRM_ORDER_KEEP_STATUS;
+    CHECK_OK(crm_order_record(db, &o2, NULL, 0, NULL, &outcome));
+    CHECK(outcome == CRM_OUTCOME_UNCHANGED);
+    CHECK_ERR(crm_order_set_status(db, "O-2", CRM_ORDER_KEEP_STATUS, NULL), CRM_ERR_VALIDATION, "keep", "status");
+    CHECK_OK(crm_order_get_by_external_id(db, "O-2", &json));
+    CHECK(json != NULL && strstr(json, "\"status\":\"cancelled\"") != NULL);
+    crm_string_free(json);
 
     /* Moved to another customer: the points go along, the statistics too. */
     CHECK_OK(crm_order_update_by_external_id(db, "O-1", "{\"customer_external_id\":\"C-2\"}", &outcome, NULL));

@@ -164,9 +164,12 @@ pub struct Progress {
     pub rows_total: Option<u64>,
 }
 
+/// Largest [`IngestOptions::batch_size`]: a million rows in one transaction.
+pub const MAX_BATCH_SIZE: usize = 1_000_000;
+
 /// Settings of one ingest.
 pub struct IngestOptions<'a> {
-    /// Rows per transaction (default 20,000).
+    /// Rows per transaction (default 20,000; 1 to [`MAX_BATCH_SIZE`]).
     pub batch_size: usize,
     /// Row errors kept in the report (default 10,000); all are counted in `failed`.
     pub max_errors: usize,
@@ -580,7 +583,7 @@ pub fn read<T: Record>(reader: impl Read + 'static, format: Format, ignore_unkno
                     Err(e) => return Some((n, Err(RowError { row: n, field: None, reason: e.to_string() }))),
                     Ok(l) if l.trim().is_empty() => continue,
                     Ok(l) => {
-                        let parsed = crate::json::parse::<T>(&l).map_err(|e| match e.path {
+                        let parsed = crate::json::parse_object::<T>(&l).map_err(|e| match e.path {
                             Some(path) => RowError { row: n, field: Some(path), reason: e.reason },
                             None => {
                                 RowError { row: n, field: None, reason: format!("invalid JSON record: {}", e.reason) }
@@ -692,7 +695,8 @@ impl<S: Store> Crm<S> {
     ) -> Result<IngestReport> {
         let path = path.as_ref();
         let format = Format::from_path(path)?;
-        let file = File::open(path)?;
+        let file = File::open(path)
+            .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
         if opts.progress.is_some() && opts.rows_total.is_none() {
             opts.rows_total = count_rows(path).ok();
         }
@@ -768,7 +772,13 @@ impl<S: Store> Crm<S> {
             (lo, Some(hi)) if lo == hi => Some(lo as u64),
             _ => None,
         });
-        let batch_size = opts.batch_size.max(1);
+        if !(1..=MAX_BATCH_SIZE).contains(&opts.batch_size) {
+            return Err(Error::validation(
+                "batch_size",
+                format!("{} is outside 1 ..= {MAX_BATCH_SIZE}", opts.batch_size),
+            ));
+        }
+        let batch_size = opts.batch_size;
         let mut report = IngestReport::default();
         let mut rows = rows.peekable();
         let mut batch: Vec<(usize, u64, T::Valid)> = Vec::with_capacity(batch_size);

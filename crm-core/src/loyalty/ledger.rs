@@ -21,7 +21,7 @@ use crate::order::OrderId;
 use crate::store::StoreTx;
 
 /// Longest idempotency key accepted, in bytes.
-pub const MAX_KEY_LEN: usize = 256;
+pub const MAX_KEY_LEN: usize = crate::validate::MAX_KEY_LEN;
 
 /// Store id of a ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -178,13 +178,7 @@ pub(crate) struct Draft<'a> {
 }
 
 pub(crate) fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-        return Err(Error::validation(
-            "idempotency_key",
-            format!("{key:?}: 1 to {MAX_KEY_LEN} bytes without control characters"),
-        ));
-    }
-    Ok(())
+    crate::validate::idempotency_key("idempotency_key", key)
 }
 
 /// The stored entry under `key`, checked to be the same request (a key reused for a
@@ -199,8 +193,12 @@ pub(crate) fn replay(
     let Some(e) = tx.loyalty_entry_by_key(key)? else { return Ok(None) };
     if e.customer_id != customer || e.kind != kind || points.is_some_and(|p| p != e.points) {
         return Err(Error::Conflict(format!(
-            "idempotency key {key:?} was used for a {} of {} points for customer {}",
-            e.kind.as_str(),
+            "idempotency key {} was used for {} entry of {} points for customer {}",
+            crate::error::quoted(key),
+            match e.kind {
+                EntryKind::Earn | EntryKind::Expire | EntryKind::Adjust => format!("an {}", e.kind.as_str()),
+                k => format!("a {}", k.as_str()),
+            },
             e.points,
             e.customer_id
         )));

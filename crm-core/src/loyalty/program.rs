@@ -272,7 +272,7 @@ impl Program {
     /// Reads and validates a program in JSON.
     pub fn from_json(text: &str) -> Result<Program> {
         crate::rule::check_json_depth(text, "program")?;
-        let p: Program = crate::json::parse(text).map_err(|e| e.into_error("program"))?;
+        let p: Program = crate::json::parse_object(text).map_err(|e| e.into_error("program"))?;
         p.validate()?;
         Ok(p)
     }

@@ -215,10 +215,16 @@ impl SimulationOptions {
     /// Checks the options; `now` is the default end.
     fn check(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
         let until = self.until.unwrap_or(now);
-        if until > now + TimeDelta::days(36_525) {
-            return Err(Error::validation("until", format!("{until} is more than 100 years ahead")));
+        if until > now + TimeDelta::days(crate::validate::MAX_FORECAST_DAYS) {
+            return Err(Error::validation(
+                "until",
+                format!("{} is more than a century ahead", crate::validate::rfc3339(until)),
+            ));
         }
         if let Some(from) = self.from {
+            if from < DateTime::UNIX_EPOCH {
+                return Err(Error::validation("from", format!("{} is before 1970", crate::validate::rfc3339(from))));
+            }
             if from >= until {
                 return Err(Error::validation("from", format!("{from} is not before until ({until})")));
             }

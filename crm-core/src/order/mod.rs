@@ -103,7 +103,8 @@ pub struct Order {
 /// Recording an order whose external id is stored changes the stored order to what was
 /// sent, and **keeps what was not sent**: with no `status`, `channel` or `items` (absent or
 /// JSON `null`), and no customer reference, the stored values stay. A new order without a
-/// status is `completed`. To clear a channel or change only some fields, use
+/// status is `completed`. An order with refunds takes the total and lines sent as sold, net
+/// of its refunds (see [`Refund`]). To clear a channel or change only some fields, use
 /// [`Crm::update_order`](crate::Crm::update_order); `"items": []` removes every line.
 ///
 /// ```
@@ -197,8 +198,10 @@ pub struct RefundLine {
 ///
 /// The refunded amount is `amount_minor` when given, otherwise the value of the refunded
 /// `lines` (quantity times unit price); at least one of the two is required. The refunded
-/// units leave the order's lines and the amount leaves its total; when nothing is left to
-/// refund the order becomes `refunded`. `key` makes the refund idempotent: sending the same
+/// units leave the order's lines and the amount leaves its total, which is then what the
+/// customer paid net of refunds; when nothing is left the order becomes `refunded`. Recording
+/// the order again as the host sold it changes nothing: an order with refunds takes what a
+/// host sends (its total and lines) net of them. `key` makes the refund idempotent: sending the same
 /// refund again changes nothing, and a different refund under a used key is a conflict.
 ///
 /// ```

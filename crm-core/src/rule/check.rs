@@ -435,7 +435,7 @@ fn describe(v: &Value) -> String {
     match v {
         Value::Field { name } => name.clone(),
         Value::Literal { value: Literal::Text(t) } => quoted(t),
-        Value::Literal { value } => format!("{value:?}"),
+        Value::Literal { value } => crate::error::clip(&value.to_string(), 60).into_owned(),
         Value::Now => "now()".into(),
         Value::Shift { .. } => "a shifted time".into(),
         Value::Aggregate { func, source, .. } => format!("{}({})", func.name(), source.name()),

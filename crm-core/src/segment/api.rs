@@ -324,7 +324,7 @@ impl<S: Store> Crm<S> {
         if new.rule.is_some() && !new.members.is_empty() {
             return Err(Error::validation("members", "a segment with a rule has no member list"));
         }
-        let now = Utc::now();
+        let now = crate::crm::now();
         self.store.write(|tx| {
             if tx.segment_by_name(&new.name)?.is_some() {
                 return Err(Error::Conflict(format!("a segment named {:?} exists", new.name)));
@@ -369,7 +369,7 @@ impl<S: Store> Crm<S> {
         if let Some(d) = &patch.description {
             check_description(d)?;
         }
-        let now = Utc::now();
+        let now = crate::crm::now();
         self.store.write(|tx| {
             let mut seg = segment_named(tx, name)?;
             if let Some(n) = &patch.name {
@@ -407,7 +407,7 @@ impl<S: Store> Crm<S> {
     /// Deletes a segment and its stored members. A segment other rules refer to is refused
     /// ([`Error::Conflict`] naming them).
     pub fn delete_segment(&self, name: &str) -> Result<()> {
-        let now = Utc::now();
+        let now = crate::crm::now();
         self.store.write(|tx| {
             let seg = segment_named(tx, name)?;
             let deps = dependents(tx, Some(name), None)?;
@@ -483,7 +483,7 @@ impl<S: Store> Crm<S> {
         if customers.len() > MAX_MEMBERS_PAGE {
             return Err(Error::validation("customers", format!("at most {MAX_MEMBERS_PAGE} per call")));
         }
-        let now = Utc::now();
+        let now = crate::crm::now();
         self.store.write(|tx| {
             let seg = segment_named(tx, segment)?;
             if seg.kind != SegmentKind::Static {

@@ -160,7 +160,11 @@ class Crm:
         (['vip'], None, 'ada@example.com')
         """
         if mode not in ("merge", "replace"):
-            raise ValueError(f"mode must be 'merge' or 'replace', not {mode!r}")
+            raise ValidationError(f"invalid mode: {mode!r} is not 'merge' or 'replace'", field="mode",
+                                  reason=f"{mode!r} is not 'merge' or 'replace'")
+        if isinstance(tags, str):
+            raise ValidationError("invalid tags: a str, not a collection of tags (write tags=[...])",
+                                  field="tags", reason="a str, not a collection of tags (write tags=[...])")
         given = {
             "external_id": external_id, "name": name, "kind": kind, "email": email, "phone": phone,
             "company": company, "title": title, "industry": industry, "address": address, "birthday": birthday,
@@ -712,6 +716,12 @@ class Crm:
         has ``cancelled=True``. An exception in the callback, or Ctrl-C, stops the ingest
         the same way and is raised once the committed batches are safe.
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1_000_000:
+            raise ValidationError(f"invalid batch_size: {batch_size!r} is outside 1 ..= 1000000",
+                                  field="batch_size", reason=f"{batch_size!r} is outside 1 ..= 1000000")
+        if isinstance(source, Mapping):
+            raise ValidationError("invalid source: a dict is one record; pass a list of dicts",
+                                  field="source", reason="a dict is one record; pass a list of dicts")
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
             cb = progress_callback(progress, f"ingest {kind}", path=path)
@@ -838,7 +848,8 @@ class Crm:
         self, customer_id: int, event: str, key: str, *, at: Optional[_dt.datetime] = None
     ) -> Optional[PointsEntry]:
         """Awards the program's bonuses for ``event`` (``sign_up``, ``birthday``,
-        ``survey_answered``, ``referral``); None when no bonus applies."""
+        ``survey_answered``, ``referral``; ``first_order`` bonuses are earned by the orders
+        themselves); None when no bonus applies. ``at`` is an event time (up to a day ahead)."""
         text = self._native.award_event(customer_id, event, key, micros(at))
         if text is None:
             return None

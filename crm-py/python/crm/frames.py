@@ -12,6 +12,7 @@ that enter crm (bulk ingest) hold the CSV columns of the record kind
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -163,6 +164,16 @@ def _cell(name: str, v: Any) -> Any:
 
 
 def _json_default(v: Any) -> Any:
+    # Times are UTC: a naive datetime (or numpy/pandas time) is read as UTC, as everywhere
+    # else in the package; a date is its midnight, UTC.
+    if isinstance(v, _dt.datetime):
+        return (v if v.tzinfo is not None else v.replace(tzinfo=_dt.timezone.utc)).isoformat()
+    if isinstance(v, _dt.date):
+        return _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.timezone.utc).isoformat()
+    if hasattr(v, "to_pydatetime"):
+        return _json_default(v.to_pydatetime())
+    if type(v).__name__ == "datetime64":
+        return _json_default(v.astype("datetime64[us]").item())
     if hasattr(v, "isoformat"):
         return v.isoformat()
     if isinstance(v, (set, frozenset)):

@@ -146,14 +146,14 @@ class LoyaltySimulation:
     ``accounts``; ``tiers`` the accounts per tier at the end (lowest first) when the program
     has tiers.
 
-    >>> import crm
+    >>> import crm, datetime as dt
     >>> with crm.open(":memory:") as db:
     ...     c = db.create_customer({"name": "Ada"}).id
     ...     _ = db.record_order({"external_id": "O-1", "customer_id": c, "occurred_at": "2026-01-10T12:00:00Z",
     ...                          "currency": "USD", "total_minor": 4250})
     ...     sim = db.simulate_loyalty({"name": "Stars", "rates": {"USD": {"points": 1, "per_minor": 100}},
     ...                                "rules": [{"name": "base", "kind": "base"}]},
-    ...                               until=_dt.datetime(2026, 3, 1, tzinfo=_dt.timezone.utc), redemption_rate=0.5)
+    ...                               until=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc), redemption_rate=0.5)
     >>> sim.months[["issued", "redeemed", "outstanding"]].values.tolist()
     [[42, 21, 21], [0, 10, 11]]
     >>> list(sim.months.index), sim.totals["issued"], int(sim.by_rule.loc["base", "points"])
