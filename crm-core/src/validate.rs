@@ -292,29 +292,22 @@ impl Validator {
 
     /// An event time: within `[min_time, now + max_future_secs]`, truncated to microseconds.
     pub(crate) fn time(&self, field: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
-        let max = Utc::now() + chrono::Duration::seconds(self.cfg.max_future_secs);
-        if t < self.cfg.min_time || t > max {
-            return Err(Error::validation(
-                field,
-                format!(
-                    "{} is outside the accepted range {} .. {}",
-                    rfc3339(t),
-                    rfc3339(self.cfg.min_time),
-                    rfc3339(max)
-                ),
-            ));
-        }
-        Ok(to_micros(t))
+        self.between(field, t, chrono::Duration::seconds(self.cfg.max_future_secs), "")
     }
 
     /// A time a forecast looks at: within `[min_time, now + max_forecast_days]`.
     pub(crate) fn forecast_time(&self, field: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
-        let max = Utc::now() + chrono::Duration::days(self.cfg.max_forecast_days);
+        self.between(field, t, chrono::Duration::days(self.cfg.max_forecast_days), " (max_forecast_days ahead)")
+    }
+
+    /// `t` within `[min_time, now + ahead]`, truncated to microseconds.
+    fn between(&self, field: &str, t: DateTime<Utc>, ahead: chrono::Duration, why: &str) -> Result<DateTime<Utc>> {
+        let max = Utc::now() + ahead;
         if t < self.cfg.min_time || t > max {
             return Err(Error::validation(
                 field,
                 format!(
-                    "{} is outside the accepted range {} .. {} (max_forecast_days ahead)",
+                    "{} is outside the accepted range {} .. {}{why}",
                     rfc3339(t),
                     rfc3339(self.cfg.min_time),
                     rfc3339(max)

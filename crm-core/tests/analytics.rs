@@ -737,12 +737,7 @@ fn progress_reports_each_step_and_a_stop_cancels_writing_nothing() {
     assert!(seen.iter().enumerate().all(|(i, p)| *p == (Step::FitBgNbd, i as u64, None)));
     let (r, _) = watched(Some(3), |p| BgNbd::fit_with_progress(&h, None, &fit, p));
     assert!(matches!(r, Err(Error::Cancelled)));
-    let spend: Vec<Spend> = summary
-        .rows
-        .iter()
-        .filter(|r| r.frequency > 0)
-        .map(|r| Spend { frequency: r.frequency, monetary_value: r.monetary_value })
-        .collect();
+    let spend: Vec<Spend> = crm_core::analytics::spends(&summary);
     let (r, seen) = watched(None, |p| GammaGamma::fit_with_progress(&spend, None, &fit, p));
     assert_eq!(r.unwrap(), GammaGamma::fit(&spend, None, &fit).unwrap());
     assert!(seen.iter().all(|p| p.0 == Step::FitGammaGamma) && seen.len() > 3);

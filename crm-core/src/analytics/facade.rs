@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bgnbd::{histories, BgNbd, BgNbdParams, FittedBgNbd, Rfm};
 use super::churn::{check_threshold, churn_risk_of, ChurnRisk, DEFAULT_CHURN_THRESHOLD};
-use super::gamma_gamma::{FittedGammaGamma, GammaGamma, Spend};
+use super::gamma_gamma::{spends, FittedGammaGamma, GammaGamma};
 use super::optim::FitOptions;
 use super::progress::{self, report, ProgressFn, Step, SCORE_EVERY, SUMMARY_EVERY};
 use super::recommend::{
@@ -215,12 +215,7 @@ fn fit_both(
     progress: &mut ProgressFn<'_>,
 ) -> Result<(FittedBgNbd, FittedGammaGamma)> {
     let bg = BgNbd::fit_with_progress(&histories(summary), None, fit, progress)?;
-    let spend: Vec<Spend> = summary
-        .rows
-        .iter()
-        .filter(|r| r.frequency > 0)
-        .map(|r| Spend { frequency: r.frequency, monetary_value: r.monetary_value })
-        .collect();
+    let spend = spends(summary);
     if spend.is_empty() {
         return Err(Error::validation(
             "data",

@@ -10,7 +10,7 @@ use statrs::function::gamma::{digamma, ln_gamma};
 use super::bgnbd::{check_weights, FittedBgNbd, Rfm};
 use super::optim::{self, FitOptions, Objective};
 use super::progress::{self, Progress, ProgressFn, Step};
-use super::summary::Period;
+use super::summary::{Period, Summary};
 use crate::error::{Error, Result};
 
 /// Gamma-Gamma parameters (also used for their standard errors).
@@ -49,6 +49,15 @@ pub struct Spend {
     pub frequency: u32,
     /// Mean value of a repeat purchase, minor units.
     pub monetary_value: f64,
+}
+
+/// The repeat buyers of a summary (frequency above 0), for the Gamma-Gamma model.
+pub fn spends(s: &Summary) -> Vec<Spend> {
+    s.rows
+        .iter()
+        .filter(|r| r.frequency > 0)
+        .map(|r| Spend { frequency: r.frequency, monetary_value: r.monetary_value })
+        .collect()
 }
 
 /// Fits the Gamma-Gamma model.

@@ -51,7 +51,7 @@ mod summary;
 pub use bgnbd::{histories, BgNbd, BgNbdParams, FittedBgNbd, Rfm};
 pub use churn::{churn_risk_of, churn_risks, ChurnRisk, DEFAULT_CHURN_THRESHOLD};
 pub use facade::{AlivePoint, ChurnOptions, CustomerValue, CustomerValues, PurchaseModels, ValueOptions};
-pub use gamma_gamma::{FittedGammaGamma, GammaGamma, GammaGammaParams, Spend};
+pub use gamma_gamma::{spends, FittedGammaGamma, GammaGamma, GammaGammaParams, Spend};
 pub use optim::FitOptions;
 pub use progress::{Progress, ProgressFn, Step, SCORE_EVERY, SUMMARY_EVERY};
 pub use recommend::{CategoryAffinity, CoPurchaseModel, CoPurchaseOptions, Recommendation, SimilarItem};

@@ -357,8 +357,13 @@ impl Sealed for NewCustomer {
         now: DateTime<Utc>,
         _: &mut StatsAcc,
     ) -> Result<Outcome> {
-        upsert_customer(tx, v, valid, now).map(|w| w.outcome)
+        write_customer(valid, tx, v, now)
     }
+}
+
+/// Customers of every source are merged by one path: [`upsert_customer`].
+fn write_customer(valid: CustomerUpsert, tx: &mut impl StoreTx, v: &Validator, now: DateTime<Utc>) -> Result<Outcome> {
+    upsert_customer(tx, v, valid, now).map(|w| w.outcome)
 }
 
 /// What customers CSV files, JSON Lines files and DataFrames hold: changes merged into the
@@ -387,7 +392,7 @@ impl Sealed for CustomerPatch {
         now: DateTime<Utc>,
         _: &mut StatsAcc,
     ) -> Result<Outcome> {
-        upsert_customer(tx, v, valid, now).map(|w| w.outcome)
+        write_customer(valid, tx, v, now)
     }
 }
 
