@@ -140,7 +140,10 @@ typedef enum crm_status {
      */
     CRM_ERR_IO = 5,
     /**
-     * The storage engine (SQLite) failed.
+     * The storage engine failed in a way a retry does not cure (a broken constraint, a damaged
+     * or full database, a read-only file, an engine limit). The message starts with
+     * `storage error (<kind>):` naming the kind: `constraint`, `corrupt`, `full`, `read_only`,
+     * `limit` or `other`. Nothing of the call was written.
      */
     CRM_ERR_STORAGE = 6,
     /**
@@ -187,6 +190,17 @@ typedef enum crm_status {
      * `crm_analytics_progress_fn`); it wrote nothing and handed nothing out.
      */
     CRM_ERR_CANCELLED = 16,
+    /**
+     * Another writer (a thread or a process) held the database longer than the busy timeout
+     * (`crm_open_with_options`); nothing was written. Retrying the same call later is safe
+     * (external ids and idempotency keys make a retried write apply once).
+     */
+    CRM_ERR_BUSY = 17,
+    /**
+     * The database could not be opened or reached (a missing directory, no permission);
+     * nothing was written. Retry once the cause is fixed.
+     */
+    CRM_ERR_UNAVAILABLE = 18,
 } crm_status;
 
 /**

@@ -57,15 +57,6 @@ pub(crate) fn quoted(text: &str) -> String {
     }
 }
 
-/// SQLite's message for a storage error, never the SQL text (which rusqlite adds to some).
-fn storage_message(e: &rusqlite::Error) -> String {
-    let text = match e {
-        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
-        e => e.to_string(),
-    };
-    clip(&text, MAX_PART_BYTES).into_owned()
-}
-
 /// Result alias used throughout `crm-core`.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -187,9 +178,71 @@ pub enum Error {
     /// A file or stream could not be read or written.
     #[error("i/o error: {}", clip(&.0.to_string(), MAX_PART_BYTES))]
     Io(#[from] std::io::Error),
-    /// The storage engine failed.
-    #[error("storage error: {}", storage_message(.0))]
-    Storage(#[from] rusqlite::Error),
+    /// The storage engine failed; nothing of the call was written. `kind` says whether a
+    /// retry may help ([`StorageErrorKind::Busy`], [`StorageErrorKind::Unavailable`]) and
+    /// `message` is the engine's own text, without the SQL it was running.
+    #[error("storage error ({kind}): {}", clip(message, MAX_PART_BYTES))]
+    Storage {
+        /// What kind of failure it was, independent of the engine.
+        kind: StorageErrorKind,
+        /// The engine's message, cut short, never the SQL text.
+        message: String,
+        /// The engine's own error, for logging and debugging.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
+}
+
+/// What kind of storage failure an [`Error::Storage`] is: stable across engines (SQLite,
+/// and any later store), so a host can decide what to do without knowing the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StorageErrorKind {
+    /// Another writer held the database longer than the busy timeout; retrying the same
+    /// call later may succeed (idempotency keys and external ids make retries safe).
+    Busy,
+    /// The database could not be reached or opened (a missing directory, no permission, a
+    /// lost connection); retrying after the cause is fixed may succeed.
+    Unavailable,
+    /// A constraint of the schema was broken: a bug in crm or a database edited by hand.
+    Constraint,
+    /// The database is damaged or is not a crm database.
+    Corrupt,
+    /// The disk or the database is full.
+    Full,
+    /// The database is read-only (a read-only file or mount).
+    ReadOnly,
+    /// An engine limit was reached (a too large value or statement).
+    Limit,
+    /// Anything else the engine reported.
+    Other,
+}
+
+impl StorageErrorKind {
+    /// The lower-case name used in messages and by the bindings (`busy`, `unavailable`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageErrorKind::Busy => "busy",
+            StorageErrorKind::Unavailable => "unavailable",
+            StorageErrorKind::Constraint => "constraint",
+            StorageErrorKind::Corrupt => "corrupt",
+            StorageErrorKind::Full => "full",
+            StorageErrorKind::ReadOnly => "read_only",
+            StorageErrorKind::Limit => "limit",
+            StorageErrorKind::Other => "other",
+        }
+    }
+
+    /// Whether the same call, retried later, may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, StorageErrorKind::Busy | StorageErrorKind::Unavailable)
+    }
+}
+
+impl fmt::Display for StorageErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Error {
@@ -208,6 +261,31 @@ impl Error {
         Error::NotFound { entity, id: clip(&id.to_string(), MAX_FIELD_BYTES).into_owned() }
     }
 
+    /// A [`Error::Storage`] of `kind` with the engine's `message` (cut short) and its
+    /// error as the source: for stores to build their errors with.
+    pub fn storage(
+        kind: StorageErrorKind,
+        message: impl AsRef<str>,
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Error {
+        Error::Storage { kind, message: clip(message.as_ref(), MAX_PART_BYTES).into_owned(), source }
+    }
+
+    /// The kind of a storage error; `None` for every other error.
+    ///
+    /// ```
+    /// use crm_core::{Crm, Error, StorageErrorKind};
+    /// let e = Crm::open("/no/such/directory/crm.db").unwrap_err();
+    /// assert_eq!(e.storage_kind(), Some(StorageErrorKind::Unavailable));
+    /// assert!(matches!(e, Error::Storage { .. }));
+    /// ```
+    pub fn storage_kind(&self) -> Option<StorageErrorKind> {
+        match self {
+            Error::Storage { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
     /// The field this error is about, where there is one.
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -222,18 +300,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn storage_errors_show_sqlite_s_message_without_the_sql() {
-        let sql = format!("SELECT {} FROM customers", "x OR ".repeat(50_000));
-        let e = Error::Storage(rusqlite::Error::SqlInputError {
-            error: rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
-            msg: "Expression tree is too large (maximum depth 1000)".into(),
-            sql,
-            offset: 7,
-        });
-        assert_eq!(e.to_string(), "storage error: Expression tree is too large (maximum depth 1000)");
-    }
-
-    #[test]
     fn every_part_of_a_message_is_clipped() {
         let long = "é".repeat(100_000);
         for e in [
@@ -241,6 +307,7 @@ mod tests {
             Error::Validation { field: long.clone(), reason: long.clone() },
             Error::not_found(Entity::Segment, &long),
             Error::Conflict(long.clone()),
+            Error::storage(StorageErrorKind::Other, &long, None),
             Error::Parse { line: 1, column: 1, found: long.clone(), expected: long.clone() },
         ] {
             let msg = e.to_string();

@@ -57,7 +57,7 @@ pub use customer::{
     Address, AddressPatch, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, LifecycleStage,
     NewCustomer, UpsertMode,
 };
-pub use error::{short_message, Entity, Error, Result, MAX_MESSAGE_BYTES};
+pub use error::{short_message, Entity, Error, Result, StorageErrorKind, MAX_MESSAGE_BYTES};
 pub use interaction::{Direction, Interaction, InteractionId, InteractionKind, NewInteraction, Score};
 pub use money::{Currency, Money, MAX_MINOR};
 pub use order::{LineItem, NewOrder, Order, OrderId, OrderPatch, OrderRefund, OrderStatus, Refund, RefundLine};

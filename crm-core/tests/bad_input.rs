@@ -302,3 +302,44 @@ fn ingest_batch_sizes_are_bounded() {
         refused(&crm, "batch_size", || crm.ingest_customers(rows.clone(), opts));
     }
 }
+
+/// Storage failures carry a kind a host can act on, the same for every engine, and never
+/// the driver's type: a missing directory is unavailable, a file that is no database is
+/// corrupt, a writer held up past the busy timeout is busy (and nothing of its call is
+/// written; the same call retried applies once).
+#[test]
+fn storage_errors_say_what_kind_of_failure_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Crm::open(dir.path().join("no/such/dir/crm.db")).unwrap_err();
+    assert_eq!(e.storage_kind(), Some(StorageErrorKind::Unavailable), "{e}");
+    assert!(e.storage_kind().unwrap().is_retryable());
+    assert!(e.to_string().starts_with("storage error (unavailable): "), "{e}");
+
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "this is not a database. ".repeat(200)).unwrap();
+    let e = Crm::open(&junk).unwrap_err();
+    assert_eq!(e.storage_kind(), Some(StorageErrorKind::Corrupt), "{e}");
+    assert!(!e.storage_kind().unwrap().is_retryable());
+    assert!(std::error::Error::source(&e).is_some(), "the engine's error is kept as the source");
+
+    let path = dir.path().join("busy.db");
+    let config = CrmConfig {
+        sqlite: crm_core::store::SqliteOptions {
+            busy_timeout: std::time::Duration::from_millis(50),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let crm = Crm::open_with(&path, config).unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let ada = || NewCustomer { external_id: Some("C-1".into()), name: "Ada".into(), ..Default::default() };
+    let e = crm.upsert_customer(&ada()).unwrap_err();
+    assert_eq!(e.storage_kind(), Some(StorageErrorKind::Busy), "{e}");
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(snapshot(&crm), (Counts::default(), 0), "nothing of the busy call was written");
+    crm.upsert_customer(&ada()).unwrap();
+    crm.upsert_customer(&ada()).unwrap();
+    assert_eq!(crm.counts().unwrap().customers, 1);
+    assert_eq!(Error::validation("x", "y").storage_kind(), None);
+}

@@ -24,7 +24,10 @@ pub enum crm_status {
     CRM_ERR_SCHEMA_TOO_NEW = 4,
     /// A file could not be read or written.
     CRM_ERR_IO = 5,
-    /// The storage engine (SQLite) failed.
+    /// The storage engine failed in a way a retry does not cure (a broken constraint, a damaged
+    /// or full database, a read-only file, an engine limit). The message starts with
+    /// `storage error (<kind>):` naming the kind: `constraint`, `corrupt`, `full`, `read_only`,
+    /// `limit` or `other`. Nothing of the call was written.
     CRM_ERR_STORAGE = 6,
     /// A required pointer argument was NULL. `crm_last_error_field()` names the argument.
     CRM_ERR_NULL_ARGUMENT = 7,
@@ -50,6 +53,13 @@ pub enum crm_status {
     /// A long call was stopped by its progress callback returning `false` (see
     /// `crm_analytics_progress_fn`); it wrote nothing and handed nothing out.
     CRM_ERR_CANCELLED = 16,
+    /// Another writer (a thread or a process) held the database longer than the busy timeout
+    /// (`crm_open_with_options`); nothing was written. Retrying the same call later is safe
+    /// (external ids and idempotency keys make a retried write apply once).
+    CRM_ERR_BUSY = 17,
+    /// The database could not be opened or reached (a missing directory, no permission);
+    /// nothing was written. Retry once the cause is fixed.
+    CRM_ERR_UNAVAILABLE = 18,
 }
 
 use crm_status::*;
@@ -75,6 +85,8 @@ impl crm_status {
             CRM_ERR_PARSE => "CRM_ERR_PARSE\0",
             CRM_ERR_INSUFFICIENT_POINTS => "CRM_ERR_INSUFFICIENT_POINTS\0",
             CRM_ERR_CANCELLED => "CRM_ERR_CANCELLED\0",
+            CRM_ERR_BUSY => "CRM_ERR_BUSY\0",
+            CRM_ERR_UNAVAILABLE => "CRM_ERR_UNAVAILABLE\0",
         }
     }
 }
@@ -111,7 +123,7 @@ impl FfiError {
 /// One code per core error variant.
 impl From<crm_core::Error> for FfiError {
     fn from(e: crm_core::Error) -> FfiError {
-        use crm_core::Error as E;
+        use crm_core::{Error as E, StorageErrorKind};
         if let E::Parse { line, column, .. } = &e {
             // The core names no field for a parse error; in C it is always the rule argument
             // (every function taking rule text names that argument `rule`).
@@ -124,7 +136,9 @@ impl From<crm_core::Error> for FfiError {
             E::Conflict(_) => CRM_ERR_CONFLICT,
             E::SchemaTooNew { .. } => CRM_ERR_SCHEMA_TOO_NEW,
             E::Io(_) => CRM_ERR_IO,
-            E::Storage(_) => CRM_ERR_STORAGE,
+            E::Storage { kind: StorageErrorKind::Busy, .. } => CRM_ERR_BUSY,
+            E::Storage { kind: StorageErrorKind::Unavailable, .. } => CRM_ERR_UNAVAILABLE,
+            E::Storage { .. } => CRM_ERR_STORAGE,
             E::InsufficientPoints { .. } => CRM_ERR_INSUFFICIENT_POINTS,
             E::Cancelled => CRM_ERR_CANCELLED,
             // The core's error is non-exhaustive: a variant added there without a code here
@@ -273,7 +287,7 @@ pub extern "C" fn crm_status_name(status: i32) -> *const c_char {
     })
 }
 
-const ALL_STATUSES: [crm_status; 17] = [
+const ALL_STATUSES: [crm_status; 19] = [
     CRM_OK,
     CRM_ERR_VALIDATION,
     CRM_ERR_NOT_FOUND,
@@ -291,6 +305,8 @@ const ALL_STATUSES: [crm_status; 17] = [
     CRM_ERR_PARSE,
     CRM_ERR_INSUFFICIENT_POINTS,
     CRM_ERR_CANCELLED,
+    CRM_ERR_BUSY,
+    CRM_ERR_UNAVAILABLE,
 ];
 
 #[cfg(test)]
@@ -316,6 +332,18 @@ mod tests {
         assert_eq!(i.status, CRM_ERR_INSUFFICIENT_POINTS);
         let c: FfiError = crm_core::Error::Cancelled.into();
         assert_eq!((c.status, c.field), (CRM_ERR_CANCELLED, None));
+        use crm_core::StorageErrorKind as K;
+        for (kind, status) in [
+            (K::Busy, CRM_ERR_BUSY),
+            (K::Unavailable, CRM_ERR_UNAVAILABLE),
+            (K::Corrupt, CRM_ERR_STORAGE),
+            (K::Constraint, CRM_ERR_STORAGE),
+            (K::Other, CRM_ERR_STORAGE),
+        ] {
+            let e: FfiError = crm_core::Error::storage(kind, "m", None).into();
+            assert_eq!(e.status, status);
+            assert!(e.message.starts_with(&format!("storage error ({kind}): ")), "{}", e.message);
+        }
     }
 
     #[test]
@@ -337,7 +365,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(crm_status_name(s as i32)) };
             assert!(name.to_str().unwrap().starts_with("CRM_"));
         }
-        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..17).collect::<Vec<_>>());
+        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..19).collect::<Vec<_>>());
     }
 
     #[test]

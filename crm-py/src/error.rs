@@ -49,7 +49,7 @@ fn raise(py: Python<'_>, class: &str, message: String, attrs: &[(&str, Py<PyAny>
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
-        use crm_core::Error as E;
+        use crm_core::{Error as E, StorageErrorKind};
         Python::attach(|py| {
             let s = |v: &str| v.into_pyobject(py).map(|o| o.into_any().unbind());
             let made = match e {
@@ -103,7 +103,14 @@ impl From<Error> for PyErr {
                         ),
                         E::Cancelled => raise(py, "CancelledError", msg, &[]),
                         E::Io(_) => raise(py, "IoError", msg, &[]),
-                        E::Storage(_) => raise(py, "StorageError", msg, &[]),
+                        E::Storage { kind, .. } => {
+                            let class = match kind {
+                                StorageErrorKind::Busy => "BusyError",
+                                StorageErrorKind::Unavailable => "UnavailableError",
+                                _ => "StorageError",
+                            };
+                            raise(py, class, msg, &[("kind", kind.as_str().into_pyobject(py)?.into_any().unbind())])
+                        }
                         _ => raise(py, "CrmError", msg, &[]),
                     }
                 })(),

@@ -87,8 +87,34 @@ def test_io_and_storage_errors(db, tmp_path):
     assert v.value.field == "path"
     bad = tmp_path / "notadb.db"
     bad.write_bytes(b"this is not a sqlite file" * 100)
-    with pytest.raises(crm.StorageError):
+    with pytest.raises(crm.StorageError) as s:
         crm.open(bad)
+    assert s.value.kind == "corrupt" and "storage error (corrupt)" in str(s.value)
+    with pytest.raises(crm.UnavailableError) as u:
+        crm.open(tmp_path / "no" / "such" / "crm.db")
+    assert isinstance(u.value, ConnectionError) and isinstance(u.value, crm.StorageError)
+    assert u.value.kind == "unavailable"
+
+
+def test_a_writer_held_up_past_the_busy_timeout_gets_busy_error_and_a_retry_applies_once(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "busy.db"
+    db = crm.open(path, sqlite={"busy_timeout_ms": 50})
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+    try:
+        with pytest.raises(crm.BusyError) as e:
+            db.upsert_customer({"external_id": "C-1", "name": "Ada"})
+        assert e.value.kind == "busy" and isinstance(e.value, crm.StorageError)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert db.counts().customers == 0
+    for _ in range(2):  # the host retries, twice: one customer
+        db.upsert_customer({"external_id": "C-1", "name": "Ada"})
+    assert db.counts().customers == 1
+    db.close()
 
 
 def test_json_errors_name_the_field_once_without_positions(db, ada):

@@ -189,8 +189,16 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 200; i++) fputs("this is not a database. ", f);
         fclose(f);
     }
-    CHECK_ERR(crm_open(path, &db), CRM_ERR_STORAGE, "storage error", NULL);
+    CHECK_ERR(crm_open(path, &db), CRM_ERR_STORAGE, "storage error (corrupt)", NULL);
+    CHECK(db == NULL);
     remove(path);
+
+    /* Storage: a directory that does not exist is unavailable (retry once it exists). */
+    snprintf(path, sizeof path, "%s/no/such/directory/crm.db", dir);
+    CHECK_ERR(crm_open(path, &db), CRM_ERR_UNAVAILABLE, "storage error (unavailable)", NULL);
+    CHECK(db == NULL);
+    CHECK(strcmp(crm_status_name(CRM_ERR_UNAVAILABLE), "CRM_ERR_UNAVAILABLE") == 0);
+    CHECK(strcmp(crm_status_name(CRM_ERR_BUSY), "CRM_ERR_BUSY") == 0);
 
     /* Status names. */
     CHECK(strcmp(crm_status_name(CRM_ERR_NOT_FOUND), "CRM_ERR_NOT_FOUND") == 0);

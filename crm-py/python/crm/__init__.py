@@ -27,6 +27,8 @@ from .exceptions import (
     ParseError,
     SchemaTooNewError,
     StorageError,
+    BusyError,
+    UnavailableError,
     ValidationError,
 )
 from .ingest import IngestReport, RowError
@@ -66,7 +68,7 @@ __all__ = [
     "__version__", "open", "Crm", "analytics", "synth", "segments", "parse_rule", "format_rule",
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
     "CrmError", "ValidationError", "NotFoundError", "ConflictError", "ParseError", "SchemaTooNewError",
-    "StorageError", "IoError", "InsufficientPointsError", "CancelledError",
+    "StorageError", "BusyError", "UnavailableError", "IoError", "InsufficientPointsError", "CancelledError",
     "PointsEntry", "PointsBalance", "LoyaltyLiability", "LoyaltySimulation",
     "IngestReport", "RowError",
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",

@@ -17,6 +17,8 @@ __all__ = [
     "ParseError",
     "SchemaTooNewError",
     "StorageError",
+    "BusyError",
+    "UnavailableError",
     "IoError",
     "InsufficientPointsError",
     "CancelledError",
@@ -97,7 +99,26 @@ class SchemaTooNewError(CrmError):
 
 
 class StorageError(CrmError):
-    """The storage engine (SQLite) failed."""
+    """The storage engine failed; nothing of the call was written. ``kind`` names what kind
+    of failure it was, the same for every engine: ``"busy"`` and ``"unavailable"`` (raised
+    as the subclasses :class:`BusyError` and :class:`UnavailableError`, where a retry may
+    help), ``"constraint"``, ``"corrupt"``, ``"full"``, ``"read_only"``, ``"limit"`` or
+    ``"other"``."""
+
+    def __init__(self, message: str, *, kind: str = "other", **_: Any) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class BusyError(StorageError):
+    """Another writer (a thread or a process) held the database longer than the busy
+    timeout; nothing was written. Retrying the same call later is safe: external ids and
+    idempotency keys make a retried write apply once."""
+
+
+class UnavailableError(StorageError, ConnectionError):
+    """The database could not be opened or reached (a missing directory, no permission);
+    nothing was written. Retry once the cause is fixed."""
 
 
 class IoError(CrmError, OSError):

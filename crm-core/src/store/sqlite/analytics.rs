@@ -5,6 +5,7 @@
 use rusqlite::types::{FromSqlError, Type, Value, ValueRef};
 use rusqlite::Row;
 
+use super::error::Db;
 use super::{micros, order_row, time, SqliteTx, ORDER_COLS};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
@@ -79,19 +80,19 @@ impl SqliteTx<'_> {
             "SELECT o.id, o.customer_id, o.occurred_at, o.currency, o.total_minor, o.channel FROM orders o \
              WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id"
         );
-        let mut st = self.tx.prepare(&sql)?;
-        let mut rows = st.query(rusqlite::params_from_iter(p))?;
+        let mut st = self.tx.prepare(&sql).db()?;
+        let mut rows = st.query(rusqlite::params_from_iter(p)).db()?;
         let mut currencies = CurrencyCache::default();
-        while let Some(r) = rows.next()? {
-            let code = text(r, 3, ValueRef::as_str)?;
+        while let Some(r) = rows.next().db()? {
+            let code = text(r, 3, ValueRef::as_str).db()?;
             let currency = currencies.get(code)?;
-            let channel = text(r, 5, ValueRef::as_str_or_null)?;
+            let channel = text(r, 5, ValueRef::as_str_or_null).db()?;
             f(&ScannedOrder {
-                id: OrderId(r.get(0)?),
-                customer_id: CustomerId(r.get(1)?),
-                occurred_at: time(r.get(2)?),
+                id: OrderId(r.get(0).db()?),
+                customer_id: CustomerId(r.get(1).db()?),
+                occurred_at: time(r.get(2).db()?),
                 currency,
-                total_minor: r.get(4)?,
+                total_minor: r.get(4).db()?,
                 channel,
             })?;
         }
@@ -109,21 +110,21 @@ impl SqliteTx<'_> {
              FROM orders o JOIN order_items i ON i.order_id = o.id \
              WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id, i.line_no"
         );
-        let mut st = self.tx.prepare(&sql)?;
-        let mut rows = st.query(rusqlite::params_from_iter(p))?;
+        let mut st = self.tx.prepare(&sql).db()?;
+        let mut rows = st.query(rusqlite::params_from_iter(p)).db()?;
         let mut currencies = CurrencyCache::default();
-        while let Some(r) = rows.next()? {
-            let code = text(r, 3, ValueRef::as_str)?;
+        while let Some(r) = rows.next().db()? {
+            let code = text(r, 3, ValueRef::as_str).db()?;
             let currency = currencies.get(code)?;
             f(&ScannedItem {
-                order_id: OrderId(r.get(0)?),
-                customer_id: CustomerId(r.get(1)?),
-                occurred_at: time(r.get(2)?),
+                order_id: OrderId(r.get(0).db()?),
+                customer_id: CustomerId(r.get(1).db()?),
+                occurred_at: time(r.get(2).db()?),
                 currency,
-                sku: text(r, 4, ValueRef::as_str)?,
-                category: text(r, 5, ValueRef::as_str_or_null)?,
-                quantity: r.get(6)?,
-                unit_price_minor: r.get(7)?,
+                sku: text(r, 4, ValueRef::as_str).db()?,
+                category: text(r, 5, ValueRef::as_str_or_null).db()?,
+                quantity: r.get(6).db()?,
+                unit_price_minor: r.get(7).db()?,
             })?;
         }
         Ok(())
@@ -140,10 +141,10 @@ impl SqliteTx<'_> {
         if !items {
             let sql =
                 format!("SELECT {ORDER_COLS} FROM orders o WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id");
-            let mut st = self.tx.prepare_cached(&sql)?;
-            let mut rows = st.query(rusqlite::params_from_iter(p))?;
-            while let Some(r) = rows.next()? {
-                f(&order_row(r)?)?;
+            let mut st = self.tx.prepare_cached(&sql).db()?;
+            let mut rows = st.query(rusqlite::params_from_iter(p)).db()?;
+            while let Some(r) = rows.next().db()? {
+                f(&order_row(r).db()?)?;
             }
             return Ok(());
         }
@@ -153,24 +154,24 @@ impl SqliteTx<'_> {
              FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
              WHERE {cond} ORDER BY o.customer_id, o.occurred_at, o.id, i.line_no"
         );
-        let mut st = self.tx.prepare_cached(&sql)?;
-        let mut rows = st.query(rusqlite::params_from_iter(p))?;
+        let mut st = self.tx.prepare_cached(&sql).db()?;
+        let mut rows = st.query(rusqlite::params_from_iter(p)).db()?;
         let mut current: Option<Order> = None;
-        while let Some(r) = rows.next()? {
-            let id = OrderId(r.get(0)?);
+        while let Some(r) = rows.next().db()? {
+            let id = OrderId(r.get(0).db()?);
             if current.as_ref().is_none_or(|o| o.id != id) {
                 if let Some(o) = current.take() {
                     f(&o)?;
                 }
-                current = Some(order_row(r)?);
+                current = Some(order_row(r).db()?);
             }
             // A LEFT JOIN row without an item (an order without lines) has a NULL sku.
-            if let (Some(o), Some(sku)) = (current.as_mut(), r.get::<_, Option<String>>(10)?) {
+            if let (Some(o), Some(sku)) = (current.as_mut(), r.get::<_, Option<String>>(10).db()?) {
                 o.items.push(LineItem {
                     sku,
-                    category: r.get(11)?,
-                    quantity: r.get(12)?,
-                    unit_price_minor: r.get(13)?,
+                    category: r.get(11).db()?,
+                    quantity: r.get(12).db()?,
+                    unit_price_minor: r.get(13).db()?,
                 });
             }
         }

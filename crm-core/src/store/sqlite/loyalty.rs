@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::error::Db;
 use super::{conversion, micros, opt_time, time};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
@@ -12,14 +13,18 @@ use crate::order::OrderId;
 
 pub(super) fn get_program(conn: &Connection) -> Result<Option<String>> {
     Ok(conn
-        .prepare_cached("SELECT config FROM loyalty_programs WHERE id = 1")?
+        .prepare_cached("SELECT config FROM loyalty_programs WHERE id = 1")
+        .db()?
         .query_row([], |r| r.get(0))
-        .optional()?)
+        .optional()
+        .db()?)
 }
 
 pub(super) fn put_program(conn: &Connection, json: &str, at: DateTime<Utc>) -> Result<()> {
-    conn.prepare_cached("INSERT OR REPLACE INTO loyalty_programs (id, config, updated_at) VALUES (1, ?1, ?2)")?
-        .execute(params![json, micros(at)])?;
+    conn.prepare_cached("INSERT OR REPLACE INTO loyalty_programs (id, config, updated_at) VALUES (1, ?1, ?2)")
+        .db()?
+        .execute(params![json, micros(at)])
+        .db()?;
     Ok(())
 }
 
@@ -40,28 +45,31 @@ fn account_row(r: &Row<'_>) -> rusqlite::Result<Account> {
 
 pub(super) fn account(conn: &Connection, c: CustomerId) -> Result<Option<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLS} FROM loyalty_accounts WHERE customer_id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([c.0], account_row).optional()?)
+    Ok(conn.prepare_cached(&sql).db()?.query_row([c.0], account_row).optional().db()?)
 }
 
 pub(super) fn put_account(conn: &Connection, a: &Account) -> Result<()> {
     let sql =
         format!("INSERT OR REPLACE INTO loyalty_accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    conn.prepare_cached(&sql)?.execute(params![
-        a.customer_id.0,
-        a.balance,
-        a.orders,
-        a.qualifying_total,
-        a.tier,
-        a.tier_since.map(micros),
-        micros(a.created_at),
-        micros(a.updated_at),
-    ])?;
+    conn.prepare_cached(&sql)
+        .db()?
+        .execute(params![
+            a.customer_id.0,
+            a.balance,
+            a.orders,
+            a.qualifying_total,
+            a.tier,
+            a.tier_since.map(micros),
+            micros(a.created_at),
+            micros(a.updated_at),
+        ])
+        .db()?;
     Ok(())
 }
 
 pub(super) fn accounts(conn: &Connection) -> Result<Vec<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLS} FROM loyalty_accounts ORDER BY customer_id");
-    let rows = conn.prepare(&sql)?.query_map([], account_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = conn.prepare(&sql).db()?.query_map([], account_row).db()?.collect::<rusqlite::Result<_>>().db()?;
     Ok(rows)
 }
 
@@ -87,14 +95,15 @@ fn entry_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
 
 pub(super) fn entry_by_key(conn: &Connection, key: &str) -> Result<Option<Entry>> {
     let sql = format!("SELECT {ENTRY_COLS} FROM loyalty_entries WHERE idempotency_key = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([key], entry_row).optional()?)
+    Ok(conn.prepare_cached(&sql).db()?.query_row([key], entry_row).optional().db()?)
 }
 
 pub(super) fn insert_entry(conn: &Connection, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
     conn.prepare_cached(
         "INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, amount_minor, \
          at, balance_after, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
+    )
+    .db()?
     .execute(params![
         e.customer_id.0,
         e.kind.as_str(),
@@ -107,13 +116,15 @@ pub(super) fn insert_entry(conn: &Connection, e: &Entry, created_at: DateTime<Ut
         e.balance_after,
         e.note,
         micros(created_at),
-    ])?;
+    ])
+    .db()?;
     Ok(EntryId(conn.last_insert_rowid()))
 }
 
 fn entries_where(conn: &Connection, cond: &str, arg: i64) -> Result<Vec<Entry>> {
     let sql = format!("SELECT {ENTRY_COLS} FROM loyalty_entries WHERE {cond} ORDER BY at, id");
-    let rows = conn.prepare_cached(&sql)?.query_map([arg], entry_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows =
+        conn.prepare_cached(&sql).db()?.query_map([arg], entry_row).db()?.collect::<rusqlite::Result<_>>().db()?;
     Ok(rows)
 }
 
@@ -126,31 +137,40 @@ pub(super) fn entries(conn: &Connection, c: CustomerId) -> Result<Vec<Entry>> {
 }
 
 pub(super) fn detach_entry(conn: &Connection, e: EntryId, key: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE loyalty_entries SET order_id = NULL, idempotency_key = ?2 WHERE id = ?1")?
-        .execute(params![e.0, key])?;
+    conn.prepare_cached("UPDATE loyalty_entries SET order_id = NULL, idempotency_key = ?2 WHERE id = ?1")
+        .db()?
+        .execute(params![e.0, key])
+        .db()?;
     Ok(())
 }
 
 pub(super) fn delete_customer(conn: &Connection, c: CustomerId) -> Result<Vec<EntryId>> {
     let removed: Vec<EntryId> = conn
-        .prepare_cached("SELECT id FROM loyalty_entries WHERE customer_id = ?1 ORDER BY id")?
-        .query_map([c.0], |r| Ok(EntryId(r.get(0)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare_cached("SELECT id FROM loyalty_entries WHERE customer_id = ?1 ORDER BY id")
+        .db()?
+        .query_map([c.0], |r| Ok(EntryId(r.get(0)?)))
+        .db()?
+        .collect::<rusqlite::Result<_>>()
+        .db()?;
     // Lots through their entries: only open lots are indexed by customer.
     conn.prepare_cached(
         "DELETE FROM loyalty_lots WHERE entry_id IN (SELECT id FROM loyalty_entries WHERE customer_id = ?1)",
-    )?
-    .execute([c.0])?;
+    )
+    .db()?
+    .execute([c.0])
+    .db()?;
     for table in ["loyalty_entries", "loyalty_rule_usage", "loyalty_tier_history", "loyalty_accounts"] {
-        conn.prepare_cached(&format!("DELETE FROM {table} WHERE customer_id = ?1"))?.execute([c.0])?;
+        conn.prepare_cached(&format!("DELETE FROM {table} WHERE customer_id = ?1")).db()?.execute([c.0]).db()?;
     }
     Ok(removed)
 }
 
 pub(super) fn points_as_of(conn: &Connection, c: CustomerId, at: DateTime<Utc>) -> Result<i64> {
     Ok(conn
-        .prepare_cached("SELECT coalesce(sum(points), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at <= ?2")?
-        .query_row(params![c.0, micros(at)], |r| r.get(0))?)
+        .prepare_cached("SELECT coalesce(sum(points), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at <= ?2")
+        .db()?
+        .query_row(params![c.0, micros(at)], |r| r.get(0))
+        .db()?)
 }
 
 pub(super) fn qualifying_between(
@@ -162,8 +182,10 @@ pub(super) fn qualifying_between(
     Ok(conn
         .prepare_cached(
             "SELECT coalesce(sum(qualifying), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at > ?2 AND at <= ?3",
-        )?
-        .query_row(params![c.0, micros(since), micros(until)], |r| r.get(0))?)
+        )
+        .db()?
+        .query_row(params![c.0, micros(since), micros(until)], |r| r.get(0))
+        .db()?)
 }
 
 pub(super) fn completed_between(
@@ -181,7 +203,7 @@ pub(super) fn completed_between(
         "SELECT {sql} FROM orders WHERE customer_id = ?1 AND status = 'completed' AND occurred_at > ?2 \
          AND occurred_at <= ?3 AND (?4 = '' OR currency = ?4)"
     );
-    Ok(conn.prepare_cached(&sql)?.query_row(params![c.0, micros(since), micros(until), cur], |r| r.get(0))?)
+    Ok(conn.prepare_cached(&sql).db()?.query_row(params![c.0, micros(since), micros(until), cur], |r| r.get(0)).db()?)
 }
 
 const LOT_COLS: &str = "id, customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired";
@@ -204,7 +226,7 @@ pub(super) fn insert_lot(conn: &Connection, l: &Lot) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO loyalty_lots (customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
+    ).db()?
     .execute(params![
         l.customer_id.0,
         l.entry_id.0,
@@ -214,7 +236,7 @@ pub(super) fn insert_lot(conn: &Connection, l: &Lot) -> Result<i64> {
         micros(l.available_at),
         l.expires_at.map(micros),
         l.expired,
-    ])?;
+    ]).db()?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -223,19 +245,21 @@ pub(super) fn open_lots(conn: &Connection, c: CustomerId) -> Result<Vec<Lot>> {
         "SELECT {LOT_COLS} FROM loyalty_lots WHERE customer_id = ?1 AND remaining > 0 \
          ORDER BY expires_at IS NULL, expires_at, id"
     );
-    let rows = conn.prepare_cached(&sql)?.query_map([c.0], lot_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = conn.prepare_cached(&sql).db()?.query_map([c.0], lot_row).db()?.collect::<rusqlite::Result<_>>().db()?;
     Ok(rows)
 }
 
 pub(super) fn lots(conn: &Connection, c: CustomerId) -> Result<Vec<Lot>> {
     let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE customer_id = ?1 ORDER BY id");
-    let rows = conn.prepare_cached(&sql)?.query_map([c.0], lot_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = conn.prepare_cached(&sql).db()?.query_map([c.0], lot_row).db()?.collect::<rusqlite::Result<_>>().db()?;
     Ok(rows)
 }
 
 pub(super) fn update_lot(conn: &Connection, id: i64, remaining: i64, expired: bool) -> Result<()> {
-    conn.prepare_cached("UPDATE loyalty_lots SET remaining = ?2, expired = ?3 WHERE id = ?1")?
-        .execute(params![id, remaining, expired])?;
+    conn.prepare_cached("UPDATE loyalty_lots SET remaining = ?2, expired = ?3 WHERE id = ?1")
+        .db()?
+        .execute(params![id, remaining, expired])
+        .db()?;
     Ok(())
 }
 
@@ -249,16 +273,24 @@ pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime
                 "SELECT {LOT_COLS} FROM loyalty_lots INDEXED BY loyalty_lots_open WHERE customer_id = ?2 AND {due} \
                  ORDER BY expires_at, id"
             );
-            conn.prepare_cached(&sql)?
-                .query_map(params![micros(as_of), c.0], lot_row)?
-                .collect::<rusqlite::Result<_>>()?
+            conn.prepare_cached(&sql)
+                .db()?
+                .query_map(params![micros(as_of), c.0], lot_row)
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?
         }
         None => {
             let sql = format!(
                 "SELECT {LOT_COLS} FROM loyalty_lots INDEXED BY loyalty_lots_open WHERE {due} \
                  ORDER BY customer_id, expires_at, id"
             );
-            conn.prepare_cached(&sql)?.query_map(params![micros(as_of)], lot_row)?.collect::<rusqlite::Result<_>>()?
+            conn.prepare_cached(&sql)
+                .db()?
+                .query_map(params![micros(as_of)], lot_row)
+                .db()?
+                .collect::<rusqlite::Result<_>>()
+                .db()?
         }
     };
     Ok(rows)
@@ -266,23 +298,25 @@ pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime
 
 pub(super) fn lot_of_entry(conn: &Connection, e: EntryId) -> Result<Option<Lot>> {
     let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE entry_id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([e.0], lot_row).optional()?)
+    Ok(conn.prepare_cached(&sql).db()?.query_row([e.0], lot_row).optional().db()?)
 }
 
 pub(super) fn rule_usage(conn: &Connection, c: CustomerId, rule: &str, period: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached(
             "SELECT coalesce(sum(points), 0) FROM loyalty_rule_usage WHERE customer_id = ?1 AND rule = ?2 AND period = ?3",
-        )?
-        .query_row(params![c.0, rule, period], |r| r.get(0))?)
+        ).db()?
+        .query_row(params![c.0, rule, period], |r| r.get(0)).db()?)
 }
 
 pub(super) fn add_rule_usage(conn: &Connection, c: CustomerId, rule: &str, period: &str, points: i64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO loyalty_rule_usage (customer_id, rule, period, points) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT(customer_id, rule, period) DO UPDATE SET points = points + excluded.points",
-    )?
-    .execute(params![c.0, rule, period, points])?;
+    )
+    .db()?
+    .execute(params![c.0, rule, period, points])
+    .db()?;
     Ok(())
 }
 
@@ -293,15 +327,20 @@ pub(super) fn append_tier(
     at: DateTime<Utc>,
     reason: &str,
 ) -> Result<()> {
-    conn.prepare_cached("INSERT INTO loyalty_tier_history (customer_id, tier, at, reason) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![c.0, tier, micros(at), reason])?;
+    conn.prepare_cached("INSERT INTO loyalty_tier_history (customer_id, tier, at, reason) VALUES (?1, ?2, ?3, ?4)")
+        .db()?
+        .execute(params![c.0, tier, micros(at), reason])
+        .db()?;
     Ok(())
 }
 
 pub(super) fn tier_history(conn: &Connection, c: CustomerId) -> Result<Vec<TierChange>> {
     let rows = conn
-        .prepare_cached("SELECT tier, at, reason FROM loyalty_tier_history WHERE customer_id = ?1 ORDER BY at, rowid")?
-        .query_map([c.0], |r| Ok(TierChange { tier: r.get(0)?, at: time(r.get(1)?), reason: r.get(2)? }))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare_cached("SELECT tier, at, reason FROM loyalty_tier_history WHERE customer_id = ?1 ORDER BY at, rowid")
+        .db()?
+        .query_map([c.0], |r| Ok(TierChange { tier: r.get(0)?, at: time(r.get(1)?), reason: r.get(2)? }))
+        .db()?
+        .collect::<rusqlite::Result<_>>()
+        .db()?;
     Ok(rows)
 }

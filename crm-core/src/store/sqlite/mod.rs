@@ -2,6 +2,7 @@
 //! with a busy timeout so that writers in other threads and processes wait instead of failing.
 
 mod analytics;
+mod error;
 mod loyalty;
 mod rfm;
 mod rule_sql;
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 use crate::changes::{Change, Entity, Op};
 use crate::customer::{Address, Customer, CustomerId, CustomerStats, LifecycleStage};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageErrorKind};
 use crate::interaction::{Interaction, InteractionId};
 use crate::loyalty::{Account, Entry, EntryId, Lot, TierChange};
 use crate::money::{Currency, Money};
@@ -30,6 +31,7 @@ use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
 use crate::store::{Classified, HistoryEntry, OrderAggregate, StatsDelta, Store, StoreTx, TimelineEntry};
 use crate::store::{OrderScan, ScannedItem, ScannedOrder};
+use error::{db_error, own, Db};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -116,8 +118,8 @@ impl std::fmt::Debug for SqliteStore {
 /// `rarray` is registered: a rule's `in` list is bound through it as one parameter (see
 /// `rule_sql`).
 fn configure(conn: &Connection) -> Result<()> {
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-    rusqlite::vtab::array::load_module(conn)?;
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).db()?;
+    rusqlite::vtab::array::load_module(conn).db()?;
     Ok(())
 }
 
@@ -132,13 +134,13 @@ impl SqliteStore {
     pub fn open_with(path: impl AsRef<Path>, opts: &SqliteOptions) -> Result<SqliteStore> {
         let path = path.as_ref();
         if path.as_os_str() == ":memory:" {
-            return SqliteStore::setup(Connection::open_in_memory()?, opts, None);
+            return SqliteStore::setup(Connection::open_in_memory().db()?, opts, None);
         }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(opts.busy_timeout)?;
+        let conn = Connection::open(path).db()?;
+        conn.busy_timeout(opts.busy_timeout).db()?;
         // Refuse a newer file before changing anything in it (the journal mode included);
         // `migrate` checks again under the write lock.
-        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
         if found > SCHEMA_VERSION {
             return Err(Error::SchemaTooNew { found, supported: SCHEMA_VERSION });
         }
@@ -156,10 +158,10 @@ impl SqliteStore {
             Synchronous::Normal => "NORMAL",
             Synchronous::Full => "FULL",
         };
-        conn.pragma_update(None, "synchronous", sync)?;
-        conn.pragma_update(None, "cache_size", -opts.cache_kib.max(1))?;
+        conn.pragma_update(None, "synchronous", sync).db()?;
+        conn.pragma_update(None, "cache_size", -opts.cache_kib.max(1)).db()?;
         // No SQL foreign keys are declared; the facade checks references itself.
-        conn.pragma_update(None, "foreign_keys", false)?;
+        conn.pragma_update(None, "foreign_keys", false).db()?;
         configure(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
@@ -176,9 +178,10 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        conn.busy_timeout(self.opts.busy_timeout)?;
-        conn.pragma_update(None, "cache_size", -(self.opts.cache_kib / 4).max(1))?;
+        )
+        .db()?;
+        conn.busy_timeout(self.opts.busy_timeout).db()?;
+        conn.pragma_update(None, "cache_size", -(self.opts.cache_kib / 4).max(1)).db()?;
         configure(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
@@ -202,10 +205,10 @@ fn enable_wal(conn: &Connection, timeout: Duration) -> Result<()> {
             // `:memory:` databases report "memory" and have no journal file to switch.
             Ok(mode) if mode.eq_ignore_ascii_case("wal") || mode.eq_ignore_ascii_case("memory") => return Ok(()),
             Ok(mode) => {
-                return Err(Error::Storage(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                    Some(format!("the file stays in journal mode {mode:?}; WAL is required")),
-                )))
+                return Err(own(
+                    StorageErrorKind::Unavailable,
+                    format!("the file stays in journal mode {mode:?}; WAL is required"),
+                ))
             }
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
@@ -213,7 +216,7 @@ fn enable_wal(conn: &Connection, timeout: Duration) -> Result<()> {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(db_error(e)),
         }
     }
 }
@@ -221,16 +224,16 @@ fn enable_wal(conn: &Connection, timeout: Duration) -> Result<()> {
 /// Applies the missing migrations in one immediate transaction, so that two processes
 /// opening a new file at once do not both migrate.
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
     if found > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew { found, supported: SCHEMA_VERSION });
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.execute_batch(sql).db()?;
+        tx.pragma_update(None, "user_version", i as i64 + 1).db()?;
     }
-    tx.commit()?;
+    tx.commit().db()?;
     Ok(())
 }
 
@@ -239,10 +242,10 @@ impl Store for SqliteStore {
 
     fn write<R>(&self, f: impl FnOnce(&mut SqliteTx<'_>) -> Result<R>) -> Result<R> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).db()?;
         let mut t = SqliteTx { tx };
         let r = f(&mut t)?;
-        t.tx.commit()?;
+        t.tx.commit().db()?;
         Ok(r)
     }
 
@@ -267,10 +270,10 @@ impl Store for SqliteStore {
 }
 
 fn run_read<R>(conn: &mut Connection, f: impl FnOnce(&mut SqliteTx<'_>) -> Result<R>) -> Result<R> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).db()?;
     let mut t = SqliteTx { tx };
     let r = f(&mut t)?;
-    t.tx.commit()?;
+    t.tx.commit().db()?;
     Ok(r)
 }
 
@@ -457,12 +460,14 @@ impl SqliteTx<'_> {
     fn load_items(&self, mut o: Order) -> Result<Order> {
         let mut st = self.tx.prepare_cached(
             "SELECT sku, category, quantity, unit_price_minor FROM order_items WHERE order_id = ?1 ORDER BY line_no",
-        )?;
+        ).db()?;
         o.items = st
             .query_map([o.id.0], |r| {
                 Ok(LineItem { sku: r.get(0)?, category: r.get(1)?, quantity: r.get(2)?, unit_price_minor: r.get(3)? })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+            })
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(o)
     }
 
@@ -472,26 +477,26 @@ impl SqliteTx<'_> {
         }
         let mut st = self.tx.prepare_cached(
             "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
+        ).db()?;
         for (n, it) in items.iter().enumerate() {
-            st.execute(params![id.0, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor])?;
+            st.execute(params![id.0, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor]).db()?;
         }
         Ok(())
     }
 
     fn one_customer(&self, sql_where: &str, p: impl rusqlite::Params) -> Result<Option<Customer>> {
         let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE {sql_where}");
-        Ok(self.tx.prepare_cached(&sql)?.query_row(p, customer_row).optional()?)
+        Ok(self.tx.prepare_cached(&sql).db()?.query_row(p, customer_row).optional().db()?)
     }
 
     fn ids(&self, sql: &str, id: i64) -> Result<Vec<i64>> {
-        let mut st = self.tx.prepare_cached(sql)?;
-        let ids = st.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let mut st = self.tx.prepare_cached(sql).db()?;
+        let ids = st.query_map([id], |r| r.get(0)).db()?.collect::<rusqlite::Result<_>>().db()?;
         Ok(ids)
     }
 
     fn count(&self, sql: &str) -> Result<i64> {
-        Ok(self.tx.prepare_cached(sql)?.query_row([], |r| r.get(0))?)
+        Ok(self.tx.prepare_cached(sql).db()?.query_row([], |r| r.get(0)).db()?)
     }
 }
 
@@ -524,10 +529,10 @@ impl StoreTx for SqliteTx<'_> {
             "INSERT INTO customers (external_id, kind, name, email, phone, company, title, industry, country, region, city, \
              postal_code, street, birthday, gender, tags, attributes, consents, lifecycle, created_at, updated_at, merged_into) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-        )?;
-        st.execute(rusqlite::params_from_iter(customer_values(c)))?;
+        ).db()?;
+        st.execute(rusqlite::params_from_iter(customer_values(c))).db()?;
         let id = self.tx.last_insert_rowid();
-        self.tx.prepare_cached("INSERT INTO customer_stats (customer_id) VALUES (?1)")?.execute([id])?;
+        self.tx.prepare_cached("INSERT INTO customer_stats (customer_id) VALUES (?1)").db()?.execute([id]).db()?;
         Ok(CustomerId(id))
     }
 
@@ -537,10 +542,10 @@ impl StoreTx for SqliteTx<'_> {
              industry = ?8, country = ?9, region = ?10, city = ?11, postal_code = ?12, street = ?13, birthday = ?14, \
              gender = ?15, tags = ?16, attributes = ?17, consents = ?18, lifecycle = ?19, created_at = ?20, \
              updated_at = ?21, merged_into = ?22 WHERE id = ?23",
-        )?;
+        ).db()?;
         let mut values = customer_values(c).to_vec();
         values.push(Value::Integer(c.id.0));
-        let n = st.execute(rusqlite::params_from_iter(values))?;
+        let n = st.execute(rusqlite::params_from_iter(values)).db()?;
         if n == 0 {
             return Err(Error::not_found(Entity::Customer, c.id));
         }
@@ -556,32 +561,36 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn customer_id_by_external_id(&mut self, external_id: &str) -> Result<Option<CustomerId>> {
-        let mut st = self.tx.prepare_cached("SELECT id FROM customers WHERE external_id = ?1")?;
-        Ok(st.query_row([external_id], |r| r.get(0)).optional()?.map(CustomerId))
+        let mut st = self.tx.prepare_cached("SELECT id FROM customers WHERE external_id = ?1").db()?;
+        Ok(st.query_row([external_id], |r| r.get(0)).optional().db()?.map(CustomerId))
     }
 
     fn order_id_by_external_id(&mut self, external_id: &str) -> Result<Option<OrderId>> {
-        let mut st = self.tx.prepare_cached("SELECT id FROM orders WHERE external_id = ?1")?;
-        Ok(st.query_row([external_id], |r| r.get(0)).optional()?.map(OrderId))
+        let mut st = self.tx.prepare_cached("SELECT id FROM orders WHERE external_id = ?1").db()?;
+        Ok(st.query_row([external_id], |r| r.get(0)).optional().db()?.map(OrderId))
     }
 
     fn interaction_id_by_external_id(&mut self, external_id: &str) -> Result<Option<InteractionId>> {
-        let mut st = self.tx.prepare_cached("SELECT id FROM interactions WHERE external_id = ?1")?;
-        Ok(st.query_row([external_id], |r| r.get(0)).optional()?.map(InteractionId))
+        let mut st = self.tx.prepare_cached("SELECT id FROM interactions WHERE external_id = ?1").db()?;
+        Ok(st.query_row([external_id], |r| r.get(0)).optional().db()?.map(InteractionId))
     }
 
     fn customer_exists(&mut self, id: CustomerId) -> Result<bool> {
-        let mut st = self.tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?;
-        Ok(st.query_row([id.0], |_| Ok(())).optional()?.is_some())
+        let mut st = self.tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1").db()?;
+        Ok(st.query_row([id.0], |_| Ok(())).optional().db()?.is_some())
     }
 
     fn delete_customer(&mut self, id: CustomerId) -> Result<()> {
-        self.tx.prepare_cached("DELETE FROM customer_spend WHERE customer_id = ?1")?.execute([id.0])?;
-        self.tx.prepare_cached("DELETE FROM customer_stats WHERE customer_id = ?1")?.execute([id.0])?;
+        self.tx.prepare_cached("DELETE FROM customer_spend WHERE customer_id = ?1").db()?.execute([id.0]).db()?;
+        self.tx.prepare_cached("DELETE FROM customer_stats WHERE customer_id = ?1").db()?.execute([id.0]).db()?;
         for table in ["customer_rfm", "customer_tiers", "stage_history", "segment_members"] {
-            self.tx.prepare_cached(&format!("DELETE FROM {table} WHERE customer_id = ?1"))?.execute([id.0])?;
+            self.tx
+                .prepare_cached(&format!("DELETE FROM {table} WHERE customer_id = ?1"))
+                .db()?
+                .execute([id.0])
+                .db()?;
         }
-        self.tx.prepare_cached("DELETE FROM customers WHERE id = ?1")?.execute([id.0])?;
+        self.tx.prepare_cached("DELETE FROM customers WHERE id = ?1").db()?.execute([id.0]).db()?;
         Ok(())
     }
 
@@ -652,7 +661,7 @@ impl StoreTx for SqliteTx<'_> {
         }
         p.push(Value::Integer(limit as i64));
         sql.push_str(&format!(" ORDER BY {key} {dir}, c.id {dir} LIMIT ?{}", p.len()));
-        let mut st = self.tx.prepare_cached(&sql)?;
+        let mut st = self.tx.prepare_cached(&sql).db()?;
         let rows = st
             .query_map(rusqlite::params_from_iter(p), |r| {
                 let c = customer_row(r)?;
@@ -661,8 +670,10 @@ impl StoreTx for SqliteTx<'_> {
                     _ => SortValue::Int(r.get(CUSTOMER_NCOLS)?),
                 };
                 Ok((c, v))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+            })
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(rows)
     }
 
@@ -682,10 +693,12 @@ impl StoreTx for SqliteTx<'_> {
                UNION SELECT id FROM customers WHERE name LIKE ?3 ESCAPE '\\' OR company LIKE ?3 ESCAPE '\\' OR phone LIKE ?4) \
              ORDER BY c.id LIMIT ?5"
         );
-        let mut st = self.tx.prepare_cached(&sql)?;
+        let mut st = self.tx.prepare_cached(&sql).db()?;
         let rows = st
-            .query_map(params![lower, upper_bound, like, phone_like, limit as i64], customer_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![lower, upper_bound, like, phone_like, limit as i64], customer_row)
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(rows)
     }
 
@@ -697,42 +710,49 @@ impl StoreTx for SqliteTx<'_> {
         let mut st = self.tx.prepare_cached(
             "INSERT INTO interactions (external_id, customer_id, kind, channel, direction, occurred_at, subject, body, score, payload, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(external_id) DO NOTHING",
-        )?;
-        let n = st.execute(params![
-            i.external_id,
-            i.customer_id.0,
-            enum_str(&i.kind),
-            i.channel,
-            i.direction.map(|d| enum_str(&d)),
-            micros(i.occurred_at),
-            i.subject,
-            i.body,
-            i.score.map(|s| json(&s)),
-            i.payload.as_ref().map(json),
-            micros(i.created_at),
-        ])?;
+        ).db()?;
+        let n = st
+            .execute(params![
+                i.external_id,
+                i.customer_id.0,
+                enum_str(&i.kind),
+                i.channel,
+                i.direction.map(|d| enum_str(&d)),
+                micros(i.occurred_at),
+                i.subject,
+                i.body,
+                i.score.map(|s| json(&s)),
+                i.payload.as_ref().map(json),
+                micros(i.created_at),
+            ])
+            .db()?;
         Ok((n == 1).then(|| InteractionId(self.tx.last_insert_rowid())))
     }
 
     fn update_interaction(&mut self, i: &Interaction) -> Result<()> {
-        let mut st = self.tx.prepare_cached(
-            "UPDATE interactions SET external_id = ?1, customer_id = ?2, kind = ?3, channel = ?4, direction = ?5, \
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "UPDATE interactions SET external_id = ?1, customer_id = ?2, kind = ?3, channel = ?4, direction = ?5, \
              occurred_at = ?6, subject = ?7, body = ?8, score = ?9, payload = ?10, created_at = ?11 WHERE id = ?12",
-        )?;
-        let n = st.execute(params![
-            i.external_id,
-            i.customer_id.0,
-            enum_str(&i.kind),
-            i.channel,
-            i.direction.map(|d| enum_str(&d)),
-            micros(i.occurred_at),
-            i.subject,
-            i.body,
-            i.score.map(|s| json(&s)),
-            i.payload.as_ref().map(json),
-            micros(i.created_at),
-            i.id.0,
-        ])?;
+            )
+            .db()?;
+        let n = st
+            .execute(params![
+                i.external_id,
+                i.customer_id.0,
+                enum_str(&i.kind),
+                i.channel,
+                i.direction.map(|d| enum_str(&d)),
+                micros(i.occurred_at),
+                i.subject,
+                i.body,
+                i.score.map(|s| json(&s)),
+                i.payload.as_ref().map(json),
+                micros(i.created_at),
+                i.id.0,
+            ])
+            .db()?;
         if n == 0 {
             return Err(Error::not_found(Entity::Interaction, i.id));
         }
@@ -741,16 +761,16 @@ impl StoreTx for SqliteTx<'_> {
 
     fn get_interaction(&mut self, id: InteractionId) -> Result<Option<Interaction>> {
         let sql = format!("SELECT {INTERACTION_COLS} FROM interactions WHERE id = ?1");
-        Ok(self.tx.prepare_cached(&sql)?.query_row([id.0], interaction_row).optional()?)
+        Ok(self.tx.prepare_cached(&sql).db()?.query_row([id.0], interaction_row).optional().db()?)
     }
 
     fn interaction_by_external_id(&mut self, external_id: &str) -> Result<Option<Interaction>> {
         let sql = format!("SELECT {INTERACTION_COLS} FROM interactions WHERE external_id = ?1");
-        Ok(self.tx.prepare_cached(&sql)?.query_row([external_id], interaction_row).optional()?)
+        Ok(self.tx.prepare_cached(&sql).db()?.query_row([external_id], interaction_row).optional().db()?)
     }
 
     fn delete_interaction(&mut self, id: InteractionId) -> Result<()> {
-        self.tx.prepare_cached("DELETE FROM interactions WHERE id = ?1")?.execute([id.0])?;
+        self.tx.prepare_cached("DELETE FROM interactions WHERE id = ?1").db()?.execute([id.0]).db()?;
         Ok(())
     }
 
@@ -767,9 +787,11 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn aggregate_interactions(&mut self, customer: CustomerId) -> Result<(i64, Option<DateTime<Utc>>)> {
-        let mut st =
-            self.tx.prepare_cached("SELECT count(*), max(occurred_at) FROM interactions WHERE customer_id = ?1")?;
-        let (n, last): (i64, Option<i64>) = st.query_row([customer.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT count(*), max(occurred_at) FROM interactions WHERE customer_id = ?1")
+            .db()?;
+        let (n, last): (i64, Option<i64>) = st.query_row([customer.0], |r| Ok((r.get(0)?, r.get(1)?))).db()?;
         Ok((n, opt_time(last)))
     }
 
@@ -777,18 +799,20 @@ impl StoreTx for SqliteTx<'_> {
         let mut st = self.tx.prepare_cached(
             "INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, total_minor, channel, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(external_id) DO NOTHING",
-        )?;
-        let n = st.execute(params![
-            o.external_id,
-            o.customer_id.0,
-            micros(o.occurred_at),
-            o.status.as_str(),
-            o.total.currency.code(),
-            o.total.minor,
-            o.channel,
-            micros(o.created_at),
-            micros(o.updated_at),
-        ])?;
+        ).db()?;
+        let n = st
+            .execute(params![
+                o.external_id,
+                o.customer_id.0,
+                micros(o.occurred_at),
+                o.status.as_str(),
+                o.total.currency.code(),
+                o.total.minor,
+                o.channel,
+                micros(o.created_at),
+                micros(o.updated_at),
+            ])
+            .db()?;
         if n == 0 {
             return Ok(None);
         }
@@ -798,45 +822,50 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn update_order(&mut self, o: &Order) -> Result<()> {
-        let mut st = self.tx.prepare_cached(
-            "UPDATE orders SET external_id = ?1, customer_id = ?2, occurred_at = ?3, status = ?4, currency = ?5, \
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "UPDATE orders SET external_id = ?1, customer_id = ?2, occurred_at = ?3, status = ?4, currency = ?5, \
              total_minor = ?6, channel = ?7, created_at = ?8, updated_at = ?9 WHERE id = ?10",
-        )?;
-        let n = st.execute(params![
-            o.external_id,
-            o.customer_id.0,
-            micros(o.occurred_at),
-            o.status.as_str(),
-            o.total.currency.code(),
-            o.total.minor,
-            o.channel,
-            micros(o.created_at),
-            micros(o.updated_at),
-            o.id.0,
-        ])?;
+            )
+            .db()?;
+        let n = st
+            .execute(params![
+                o.external_id,
+                o.customer_id.0,
+                micros(o.occurred_at),
+                o.status.as_str(),
+                o.total.currency.code(),
+                o.total.minor,
+                o.channel,
+                micros(o.created_at),
+                micros(o.updated_at),
+                o.id.0,
+            ])
+            .db()?;
         if n == 0 {
             return Err(Error::not_found(Entity::Order, o.id));
         }
-        self.tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1")?.execute([o.id.0])?;
+        self.tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1").db()?.execute([o.id.0]).db()?;
         self.insert_items(o.id, &o.items)
     }
 
     fn get_order(&mut self, id: OrderId) -> Result<Option<Order>> {
         let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE id = ?1");
-        let o = self.tx.prepare_cached(&sql)?.query_row([id.0], order_row).optional()?;
+        let o = self.tx.prepare_cached(&sql).db()?.query_row([id.0], order_row).optional().db()?;
         o.map(|o| self.load_items(o)).transpose()
     }
 
     fn order_by_external_id(&mut self, external_id: &str) -> Result<Option<Order>> {
         let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE external_id = ?1");
-        let o = self.tx.prepare_cached(&sql)?.query_row([external_id], order_row).optional()?;
+        let o = self.tx.prepare_cached(&sql).db()?.query_row([external_id], order_row).optional().db()?;
         o.map(|o| self.load_items(o)).transpose()
     }
 
     fn delete_order(&mut self, id: OrderId) -> Result<()> {
-        self.tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1")?.execute([id.0])?;
-        self.tx.prepare_cached("DELETE FROM order_refunds WHERE order_id = ?1")?.execute([id.0])?;
-        self.tx.prepare_cached("DELETE FROM orders WHERE id = ?1")?.execute([id.0])?;
+        self.tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1").db()?.execute([id.0]).db()?;
+        self.tx.prepare_cached("DELETE FROM order_refunds WHERE order_id = ?1").db()?.execute([id.0]).db()?;
+        self.tx.prepare_cached("DELETE FROM orders WHERE id = ?1").db()?.execute([id.0]).db()?;
         Ok(())
     }
 
@@ -845,26 +874,28 @@ impl StoreTx for SqliteTx<'_> {
             .prepare_cached(
                 "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                r.order_id.0,
-                r.key,
-                r.amount_minor,
-                json(&r.lines),
-                micros(r.at),
-                micros(r.created_at)
-            ])?;
+            )
+            .db()?
+            .execute(params![r.order_id.0, r.key, r.amount_minor, json(&r.lines), micros(r.at), micros(r.created_at)])
+            .db()?;
         Ok(())
     }
 
     fn refund_by_key(&mut self, key: &str) -> Result<Option<OrderRefund>> {
         let sql = format!("SELECT {REFUND_COLS} FROM order_refunds WHERE refund_key = ?1");
-        Ok(self.tx.prepare_cached(&sql)?.query_row([key], refund_row).optional()?)
+        Ok(self.tx.prepare_cached(&sql).db()?.query_row([key], refund_row).optional().db()?)
     }
 
     fn refunds_of_order(&mut self, order: OrderId) -> Result<Vec<OrderRefund>> {
         let sql = format!("SELECT {REFUND_COLS} FROM order_refunds WHERE order_id = ?1 ORDER BY id");
-        let rows = self.tx.prepare_cached(&sql)?.query_map([order.0], refund_row)?.collect::<rusqlite::Result<_>>()?;
+        let rows = self
+            .tx
+            .prepare_cached(&sql)
+            .db()?
+            .query_map([order.0], refund_row)
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(rows)
     }
 
@@ -881,28 +912,34 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn aggregate_orders(&mut self, customer: CustomerId, status: OrderStatus) -> Result<OrderAggregate> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT currency, count(*), min(occurred_at), max(occurred_at), sum(total_minor) FROM orders \
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT currency, count(*), min(occurred_at), max(occurred_at), sum(total_minor) FROM orders \
              WHERE customer_id = ?1 AND status = ?2 GROUP BY currency ORDER BY currency",
-        )?;
+            )
+            .db()?;
         let mut agg = OrderAggregate::default();
-        let mut rows = st.query(params![customer.0, status.as_str()])?;
-        while let Some(r) = rows.next()? {
-            let n: i64 = r.get(1)?;
-            let (first, last) = (time(r.get(2)?), time(r.get(3)?));
+        let mut rows = st.query(params![customer.0, status.as_str()]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let n: i64 = r.get(1).db()?;
+            let (first, last) = (time(r.get(2).db()?), time(r.get(3).db()?));
             agg.count += n;
             agg.first_at = Some(agg.first_at.map_or(first, |f| f.min(first)));
             agg.last_at = Some(agg.last_at.map_or(last, |l| l.max(last)));
-            agg.spend.push((currency_col(r, 0)?, r.get(4)?));
+            agg.spend.push((currency_col(r, 0).db()?, r.get(4).db()?));
         }
         Ok(agg)
     }
 
     fn get_stats(&mut self, customer: CustomerId) -> Result<CustomerStats> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT order_count, first_order_at, last_order_at, interaction_count, last_interaction_at \
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT order_count, first_order_at, last_order_at, interaction_count, last_interaction_at \
              FROM customer_stats WHERE customer_id = ?1",
-        )?;
+            )
+            .db()?;
         let mut s = st
             .query_row([customer.0], |r| {
                 Ok(CustomerStats {
@@ -915,14 +952,17 @@ impl StoreTx for SqliteTx<'_> {
                     last_interaction_at: opt_time(r.get(4)?),
                 })
             })
-            .optional()?
+            .optional()
+            .db()?
             .unwrap_or(CustomerStats { customer_id: customer, ..CustomerStats::default() });
         let mut st = self.tx.prepare_cached(
             "SELECT currency, total_minor FROM customer_spend WHERE customer_id = ?1 AND total_minor != 0 ORDER BY currency",
-        )?;
+        ).db()?;
         s.total_spent = st
-            .query_map([customer.0], |r| Ok(Money::new(r.get(1)?, currency_col(r, 0)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map([customer.0], |r| Ok(Money::new(r.get(1)?, currency_col(r, 0)?)))
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(s)
     }
 
@@ -931,7 +971,7 @@ impl StoreTx for SqliteTx<'_> {
             .prepare_cached(
                 "INSERT OR REPLACE INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, interaction_count, last_interaction_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
+            ).db()?
             .execute(params![
                 s.customer_id.0,
                 s.order_count,
@@ -939,12 +979,16 @@ impl StoreTx for SqliteTx<'_> {
                 s.last_order_at.map(micros),
                 s.interaction_count,
                 s.last_interaction_at.map(micros),
-            ])?;
-        self.tx.prepare_cached("DELETE FROM customer_spend WHERE customer_id = ?1")?.execute([s.customer_id.0])?;
+            ]).db()?;
+        self.tx
+            .prepare_cached("DELETE FROM customer_spend WHERE customer_id = ?1")
+            .db()?
+            .execute([s.customer_id.0])
+            .db()?;
         let mut st = self.tx.prepare_cached(
             "INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, customer_last_order_at) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+        ).db()?;
         for m in &s.total_spent {
             st.execute(params![
                 s.customer_id.0,
@@ -952,7 +996,8 @@ impl StoreTx for SqliteTx<'_> {
                 m.minor,
                 s.order_count,
                 s.last_order_at.map(micros)
-            ])?;
+            ])
+            .db()?;
         }
         Ok(())
     }
@@ -967,7 +1012,7 @@ impl StoreTx for SqliteTx<'_> {
                  last_order_at = max(coalesce(last_order_at, excluded.last_order_at), coalesce(excluded.last_order_at, last_order_at)), \
                  interaction_count = interaction_count + excluded.interaction_count, \
                  last_interaction_at = max(coalesce(last_interaction_at, excluded.last_interaction_at), coalesce(excluded.last_interaction_at, last_interaction_at))",
-            )?
+            ).db()?
             .execute(params![
                 d.customer_id.0,
                 d.orders,
@@ -975,13 +1020,16 @@ impl StoreTx for SqliteTx<'_> {
                 d.last_order_at.map(micros),
                 d.interactions,
                 d.last_interaction_at.map(micros),
-            ])?;
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES (?1, ?2, ?3) \
+            ]).db()?;
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES (?1, ?2, ?3) \
              ON CONFLICT(currency, customer_id) DO UPDATE SET total_minor = total_minor + excluded.total_minor",
-        )?;
+            )
+            .db()?;
         for (c, minor) in &d.spend {
-            st.execute(params![d.customer_id.0, c.code(), minor])?;
+            st.execute(params![d.customer_id.0, c.code(), minor]).db()?;
         }
         if d.orders != 0 || !d.spend.is_empty() {
             // The spend rows' copy of the customer's order count and last order (schema 5;
@@ -991,20 +1039,27 @@ impl StoreTx for SqliteTx<'_> {
                     "UPDATE customer_spend SET (customer_order_count, customer_last_order_at) = \
                      (SELECT order_count, last_order_at FROM customer_stats WHERE customer_id = ?1) \
                      WHERE customer_id = ?1",
-                )?
-                .execute([d.customer_id.0])?;
+                )
+                .db()?
+                .execute([d.customer_id.0])
+                .db()?;
         }
         Ok(())
     }
 
     fn top_spenders(&mut self, currency: Currency, limit: usize) -> Result<Vec<(CustomerId, i64)>> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT customer_id, total_minor FROM customer_spend WHERE currency = ?1 AND total_minor > 0 \
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT customer_id, total_minor FROM customer_spend WHERE currency = ?1 AND total_minor > 0 \
              ORDER BY total_minor DESC, customer_id LIMIT ?2",
-        )?;
+            )
+            .db()?;
         let rows = st
-            .query_map(params![currency.code(), limit as i64], |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .query_map(params![currency.code(), limit as i64], |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(rows)
     }
 
@@ -1027,18 +1082,24 @@ impl StoreTx for SqliteTx<'_> {
         );
         let orders: Vec<Order> = self
             .tx
-            .prepare_cached(&sql)?
-            .query_map(params![customer.0, t0, order_id_bound, limit as i64], order_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .prepare_cached(&sql)
+            .db()?
+            .query_map(params![customer.0, t0, order_id_bound, limit as i64], order_row)
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         let sql = format!(
             "SELECT {INTERACTION_COLS} FROM interactions WHERE customer_id = ?1 AND (occurred_at < ?2 OR (occurred_at = ?2 AND id < ?3)) \
              ORDER BY occurred_at DESC, id DESC LIMIT ?4"
         );
         let inters: Vec<Interaction> = self
             .tx
-            .prepare_cached(&sql)?
-            .query_map(params![customer.0, inter_t_bound, inter_id_bound, limit as i64], interaction_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .prepare_cached(&sql)
+            .db()?
+            .query_map(params![customer.0, inter_t_bound, inter_id_bound, limit as i64], interaction_row)
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         let mut all: Vec<TimelineEntry> = orders
             .into_iter()
             .map(|o| self.load_items(o).map(TimelineEntry::Order))
@@ -1051,15 +1112,20 @@ impl StoreTx for SqliteTx<'_> {
 
     fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64> {
         self.tx
-            .prepare_cached("INSERT INTO changes (entity, entity_id, op, at) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![entity.as_str(), id, op.as_str(), micros(at)])?;
+            .prepare_cached("INSERT INTO changes (entity, entity_id, op, at) VALUES (?1, ?2, ?3, ?4)")
+            .db()?
+            .execute(params![entity.as_str(), id, op.as_str(), micros(at)])
+            .db()?;
         Ok(self.tx.last_insert_rowid())
     }
 
     fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT seq, entity, entity_id, op, at, ref_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT seq, entity, entity_id, op, at, ref_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .db()?;
         let rows = st
             .query_map(params![after, limit as i64], |r| {
                 let e: String = r.get(1)?;
@@ -1072,8 +1138,10 @@ impl StoreTx for SqliteTx<'_> {
                     at: time(r.get(4)?),
                     ref_id: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+            })
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(rows)
     }
 

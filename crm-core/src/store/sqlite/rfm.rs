@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::error::Db;
 use super::{micros, time};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
@@ -22,12 +23,14 @@ pub(super) fn inputs(c: &Connection, currency: Currency, until: Option<DateTime<
 /// One row per member: the spend rows of the currency, one range of the table (keyed by
 /// currency and customer; each row carries its customer's order count and last order).
 fn from_stats(c: &Connection, currency: Currency) -> Result<Vec<RfmInput>> {
-    let mut st = c.prepare_cached(
-        "SELECT customer_id, customer_last_order_at, customer_order_count, total_minor \
+    let mut st = c
+        .prepare_cached(
+            "SELECT customer_id, customer_last_order_at, customer_order_count, total_minor \
          FROM customer_spend \
          WHERE currency = ?1 AND total_minor > 0 AND customer_last_order_at IS NOT NULL \
          ORDER BY customer_id",
-    )?;
+        )
+        .db()?;
     let rows = st
         .query_map([currency.code()], |r| {
             Ok(RfmInput {
@@ -36,8 +39,10 @@ fn from_stats(c: &Connection, currency: Currency) -> Result<Vec<RfmInput>> {
                 frequency: r.get(2)?,
                 monetary_minor: r.get(3)?,
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        })
+        .db()?
+        .collect::<rusqlite::Result<_>>()
+        .db()?;
     Ok(rows)
 }
 
@@ -51,20 +56,22 @@ fn from_orders(c: &Connection, currency: Currency, until: DateTime<Utc>) -> Resu
         count: i64,
         spend: i64,
     }
-    let mut st = c.prepare_cached(
-        "SELECT customer_id, occurred_at, currency = ?1, total_minor FROM orders NOT INDEXED \
+    let mut st = c
+        .prepare_cached(
+            "SELECT customer_id, occurred_at, currency = ?1, total_minor FROM orders NOT INDEXED \
          WHERE status = 'completed' AND occurred_at <= ?2",
-    )?;
-    let mut rows = st.query(params![currency.code(), micros(until)])?;
+        )
+        .db()?;
+    let mut rows = st.query(params![currency.code(), micros(until)]).db()?;
     let mut by_customer: HashMap<i64, Acc> = HashMap::new();
-    while let Some(r) = rows.next()? {
-        let customer: i64 = r.get(0)?;
-        let at: i64 = r.get(1)?;
+    while let Some(r) = rows.next().db()? {
+        let customer: i64 = r.get(0).db()?;
+        let at: i64 = r.get(1).db()?;
         let a = by_customer.entry(customer).or_insert(Acc { last: i64::MIN, ..Acc::default() });
         a.last = a.last.max(at);
         a.count += 1;
-        if r.get::<_, bool>(2)? {
-            let total: i64 = r.get(3)?;
+        if r.get::<_, bool>(2).db()? {
+            let total: i64 = r.get(3).db()?;
             a.spend = a.spend.checked_add(total).ok_or_else(|| overflow(customer, currency))?;
         }
     }
@@ -97,16 +104,20 @@ pub(super) fn input_of(
             .prepare_cached(
                 "SELECT customer_last_order_at, customer_order_count, total_minor \
                  FROM customer_spend WHERE customer_id = ?1 AND currency = ?2",
-            )?
+            )
+            .db()?
             .query_row(params![customer.0, currency.code()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?,
+            .optional()
+            .db()?,
         // Through the (customer_id, occurred_at) index: only this customer's orders are read.
         Some(t) => Some(
             c.prepare_cached(
                 "SELECT max(occurred_at), count(*), sum(CASE WHEN currency = ?2 THEN total_minor END) \
                  FROM orders WHERE customer_id = ?1 AND status = 'completed' AND occurred_at <= ?3",
-            )?
-            .query_row(params![customer.0, currency.code(), micros(t)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?,
+            )
+            .db()?
+            .query_row(params![customer.0, currency.code(), micros(t)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .db()?,
         ),
     };
     Ok(row.and_then(|(last, frequency, spend)| match (last, spend) {
@@ -118,21 +129,26 @@ pub(super) fn input_of(
 }
 
 pub(super) fn replace(c: &Connection, scores: &[RfmScore]) -> Result<()> {
-    c.execute("DELETE FROM customer_rfm", [])?;
-    let mut st = c.prepare_cached(
-        "INSERT INTO customer_rfm (customer_id, recency_days, frequency, monetary_minor, r, f, m, segment) \
+    c.execute("DELETE FROM customer_rfm", []).db()?;
+    let mut st = c
+        .prepare_cached(
+            "INSERT INTO customer_rfm (customer_id, recency_days, frequency, monetary_minor, r, f, m, segment) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
+        )
+        .db()?;
     for s in scores {
-        st.execute(params![s.customer_id.0, s.recency_days, s.frequency, s.monetary_minor, s.r, s.f, s.m, s.segment])?;
+        st.execute(params![s.customer_id.0, s.recency_days, s.frequency, s.monetary_minor, s.r, s.f, s.m, s.segment])
+            .db()?;
     }
     Ok(())
 }
 
 pub(super) fn get(c: &Connection, customer: CustomerId) -> Result<Option<RfmScore>> {
-    let mut st = c.prepare_cached(
-        "SELECT recency_days, frequency, monetary_minor, r, f, m, segment FROM customer_rfm WHERE customer_id = ?1",
-    )?;
+    let mut st = c
+        .prepare_cached(
+            "SELECT recency_days, frequency, monetary_minor, r, f, m, segment FROM customer_rfm WHERE customer_id = ?1",
+        )
+        .db()?;
     let row = st
         .query_row([customer.0], |r| {
             Ok(RfmScore {
@@ -146,22 +162,30 @@ pub(super) fn get(c: &Connection, customer: CustomerId) -> Result<Option<RfmScor
                 segment: r.get(6)?,
             })
         })
-        .optional()?;
+        .optional()
+        .db()?;
     Ok(row)
 }
 
 pub(super) fn segment_counts(c: &Connection) -> Result<Vec<(String, i64)>> {
-    let mut st = c.prepare_cached("SELECT segment, count(*) FROM customer_rfm GROUP BY segment ORDER BY segment")?;
-    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let mut st =
+        c.prepare_cached("SELECT segment, count(*) FROM customer_rfm GROUP BY segment ORDER BY segment").db()?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).db()?.collect::<rusqlite::Result<_>>().db()?;
     Ok(rows)
 }
 
 pub(super) fn put_model(c: &Connection, json: &str, computed_at: DateTime<Utc>) -> Result<()> {
-    c.prepare_cached("INSERT OR REPLACE INTO rfm_model (id, model, computed_at) VALUES (1, ?1, ?2)")?
-        .execute(params![json, micros(computed_at)])?;
+    c.prepare_cached("INSERT OR REPLACE INTO rfm_model (id, model, computed_at) VALUES (1, ?1, ?2)")
+        .db()?
+        .execute(params![json, micros(computed_at)])
+        .db()?;
     Ok(())
 }
 
 pub(super) fn get_model(c: &Connection) -> Result<Option<String>> {
-    Ok(c.prepare_cached("SELECT model FROM rfm_model WHERE id = 1")?.query_row([], |r| r.get(0)).optional()?)
+    Ok(c.prepare_cached("SELECT model FROM rfm_model WHERE id = 1")
+        .db()?
+        .query_row([], |r| r.get(0))
+        .optional()
+        .db()?)
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
+use super::error::Db;
 use super::rule_sql::{self, compile, Param, MAX_PARAMS};
 use super::{
     enum_col, enum_str, interaction_row, json, json_col, micros, opt_json_col, opt_time, order_row, time,
@@ -36,15 +37,15 @@ pub(super) fn rule_members(
         c.sql,
         after_p + 1
     );
-    let mut st = conn.prepare(&sql)?;
-    let ids = st.query_map(params_from_iter(c.params), |r| r.get(0).map(CustomerId))?;
-    Ok(ids.collect::<rusqlite::Result<_>>()?)
+    let mut st = conn.prepare(&sql).db()?;
+    let ids = st.query_map(params_from_iter(c.params), |r| r.get(0).map(CustomerId)).db()?;
+    Ok(ids.collect::<rusqlite::Result<_>>().db()?)
 }
 
 pub(super) fn rule_count(conn: &Connection, rule: &Cond) -> Result<i64> {
     let c = compile(rule);
     let sql = format!("SELECT count(*) FROM customers c{} WHERE {}", c.joins, c.sql);
-    Ok(conn.prepare(&sql)?.query_row(params_from_iter(c.params), |r| r.get(0))?)
+    Ok(conn.prepare(&sql).db()?.query_row(params_from_iter(c.params), |r| r.get(0)).db()?)
 }
 
 /// Several rules compiled into one statement: their SQL renumbered into one list of
@@ -93,17 +94,19 @@ pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<Classifi
         let pick = if batch.parts.is_empty() { "NULL".to_string() } else { format!("CASE{whens} ELSE NULL END") };
         let sql =
             format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{} ORDER BY c.id", batch.joins);
-        let mut st = conn.prepare(&sql)?;
-        let rows = st.query_map(params_from_iter(batch.params), |r| {
-            let i: Option<i64> = r.get(3)?;
-            Ok(Classified {
-                customer_id: CustomerId(r.get(0)?),
-                stage: enum_col(r, 1)?,
-                created_at: time(r.get(2)?),
-                rule: i.and_then(|i| usize::try_from(i).ok()),
+        let mut st = conn.prepare(&sql).db()?;
+        let rows = st
+            .query_map(params_from_iter(batch.params), |r| {
+                let i: Option<i64> = r.get(3)?;
+                Ok(Classified {
+                    customer_id: CustomerId(r.get(0)?),
+                    stage: enum_col(r, 1)?,
+                    created_at: time(r.get(2)?),
+                    rule: i.and_then(|i| usize::try_from(i).ok()),
+                })
             })
-        })?;
-        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            .db()?;
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>().db()?;
         if n == 0 {
             out = rows;
         } else {
@@ -126,9 +129,9 @@ pub(super) fn score_all(conn: &Connection, plan: &[(Cond, i64)]) -> Result<Vec<(
             sum.push(format!("(CASE WHEN {sql} THEN ?{} ELSE 0 END)", batch.params.len()));
         }
         let sql = format!("SELECT c.id, {} FROM customers c{} ORDER BY c.id", rule_sql::sum(&sum), batch.joins);
-        let mut st = conn.prepare(&sql)?;
-        let rows = st.query_map(params_from_iter(batch.params), |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?;
-        let rows = rows.collect::<rusqlite::Result<Vec<(CustomerId, i64)>>>()?;
+        let mut st = conn.prepare(&sql).db()?;
+        let rows = st.query_map(params_from_iter(batch.params), |r| Ok((CustomerId(r.get(0)?), r.get(1)?))).db()?;
+        let rows = rows.collect::<rusqlite::Result<Vec<(CustomerId, i64)>>>().db()?;
         if n == 0 {
             out = rows;
         } else {
@@ -174,25 +177,30 @@ pub(super) fn orders_of(conn: &Connection, customer: CustomerId, since: Option<i
         "SELECT {ORDER_COLS} FROM orders WHERE customer_id = ?1 AND occurred_at >= ?2 ORDER BY occurred_at, id"
     );
     let mut orders: Vec<Order> = conn
-        .prepare_cached(&sql)?
-        .query_map(params![customer.0, since], order_row)?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare_cached(&sql)
+        .db()?
+        .query_map(params![customer.0, since], order_row)
+        .db()?
+        .collect::<rusqlite::Result<_>>()
+        .db()?;
     // All line items in one query, then handed to their orders.
     let at: std::collections::HashMap<i64, usize> = orders.iter().enumerate().map(|(i, o)| (o.id.0, i)).collect();
-    let mut st = conn.prepare_cached(
-        "SELECT i.order_id, i.sku, i.category, i.quantity, i.unit_price_minor FROM orders o \
+    let mut st = conn
+        .prepare_cached(
+            "SELECT i.order_id, i.sku, i.category, i.quantity, i.unit_price_minor FROM orders o \
          JOIN order_items i ON i.order_id = o.id WHERE o.customer_id = ?1 AND o.occurred_at >= ?2 \
          ORDER BY i.order_id, i.line_no",
-    )?;
-    let mut rows = st.query(params![customer.0, since])?;
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
+        )
+        .db()?;
+    let mut rows = st.query(params![customer.0, since]).db()?;
+    while let Some(r) = rows.next().db()? {
+        let id: i64 = r.get(0).db()?;
         if let Some(&i) = at.get(&id) {
             orders[i].items.push(LineItem {
-                sku: r.get(1)?,
-                category: r.get(2)?,
-                quantity: r.get(3)?,
-                unit_price_minor: r.get(4)?,
+                sku: r.get(1).db()?,
+                category: r.get(2).db()?,
+                quantity: r.get(3).db()?,
+                unit_price_minor: r.get(4).db()?,
             });
         }
     }
@@ -203,25 +211,29 @@ pub(super) fn interactions_of(conn: &Connection, customer: CustomerId, since: Op
     let sql = format!(
         "SELECT {INTERACTION_COLS} FROM interactions WHERE customer_id = ?1 AND occurred_at >= ?2 ORDER BY occurred_at, id"
     );
-    let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(params![customer.0, since.unwrap_or(i64::MIN)], interaction_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut st = conn.prepare_cached(&sql).db()?;
+    let rows = st.query_map(params![customer.0, since.unwrap_or(i64::MIN)], interaction_row).db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
 
 pub(super) fn tier_of(conn: &Connection, customer: CustomerId) -> Result<Option<String>> {
     Ok(conn
-        .prepare_cached("SELECT tier FROM customer_tiers WHERE customer_id = ?1")?
+        .prepare_cached("SELECT tier FROM customer_tiers WHERE customer_id = ?1")
+        .db()?
         .query_row([customer.0], |r| r.get(0))
-        .optional()?)
+        .optional()
+        .db()?)
 }
 
 pub(super) fn static_segments_of(conn: &Connection, customer: CustomerId) -> Result<Vec<i64>> {
-    let mut st = conn.prepare_cached(
-        "SELECT m.segment_id FROM segment_members m JOIN segments s ON s.id = m.segment_id \
+    let mut st = conn
+        .prepare_cached(
+            "SELECT m.segment_id FROM segment_members m JOIN segments s ON s.id = m.segment_id \
          WHERE m.customer_id = ?1 AND s.kind = 'static' ORDER BY m.segment_id",
-    )?;
-    let rows = st.query_map([customer.0], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        )
+        .db()?;
+    let rows = st.query_map([customer.0], |r| r.get(0)).db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
 
 const SEGMENT_COLS: &str = "id, name, kind, rule, description, created_at, updated_at, snapshot_at";
@@ -255,8 +267,10 @@ pub(super) fn insert_segment(conn: &Connection, s: &Segment) -> Result<SegmentId
     conn.prepare_cached(
         "INSERT INTO segments (name, kind, rule, description, created_at, updated_at, snapshot_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params_from_iter(segment_values(s)))?;
+    )
+    .db()?
+    .execute(params_from_iter(segment_values(s)))
+    .db()?;
     Ok(SegmentId(conn.last_insert_rowid()))
 }
 
@@ -266,26 +280,28 @@ pub(super) fn update_segment(conn: &Connection, s: &Segment) -> Result<()> {
     conn.prepare_cached(
         "UPDATE segments SET name = ?1, kind = ?2, rule = ?3, description = ?4, created_at = ?5, updated_at = ?6, \
          snapshot_at = ?7 WHERE id = ?8",
-    )?
-    .execute(params_from_iter(v))?;
+    )
+    .db()?
+    .execute(params_from_iter(v))
+    .db()?;
     Ok(())
 }
 
 pub(super) fn segment_by_name(conn: &Connection, name: &str) -> Result<Option<Segment>> {
     let sql = format!("SELECT {SEGMENT_COLS} FROM segments WHERE name = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([name], segment_row).optional()?)
+    Ok(conn.prepare_cached(&sql).db()?.query_row([name], segment_row).optional().db()?)
 }
 
 pub(super) fn list_segments(conn: &Connection) -> Result<Vec<Segment>> {
     let sql = format!("SELECT {SEGMENT_COLS} FROM segments ORDER BY name");
-    let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map([], segment_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut st = conn.prepare_cached(&sql).db()?;
+    let rows = st.query_map([], segment_row).db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
 
 pub(super) fn delete_segment(conn: &Connection, id: SegmentId) -> Result<()> {
-    conn.prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1")?.execute([id.0])?;
-    conn.prepare_cached("DELETE FROM segments WHERE id = ?1")?.execute([id.0])?;
+    conn.prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1").db()?.execute([id.0]).db()?;
+    conn.prepare_cached("DELETE FROM segments WHERE id = ?1").db()?.execute([id.0]).db()?;
     Ok(())
 }
 
@@ -297,18 +313,21 @@ pub(super) fn stored_members(
 ) -> Result<Vec<CustomerId>> {
     let mut st = conn.prepare_cached(
         "SELECT customer_id FROM segment_members WHERE segment_id = ?1 AND customer_id > ?2 ORDER BY customer_id LIMIT ?3",
-    )?;
+    ).db()?;
     let rows = st
         .query_map(params![id.0, after.map_or(i64::MIN, |a| a.0), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             r.get(0).map(CustomerId)
-        })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
 
 pub(super) fn count_stored_members(conn: &Connection, id: SegmentId) -> Result<i64> {
     Ok(conn
-        .prepare_cached("SELECT count(*) FROM segment_members WHERE segment_id = ?1")?
-        .query_row([id.0], |r| r.get(0))?)
+        .prepare_cached("SELECT count(*) FROM segment_members WHERE segment_id = ?1")
+        .db()?
+        .query_row([id.0], |r| r.get(0))
+        .db()?)
 }
 
 pub(super) fn change_members(
@@ -320,125 +339,144 @@ pub(super) fn change_members(
 ) -> Result<()> {
     let at_us = micros(at);
     let mut add =
-        conn.prepare_cached("INSERT INTO segment_members (segment_id, customer_id, since) VALUES (?1, ?2, ?3)")?;
-    let mut del = conn.prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1 AND customer_id = ?2")?;
-    let mut feed =
-        conn.prepare_cached("INSERT INTO changes (entity, entity_id, op, at, ref_id) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        conn.prepare_cached("INSERT INTO segment_members (segment_id, customer_id, since) VALUES (?1, ?2, ?3)").db()?;
+    let mut del = conn.prepare_cached("DELETE FROM segment_members WHERE segment_id = ?1 AND customer_id = ?2").db()?;
+    let mut feed = conn
+        .prepare_cached("INSERT INTO changes (entity, entity_id, op, at, ref_id) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .db()?;
     for c in entered {
-        add.execute(params![id.0, c.0, at_us])?;
-        feed.execute(params![Entity::Segment.as_str(), id.0, Op::Enter.as_str(), at_us, c.0])?;
+        add.execute(params![id.0, c.0, at_us]).db()?;
+        feed.execute(params![Entity::Segment.as_str(), id.0, Op::Enter.as_str(), at_us, c.0]).db()?;
     }
     for c in left {
-        del.execute(params![id.0, c.0])?;
-        feed.execute(params![Entity::Segment.as_str(), id.0, Op::Leave.as_str(), at_us, c.0])?;
+        del.execute(params![id.0, c.0]).db()?;
+        feed.execute(params![Entity::Segment.as_str(), id.0, Op::Leave.as_str(), at_us, c.0]).db()?;
     }
     Ok(())
 }
 
 pub(super) fn put_plan(conn: &Connection, plan: &ScoringPlan, at: DateTime<Utc>) -> Result<(i64, bool)> {
     let existing: Option<i64> = conn
-        .prepare_cached("SELECT id FROM scoring_plans WHERE name = ?1")?
+        .prepare_cached("SELECT id FROM scoring_plans WHERE name = ?1")
+        .db()?
         .query_row([&plan.name], |r| r.get(0))
-        .optional()?;
+        .optional()
+        .db()?;
     let rules = json(&plan.rules);
     match existing {
         Some(id) => {
-            conn.prepare_cached("UPDATE scoring_plans SET rules = ?1, updated_at = ?2 WHERE id = ?3")?
-                .execute(params![rules, micros(at), id])?;
+            conn.prepare_cached("UPDATE scoring_plans SET rules = ?1, updated_at = ?2 WHERE id = ?3")
+                .db()?
+                .execute(params![rules, micros(at), id])
+                .db()?;
             Ok((id, false))
         }
         None => {
             conn.prepare_cached(
                 "INSERT INTO scoring_plans (name, rules, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-            )?
-            .execute(params![plan.name, rules, micros(at)])?;
+            )
+            .db()?
+            .execute(params![plan.name, rules, micros(at)])
+            .db()?;
             Ok((conn.last_insert_rowid(), true))
         }
     }
 }
 
 pub(super) fn list_plans(conn: &Connection) -> Result<Vec<ScoringPlan>> {
-    let mut st = conn.prepare_cached("SELECT name, rules FROM scoring_plans ORDER BY name")?;
-    let rows = st.query_map([], |r| Ok(ScoringPlan { name: r.get(0)?, rules: json_col(r, 1)? }))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut st = conn.prepare_cached("SELECT name, rules FROM scoring_plans ORDER BY name").db()?;
+    let rows = st.query_map([], |r| Ok(ScoringPlan { name: r.get(0)?, rules: json_col(r, 1)? })).db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
 
 pub(super) fn delete_plan(conn: &Connection, name: &str) -> Result<Option<i64>> {
     let id: Option<i64> = conn
-        .prepare_cached("SELECT id FROM scoring_plans WHERE name = ?1")?
+        .prepare_cached("SELECT id FROM scoring_plans WHERE name = ?1")
+        .db()?
         .query_row([name], |r| r.get(0))
-        .optional()?;
+        .optional()
+        .db()?;
     if let Some(id) = id {
-        conn.prepare_cached("DELETE FROM scoring_plans WHERE id = ?1")?.execute([id])?;
+        conn.prepare_cached("DELETE FROM scoring_plans WHERE id = ?1").db()?.execute([id]).db()?;
     }
     Ok(id)
 }
 
 pub(super) fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+    Ok(conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")
+        .db()?
+        .query_row([key], |r| r.get(0))
+        .optional()
+        .db()?)
 }
 
 pub(super) fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.prepare_cached("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2")?
-        .execute([key, value])?;
+    conn.prepare_cached("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2")
+        .db()?
+        .execute([key, value])
+        .db()?;
     Ok(())
 }
 
 pub(super) fn set_stages(conn: &Connection, changes: &[(CustomerId, LifecycleStage)], at: DateTime<Utc>) -> Result<()> {
-    let mut st = conn.prepare_cached("UPDATE customers SET lifecycle = ?1, updated_at = ?2 WHERE id = ?3")?;
+    let mut st = conn.prepare_cached("UPDATE customers SET lifecycle = ?1, updated_at = ?2 WHERE id = ?3").db()?;
     for (c, stage) in changes {
-        st.execute(params![enum_str(stage), micros(at), c.0])?;
+        st.execute(params![enum_str(stage), micros(at), c.0]).db()?;
     }
     Ok(())
 }
 
 pub(super) fn all_tiers(conn: &Connection) -> Result<Vec<(CustomerId, String)>> {
-    let mut st = conn.prepare_cached("SELECT customer_id, tier FROM customer_tiers ORDER BY customer_id")?;
-    let rows = st.query_map([], |r| Ok((CustomerId(r.get(0)?), r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut st = conn.prepare_cached("SELECT customer_id, tier FROM customer_tiers ORDER BY customer_id").db()?;
+    let rows = st.query_map([], |r| Ok((CustomerId(r.get(0)?), r.get(1)?))).db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
 
 pub(super) fn set_tiers(conn: &Connection, changes: &[(CustomerId, Option<String>)], at: DateTime<Utc>) -> Result<()> {
-    let mut put = conn.prepare_cached(
-        "INSERT INTO customer_tiers (customer_id, tier, since) VALUES (?1, ?2, ?3) \
+    let mut put = conn
+        .prepare_cached(
+            "INSERT INTO customer_tiers (customer_id, tier, since) VALUES (?1, ?2, ?3) \
          ON CONFLICT(customer_id) DO UPDATE SET tier = ?2, since = ?3",
-    )?;
-    let mut del = conn.prepare_cached("DELETE FROM customer_tiers WHERE customer_id = ?1")?;
+        )
+        .db()?;
+    let mut del = conn.prepare_cached("DELETE FROM customer_tiers WHERE customer_id = ?1").db()?;
     for (c, tier) in changes {
         match tier {
-            Some(t) => put.execute(params![c.0, t, micros(at)])?,
-            None => del.execute([c.0])?,
+            Some(t) => put.execute(params![c.0, t, micros(at)]).db()?,
+            None => del.execute([c.0]).db()?,
         };
     }
     Ok(())
 }
 
 pub(super) fn append_history(conn: &Connection, kind: &str, entries: &[HistoryEntry]) -> Result<()> {
-    let mut has = conn.prepare_cached("SELECT 1 FROM stage_history WHERE customer_id = ?1 AND kind = ?2 LIMIT 1")?;
+    let mut has =
+        conn.prepare_cached("SELECT 1 FROM stage_history WHERE customer_id = ?1 AND kind = ?2 LIMIT 1").db()?;
     let mut add =
-        conn.prepare_cached("INSERT INTO stage_history (customer_id, kind, value, at) VALUES (?1, ?2, ?3, ?4)")?;
+        conn.prepare_cached("INSERT INTO stage_history (customer_id, kind, value, at) VALUES (?1, ?2, ?3, ?4)").db()?;
     for e in entries {
         if let Some((prev, since)) = &e.previous {
-            if has.query_row(params![e.customer_id.0, kind], |_| Ok(())).optional()?.is_none() {
-                add.execute(params![e.customer_id.0, kind, prev, micros(*since)])?;
+            if has.query_row(params![e.customer_id.0, kind], |_| Ok(())).optional().db()?.is_none() {
+                add.execute(params![e.customer_id.0, kind, prev, micros(*since)]).db()?;
             }
         }
-        add.execute(params![e.customer_id.0, kind, e.value, micros(e.at)])?;
+        add.execute(params![e.customer_id.0, kind, e.value, micros(e.at)]).db()?;
     }
     Ok(())
 }
 
 pub(super) fn history(conn: &Connection, customer: CustomerId, kind: &str) -> Result<Vec<(String, DateTime<Utc>)>> {
-    let mut st = conn.prepare_cached(
-        "SELECT value, at FROM stage_history WHERE customer_id = ?1 AND kind = ?2 ORDER BY at, rowid",
-    )?;
-    let rows = st.query_map(params![customer.0, kind], |r| Ok((r.get(0)?, time(r.get(1)?))))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut st = conn
+        .prepare_cached("SELECT value, at FROM stage_history WHERE customer_id = ?1 AND kind = ?2 ORDER BY at, rowid")
+        .db()?;
+    let rows = st.query_map(params![customer.0, kind], |r| Ok((r.get(0)?, time(r.get(1)?)))).db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
 
 pub(super) fn spend_values(conn: &Connection, currency: Currency) -> Result<Vec<i64>> {
     let mut st =
-        conn.prepare_cached("SELECT total_minor FROM customer_spend WHERE currency = ?1 ORDER BY total_minor")?;
-    let rows = st.query_map([currency.code()], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        conn.prepare_cached("SELECT total_minor FROM customer_spend WHERE currency = ?1 ORDER BY total_minor").db()?;
+    let rows = st.query_map([currency.code()], |r| r.get(0)).db()?;
+    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
 }
