@@ -97,19 +97,28 @@ def test_io_and_storage_errors(db, tmp_path):
 
 
 def test_a_writer_held_up_past_the_busy_timeout_gets_busy_error_and_a_retry_applies_once(tmp_path):
-    import sqlite3
+    import subprocess
+    import sys
 
     path = tmp_path / "busy.db"
     db = crm.open(path, sqlite={"busy_timeout_ms": 50})
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+    # Another process's writer holds the lock (in this process, a second copy of SQLite
+    # would not see crm's locks: POSIX locks do not conflict within one process).
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys\n"
+         f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "print('locked', flush=True)\n"
+         "sys.stdin.readline()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with pytest.raises(crm.BusyError) as e:
             db.upsert_customer({"external_id": "C-1", "name": "Ada"})
         assert e.value.kind == "busy" and isinstance(e.value, crm.StorageError)
     finally:
-        other.execute("ROLLBACK")
-        other.close()
+        holder.communicate("\n", timeout=30)
     assert db.counts().customers == 0
     for _ in range(2):  # the host retries, twice: one customer
         db.upsert_customer({"external_id": "C-1", "name": "Ada"})
