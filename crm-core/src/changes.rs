@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
+
 pub use crate::error::Entity;
 
 /// What happened to the record.
@@ -62,4 +64,18 @@ pub struct Change {
     /// The related record, where there is one: the customer who entered or left a segment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_id: Option<i64>,
+}
+
+/// The storage port of feed records: what the domain reads. Each store implements
+/// it (in its own file); a read transaction has it, so does a write transaction.
+pub trait FeedStore {
+    /// Feed entries with `seq > after`, oldest first, at most `limit`.
+    fn changes_since(&mut self, after: i64, limit: usize) -> Result<Vec<Change>>;
+}
+
+/// The storage port of feed records: what the domain writes. Only a write
+/// transaction has it.
+pub trait FeedStoreMut: FeedStore {
+    /// Appends to the change feed; returns the new sequence number.
+    fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64>;
 }

@@ -34,6 +34,7 @@
 
 pub mod analytics;
 pub mod changes;
+pub mod config;
 mod crm;
 pub mod customer;
 mod error;
@@ -43,12 +44,13 @@ pub mod json;
 pub mod loyalty;
 mod money;
 pub mod order;
-pub mod query;
+pub use customer::query;
 pub mod rule;
 pub mod segment;
-mod stats;
+pub mod stats;
 pub mod store;
 pub mod synth;
+pub mod timeline;
 pub mod validate;
 
 pub use changes::{Change, Op};
@@ -62,7 +64,7 @@ pub use interaction::{Direction, Interaction, InteractionId, InteractionKind, Ne
 pub use money::{Currency, Money, MAX_MINOR};
 pub use order::{LineItem, NewOrder, Order, OrderId, OrderPatch, OrderRefund, OrderStatus, Refund, RefundLine};
 pub use query::{CustomerFilter, CustomerQuery, Page, SortKey};
-pub use store::TimelineEntry;
+pub use timeline::TimelineEntry;
 pub use validate::ValidationConfig;
 
 /// The README's Rust snippets, compiled and run as doctests.

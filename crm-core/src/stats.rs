@@ -1,5 +1,6 @@
-//! The one place that says how writes change customer statistics: only `completed`
-//! orders count. Single writes and bulk ingest both go through [`StatsAcc`].
+//! Customer statistics: the one place that says how writes change them (only `completed`
+//! orders count; single writes and bulk ingest both go through one accumulator), and the
+//! statistics port ([`StatsStore`], [`StatsStoreMut`]) with the additive [`StatsDelta`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,18 +9,16 @@ use chrono::{DateTime, Utc};
 use crate::customer::{CustomerId, CustomerStats};
 use crate::error::Result;
 use crate::interaction::Interaction;
-use crate::money::Money;
+use crate::interaction::InteractionStore;
+use crate::money::{Currency, Money};
+use crate::order::OrderStore;
 use crate::order::{Order, OrderStatus};
-use crate::store::{StatsDelta, StoreTx};
 
 /// Statistics changes gathered during one transaction and written once per customer at the end.
 #[derive(Debug, Default)]
-pub struct StatsAcc {
+pub(crate) struct StatsAcc {
     deltas: HashMap<CustomerId, StatsDelta>,
     refresh: HashSet<CustomerId>,
-    /// Orders earn (and reverse) loyalty points in the transaction that writes them, as
-    /// they change statistics; the program and the accounts are read once per transaction.
-    pub(crate) loyalty: crate::loyalty::OrderLoyalty,
 }
 
 impl StatsAcc {
@@ -61,7 +60,11 @@ impl StatsAcc {
 
     /// Writes what was gathered for one customer so far, so that what reads their
     /// statistics next in this transaction (a loyalty condition) sees its earlier writes.
-    pub(crate) fn settle(&mut self, tx: &mut impl StoreTx, c: CustomerId) -> Result<()> {
+    pub(crate) fn settle(
+        &mut self,
+        tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore),
+        c: CustomerId,
+    ) -> Result<()> {
         match self.deltas.remove(&c) {
             Some(d) => tx.add_stats(&d),
             None => Ok(()),
@@ -69,8 +72,7 @@ impl StatsAcc {
     }
 
     /// Writes everything gathered, once per customer.
-    pub fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
-        self.loyalty.flush(tx)?;
+    pub fn flush(self, tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore)) -> Result<()> {
         for c in self.refresh {
             recompute(tx, c)?;
         }
@@ -82,7 +84,7 @@ impl StatsAcc {
 }
 
 /// Recomputes a customer's statistics from their stored orders and interactions.
-pub(crate) fn recompute(tx: &mut impl StoreTx, c: CustomerId) -> Result<()> {
+pub(crate) fn recompute(tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore), c: CustomerId) -> Result<()> {
     let agg = tx.aggregate_orders(c, OrderStatus::Completed)?;
     let (interaction_count, last_interaction_at): (i64, Option<DateTime<Utc>>) = tx.aggregate_interactions(c)?;
     tx.put_stats(&CustomerStats {
@@ -94,4 +96,44 @@ pub(crate) fn recompute(tx: &mut impl StoreTx, c: CustomerId) -> Result<()> {
         interaction_count,
         last_interaction_at,
     })
+}
+
+/// Additive change to a customer's statistics, used where many writes are folded into one:
+/// counts add up, first times take the minimum, last times the maximum, spend adds per currency.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StatsDelta {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Completed orders to add.
+    pub orders: i64,
+    /// Earliest completed order among those added.
+    pub first_order_at: Option<DateTime<Utc>>,
+    /// Latest completed order among those added.
+    pub last_order_at: Option<DateTime<Utc>>,
+    /// Spend to add, per currency.
+    pub spend: Vec<(Currency, i64)>,
+    /// Interactions to add.
+    pub interactions: i64,
+    /// Latest interaction among those added.
+    pub last_interaction_at: Option<DateTime<Utc>>,
+}
+
+/// The storage port of stats records: what the domain reads. Each store implements
+/// it (in its own file); a read transaction has it, so does a write transaction.
+pub trait StatsStore {
+    /// A customer's statistics (zeroes when none are stored).
+    fn get_stats(&mut self, customer: CustomerId) -> Result<CustomerStats>;
+    /// The customers with the largest spend in `currency`, largest first (ties by id), at most `limit`.
+    fn top_spenders(&mut self, currency: Currency, limit: usize) -> Result<Vec<(CustomerId, i64)>>;
+    /// Spend in `currency` of every customer with some, ascending.
+    fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>>;
+}
+
+/// The storage port of stats records: what the domain writes. Only a write
+/// transaction has it.
+pub trait StatsStoreMut: StatsStore {
+    /// Overwrites a customer's statistics.
+    fn put_stats(&mut self, s: &CustomerStats) -> Result<()>;
+    /// Folds a delta into a customer's statistics.
+    fn add_stats(&mut self, d: &StatsDelta) -> Result<()>;
 }

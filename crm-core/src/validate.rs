@@ -91,6 +91,11 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// Truncates a time to whole microseconds, the precision the store keeps, so that
 /// what a write returns equals what a later read returns.
+/// The transaction time: one per public call, truncated to what the store keeps.
+pub(crate) fn now() -> DateTime<Utc> {
+    to_micros(Utc::now())
+}
+
 pub(crate) fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }

@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use crm_core::store::prelude::*;
 use crm_core::store::sqlite::SCHEMA_VERSION;
-use crm_core::store::Store;
 use crm_core::{
     Crm, CustomerId, CustomerStats, Entity, InteractionKind, Money, NewCustomer, NewInteraction, NewOrder, Op,
     OrderStatus, Outcome,
@@ -468,7 +468,7 @@ fn processes_write_one_file() {
 /// write transaction is open in another thread, instead of waiting for it.
 #[test]
 fn reads_run_beside_an_open_write_transaction() {
-    use crm_core::store::StoreTx;
+    use crm_core::store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let crm = Arc::new(Crm::open(dir.path().join("crm.db")).unwrap());
     crm.create_customer(&NewCustomer { name: "first".into(), ..Default::default() }).unwrap();

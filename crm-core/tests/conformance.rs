@@ -4,7 +4,11 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeZone, Utc};
-use crm_core::store::{OrderScan, SqliteStore, StatsDelta, Store, StoreTx, TimelineEntry};
+use crm_core::order::OrderScan;
+use crm_core::stats::StatsDelta;
+use crm_core::store::prelude::*;
+use crm_core::store::SqliteStore;
+use crm_core::TimelineEntry;
 use crm_core::*;
 
 fn t(day: u32, hour: u32) -> DateTime<Utc> {

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
+use crm_core::store::prelude::*;
 use crm_core::store::sqlite::SCHEMA_VERSION;
-use crm_core::store::{SqliteStore, Store};
+use crm_core::store::SqliteStore;
 use crm_core::{
     Consent, Crm, CustomerId, CustomerKind, CustomerStats, Direction, Entity, Error, InteractionId, InteractionKind,
     LifecycleStage, LineItem, Money, NewCustomer, NewInteraction, NewOrder, Op, OrderId, OrderStatus, Outcome, Score,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use crm_core::segment::rfm::{RfmConfig, RfmGrid, RfmScore, RfmSource};
-use crm_core::store::{Store, StoreTx};
+use crm_core::store::prelude::*;
 use crm_core::synth::{Synth, SynthConfig};
 use crm_core::{Crm, Currency, CustomerId, Error, NewCustomer, NewOrder, OrderStatus};
 use proptest::prelude::*;

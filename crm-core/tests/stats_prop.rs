@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crm_core::ingest::IngestOptions;
 use crm_core::segment::rfm::RfmConfig;
-use crm_core::store::Store;
+use crm_core::store::prelude::*;
 use crm_core::{
     Crm, CustomerId, CustomerStats, Entity, Error, InteractionId, InteractionKind, Money, NewCustomer, NewInteraction,
     NewOrder, Op, OrderId, OrderStatus, Outcome,

@@ -22,8 +22,9 @@ use crate::crm::Crm;
 use crate::customer::CustomerId;
 use crate::error::{Entity, Error, Result};
 use crate::money::Currency;
+use crate::order::OrderScan;
 use crate::order::OrderStatus;
-use crate::store::{OrderScan, Store, StoreTx};
+use crate::store::prelude::*;
 
 /// A summary with both purchase models fitted on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +177,7 @@ impl OrderCount<'_, '_> {
     }
 }
 
-fn summarise(tx: &mut impl StoreTx, opts: &SummaryOptions, progress: &mut ProgressFn<'_>) -> Result<Summary> {
+fn summarise(tx: &mut impl ReadTx, opts: &SummaryOptions, progress: &mut ProgressFn<'_>) -> Result<Summary> {
     let mut b = SummaryBuilder::new(opts)?;
     let mut count = OrderCount { progress, read: 0 };
     report(count.progress, Step::Summary, 0, None)?;

@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::Money;
 
+pub mod query;
+mod store;
+
+pub use store::{CustomerStore, CustomerStoreMut};
+
 /// Store-assigned customer id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -391,4 +396,40 @@ pub struct CustomerStats {
     pub interaction_count: i64,
     /// Time of the latest interaction.
     pub last_interaction_at: Option<DateTime<Utc>>,
+}
+
+/// A customer's RFM values and scores, as stored by the last refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RfmScore {
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// Whole days from the last completed order to the as-of time.
+    pub recency_days: i64,
+    /// Completed orders up to the as-of time.
+    pub frequency: i64,
+    /// Spend in the model's currency, minor units.
+    pub monetary_minor: i64,
+    /// Recency score, 1 (longest ago) to 5 (most recent).
+    pub r: u8,
+    /// Frequency score, 1 to 5.
+    pub f: u8,
+    /// Monetary score, 1 to 5.
+    pub m: u8,
+    /// The named segment (`Champions`, `At Risk`, ...).
+    pub segment: String,
+}
+
+impl RfmScore {
+    /// The three scores as one number, `r * 100 + f * 10 + m` (`555` is best); `rfm.score` in rules.
+    ///
+    /// ```
+    /// use crm_core::segment::rfm::RfmScore;
+    /// use crm_core::CustomerId;
+    /// let s = RfmScore { customer_id: CustomerId(1), recency_days: 3, frequency: 9, monetary_minor: 90_000,
+    ///     r: 5, f: 4, m: 5, segment: "Champions".into() };
+    /// assert_eq!(s.code(), 545);
+    /// ```
+    pub fn code(&self) -> i64 {
+        i64::from(self.r) * 100 + i64::from(self.f) * 10 + i64::from(self.m)
+    }
 }

@@ -26,13 +26,13 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::crm::UnitOfWork;
 use crate::crm::{checked_upsert, now, upsert_customer, write_interaction, write_order, Crm, CustomerUpsert, Outcome};
 use crate::customer::{CustomerPatch, NewCustomer, UpsertMode};
 use crate::error::{Error, Result};
 use crate::interaction::NewInteraction;
 use crate::order::NewOrder;
-use crate::stats::StatsAcc;
-use crate::store::{Store, StoreTx};
+use crate::store::prelude::*;
 use crate::validate::Validator;
 
 pub use rows::{Cell, CustomerRow, InteractionRow, OrderRow, CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS};
@@ -323,7 +323,7 @@ mod private {
             tx: &mut impl StoreTx,
             v: &Validator,
             now: DateTime<Utc>,
-            acc: &mut StatsAcc,
+            acc: &mut UnitOfWork,
         ) -> Result<Outcome>;
     }
 }
@@ -355,7 +355,7 @@ impl Sealed for NewCustomer {
         tx: &mut impl StoreTx,
         v: &Validator,
         now: DateTime<Utc>,
-        _: &mut StatsAcc,
+        _: &mut UnitOfWork,
     ) -> Result<Outcome> {
         write_customer(valid, tx, v, now)
     }
@@ -390,7 +390,7 @@ impl Sealed for CustomerPatch {
         tx: &mut impl StoreTx,
         v: &Validator,
         now: DateTime<Utc>,
-        _: &mut StatsAcc,
+        _: &mut UnitOfWork,
     ) -> Result<Outcome> {
         write_customer(valid, tx, v, now)
     }
@@ -418,7 +418,7 @@ impl Sealed for NewOrder {
         tx: &mut impl StoreTx,
         _: &Validator,
         now: DateTime<Utc>,
-        acc: &mut StatsAcc,
+        acc: &mut UnitOfWork,
     ) -> Result<Outcome> {
         write_order(tx, valid, now, acc).map(|w| w.outcome)
     }
@@ -449,7 +449,7 @@ impl Sealed for NewInteraction {
         tx: &mut impl StoreTx,
         _: &Validator,
         now: DateTime<Utc>,
-        acc: &mut StatsAcc,
+        acc: &mut UnitOfWork,
     ) -> Result<Outcome> {
         write_interaction(tx, valid, now, acc).map(|w| w.outcome)
     }
@@ -802,7 +802,7 @@ impl<S: Store> Crm<S> {
             }
             let outcomes = self.store().write(|tx| {
                 let now = now();
-                let mut acc = StatsAcc::default();
+                let mut acc = UnitOfWork::default();
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for (i, n, rec) in batch.drain(..) {
                     // The first row with an external id wins; a row refused before it

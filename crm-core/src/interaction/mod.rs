@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::customer::CustomerId;
 
+mod store;
+
+pub use store::{InteractionStore, InteractionStoreMut};
+
 /// Store-assigned interaction id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

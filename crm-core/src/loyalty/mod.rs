@@ -29,13 +29,14 @@
 //! | the entries of a deleted order | their key with `~deleted:<entry id>` appended (the order's correction to nothing comes first) |
 //! | redemptions, manual credits, adjustments, event bonuses | the caller's key |
 
-mod api;
-mod earning;
+pub(crate) mod api;
+pub(crate) mod earning;
 pub mod ledger;
-mod liability;
-mod orders;
+pub(crate) mod liability;
+pub(crate) mod orders;
 mod program;
 pub mod simulate;
+mod store;
 pub mod tiers;
 
 pub use api::{Balance, ExpiryReport, Statement, TierReview};
@@ -51,4 +52,5 @@ pub use simulate::{
     Redemption, RuleTotal, SimulatedMonth, Simulation, SimulationOptions, SimulationTotals, TierCount,
     MAX_SIMULATED_CUSTOMERS,
 };
+pub use store::{LedgerStore, LedgerStoreMut, LoyaltyRead, LoyaltyWrite};
 pub use tiers::{TierBasis, TierChange, TierLevel, Tiers};

@@ -57,10 +57,10 @@ use super::program::{DebtPolicy, EarnRule, Program};
 use crate::changes::{Entity, Op};
 use crate::customer::CustomerId;
 use crate::error::Result;
+use crate::loyalty::LoyaltyWrite;
 use crate::order::{Order, OrderStatus};
 use crate::rule::{check, Definitions};
 use crate::stats::StatsAcc;
-use crate::store::StoreTx;
 
 /// What loyalty keeps during one transaction of order writes (single calls and bulk
 /// ingest batches alike): the program, read at most once, and the accounts the orders
@@ -72,14 +72,14 @@ pub(crate) struct OrderLoyalty {
 }
 
 impl OrderLoyalty {
-    fn program(&mut self, tx: &mut impl StoreTx) -> Result<Option<Arc<Program>>> {
+    fn program(&mut self, tx: &mut impl LoyaltyWrite) -> Result<Option<Arc<Program>>> {
         if self.program.is_none() {
             self.program = Some(super::api::load_program(tx)?.map(Arc::new));
         }
         Ok(self.program.clone().flatten())
     }
 
-    fn account(&mut self, tx: &mut impl StoreTx, c: CustomerId, now: DateTime<Utc>) -> Result<&mut Account> {
+    fn account(&mut self, tx: &mut impl LoyaltyWrite, c: CustomerId, now: DateTime<Utc>) -> Result<&mut Account> {
         Ok(match self.accounts.entry(c) {
             hash_map::Entry::Occupied(e) => e.into_mut(),
             hash_map::Entry::Vacant(v) => v.insert(ledger::account(tx, c, now)?),
@@ -87,7 +87,7 @@ impl OrderLoyalty {
     }
 
     /// Writes the accounts back; the last step of the transaction.
-    pub(crate) fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
+    pub(crate) fn flush(self, tx: &mut impl LoyaltyWrite) -> Result<()> {
         for a in self.accounts.values() {
             tx.put_loyalty_account(a)?;
         }
@@ -102,7 +102,7 @@ type Usage = HashMap<(String, String), i64>;
 /// was priced in. (Before the context was recorded, the note was the bare list of rules;
 /// [`EarnNote::read`] rebuilds the context from it.)
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct EarnNote {
+pub(crate) struct EarnNote {
     /// Points per rule.
     pub rules: Vec<RulePoints>,
     /// The customer's tier when the order earned.
@@ -121,7 +121,7 @@ pub(super) struct EarnNote {
 
 impl EarnNote {
     /// The note as JSON: what an earning's entry stores.
-    pub(super) fn of(e: &Earning, tier: Option<&str>, first_order: bool) -> String {
+    pub(crate) fn of(e: &Earning, tier: Option<&str>, first_order: bool) -> String {
         let note = EarnNote {
             rules: e.rules.clone(),
             tier: tier.map(str::to_string),
@@ -240,12 +240,12 @@ impl<'e> Held<'e> {
 
 /// Conditions and cap usage for earning in the order's transaction: conditions evaluated
 /// on the customer as stored, cap usage as stored.
-pub(super) struct TxContext<'a, T: StoreTx> {
+pub(crate) struct TxContext<'a, T: LoyaltyWrite> {
     pub tx: &'a mut T,
     pub customer: CustomerId,
 }
 
-impl<T: StoreTx> EarnContext for TxContext<'_, T> {
+impl<T: LoyaltyWrite> EarnContext for TxContext<'_, T> {
     fn condition(&mut self, rule: &EarnRule, at: DateTime<Utc>) -> Result<bool> {
         let Some(when) = &rule.when else { return Ok(true) };
         let cond = check(when, &Definitions::default(), at)?;
@@ -259,13 +259,13 @@ impl<T: StoreTx> EarnContext for TxContext<'_, T> {
 
 /// Re-pricing in an earning's context: its recorded conditions (others evaluated now), and
 /// cap usage without the order's own share.
-struct Repricing<'a, T: StoreTx> {
+struct Repricing<'a, T: LoyaltyWrite> {
     live: TxContext<'a, T>,
     conditions: &'a [(String, bool)],
     own: &'a Usage,
 }
 
-impl<T: StoreTx> EarnContext for Repricing<'_, T> {
+impl<T: LoyaltyWrite> EarnContext for Repricing<'_, T> {
     fn condition(&mut self, rule: &EarnRule, at: DateTime<Utc>) -> Result<bool> {
         match self.conditions.iter().find(|(name, _)| *name == rule.name) {
             Some((_, met)) => Ok(*met),
@@ -280,7 +280,7 @@ impl<T: StoreTx> EarnContext for Repricing<'_, T> {
 }
 
 /// What the program gives `o` (completed, of the earning's customer) in the earning's context.
-fn worth(tx: &mut impl StoreTx, p: &Program, o: &Order, h: &Held<'_>) -> Result<Earning> {
+fn worth(tx: &mut impl LoyaltyWrite, p: &Program, o: &Order, h: &Held<'_>) -> Result<Earning> {
     let mut ctx =
         Repricing { live: TxContext { tx, customer: o.customer_id }, conditions: &h.note.conditions, own: &h.usage };
     earning::order_points(p, o, h.note.tier.as_deref(), h.note.first_order, &mut ctx)
@@ -346,26 +346,28 @@ impl Change {
 /// order, so conditions see the customer's statistics without it (and with every earlier
 /// order of the transaction).
 pub(crate) fn order_changed(
-    tx: &mut impl StoreTx,
-    acc: &mut StatsAcc,
+    tx: &mut impl LoyaltyWrite,
+    cache: &mut OrderLoyalty,
+    stats: &mut StatsAcc,
     before: Option<&Order>,
     after: Option<&Order>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    settle(tx, acc, before, after, None, now)
+    settle(tx, cache, stats, before, after, None, now)
 }
 
 /// [`order_changed`], leaving the standing of customer `skip` alone (it is being deleted).
 fn settle(
-    tx: &mut impl StoreTx,
-    acc: &mut StatsAcc,
+    tx: &mut impl LoyaltyWrite,
+    cache: &mut OrderLoyalty,
+    stats: &mut StatsAcc,
     before: Option<&Order>,
     after: Option<&Order>,
     skip: Option<CustomerId>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let Some(o) = after.or(before) else { return Ok(()) };
-    let program = acc.loyalty.program(tx)?;
+    let program = cache.program(tx)?;
     let entries = match before {
         Some(_) => tx.loyalty_entries_of_order(o.id)?,
         None => Vec::new(),
@@ -398,7 +400,7 @@ fn settle(
                 };
                 if !change.is_empty() {
                     let order = after.filter(|x| x.customer_id == c).or(before).unwrap_or(o);
-                    correct(tx, acc, p, &h, change, order, changes, now)?;
+                    correct(tx, cache, p, &h, change, order, changes, now)?;
                     changes += 1;
                 }
             }
@@ -408,7 +410,7 @@ fn settle(
                         false => format!("order:{}", n.external_id),
                         true => format!("order:{}:customer:{}", n.external_id, c),
                     };
-                    earn(tx, acc, p, &n, &key, now)?;
+                    earn(tx, cache, stats, p, &n, &key, now)?;
                 }
             }
             (_, None) => {}
@@ -419,17 +421,18 @@ fn settle(
 
 /// An order's first earning for its customer.
 fn earn(
-    tx: &mut impl StoreTx,
-    acc: &mut StatsAcc,
+    tx: &mut impl LoyaltyWrite,
+    cache: &mut OrderLoyalty,
+    stats: &mut StatsAcc,
     p: &Program,
     o: &Order,
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
     if p.rules.iter().any(|r| r.when.is_some()) {
-        acc.settle(tx, o.customer_id)?;
+        stats.settle(tx, o.customer_id)?;
     }
-    let acct = acc.loyalty.account(tx, o.customer_id, now)?;
+    let acct = cache.account(tx, o.customer_id, now)?;
     let first = acct.orders == 0;
     let earning = {
         let mut ctx = TxContext { tx, customer: o.customer_id };
@@ -451,8 +454,8 @@ fn earn(
 /// Writes one correction of an order's standing with a customer.
 #[allow(clippy::too_many_arguments)]
 fn correct(
-    tx: &mut impl StoreTx,
-    acc: &mut StatsAcc,
+    tx: &mut impl LoyaltyWrite,
+    cache: &mut OrderLoyalty,
     p: &Program,
     h: &Held<'_>,
     mut change: Change,
@@ -517,7 +520,7 @@ fn correct(
         at: now,
         note: Some(serde_json::to_string(&note).expect("a change note serialises")),
     };
-    let acct = acc.loyalty.account(tx, c, now)?;
+    let acct = cache.account(tx, c, now)?;
     if points > 0 {
         let (available_at, expires_at) = lot_dates(p, lot.as_ref(), o, now);
         ledger::credit(tx, acct, d, available_at, expires_at, now)?;
@@ -550,8 +553,14 @@ fn lot_dates(p: &Program, lot: Option<&Lot>, o: &Order, now: DateTime<Utc>) -> (
 /// Before an order is deleted: settles its points as if it were gone, then unlinks its
 /// entries and frees their keys (`~deleted:<entry id>` appended), so the external id and
 /// the order id can be used again.
-pub(crate) fn order_deleted(tx: &mut impl StoreTx, acc: &mut StatsAcc, o: &Order, now: DateTime<Utc>) -> Result<()> {
-    order_changed(tx, acc, Some(o), None, now)?;
+pub(crate) fn order_deleted(
+    tx: &mut impl LoyaltyWrite,
+    cache: &mut OrderLoyalty,
+    stats: &mut StatsAcc,
+    o: &Order,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    order_changed(tx, cache, stats, Some(o), None, now)?;
     for e in tx.loyalty_entries_of_order(o.id)? {
         tx.detach_loyalty_entry(e.id, &format!("{}~deleted:{}", e.key, e.id.0))?;
         tx.append_change(Entity::LoyaltyEntry, e.id.0, Op::Update, now)?;
@@ -562,17 +571,18 @@ pub(crate) fn order_deleted(tx: &mut impl StoreTx, acc: &mut StatsAcc, o: &Order
 /// Before a customer is deleted with their `orders`: every other customer's standing with
 /// those orders (an order moved to this customer from them) is settled as for a deleted order
 /// and its entries unlinked (their ids may be given to new orders); then the customer's own
-/// account and ledger are removed (see [`StoreTx::delete_loyalty`]), each removed entry a
+/// account and ledger are removed (see [`LedgerStoreMut::delete_loyalty`](crate::loyalty::LedgerStoreMut::delete_loyalty)), each removed entry a
 /// deletion in the change feed. The caller flushes `acc` before it deletes the customer.
 pub(crate) fn customer_deleted(
-    tx: &mut impl StoreTx,
-    acc: &mut StatsAcc,
+    tx: &mut impl LoyaltyWrite,
+    cache: &mut OrderLoyalty,
+    stats: &mut StatsAcc,
     c: CustomerId,
     orders: &[Order],
     now: DateTime<Utc>,
 ) -> Result<()> {
     for o in orders {
-        settle(tx, acc, Some(o), None, Some(c), now)?;
+        settle(tx, cache, stats, Some(o), None, Some(c), now)?;
         for e in tx.loyalty_entries_of_order(o.id)? {
             if e.customer_id != c {
                 tx.detach_loyalty_entry(e.id, &format!("{}~deleted:{}", e.key, e.id.0))?;

@@ -58,15 +58,15 @@ use super::earning::{self, EarnContext, Earning};
 use super::ledger::{self, EntryId, EntryKind, Lot};
 use super::program::{EarnRule, MultiplierBy, Program};
 use super::tiers::TierBasis;
-use crate::crm::{now, Crm};
 use crate::customer::{Customer, CustomerId, CustomerStats};
 use crate::error::{Entity, Error, Result};
 use crate::interaction::Interaction;
+use crate::loyalty::LoyaltyRead;
 use crate::money::Money;
+use crate::order::OrderScan;
 use crate::order::{Order, OrderStatus};
 use crate::rule::{self, check, Cond, Definitions, Needs, Subject};
 use crate::segment::rfm::RfmScore;
-use crate::store::{OrderScan, Store, StoreTx};
 
 /// Most customers [`SimulationOptions::customers`] may list.
 pub const MAX_SIMULATED_CUSTOMERS: usize = 100_000;
@@ -248,7 +248,7 @@ impl SimulationOptions {
 
 /// Runs the simulation of `p` (validated by the caller) in the caller's read transaction.
 pub(crate) fn simulate(
-    tx: &mut impl StoreTx,
+    tx: &mut impl LoyaltyRead,
     p: &Program,
     opts: &SimulationOptions,
     now: DateTime<Utc>,
@@ -475,7 +475,7 @@ impl<'p> Sim<'p> {
         }
     }
 
-    fn preload(&self, tx: &mut impl StoreTx, c: CustomerId) -> Result<Preloaded> {
+    fn preload(&self, tx: &mut impl LoyaltyRead, c: CustomerId) -> Result<Preloaded> {
         let mut pre = Preloaded::default();
         if let Some(n) = self.needs {
             let customer = tx.get_customer(c)?.ok_or_else(|| Error::not_found(Entity::Customer, c))?;
@@ -766,61 +766,4 @@ fn add_to_stats(s: &mut CustomerStats, o: &Order) {
         }
     }
     s.total_spent.retain(|m| m.minor != 0);
-}
-
-impl<S: Store> Crm<S> {
-    /// Applies a loyalty program to the orders already recorded, as a dry run: `None`
-    /// simulates the stored program ([`Error::Validation`] on `program` when none is set),
-    /// `Some` a candidate, validated first and never stored. One read transaction; nothing is
-    /// written. The [module documentation](crate::loyalty::simulate) gives the semantics.
-    ///
-    /// ```
-    /// use crm_core::loyalty::{Program, Redemption, SimulationOptions};
-    /// use crm_core::{Crm, NewCustomer, NewOrder};
-    ///
-    /// let crm = Crm::in_memory()?;
-    /// let ada = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() })?;
-    /// for (ext, at, total) in [("O-1", "2026-01-10", 4_250), ("O-2", "2026-03-05", 10_000)] {
-    ///     let order: NewOrder = serde_json::from_str(&format!(r#"{{"external_id": "{ext}",
-    ///         "customer_id": {}, "occurred_at": "{at}T12:00:00Z", "currency": "USD",
-    ///         "total_minor": {total}}}"#, ada.id))?;
-    ///     crm.record_order(&order)?;
-    /// }
-    /// // One point per dollar, and ten for a first order.
-    /// let program = Program::from_json(r#"{"name": "Stars",
-    ///     "rates": {"USD": {"points": 1, "per_minor": 100}},
-    ///     "rules": [{"name": "base", "kind": "base"},
-    ///               {"name": "welcome", "kind": "bonus", "event": "first_order", "points": 10}]}"#)?;
-    /// let options = SimulationOptions {
-    ///     until: Some("2026-04-01T00:00:00Z".parse()?),
-    ///     redemption: Redemption::Rate { permille: 500 },
-    ///     ..Default::default()
-    /// };
-    /// let sim = crm.simulate_loyalty(Some(&program), &options)?;
-    /// let months: Vec<_> = sim.months.iter().map(|m| (m.month.as_str(), m.issued, m.redeemed, m.outstanding)).collect();
-    /// // January: 42 + 10 issued, half redeemed at the month end; February: half the rest.
-    /// assert_eq!(months, [("2026-01", 52, 26, 26), ("2026-02", 0, 13, 13), ("2026-03", 100, 56, 57)]);
-    /// assert_eq!(sim.totals.issued, 152);
-    /// assert_eq!(sim.rules[1].points, 10);
-    /// // A dry run: the program was not stored.
-    /// assert!(crm.loyalty_program()?.is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn simulate_loyalty(&self, program: Option<&Program>, options: &SimulationOptions) -> Result<Simulation> {
-        if let Some(p) = program {
-            p.validate()?;
-        }
-        let now = now();
-        self.store.read(|tx| {
-            let stored;
-            let p = match program {
-                Some(p) => p,
-                None => {
-                    stored = super::api::require_program(tx)?;
-                    &stored
-                }
-            };
-            simulate(tx, p, options, now)
-        })
-    }
 }

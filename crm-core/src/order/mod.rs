@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 use crate::customer::CustomerId;
 use crate::money::{Currency, Money};
 
+mod scan;
+mod store;
+
+pub use scan::{OrderScan, OrderScanStore, ScannedItem, ScannedOrder};
+pub use store::{OrderAggregate, OrderStore, OrderStoreMut};
+
 /// Store-assigned order id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -6,10 +6,10 @@ use std::cmp::Ordering;
 
 use super::ast::{AggFunc, Cmp, Source};
 use super::check::{Aggregate, Cond, Field, Scalar, Term};
+use crate::customer::RfmScore;
 use crate::customer::{Customer, CustomerStats};
 use crate::interaction::{Interaction, Score};
 use crate::order::{LineItem, Order, OrderStatus};
-use crate::segment::rfm::RfmScore;
 
 /// Everything a rule may read about one customer.
 #[derive(Debug, Clone, Copy)]

@@ -7,22 +7,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::lifecycle::LifecycleRules;
-use super::scoring::ScoringPlan;
 use super::tiers::{TierBasis, TierConfig};
-use super::{check_name, NewSegment, Segment, SegmentId, SegmentKind, SegmentPatch};
-use crate::changes::{Entity, Op};
-use crate::crm::Crm;
-use crate::customer::{Customer, CustomerId, LifecycleStage};
+use super::{Segment, SegmentId, SegmentKind};
+use crate::changes::Entity;
+use crate::config::ConfigKey;
+use crate::customer::{Customer, CustomerId};
 use crate::error::{Error, Result};
 use crate::money::Money;
 use crate::rule::{self, check, Cmp, Cond, Definitions, Expr, Scalar, SegmentDef, Subject, Term, Value};
-use crate::store::{HistoryEntry, Store, StoreTx};
+use crate::segment::HistoryEntry;
+use crate::segment::{SegmentRead, SegmentStoreMut};
 
 /// Most members returned by one page.
 pub const MAX_MEMBERS_PAGE: usize = 100_000;
-
-const LIFECYCLE_KEY: &str = "lifecycle_rules";
-const TIERS_KEY: &str = "tier_config";
 
 /// What a snapshot of a dynamic segment changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +49,7 @@ pub struct Refresh {
     pub counts: BTreeMap<String, i64>,
 }
 
-fn name_of<T: Serialize>(v: &T) -> String {
+pub(crate) fn name_of<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
@@ -60,7 +57,7 @@ fn name_of<T: Serialize>(v: &T) -> String {
 }
 
 /// Segments and scoring plans named by `e` (directly).
-fn references(e: &Expr, segments: &mut Vec<String>, plans: &mut Vec<String>) {
+pub(crate) fn references(e: &Expr, segments: &mut Vec<String>, plans: &mut Vec<String>) {
     fn value(v: &Value, segments: &mut Vec<String>, plans: &mut Vec<String>) {
         match v {
             Value::Field { name } => {
@@ -99,7 +96,7 @@ fn references(e: &Expr, segments: &mut Vec<String>, plans: &mut Vec<String>) {
 
 /// Every stored rule (segments, plans, lifecycle and tier rules) with a label, for finding
 /// what refers to a segment or plan.
-fn stored_rules<T: StoreTx>(tx: &mut T) -> Result<Vec<(String, Expr)>> {
+pub(crate) fn stored_rules<T: SegmentRead>(tx: &mut T) -> Result<Vec<(String, Expr)>> {
     let mut out = Vec::new();
     for s in tx.list_segments()? {
         if let Some(r) = s.rule {
@@ -120,7 +117,7 @@ fn stored_rules<T: StoreTx>(tx: &mut T) -> Result<Vec<(String, Expr)>> {
     Ok(out)
 }
 
-fn dependents<T: StoreTx>(tx: &mut T, segment: Option<&str>, plan: Option<&str>) -> Result<Vec<String>> {
+pub(crate) fn dependents<T: SegmentRead>(tx: &mut T, segment: Option<&str>, plan: Option<&str>) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (label, rule) in stored_rules(tx)? {
         let (mut segs, mut plans) = (Vec::new(), Vec::new());
@@ -134,7 +131,7 @@ fn dependents<T: StoreTx>(tx: &mut T, segment: Option<&str>, plan: Option<&str>)
     Ok(out)
 }
 
-fn definitions<T: StoreTx>(tx: &mut T) -> Result<Definitions> {
+pub(crate) fn definitions<T: SegmentRead>(tx: &mut T) -> Result<Definitions> {
     let mut d = Definitions::default();
     for s in tx.list_segments()? {
         let def = match (s.kind, s.rule) {
@@ -150,31 +147,33 @@ fn definitions<T: StoreTx>(tx: &mut T) -> Result<Definitions> {
     Ok(d)
 }
 
-fn lifecycle_rules<T: StoreTx>(tx: &mut T) -> Result<Option<LifecycleRules>> {
-    tx.get_setting(LIFECYCLE_KEY)?
-        .map(|s| serde_json::from_str(&s).map_err(|e| Error::validation(LIFECYCLE_KEY, e.to_string())))
+pub(crate) fn lifecycle_rules<T: SegmentRead>(tx: &mut T) -> Result<Option<LifecycleRules>> {
+    tx.config(ConfigKey::LifecycleRules)?
+        .map(|s| {
+            serde_json::from_str(&s).map_err(|e| Error::validation(ConfigKey::LifecycleRules.as_str(), e.to_string()))
+        })
         .transpose()
 }
 
-fn tier_config<T: StoreTx>(tx: &mut T) -> Result<Option<TierConfig>> {
-    tx.get_setting(TIERS_KEY)?
-        .map(|s| serde_json::from_str(&s).map_err(|e| Error::validation(TIERS_KEY, e.to_string())))
+pub(crate) fn tier_config<T: SegmentRead>(tx: &mut T) -> Result<Option<TierConfig>> {
+    tx.config(ConfigKey::ValueTiers)?
+        .map(|s| serde_json::from_str(&s).map_err(|e| Error::validation(ConfigKey::ValueTiers.as_str(), e.to_string())))
         .transpose()
 }
 
-fn segment_named<T: StoreTx>(tx: &mut T, name: &str) -> Result<Segment> {
+pub(crate) fn segment_named<T: SegmentRead>(tx: &mut T, name: &str) -> Result<Segment> {
     tx.segment_by_name(name)?.ok_or_else(|| Error::not_found(Entity::Segment, name))
 }
 
 /// The condition deciding membership of a segment: its rule, or its stored list.
-fn membership(s: &Segment, defs: &Definitions, now: DateTime<Utc>) -> Result<Cond> {
+pub(crate) fn membership(s: &Segment, defs: &Definitions, now: DateTime<Utc>) -> Result<Cond> {
     match (&s.kind, &s.rule) {
         (SegmentKind::Dynamic, Some(r)) => check(r, defs, now),
         _ => Ok(Cond::InStatic(s.id.0)),
     }
 }
 
-fn all_members<T: StoreTx>(tx: &mut T, rule: &Cond) -> Result<Vec<CustomerId>> {
+pub(crate) fn all_members<T: SegmentRead>(tx: &mut T, rule: &Cond) -> Result<Vec<CustomerId>> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -190,20 +189,20 @@ fn all_members<T: StoreTx>(tx: &mut T, rule: &Cond) -> Result<Vec<CustomerId>> {
 
 /// Every member of a saved segment now, ascending (a dynamic segment's rule evaluated, a
 /// static segment's list read), inside the caller's transaction.
-pub(crate) fn members_now<T: StoreTx>(tx: &mut T, name: &str) -> Result<Vec<CustomerId>> {
+pub(crate) fn members_now<T: SegmentRead>(tx: &mut T, name: &str) -> Result<Vec<CustomerId>> {
     let seg = segment_named(tx, name)?;
     let c = membership(&seg, &definitions(tx)?, Utc::now())?;
     all_members(tx, &c)
 }
 
-fn check_page(limit: usize) -> Result<()> {
+pub(crate) fn check_page(limit: usize) -> Result<()> {
     if limit == 0 || limit > MAX_MEMBERS_PAGE {
         return Err(Error::validation("limit", format!("1 to {MAX_MEMBERS_PAGE}, got {limit}")));
     }
     Ok(())
 }
 
-fn check_description(d: &Option<String>) -> Result<()> {
+pub(crate) fn check_description(d: &Option<String>) -> Result<()> {
     if d.as_ref().is_some_and(|d| d.chars().count() > 2_000) {
         return Err(Error::validation("description", "at most 2,000 characters"));
     }
@@ -211,7 +210,7 @@ fn check_description(d: &Option<String>) -> Result<()> {
 }
 
 /// Evaluates `rule` for one customer in memory, loading only what it reads.
-pub(crate) fn evaluate_one<T: StoreTx>(tx: &mut T, customer: CustomerId, rule: &Cond) -> Result<bool> {
+pub(crate) fn evaluate_one<T: SegmentRead>(tx: &mut T, customer: CustomerId, rule: &Cond) -> Result<bool> {
     let c = tx.get_customer(customer)?.ok_or_else(|| Error::not_found(Entity::Customer, customer))?;
     let stats = tx.get_stats(customer)?;
     let needs = rule::needs(rule);
@@ -234,589 +233,12 @@ pub(crate) fn evaluate_one<T: StoreTx>(tx: &mut T, customer: CustomerId, rule: &
     Ok(rule::matches(&subject, rule))
 }
 
-impl<S: Store> Crm<S> {
-    /// Checks a rule against the stored segments and scoring plans without evaluating it.
-    ///
-    /// ```
-    /// let crm = crm_core::Crm::in_memory().unwrap();
-    /// assert!(crm.check_rule(&crm_core::rule::parse("country > 5").unwrap()).is_err());
-    /// ```
-    pub fn check_rule(&self, rule: &Expr) -> Result<()> {
-        self.store.read(|tx| check(rule, &definitions(tx)?, Utc::now()).map(|_| ()))
-    }
-
-    /// Number of customers meeting `rule` now (set-at-a-time in the store; SQL on SQLite).
-    ///
-    /// ```
-    /// use crm_core::{rule::parse, Crm, NewCustomer};
-    /// let crm = Crm::in_memory().unwrap();
-    /// crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() }).unwrap();
-    /// assert_eq!(crm.count_matching(&parse(r#"name starts with "A""#).unwrap(), None).unwrap(), 1);
-    /// ```
-    pub fn count_matching(&self, rule: &Expr, as_of: Option<DateTime<Utc>>) -> Result<i64> {
-        let as_of = self.rule_time(as_of)?;
-        self.store.read(|tx| {
-            let c = check(rule, &definitions(tx)?, as_of)?;
-            tx.rule_count(&c)
-        })
-    }
-
-    /// The time a rule is evaluated at: `as_of` (from `min_time` to
-    /// [`max_forecast_days`](crate::ValidationConfig::max_forecast_days) ahead, so that
-    /// "who will have lapsed next quarter" can be asked), or now.
-    fn rule_time(&self, as_of: Option<DateTime<Utc>>) -> Result<DateTime<Utc>> {
-        as_of.map_or_else(|| Ok(Utc::now()), |t| self.validator.forecast_time("as_of", t))
-    }
-
-    /// Customers meeting `rule` now, ascending by id, strictly after `after`, at most
-    /// `limit` (1 to 100,000). Pass the last id back for the next page.
-    pub fn members_matching(
-        &self,
-        rule: &Expr,
-        as_of: Option<DateTime<Utc>>,
-        after: Option<CustomerId>,
-        limit: usize,
-    ) -> Result<Vec<CustomerId>> {
-        check_page(limit)?;
-        let as_of = self.rule_time(as_of)?;
-        self.store.read(|tx| {
-            let c = check(rule, &definitions(tx)?, as_of)?;
-            tx.rule_members(&c, after, limit)
-        })
-    }
-
-    /// Whether one customer meets `rule` now, evaluated in memory (the real-time check).
-    ///
-    /// ```
-    /// use crm_core::{rule::parse, Crm, NewCustomer};
-    /// let crm = Crm::in_memory().unwrap();
-    /// let ada = crm.create_customer(&NewCustomer { name: "Ada".into(), tags: ["vip".to_string()].into(),
-    ///     ..Default::default() }).unwrap();
-    /// assert!(crm.matches(ada.id, &parse(r#""vip" in tags and order_count = 0"#).unwrap()).unwrap());
-    /// ```
-    pub fn matches(&self, customer: CustomerId, rule: &Expr) -> Result<bool> {
-        self.matches_at(customer, rule, None)
-    }
-
-    /// [`Crm::matches`] as of a time (`now()` in the rule), default now.
-    pub fn matches_at(&self, customer: CustomerId, rule: &Expr, as_of: Option<DateTime<Utc>>) -> Result<bool> {
-        let as_of = self.rule_time(as_of)?;
-        self.store.read(|tx| {
-            let c = check(rule, &definitions(tx)?, as_of)?;
-            evaluate_one(tx, customer, &c)
-        })
-    }
-
-    /// Creates a saved segment: dynamic when it has a rule, static (a list) otherwise.
-    /// The rule is checked (fields, types, references; cycles are refused).
-    ///
-    /// ```
-    /// use crm_core::{rule::parse, segment::NewSegment, Crm};
-    /// let crm = Crm::in_memory().unwrap();
-    /// let s = crm.create_segment(&NewSegment { name: "vip".into(),
-    ///     rule: Some(parse(r#""vip" in tags"#).unwrap()), ..Default::default() }).unwrap();
-    /// assert_eq!(crm.segment_count("vip").unwrap(), 0);
-    /// # let _ = s;
-    /// ```
-    pub fn create_segment(&self, new: &NewSegment) -> Result<Segment> {
-        check_name("name", &new.name)?;
-        check_description(&new.description)?;
-        if new.rule.is_some() && !new.members.is_empty() {
-            return Err(Error::validation("members", "a segment with a rule has no member list"));
-        }
-        let now = crate::crm::now();
-        self.store.write(|tx| {
-            if tx.segment_by_name(&new.name)?.is_some() {
-                return Err(Error::Conflict(format!("a segment named {:?} exists", new.name)));
-            }
-            let kind = if new.rule.is_some() { SegmentKind::Dynamic } else { SegmentKind::Static };
-            let mut seg = Segment {
-                id: SegmentId(0),
-                name: new.name.clone(),
-                kind,
-                rule: new.rule.clone(),
-                description: new.description.clone(),
-                created_at: now,
-                updated_at: now,
-                snapshot_at: None,
-            };
-            if let Some(r) = &new.rule {
-                let mut defs = definitions(tx)?;
-                defs.segments.insert(new.name.clone(), SegmentDef::Dynamic(r.clone()));
-                check(r, &defs, now)?;
-            }
-            let mut members = new.members.clone();
-            members.sort();
-            members.dedup();
-            for m in &members {
-                if !tx.customer_exists(*m)? {
-                    return Err(Error::not_found(Entity::Customer, m));
-                }
-            }
-            seg.id = tx.insert_segment(&seg)?;
-            tx.append_change(Entity::Segment, seg.id.0, Op::Insert, now)?;
-            tx.change_members(seg.id, &members, &[], now)?;
-            Ok(seg)
-        })
-    }
-
-    /// Changes a segment's name, description or rule (dynamic segments only). A segment
-    /// other rules refer to cannot be renamed.
-    pub fn update_segment(&self, name: &str, patch: &SegmentPatch) -> Result<Segment> {
-        if let Some(n) = &patch.name {
-            check_name("name", n)?;
-        }
-        if let Some(d) = &patch.description {
-            check_description(d)?;
-        }
-        let now = crate::crm::now();
-        self.store.write(|tx| {
-            let mut seg = segment_named(tx, name)?;
-            if let Some(n) = &patch.name {
-                if n != name {
-                    if tx.segment_by_name(n)?.is_some() {
-                        return Err(Error::Conflict(format!("a segment named {n:?} exists")));
-                    }
-                    let deps = dependents(tx, Some(name), None)?;
-                    if !deps.is_empty() {
-                        return Err(Error::Conflict(format!("segment {name:?} is used by {}", deps.join(", "))));
-                    }
-                    seg.name = n.clone();
-                }
-            }
-            if let Some(d) = &patch.description {
-                seg.description = d.clone();
-            }
-            if let Some(r) = &patch.rule {
-                if seg.kind == SegmentKind::Static {
-                    return Err(Error::validation("rule", "a static segment has no rule"));
-                }
-                let mut defs = definitions(tx)?;
-                defs.segments.remove(name);
-                defs.segments.insert(seg.name.clone(), SegmentDef::Dynamic(r.clone()));
-                check(r, &defs, now)?;
-                seg.rule = Some(r.clone());
-            }
-            seg.updated_at = now;
-            tx.update_segment(&seg)?;
-            tx.append_change(Entity::Segment, seg.id.0, Op::Update, now)?;
-            Ok(seg)
-        })
-    }
-
-    /// Deletes a segment and its stored members. A segment other rules refer to is refused
-    /// ([`Error::Conflict`] naming them).
-    pub fn delete_segment(&self, name: &str) -> Result<()> {
-        let now = crate::crm::now();
-        self.store.write(|tx| {
-            let seg = segment_named(tx, name)?;
-            let deps = dependents(tx, Some(name), None)?;
-            if !deps.is_empty() {
-                return Err(Error::Conflict(format!("segment {name:?} is used by {}", deps.join(", "))));
-            }
-            tx.delete_segment(seg.id)?;
-            tx.append_change(Entity::Segment, seg.id.0, Op::Delete, now)?;
-            Ok(())
-        })
-    }
-
-    /// A saved segment by name.
-    pub fn segment(&self, name: &str) -> Result<Segment> {
-        self.store.read(|tx| segment_named(tx, name))
-    }
-
-    /// Every saved segment, by name.
-    pub fn segments(&self) -> Result<Vec<Segment>> {
-        self.store.read(|tx| tx.list_segments())
-    }
-
-    /// Number of members now: a dynamic segment's rule is evaluated, a static one's list counted.
-    pub fn segment_count(&self, name: &str) -> Result<i64> {
-        self.store.read(|tx| {
-            let seg = segment_named(tx, name)?;
-            match seg.kind {
-                SegmentKind::Static => tx.count_stored_members(seg.id),
-                SegmentKind::Dynamic => {
-                    let c = membership(&seg, &definitions(tx)?, Utc::now())?;
-                    tx.rule_count(&c)
-                }
-            }
-        })
-    }
-
-    /// Members now, ascending by id, strictly after `after`, at most `limit` (1 to 100,000).
-    pub fn segment_members(&self, name: &str, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>> {
-        check_page(limit)?;
-        self.store.read(|tx| {
-            let seg = segment_named(tx, name)?;
-            match seg.kind {
-                SegmentKind::Static => tx.stored_members(seg.id, after, limit),
-                SegmentKind::Dynamic => {
-                    let c = membership(&seg, &definitions(tx)?, Utc::now())?;
-                    tx.rule_members(&c, after, limit)
-                }
-            }
-        })
-    }
-
-    /// Whether a customer is a member now (a dynamic segment's rule is evaluated in memory).
-    pub fn is_member(&self, customer: CustomerId, segment: &str) -> Result<bool> {
-        self.store.read(|tx| {
-            let seg = segment_named(tx, segment)?;
-            let c = membership(&seg, &definitions(tx)?, Utc::now())?;
-            evaluate_one(tx, customer, &c)
-        })
-    }
-
-    /// Adds customers to a static segment; returns how many were not members yet. Each
-    /// entry appends an `enter` feed entry. Unknown customers are refused, nothing written.
-    pub fn add_segment_members(&self, segment: &str, customers: &[CustomerId]) -> Result<usize> {
-        self.edit_static(segment, customers, true)
-    }
-
-    /// Removes customers from a static segment; returns how many were members.
-    pub fn remove_segment_members(&self, segment: &str, customers: &[CustomerId]) -> Result<usize> {
-        self.edit_static(segment, customers, false)
-    }
-
-    fn edit_static(&self, segment: &str, customers: &[CustomerId], add: bool) -> Result<usize> {
-        if customers.len() > MAX_MEMBERS_PAGE {
-            return Err(Error::validation("customers", format!("at most {MAX_MEMBERS_PAGE} per call")));
-        }
-        let now = crate::crm::now();
-        self.store.write(|tx| {
-            let seg = segment_named(tx, segment)?;
-            if seg.kind != SegmentKind::Static {
-                return Err(Error::validation(
-                    "segment",
-                    format!("{segment:?} is dynamic: its rule decides its members"),
-                ));
-            }
-            let mut ids = customers.to_vec();
-            ids.sort();
-            ids.dedup();
-            let mut changed = Vec::new();
-            for id in ids {
-                if add && !tx.customer_exists(id)? {
-                    return Err(Error::not_found(Entity::Customer, id));
-                }
-                let member = tx.static_segments_of(id)?.contains(&seg.id.0);
-                if member != add {
-                    changed.push(id);
-                }
-            }
-            if add {
-                tx.change_members(seg.id, &changed, &[], now)?;
-            } else {
-                tx.change_members(seg.id, &[], &changed, now)?;
-            }
-            Ok(changed.len())
-        })
-    }
-
-    /// Evaluates a dynamic segment now, stores its members and appends an `enter` or
-    /// `leave` feed entry for each customer who entered or left since the last snapshot.
-    pub fn snapshot_segment(&self, name: &str) -> Result<Snapshot> {
-        let now = Utc::now();
-        self.store.write(|tx| {
-            let mut seg = segment_named(tx, name)?;
-            if seg.kind != SegmentKind::Dynamic {
-                return Err(Error::validation("segment", format!("{name:?} is static: its list is its membership")));
-            }
-            let c = membership(&seg, &definitions(tx)?, now)?;
-            let current = all_members(tx, &c)?;
-            let mut before = Vec::new();
-            let mut after = None;
-            loop {
-                let page = tx.stored_members(seg.id, after, MAX_MEMBERS_PAGE)?;
-                after = page.last().copied();
-                let done = page.len() < MAX_MEMBERS_PAGE;
-                before.extend(page);
-                if done {
-                    break;
-                }
-            }
-            let (entered, left) = diff_sorted(&before, &current);
-            tx.change_members(seg.id, &entered, &left, now)?;
-            seg.snapshot_at = Some(now);
-            tx.update_segment(&seg)?;
-            Ok(Snapshot { segment: seg.id, at: now, members: current.len() as i64, entered, left })
-        })
-    }
-
-    /// Stores a scoring plan (replacing one of the same name); its rules are checked.
-    ///
-    /// ```
-    /// use crm_core::{Crm, NewCustomer, segment::ScoringPlan};
-    /// let crm = Crm::in_memory().unwrap();
-    /// let ada = crm.create_customer(&NewCustomer { name: "Ada".into(), email: Some("ada@example.com".into()),
-    ///     ..Default::default() }).unwrap();
-    /// let plan: ScoringPlan = serde_json::from_str(r#"{"name": "lead", "rules": [
-    ///     {"when": "email is not null", "points": 10}, {"when": "phone is not null", "points": 5}]}"#).unwrap();
-    /// crm.put_scoring_plan(&plan).unwrap();
-    /// assert_eq!(crm.score(ada.id, "lead").unwrap(), 10);
-    /// assert!(crm.matches(ada.id, &crm_core::rule::parse("score.lead >= 10").unwrap()).unwrap());
-    /// ```
-    pub fn put_scoring_plan(&self, plan: &ScoringPlan) -> Result<()> {
-        plan.validate()?;
-        let now = Utc::now();
-        self.store.write(|tx| {
-            let mut defs = definitions(tx)?;
-            defs.plans.insert(plan.name.clone(), plan.as_pairs());
-            let probe = Expr::Compare {
-                left: Value::Field { name: format!("score.{}", plan.name) },
-                cmp: Cmp::Ge,
-                right: Value::Literal { value: rule::Literal::Int(0) },
-            };
-            check(&probe, &defs, now)?;
-            let (id, created) = tx.put_plan(plan, now)?;
-            tx.append_change(Entity::ScoringPlan, id, if created { Op::Insert } else { Op::Update }, now)?;
-            Ok(())
-        })
-    }
-
-    /// Every scoring plan, by name.
-    pub fn scoring_plans(&self) -> Result<Vec<ScoringPlan>> {
-        self.store.read(|tx| tx.list_plans())
-    }
-
-    /// Deletes a scoring plan; refused while a stored rule uses `score.<name>`.
-    pub fn delete_scoring_plan(&self, name: &str) -> Result<()> {
-        let now = Utc::now();
-        self.store.write(|tx| {
-            let deps = dependents(tx, None, Some(name))?;
-            if !deps.is_empty() {
-                return Err(Error::Conflict(format!("scoring plan {name:?} is used by {}", deps.join(", "))));
-            }
-            let id = tx.delete_plan(name)?.ok_or_else(|| Error::not_found(Entity::ScoringPlan, name))?;
-            tx.append_change(Entity::ScoringPlan, id, Op::Delete, now)?;
-            Ok(())
-        })
-    }
-
-    /// A customer's score under a plan now.
-    pub fn score(&self, customer: CustomerId, plan: &str) -> Result<i64> {
-        self.store.read(|tx| {
-            let defs = definitions(tx)?;
-            let rules = plan_conditions(&defs, plan)?;
-            let mut total = 0;
-            for (c, points) in &rules {
-                if evaluate_one(tx, customer, c)? {
-                    total += points;
-                }
-            }
-            Ok(total)
-        })
-    }
-
-    /// Every customer's score under a plan now, ascending by customer id.
-    pub fn scores(&self, plan: &str) -> Result<Vec<(CustomerId, i64)>> {
-        self.store.read(|tx| {
-            let defs = definitions(tx)?;
-            let rules = plan_conditions(&defs, plan)?;
-            tx.score_all(&rules)
-        })
-    }
-
-    /// Stores the lifecycle rules (checked first).
-    pub fn set_lifecycle_rules(&self, rules: &LifecycleRules) -> Result<()> {
-        rules.validate()?;
-        self.store.write(|tx| {
-            let defs = definitions(tx)?;
-            for (i, r) in rules.rules.iter().enumerate() {
-                check(&r.when, &defs, Utc::now()).map_err(|e| at_rule(e, &format!("rules[{i}].when")))?;
-            }
-            tx.put_setting(
-                LIFECYCLE_KEY,
-                &serde_json::to_string(rules).map_err(|e| Error::validation("rules", e.to_string()))?,
-            )
-        })
-    }
-
-    /// The stored lifecycle rules, or the defaults ([`LifecycleRules::default`]).
-    pub fn lifecycle_rules(&self) -> Result<LifecycleRules> {
-        self.store.read(|tx| Ok(lifecycle_rules(tx)?.unwrap_or_default()))
-    }
-
-    /// Re-evaluates every customer's lifecycle stage as of `as_of` (default now): the first
-    /// rule met gives the stage; customers meeting none keep theirs. Each change updates
-    /// the customer, is recorded in its stage history at `as_of` and appends an `update`
-    /// feed entry. One transaction.
-    pub fn refresh_lifecycle(&self, as_of: Option<DateTime<Utc>>) -> Result<Refresh> {
-        let as_of = as_of.unwrap_or_else(Utc::now);
-        let as_of = self.validator.time("as_of", as_of)?;
-        self.store.write(|tx| {
-            let rules = lifecycle_rules(tx)?.unwrap_or_default();
-            let defs = definitions(tx)?;
-            let conds = rules
-                .rules
-                .iter()
-                .enumerate()
-                .map(|(i, r)| check(&r.when, &defs, as_of).map_err(|e| at_rule(e, &format!("rules[{i}].when"))))
-                .collect::<Result<Vec<_>>>()?;
-            let rows = tx.classify(&conds)?;
-            let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-            let mut changes = Vec::new();
-            let mut history = Vec::new();
-            for row in &rows {
-                let stage = row.rule.map_or(row.stage, |i| rules.rules[i].stage);
-                *counts.entry(name_of(&stage)).or_default() += 1;
-                if stage != row.stage {
-                    changes.push((row.customer_id, stage));
-                    history.push(HistoryEntry {
-                        customer_id: row.customer_id,
-                        previous: Some((name_of(&row.stage), row.created_at.min(as_of))),
-                        value: name_of(&stage),
-                        at: as_of,
-                    });
-                }
-            }
-            tx.set_stages(&changes, as_of)?;
-            tx.append_history("lifecycle", &history)?;
-            for (id, _) in &changes {
-                tx.append_change(Entity::Customer, id.0, Op::Update, as_of)?;
-            }
-            Ok(Refresh { as_of, customers: rows.len() as i64, changed: changes.len() as i64, counts })
-        })
-    }
-
-    /// When each lifecycle stage of a customer began, oldest first. A customer whose stage
-    /// never changed has no history (its stage began when it was created).
-    pub fn stage_history(&self, customer: CustomerId) -> Result<Vec<(LifecycleStage, DateTime<Utc>)>> {
-        self.store.read(|tx| {
-            if !tx.customer_exists(customer)? {
-                return Err(Error::not_found(Entity::Customer, customer));
-            }
-            tx.history(customer, "lifecycle")?
-                .into_iter()
-                .map(|(v, at)| {
-                    serde_json::from_value(serde_json::Value::String(v.clone()))
-                        .map(|s| (s, at))
-                        .map_err(|_| Error::validation("lifecycle", format!("stored stage {v:?} is unknown")))
-                })
-                .collect()
-        })
-    }
-
-    /// Stores the value-tier settings (checked first).
-    ///
-    /// ```
-    /// use crm_core::{Crm, segment::TierConfig};
-    /// let crm = Crm::in_memory().unwrap();
-    /// let t: TierConfig = serde_json::from_str(r#"{"basis": {"by": "spend", "currency": "USD",
-    ///     "tiers": [{"name": "high", "min_minor": 100000}, {"name": "medium", "min_minor": 10000}]},
-    ///     "default": "low"}"#).unwrap();
-    /// crm.set_tier_config(&t).unwrap();
-    /// assert_eq!(crm.refresh_tiers(None).unwrap().changed, 0);
-    /// ```
-    pub fn set_tier_config(&self, config: &TierConfig) -> Result<()> {
-        config.validate()?;
-        self.store.write(|tx| {
-            if let TierBasis::Rules { tiers } = &config.basis {
-                let defs = definitions(tx)?;
-                for (i, t) in tiers.iter().enumerate() {
-                    check(&t.when, &defs, Utc::now()).map_err(|e| at_rule(e, &format!("basis.tiers[{i}].when")))?;
-                }
-            }
-            tx.put_setting(
-                TIERS_KEY,
-                &serde_json::to_string(config).map_err(|e| Error::validation("tiers", e.to_string()))?,
-            )
-        })
-    }
-
-    /// The stored value-tier settings, if any.
-    pub fn tier_config(&self) -> Result<Option<TierConfig>> {
-        self.store.read(|tx| tier_config(tx))
-    }
-
-    /// Re-evaluates every customer's value tier as of `as_of` (default now) with the stored
-    /// settings; changes are stored, recorded in the tier history and fed as customer updates.
-    pub fn refresh_tiers(&self, as_of: Option<DateTime<Utc>>) -> Result<Refresh> {
-        let as_of = as_of.unwrap_or_else(Utc::now);
-        let as_of = self.validator.time("as_of", as_of)?;
-        self.store.write(|tx| {
-            let config = tier_config(tx)?.ok_or_else(|| {
-                Error::validation("tiers", "no value-tier settings stored; call set_tier_config first")
-            })?;
-            let defs = definitions(tx)?;
-            let (names, conds): (Vec<String>, Vec<Cond>) = match &config.basis {
-                TierBasis::Rules { tiers } => {
-                    let mut out = (Vec::new(), Vec::new());
-                    for (i, t) in tiers.iter().enumerate() {
-                        out.0.push(t.name.clone());
-                        out.1.push(
-                            check(&t.when, &defs, as_of).map_err(|e| at_rule(e, &format!("basis.tiers[{i}].when")))?,
-                        );
-                    }
-                    out
-                }
-                TierBasis::Spend { currency, tiers } => tiers
-                    .iter()
-                    .map(|t| (t.name.clone(), spend_at_least(Money { minor: t.min_minor, currency: *currency })))
-                    .unzip(),
-                TierBasis::Percentile { currency, tiers } => {
-                    let values = tx.spend_values(*currency)?;
-                    tiers
-                        .iter()
-                        .map(|t| {
-                            let min = percentile_cutoff(&values, t.top_percent);
-                            (t.name.clone(), spend_at_least(Money { minor: min, currency: *currency }))
-                        })
-                        .unzip()
-                }
-            };
-            let rows = tx.classify(&conds)?;
-            let mut old: BTreeMap<CustomerId, String> = tx.all_tiers()?.into_iter().collect();
-            let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-            let mut changes = Vec::new();
-            let mut history = Vec::new();
-            for row in &rows {
-                let id = &row.customer_id;
-                let tier = row.rule.map(|i| names[i].clone()).or_else(|| config.default.clone());
-                if let Some(t) = &tier {
-                    *counts.entry(t.clone()).or_default() += 1;
-                }
-                let before = old.remove(id);
-                if before != tier {
-                    if let Some(t) = &tier {
-                        history.push(HistoryEntry { customer_id: *id, previous: None, value: t.clone(), at: as_of });
-                    }
-                    changes.push((*id, tier));
-                }
-            }
-            tx.set_tiers(&changes, as_of)?;
-            tx.append_history("tier", &history)?;
-            for (id, _) in &changes {
-                tx.append_change(Entity::Customer, id.0, Op::Update, as_of)?;
-            }
-            Ok(Refresh { as_of, customers: rows.len() as i64, changed: changes.len() as i64, counts })
-        })
-    }
-
-    /// A customer's value tier, if any.
-    pub fn tier_of(&self, customer: CustomerId) -> Result<Option<String>> {
-        self.store.read(|tx| {
-            if !tx.customer_exists(customer)? {
-                return Err(Error::not_found(Entity::Customer, customer));
-            }
-            tx.tier_of(customer)
-        })
-    }
-
-    /// When each value tier of a customer began, oldest first.
-    pub fn tier_history(&self, customer: CustomerId) -> Result<Vec<(String, DateTime<Utc>)>> {
-        self.store.read(|tx| {
-            if !tx.customer_exists(customer)? {
-                return Err(Error::not_found(Entity::Customer, customer));
-            }
-            tx.history(customer, "tier")
-        })
-    }
-}
-
 /// Records a lifecycle change made by a customer update in the stage history.
-pub(crate) fn record_stage_change<T: StoreTx>(tx: &mut T, old: &Customer, new: &Customer) -> Result<()> {
+pub(crate) fn record_stage_change<T: SegmentRead + SegmentStoreMut>(
+    tx: &mut T,
+    old: &Customer,
+    new: &Customer,
+) -> Result<()> {
     if old.lifecycle == new.lifecycle {
         return Ok(());
     }
@@ -831,7 +253,7 @@ pub(crate) fn record_stage_change<T: StoreTx>(tx: &mut T, old: &Customer, new: &
     )
 }
 
-fn plan_conditions(defs: &Definitions, plan: &str) -> Result<Vec<(Cond, i64)>> {
+pub(crate) fn plan_conditions(defs: &Definitions, plan: &str) -> Result<Vec<(Cond, i64)>> {
     let probe = Expr::Compare {
         left: Value::Field { name: format!("score.{plan}") },
         cmp: Cmp::Ge,
@@ -843,13 +265,13 @@ fn plan_conditions(defs: &Definitions, plan: &str) -> Result<Vec<(Cond, i64)>> {
     }
 }
 
-fn spend_at_least(m: Money) -> Cond {
+pub(crate) fn spend_at_least(m: Money) -> Cond {
     Cond::Compare(Term::Spend(Some(m.currency)), Cmp::Ge, Term::Const(Scalar::Money(m.minor, m.currency)))
 }
 
 /// The least spend among the top `percent` of `sorted` (ascending) spenders; ties at the
 /// boundary all qualify.
-fn percentile_cutoff(sorted: &[i64], percent: f64) -> i64 {
+pub(crate) fn percentile_cutoff(sorted: &[i64], percent: f64) -> i64 {
     if sorted.is_empty() {
         return i64::MAX;
     }
@@ -859,7 +281,7 @@ fn percentile_cutoff(sorted: &[i64], percent: f64) -> i64 {
 }
 
 /// Names where in a settings record a rule's error lies (`rules[2].when.country`).
-fn at_rule(e: Error, path: &str) -> Error {
+pub(crate) fn at_rule(e: Error, path: &str) -> Error {
     match e {
         Error::Validation { field, reason } => Error::Validation { field: format!("{path}.{field}"), reason },
         e => e,
@@ -867,7 +289,7 @@ fn at_rule(e: Error, path: &str) -> Error {
 }
 
 /// Entered (in `now`, not in `before`) and left (in `before`, not in `now`); both sorted.
-fn diff_sorted(before: &[CustomerId], now: &[CustomerId]) -> (Vec<CustomerId>, Vec<CustomerId>) {
+pub(crate) fn diff_sorted(before: &[CustomerId], now: &[CustomerId]) -> (Vec<CustomerId>, Vec<CustomerId>) {
     let (mut i, mut j) = (0, 0);
     let (mut entered, mut left) = (Vec::new(), Vec::new());
     while i < before.len() || j < now.len() {

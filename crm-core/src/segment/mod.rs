@@ -2,10 +2,11 @@
 //! RFM scores, value tiers, lifecycle stages and scoring plans, all written in the
 //! [rule language](crate::rule).
 
-mod api;
+pub(crate) mod api;
 pub mod lifecycle;
 pub mod rfm;
 pub mod scoring;
+mod store;
 pub mod tiers;
 
 use std::fmt;
@@ -22,6 +23,7 @@ pub use api::{Refresh, Snapshot, MAX_MEMBERS_PAGE};
 pub use lifecycle::{LifecycleRules, StageChange, StageRule};
 pub use rfm::{RfmBoundaries, RfmConfig, RfmGrid, RfmInput, RfmModel, RfmScore, RfmTable};
 pub use scoring::{ScoringPlan, ScoringRule};
+pub use store::{Classified, HistoryEntry, SegmentRead, SegmentStore, SegmentStoreMut};
 pub use tiers::{TierBasis, TierConfig, TierRule, TierShare, TierThreshold};
 
 /// Store id of a saved segment.

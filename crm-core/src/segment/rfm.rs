@@ -41,7 +41,7 @@
 //!
 //! The model records, for each score 2 to 5, the boundary value that earns it
 //! ([`RfmBoundaries`]), so one customer can be scored later against the stored model without
-//! reading the whole population again ([`Crm::score_rfm`]); for every member, scoring
+//! reading the whole population again ([`Crm::score_rfm`](crate::Crm::score_rfm)); for every member, scoring
 //! against the boundaries gives exactly the batch score.
 //!
 //! # Named segments
@@ -85,11 +85,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::crm::{now, Crm};
 use crate::customer::CustomerId;
-use crate::error::{Entity, Error, Result};
+pub use crate::customer::RfmScore;
+use crate::error::{Error, Result};
 use crate::money::Currency;
-use crate::store::{Store, StoreTx};
+use crate::segment::SegmentRead;
+use crate::validate::now;
 
 /// Longest segment name in a grid, in characters.
 pub const MAX_SEGMENT_NAME_CHARS: usize = 64;
@@ -99,42 +100,6 @@ pub const MAX_SEGMENT_NAME_CHARS: usize = 64;
 pub const MAX_AS_OF_FUTURE_DAYS: i64 = 366;
 
 const DAY_MICROS: i64 = 86_400_000_000;
-
-/// A customer's RFM values and scores, as stored by the last refresh.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RfmScore {
-    /// The customer.
-    pub customer_id: CustomerId,
-    /// Whole days from the last completed order to the as-of time.
-    pub recency_days: i64,
-    /// Completed orders up to the as-of time.
-    pub frequency: i64,
-    /// Spend in the model's currency, minor units.
-    pub monetary_minor: i64,
-    /// Recency score, 1 (longest ago) to 5 (most recent).
-    pub r: u8,
-    /// Frequency score, 1 to 5.
-    pub f: u8,
-    /// Monetary score, 1 to 5.
-    pub m: u8,
-    /// The named segment (`Champions`, `At Risk`, ...).
-    pub segment: String,
-}
-
-impl RfmScore {
-    /// The three scores as one number, `r * 100 + f * 10 + m` (`555` is best); `rfm.score` in rules.
-    ///
-    /// ```
-    /// use crm_core::segment::rfm::RfmScore;
-    /// use crm_core::CustomerId;
-    /// let s = RfmScore { customer_id: CustomerId(1), recency_days: 3, frequency: 9, monetary_minor: 90_000,
-    ///     r: 5, f: 4, m: 5, segment: "Champions".into() };
-    /// assert_eq!(s.code(), 545);
-    /// ```
-    pub fn code(&self) -> i64 {
-        i64::from(self.r) * 100 + i64::from(self.f) * 10 + i64::from(self.m)
-    }
-}
 
 /// One population member's raw RFM inputs, as a store reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,13 +337,13 @@ impl RfmConfig {
 
     /// The as-of time this configuration means now: the given one (to whole microseconds,
     /// as the store keeps times) or the current time.
-    fn resolve_as_of(&self) -> Result<DateTime<Utc>> {
+    pub(crate) fn resolve_as_of(&self) -> Result<DateTime<Utc>> {
         self.validate()?;
         Ok(self.as_of.map_or_else(now, crate::validate::to_micros))
     }
 }
 
-fn check_as_of(t: DateTime<Utc>) -> Result<()> {
+pub(crate) fn check_as_of(t: DateTime<Utc>) -> Result<()> {
     if t < DateTime::UNIX_EPOCH {
         return Err(Error::validation("as_of", format!("{} is before 1970-01-01", t.to_rfc3339())));
     }
@@ -534,7 +499,12 @@ impl RfmModel {
     }
 
     /// Computes a model and every member's score from the population's inputs.
-    fn build(config: &RfmConfig, as_of: DateTime<Utc>, source: RfmSource, inputs: Vec<RfmInput>) -> RfmTable {
+    pub(crate) fn build(
+        config: &RfmConfig,
+        as_of: DateTime<Utc>,
+        source: RfmSource,
+        inputs: Vec<RfmInput>,
+    ) -> RfmTable {
         let boundaries = RfmBoundaries::of(
             inputs.iter().map(|i| recency_days(i.last_order_at, as_of)).collect(),
             inputs.iter().map(|i| i.frequency).collect(),
@@ -553,7 +523,7 @@ impl RfmModel {
         RfmTable { model, scores }
     }
 
-    fn from_stored(json: &str) -> Result<RfmModel> {
+    pub(crate) fn from_stored(json: &str) -> Result<RfmModel> {
         serde_json::from_str(json)
             .map_err(|e| Error::validation("rfm_model", format!("the stored RFM model cannot be read: {e}")))
     }
@@ -593,7 +563,10 @@ impl RfmTable {
     }
 }
 
-fn sizes_in_grid_order(grid: &RfmGrid, counts: impl IntoIterator<Item = (String, u64)>) -> Vec<(String, u64)> {
+pub(crate) fn sizes_in_grid_order(
+    grid: &RfmGrid,
+    counts: impl IntoIterator<Item = (String, u64)>,
+) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = grid.names().into_iter().map(|n| (n.to_owned(), 0)).collect();
     for (name, n) in counts {
         match out.iter_mut().find(|(k, _)| *k == name) {
@@ -604,170 +577,13 @@ fn sizes_in_grid_order(grid: &RfmGrid, counts: impl IntoIterator<Item = (String,
     out
 }
 
-/// RFM through the facade; each call is one transaction.
-impl<S: Store> Crm<S> {
-    /// Computes RFM values, scores and segment names for every member of the population
-    /// (customers with completed spend in `config.currency`), without storing anything.
-    /// Reads the statistics when the as-of time is at or after every member's last completed
-    /// order, the orders otherwise (see the [module documentation](crate::segment::rfm)).
-    ///
-    /// ```
-    /// use crm_core::segment::rfm::{RfmConfig, RfmSource};
-    /// use crm_core::{Crm, NewCustomer, NewOrder};
-    /// let crm = Crm::in_memory()?;
-    /// let c = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() })?;
-    /// crm.record_order(&NewOrder {
-    ///     external_id: "O-1".into(), customer_id: Some(c.id), customer_external_id: None,
-    ///     occurred_at: "2026-01-05T10:00:00Z".parse()?, status: None,
-    ///     currency: "USD".parse()?, total_minor: 2599, channel: None, items: None,
-    /// })?;
-    /// let table = crm.compute_rfm(&RfmConfig::new("USD".parse()?))?;
-    /// assert_eq!(table.model.source, RfmSource::Stats);
-    /// assert_eq!(table.scores[0].monetary_minor, 2599);
-    ///
-    /// // Before the order was placed, nobody had spent anything.
-    /// let mut before = RfmConfig::new("USD".parse()?);
-    /// before.as_of = Some("2026-01-01T00:00:00Z".parse()?);
-    /// let table = crm.compute_rfm(&before)?;
-    /// assert_eq!((table.model.source, table.model.population), (RfmSource::Orders, 0));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn compute_rfm(&self, config: &RfmConfig) -> Result<RfmTable> {
-        let as_of = config.resolve_as_of()?;
-        let (source, inputs) = self.store.read(|tx| rfm_inputs(tx, config.currency, as_of))?;
-        Ok(RfmModel::build(config, as_of, source, inputs))
-    }
-
-    /// Computes RFM as [`compute_rfm`](Self::compute_rfm) does and stores it in one write
-    /// transaction: every stored score is replaced (customers no longer in the population
-    /// lose theirs) and the model is kept for [`score_rfm`](Self::score_rfm).
-    ///
-    /// ```
-    /// use crm_core::segment::rfm::RfmConfig;
-    /// let crm = crm_core::Crm::in_memory()?;
-    /// let model = crm.refresh_rfm(&RfmConfig::new("USD".parse()?))?;
-    /// assert_eq!(crm.rfm_model()?, Some(model));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn refresh_rfm(&self, config: &RfmConfig) -> Result<RfmModel> {
-        let as_of = config.resolve_as_of()?;
-        self.store.write(|tx| {
-            let (source, inputs) = rfm_inputs(tx, config.currency, as_of)?;
-            let table = RfmModel::build(config, as_of, source, inputs);
-            tx.replace_rfm(&table.scores)?;
-            let json = serde_json::to_string(&table.model).expect("an RFM model serialises");
-            tx.put_rfm_model(&json, table.model.computed_at)?;
-            Ok(table.model)
-        })
-    }
-
-    /// The model stored by the last [`refresh_rfm`](Self::refresh_rfm), if any.
-    pub fn rfm_model(&self) -> Result<Option<RfmModel>> {
-        self.store.read(|tx| tx.get_rfm_model()?.as_deref().map(RfmModel::from_stored).transpose())
-    }
-
-    /// A customer's score as stored by the last [`refresh_rfm`](Self::refresh_rfm); `None`
-    /// when the customer was not in its population. [`Error::NotFound`] for an unknown customer.
-    ///
-    /// ```
-    /// use crm_core::segment::rfm::RfmConfig;
-    /// use crm_core::{Crm, NewCustomer};
-    /// let crm = Crm::in_memory()?;
-    /// let c = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() })?;
-    /// crm.refresh_rfm(&RfmConfig::new("USD".parse()?))?;
-    /// assert_eq!(crm.rfm_of(c.id)?, None); // no orders, so not scored
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn rfm_of(&self, id: CustomerId) -> Result<Option<RfmScore>> {
-        self.store.read(|tx| {
-            if !tx.customer_exists(id)? {
-                return Err(Error::not_found(Entity::Customer, id));
-            }
-            tx.get_rfm(id)
-        })
-    }
-
-    /// Scores one customer now (or as of `as_of`) from its own statistics against the
-    /// boundaries and grid of the stored model, without reading anyone else: in the model's
-    /// currency, with recency counted to `as_of`. When `as_of` is earlier than the customer's
-    /// last completed order, its values are computed from its orders up to `as_of`.
-    ///
-    /// `None` when the customer has no completed spend in the model's currency;
-    /// [`Error::NotFound`] for an unknown customer; [`Error::Validation`] on field
-    /// `rfm_model` when no model was stored yet.
-    ///
-    /// For every member of the stored model's population, scoring as of the model's as-of
-    /// time gives exactly the stored score.
-    ///
-    /// ```
-    /// use crm_core::segment::rfm::RfmConfig;
-    /// use crm_core::{Crm, NewCustomer, NewOrder};
-    /// let crm = Crm::in_memory()?;
-    /// let c = crm.create_customer(&NewCustomer { name: "Ada".into(), ..Default::default() })?;
-    /// assert_eq!(crm.score_rfm(c.id, None).unwrap_err().field(), Some("rfm_model"));
-    ///
-    /// crm.record_order(&NewOrder {
-    ///     external_id: "O-1".into(), customer_id: Some(c.id), customer_external_id: None,
-    ///     occurred_at: "2026-01-05T10:00:00Z".parse()?, status: None,
-    ///     currency: "USD".parse()?, total_minor: 2599, channel: None, items: None,
-    /// })?;
-    /// let mut config = RfmConfig::new("USD".parse()?);
-    /// config.as_of = Some("2026-02-01T00:00:00Z".parse()?);
-    /// crm.refresh_rfm(&config)?;
-    /// let now = crm.score_rfm(c.id, config.as_of)?.unwrap();
-    /// assert_eq!(Some(now), crm.rfm_of(c.id)?);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn score_rfm(&self, id: CustomerId, as_of: Option<DateTime<Utc>>) -> Result<Option<RfmScore>> {
-        if let Some(t) = as_of {
-            check_as_of(t)?;
-        }
-        let as_of = as_of.map_or_else(now, crate::validate::to_micros);
-        self.store.read(|tx| {
-            let model = tx
-                .get_rfm_model()?
-                .ok_or_else(|| Error::validation("rfm_model", "no RFM model is stored yet; call refresh_rfm first"))?;
-            let model = RfmModel::from_stored(&model)?;
-            if !tx.customer_exists(id)? {
-                return Err(Error::not_found(Entity::Customer, id));
-            }
-            let currency = model.config.currency;
-            // As for the batch: the statistics unless the customer ordered after `as_of`.
-            let input = match tx.rfm_input_of(id, currency, None)? {
-                Some(i) if i.last_order_at > as_of => tx.rfm_input_of(id, currency, Some(as_of))?,
-                stats => stats,
-            };
-            Ok(input.map(|i| model.score(&i, as_of)))
-        })
-    }
-
-    /// Members per named segment of the stored scores: every name of the stored model's
-    /// grid in reading order (zero where nobody falls), then any other stored name. Empty
-    /// when no model was stored yet.
-    ///
-    /// ```
-    /// use crm_core::segment::rfm::RfmConfig;
-    /// let crm = crm_core::Crm::in_memory()?;
-    /// assert!(crm.rfm_segment_sizes()?.is_empty());
-    /// crm.refresh_rfm(&RfmConfig::new("USD".parse()?))?;
-    /// assert!(crm.rfm_segment_sizes()?.iter().all(|(_, n)| *n == 0));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn rfm_segment_sizes(&self) -> Result<Vec<(String, u64)>> {
-        self.store.read(|tx| {
-            let Some(model) = tx.get_rfm_model()? else {
-                return Ok(Vec::new());
-            };
-            let grid = RfmModel::from_stored(&model)?.config.grid;
-            let counts = tx.rfm_segment_counts()?;
-            Ok(sizes_in_grid_order(&grid, counts.into_iter().map(|(k, v)| (k, v as u64))))
-        })
-    }
-}
-
 /// The population's inputs as of `as_of`: from the statistics when no member has a
 /// completed order after `as_of`, from the orders otherwise.
-fn rfm_inputs(tx: &mut impl StoreTx, currency: Currency, as_of: DateTime<Utc>) -> Result<(RfmSource, Vec<RfmInput>)> {
+pub(crate) fn rfm_inputs(
+    tx: &mut impl SegmentRead,
+    currency: Currency,
+    as_of: DateTime<Utc>,
+) -> Result<(RfmSource, Vec<RfmInput>)> {
     let stats = tx.rfm_inputs(currency, None)?;
     if stats.iter().all(|i| i.last_order_at <= as_of) {
         Ok((RfmSource::Stats, stats))
@@ -775,6 +591,35 @@ fn rfm_inputs(tx: &mut impl StoreTx, currency: Currency, as_of: DateTime<Utc>) -
         drop(stats);
         Ok((RfmSource::Orders, tx.rfm_inputs(currency, Some(as_of))?))
     }
+}
+
+/// The storage port of rfm records: what the domain reads. Each store implements
+/// it (in its own file); a read transaction has it, so does a write transaction.
+pub trait RfmStore {
+    /// The RFM population of `currency`, by customer id: every customer with positive
+    /// completed spend in it, with the time of its last completed order, its number of
+    /// completed orders (both in any currency) and that spend. With `until: None`, read from
+    /// the statistics; with `Some(t)`, computed from the completed orders with `occurred_at <= t`.
+    fn rfm_inputs(&mut self, currency: Currency, until: Option<DateTime<Utc>>) -> Result<Vec<RfmInput>>;
+    /// One customer's RFM inputs as [`rfm_inputs`](Self::rfm_inputs) defines them; `None`
+    /// when it is not in the population.
+    fn rfm_input_of(
+        &mut self,
+        customer: CustomerId,
+        currency: Currency,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<RfmInput>>;
+    /// A customer's stored RFM score.
+    fn get_rfm(&mut self, customer: CustomerId) -> Result<Option<RfmScore>>;
+    /// Stored RFM scores per segment name.
+    fn rfm_segment_counts(&mut self) -> Result<Vec<(String, i64)>>;
+}
+
+/// The storage port of rfm records: what the domain writes. Only a write
+/// transaction has it.
+pub trait RfmStoreMut: RfmStore {
+    /// Replaces every stored RFM score with `scores`.
+    fn replace_rfm(&mut self, scores: &[RfmScore]) -> Result<()>;
 }
 
 #[cfg(test)]

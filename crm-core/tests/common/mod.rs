@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crm_core::store::Store;
+use crm_core::store::prelude::*;
 use crm_core::{Crm, CustomerId, CustomerStats, Money, OrderStatus, TimelineEntry};
 
 /// Statistics recomputed from the customer's stored orders and interactions (read through

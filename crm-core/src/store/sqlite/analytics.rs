@@ -2,6 +2,7 @@
 //! line items) in customer, time, order-id order, read row by row from the `orders_customer`
 //! index, never collected.
 
+use super::*;
 use rusqlite::types::{FromSqlError, Type, Value, ValueRef};
 use rusqlite::Row;
 
@@ -11,7 +12,6 @@ use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::money::Currency;
 use crate::order::{LineItem, Order, OrderId};
-use crate::store::{OrderScan, ScannedItem, ScannedOrder};
 
 /// `WHERE` conditions on the `orders` table aliased `o`, with their parameters. Only the
 /// conditions present are written, so that a scan of one customer uses the index on `customer_id`.
@@ -69,7 +69,7 @@ impl CurrencyCache {
     }
 }
 
-impl SqliteTx<'_> {
+impl<M> SqliteTx<'_, M> {
     pub(super) fn scan_orders_impl(
         &mut self,
         scan: &OrderScan,
@@ -179,5 +179,24 @@ impl SqliteTx<'_> {
             f(&o)?;
         }
         Ok(())
+    }
+}
+
+impl<M> crate::order::OrderScanStore for SqliteTx<'_, M> {
+    fn scan_orders(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedOrder<'_>) -> Result<()>) -> Result<()> {
+        self.scan_orders_impl(scan, f)
+    }
+
+    fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()> {
+        self.scan_order_items_impl(scan, f)
+    }
+
+    fn scan_order_records(
+        &mut self,
+        scan: &OrderScan,
+        items: bool,
+        f: &mut dyn FnMut(&Order) -> Result<()>,
+    ) -> Result<()> {
+        self.scan_order_records_impl(scan, items, f)
     }
 }

@@ -1,5 +1,6 @@
 //! SQLite side of loyalty: the program, accounts, the ledger, lots, cap usage and tier history.
 
+use super::*;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -12,12 +13,11 @@ use crate::money::Currency;
 use crate::order::OrderId;
 
 pub(super) fn get_program(conn: &Connection) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT config FROM loyalty_programs WHERE id = 1")
+    conn.prepare_cached("SELECT config FROM loyalty_programs WHERE id = 1")
         .db()?
         .query_row([], |r| r.get(0))
         .optional()
-        .db()?)
+        .db()
 }
 
 pub(super) fn put_program(conn: &Connection, json: &str, at: DateTime<Utc>) -> Result<()> {
@@ -45,7 +45,7 @@ fn account_row(r: &Row<'_>) -> rusqlite::Result<Account> {
 
 pub(super) fn account(conn: &Connection, c: CustomerId) -> Result<Option<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLS} FROM loyalty_accounts WHERE customer_id = ?1");
-    Ok(conn.prepare_cached(&sql).db()?.query_row([c.0], account_row).optional().db()?)
+    conn.prepare_cached(&sql).db()?.query_row([c.0], account_row).optional().db()
 }
 
 pub(super) fn put_account(conn: &Connection, a: &Account) -> Result<()> {
@@ -95,7 +95,7 @@ fn entry_row(r: &Row<'_>) -> rusqlite::Result<Entry> {
 
 pub(super) fn entry_by_key(conn: &Connection, key: &str) -> Result<Option<Entry>> {
     let sql = format!("SELECT {ENTRY_COLS} FROM loyalty_entries WHERE idempotency_key = ?1");
-    Ok(conn.prepare_cached(&sql).db()?.query_row([key], entry_row).optional().db()?)
+    conn.prepare_cached(&sql).db()?.query_row([key], entry_row).optional().db()
 }
 
 pub(super) fn insert_entry(conn: &Connection, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
@@ -166,11 +166,10 @@ pub(super) fn delete_customer(conn: &Connection, c: CustomerId) -> Result<Vec<En
 }
 
 pub(super) fn points_as_of(conn: &Connection, c: CustomerId, at: DateTime<Utc>) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT coalesce(sum(points), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at <= ?2")
+    conn.prepare_cached("SELECT coalesce(sum(points), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at <= ?2")
         .db()?
         .query_row(params![c.0, micros(at)], |r| r.get(0))
-        .db()?)
+        .db()
 }
 
 pub(super) fn qualifying_between(
@@ -179,13 +178,12 @@ pub(super) fn qualifying_between(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT coalesce(sum(qualifying), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at > ?2 AND at <= ?3",
-        )
-        .db()?
-        .query_row(params![c.0, micros(since), micros(until)], |r| r.get(0))
-        .db()?)
+    conn.prepare_cached(
+        "SELECT coalesce(sum(qualifying), 0) FROM loyalty_entries WHERE customer_id = ?1 AND at > ?2 AND at <= ?3",
+    )
+    .db()?
+    .query_row(params![c.0, micros(since), micros(until)], |r| r.get(0))
+    .db()
 }
 
 pub(super) fn completed_between(
@@ -203,7 +201,7 @@ pub(super) fn completed_between(
         "SELECT {sql} FROM orders WHERE customer_id = ?1 AND status = 'completed' AND occurred_at > ?2 \
          AND occurred_at <= ?3 AND (?4 = '' OR currency = ?4)"
     );
-    Ok(conn.prepare_cached(&sql).db()?.query_row(params![c.0, micros(since), micros(until), cur], |r| r.get(0)).db()?)
+    conn.prepare_cached(&sql).db()?.query_row(params![c.0, micros(since), micros(until), cur], |r| r.get(0)).db()
 }
 
 const LOT_COLS: &str = "id, customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired";
@@ -298,15 +296,16 @@ pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime
 
 pub(super) fn lot_of_entry(conn: &Connection, e: EntryId) -> Result<Option<Lot>> {
     let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE entry_id = ?1");
-    Ok(conn.prepare_cached(&sql).db()?.query_row([e.0], lot_row).optional().db()?)
+    conn.prepare_cached(&sql).db()?.query_row([e.0], lot_row).optional().db()
 }
 
 pub(super) fn rule_usage(conn: &Connection, c: CustomerId, rule: &str, period: &str) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT coalesce(sum(points), 0) FROM loyalty_rule_usage WHERE customer_id = ?1 AND rule = ?2 AND period = ?3",
-        ).db()?
-        .query_row(params![c.0, rule, period], |r| r.get(0)).db()?)
+    conn.prepare_cached(
+        "SELECT coalesce(sum(points), 0) FROM loyalty_rule_usage WHERE customer_id = ?1 AND rule = ?2 AND period = ?3",
+    )
+    .db()?
+    .query_row(params![c.0, rule, period], |r| r.get(0))
+    .db()
 }
 
 pub(super) fn add_rule_usage(conn: &Connection, c: CustomerId, rule: &str, period: &str, points: i64) -> Result<()> {
@@ -343,4 +342,103 @@ pub(super) fn tier_history(conn: &Connection, c: CustomerId) -> Result<Vec<TierC
         .collect::<rusqlite::Result<_>>()
         .db()?;
     Ok(rows)
+}
+
+impl<M> crate::loyalty::LedgerStore for SqliteTx<'_, M> {
+    fn loyalty_account(&mut self, customer: CustomerId) -> Result<Option<Account>> {
+        loyalty::account(&self.tx, customer)
+    }
+
+    fn loyalty_accounts(&mut self) -> Result<Vec<Account>> {
+        loyalty::accounts(&self.tx)
+    }
+
+    fn loyalty_entry_by_key(&mut self, key: &str) -> Result<Option<Entry>> {
+        loyalty::entry_by_key(&self.tx, key)
+    }
+
+    fn loyalty_entries_of_order(&mut self, order: OrderId) -> Result<Vec<Entry>> {
+        loyalty::entries_of_order(&self.tx, order)
+    }
+
+    fn loyalty_entries(&mut self, customer: CustomerId) -> Result<Vec<Entry>> {
+        loyalty::entries(&self.tx, customer)
+    }
+
+    fn loyalty_points_as_of(&mut self, customer: CustomerId, at: DateTime<Utc>) -> Result<i64> {
+        loyalty::points_as_of(&self.tx, customer, at)
+    }
+
+    fn loyalty_qualifying_between(
+        &mut self,
+        customer: CustomerId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64> {
+        loyalty::qualifying_between(&self.tx, customer, since, until)
+    }
+
+    fn open_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>> {
+        loyalty::open_lots(&self.tx, customer)
+    }
+
+    fn loyalty_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>> {
+        loyalty::lots(&self.tx, customer)
+    }
+
+    fn due_lots(&mut self, customer: Option<CustomerId>, as_of: DateTime<Utc>) -> Result<Vec<Lot>> {
+        loyalty::due_lots(&self.tx, customer, as_of)
+    }
+
+    fn lot_of_entry(&mut self, entry: EntryId) -> Result<Option<Lot>> {
+        loyalty::lot_of_entry(&self.tx, entry)
+    }
+
+    fn loyalty_rule_usage(&mut self, customer: CustomerId, rule: &str, period: &str) -> Result<i64> {
+        loyalty::rule_usage(&self.tx, customer, rule, period)
+    }
+
+    fn loyalty_tier_history(&mut self, customer: CustomerId) -> Result<Vec<TierChange>> {
+        loyalty::tier_history(&self.tx, customer)
+    }
+}
+
+impl crate::loyalty::LedgerStoreMut for SqliteTx<'_, Writing> {
+    fn put_loyalty_account(&mut self, a: &Account) -> Result<()> {
+        loyalty::put_account(&self.tx, a)
+    }
+
+    fn insert_loyalty_entry(&mut self, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
+        loyalty::insert_entry(&self.tx, e, created_at)
+    }
+
+    fn detach_loyalty_entry(&mut self, entry: EntryId, key: &str) -> Result<()> {
+        loyalty::detach_entry(&self.tx, entry, key)
+    }
+
+    fn delete_loyalty(&mut self, customer: CustomerId) -> Result<Vec<EntryId>> {
+        loyalty::delete_customer(&self.tx, customer)
+    }
+
+    fn insert_lot(&mut self, l: &Lot) -> Result<i64> {
+        loyalty::insert_lot(&self.tx, l)
+    }
+
+    fn update_lot(&mut self, id: i64, remaining: i64, expired: bool) -> Result<()> {
+        loyalty::update_lot(&self.tx, id, remaining, expired)
+    }
+
+    fn add_loyalty_rule_usage(&mut self, customer: CustomerId, rule: &str, period: &str, points: i64) -> Result<()> {
+        loyalty::add_rule_usage(&self.tx, customer, rule, period, points)
+    }
+
+    fn append_loyalty_tier(
+        &mut self,
+        customer: CustomerId,
+        tier: Option<&str>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<()> {
+        loyalty::append_tier(&self.tx, customer, tier, at, reason)
+    }
 }

@@ -1,6 +1,7 @@
 //! SQL of RFM (`segment::rfm`): the population's inputs from the statistics or from the
 //! orders, and the stored scores and model (`customer_rfm`, `rfm_model`).
 
+use super::*;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -183,9 +184,39 @@ pub(super) fn put_model(c: &Connection, json: &str, computed_at: DateTime<Utc>) 
 }
 
 pub(super) fn get_model(c: &Connection) -> Result<Option<String>> {
-    Ok(c.prepare_cached("SELECT model FROM rfm_model WHERE id = 1")
-        .db()?
-        .query_row([], |r| r.get(0))
-        .optional()
-        .db()?)
+    c.prepare_cached("SELECT model FROM rfm_model WHERE id = 1").db()?.query_row([], |r| r.get(0)).optional().db()
+}
+
+impl<M> crate::segment::rfm::RfmStore for SqliteTx<'_, M> {
+    // Segmentation: RFM (segment::rfm).
+    fn rfm_inputs(
+        &mut self,
+        currency: Currency,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<crate::segment::rfm::RfmInput>> {
+        rfm::inputs(&self.tx, currency, until)
+    }
+
+    fn rfm_input_of(
+        &mut self,
+        customer: CustomerId,
+        currency: Currency,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<crate::segment::rfm::RfmInput>> {
+        rfm::input_of(&self.tx, customer, currency, until)
+    }
+
+    fn get_rfm(&mut self, customer: CustomerId) -> Result<Option<crate::segment::rfm::RfmScore>> {
+        rfm::get(&self.tx, customer)
+    }
+
+    fn rfm_segment_counts(&mut self) -> Result<Vec<(String, i64)>> {
+        rfm::segment_counts(&self.tx)
+    }
+}
+
+impl crate::segment::rfm::RfmStoreMut for SqliteTx<'_, Writing> {
+    fn replace_rfm(&mut self, scores: &[crate::segment::rfm::RfmScore]) -> Result<()> {
+        rfm::replace(&self.tx, scores)
+    }
 }

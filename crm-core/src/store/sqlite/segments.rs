@@ -1,6 +1,7 @@
 //! SQLite side of segmentation: rule evaluation through [`rule_sql`](super::rule_sql),
 //! saved segments and their members, scoring plans, settings, stages, tiers and history.
 
+use super::*;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
@@ -19,7 +20,6 @@ use crate::money::Currency;
 use crate::order::{LineItem, Order};
 use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
-use crate::store::{Classified, HistoryEntry};
 
 pub(super) fn rule_members(
     conn: &Connection,
@@ -39,13 +39,13 @@ pub(super) fn rule_members(
     );
     let mut st = conn.prepare(&sql).db()?;
     let ids = st.query_map(params_from_iter(c.params), |r| r.get(0).map(CustomerId)).db()?;
-    Ok(ids.collect::<rusqlite::Result<_>>().db()?)
+    ids.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn rule_count(conn: &Connection, rule: &Cond) -> Result<i64> {
     let c = compile(rule);
     let sql = format!("SELECT count(*) FROM customers c{} WHERE {}", c.joins, c.sql);
-    Ok(conn.prepare(&sql).db()?.query_row(params_from_iter(c.params), |r| r.get(0)).db()?)
+    conn.prepare(&sql).db()?.query_row(params_from_iter(c.params), |r| r.get(0)).db()
 }
 
 /// Several rules compiled into one statement: their SQL renumbered into one list of
@@ -213,16 +213,15 @@ pub(super) fn interactions_of(conn: &Connection, customer: CustomerId, since: Op
     );
     let mut st = conn.prepare_cached(&sql).db()?;
     let rows = st.query_map(params![customer.0, since.unwrap_or(i64::MIN)], interaction_row).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn tier_of(conn: &Connection, customer: CustomerId) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT tier FROM customer_tiers WHERE customer_id = ?1")
+    conn.prepare_cached("SELECT tier FROM customer_tiers WHERE customer_id = ?1")
         .db()?
         .query_row([customer.0], |r| r.get(0))
         .optional()
-        .db()?)
+        .db()
 }
 
 pub(super) fn static_segments_of(conn: &Connection, customer: CustomerId) -> Result<Vec<i64>> {
@@ -233,7 +232,7 @@ pub(super) fn static_segments_of(conn: &Connection, customer: CustomerId) -> Res
         )
         .db()?;
     let rows = st.query_map([customer.0], |r| r.get(0)).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 const SEGMENT_COLS: &str = "id, name, kind, rule, description, created_at, updated_at, snapshot_at";
@@ -289,14 +288,14 @@ pub(super) fn update_segment(conn: &Connection, s: &Segment) -> Result<()> {
 
 pub(super) fn segment_by_name(conn: &Connection, name: &str) -> Result<Option<Segment>> {
     let sql = format!("SELECT {SEGMENT_COLS} FROM segments WHERE name = ?1");
-    Ok(conn.prepare_cached(&sql).db()?.query_row([name], segment_row).optional().db()?)
+    conn.prepare_cached(&sql).db()?.query_row([name], segment_row).optional().db()
 }
 
 pub(super) fn list_segments(conn: &Connection) -> Result<Vec<Segment>> {
     let sql = format!("SELECT {SEGMENT_COLS} FROM segments ORDER BY name");
     let mut st = conn.prepare_cached(&sql).db()?;
     let rows = st.query_map([], segment_row).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn delete_segment(conn: &Connection, id: SegmentId) -> Result<()> {
@@ -319,15 +318,14 @@ pub(super) fn stored_members(
             r.get(0).map(CustomerId)
         })
         .db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn count_stored_members(conn: &Connection, id: SegmentId) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT count(*) FROM segment_members WHERE segment_id = ?1")
+    conn.prepare_cached("SELECT count(*) FROM segment_members WHERE segment_id = ?1")
         .db()?
         .query_row([id.0], |r| r.get(0))
-        .db()?)
+        .db()
 }
 
 pub(super) fn change_members(
@@ -386,7 +384,7 @@ pub(super) fn put_plan(conn: &Connection, plan: &ScoringPlan, at: DateTime<Utc>)
 pub(super) fn list_plans(conn: &Connection) -> Result<Vec<ScoringPlan>> {
     let mut st = conn.prepare_cached("SELECT name, rules FROM scoring_plans ORDER BY name").db()?;
     let rows = st.query_map([], |r| Ok(ScoringPlan { name: r.get(0)?, rules: json_col(r, 1)? })).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn delete_plan(conn: &Connection, name: &str) -> Result<Option<i64>> {
@@ -403,12 +401,11 @@ pub(super) fn delete_plan(conn: &Connection, name: &str) -> Result<Option<i64>> 
 }
 
 pub(super) fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM settings WHERE key = ?1")
+    conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")
         .db()?
         .query_row([key], |r| r.get(0))
         .optional()
-        .db()?)
+        .db()
 }
 
 pub(super) fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
@@ -430,7 +427,7 @@ pub(super) fn set_stages(conn: &Connection, changes: &[(CustomerId, LifecycleSta
 pub(super) fn all_tiers(conn: &Connection) -> Result<Vec<(CustomerId, String)>> {
     let mut st = conn.prepare_cached("SELECT customer_id, tier FROM customer_tiers ORDER BY customer_id").db()?;
     let rows = st.query_map([], |r| Ok((CustomerId(r.get(0)?), r.get(1)?))).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn set_tiers(conn: &Connection, changes: &[(CustomerId, Option<String>)], at: DateTime<Utc>) -> Result<()> {
@@ -471,12 +468,110 @@ pub(super) fn history(conn: &Connection, customer: CustomerId, kind: &str) -> Re
         .prepare_cached("SELECT value, at FROM stage_history WHERE customer_id = ?1 AND kind = ?2 ORDER BY at, rowid")
         .db()?;
     let rows = st.query_map(params![customer.0, kind], |r| Ok((r.get(0)?, time(r.get(1)?)))).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn spend_values(conn: &Connection, currency: Currency) -> Result<Vec<i64>> {
     let mut st =
         conn.prepare_cached("SELECT total_minor FROM customer_spend WHERE currency = ?1 ORDER BY total_minor").db()?;
     let rows = st.query_map([currency.code()], |r| r.get(0)).db()?;
-    Ok(rows.collect::<rusqlite::Result<_>>().db()?)
+    rows.collect::<rusqlite::Result<_>>().db()
+}
+
+impl<M> crate::segment::SegmentStore for SqliteTx<'_, M> {
+    fn rule_members(&mut self, rule: &Cond, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>> {
+        segments::rule_members(&self.tx, rule, after, limit)
+    }
+
+    fn rule_count(&mut self, rule: &Cond) -> Result<i64> {
+        segments::rule_count(&self.tx, rule)
+    }
+
+    fn classify(&mut self, rules: &[Cond]) -> Result<Vec<Classified>> {
+        segments::classify(&self.tx, rules)
+    }
+
+    fn score_all(&mut self, plan: &[(Cond, i64)]) -> Result<Vec<(CustomerId, i64)>> {
+        segments::score_all(&self.tx, plan)
+    }
+
+    fn tier_of(&mut self, customer: CustomerId) -> Result<Option<String>> {
+        segments::tier_of(&self.tx, customer)
+    }
+
+    fn static_segments_of(&mut self, customer: CustomerId) -> Result<Vec<i64>> {
+        segments::static_segments_of(&self.tx, customer)
+    }
+
+    fn segment_by_name(&mut self, name: &str) -> Result<Option<Segment>> {
+        segments::segment_by_name(&self.tx, name)
+    }
+
+    fn list_segments(&mut self) -> Result<Vec<Segment>> {
+        segments::list_segments(&self.tx)
+    }
+
+    fn stored_members(&mut self, id: SegmentId, after: Option<CustomerId>, limit: usize) -> Result<Vec<CustomerId>> {
+        segments::stored_members(&self.tx, id, after, limit)
+    }
+
+    fn count_stored_members(&mut self, id: SegmentId) -> Result<i64> {
+        segments::count_stored_members(&self.tx, id)
+    }
+
+    fn list_plans(&mut self) -> Result<Vec<ScoringPlan>> {
+        segments::list_plans(&self.tx)
+    }
+
+    fn all_tiers(&mut self) -> Result<Vec<(CustomerId, String)>> {
+        segments::all_tiers(&self.tx)
+    }
+
+    fn history(&mut self, customer: CustomerId, kind: &str) -> Result<Vec<(String, DateTime<Utc>)>> {
+        segments::history(&self.tx, customer, kind)
+    }
+}
+
+impl crate::segment::SegmentStoreMut for SqliteTx<'_, Writing> {
+    fn insert_segment(&mut self, s: &Segment) -> Result<SegmentId> {
+        segments::insert_segment(&self.tx, s)
+    }
+
+    fn update_segment(&mut self, s: &Segment) -> Result<()> {
+        segments::update_segment(&self.tx, s)
+    }
+
+    fn delete_segment(&mut self, id: SegmentId) -> Result<()> {
+        segments::delete_segment(&self.tx, id)
+    }
+
+    fn change_members(
+        &mut self,
+        id: SegmentId,
+        entered: &[CustomerId],
+        left: &[CustomerId],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        segments::change_members(&self.tx, id, entered, left, at)
+    }
+
+    fn put_plan(&mut self, plan: &ScoringPlan, at: DateTime<Utc>) -> Result<(i64, bool)> {
+        segments::put_plan(&self.tx, plan, at)
+    }
+
+    fn delete_plan(&mut self, name: &str) -> Result<Option<i64>> {
+        segments::delete_plan(&self.tx, name)
+    }
+
+    fn set_stages(&mut self, changes: &[(CustomerId, LifecycleStage)], at: DateTime<Utc>) -> Result<()> {
+        segments::set_stages(&self.tx, changes, at)
+    }
+
+    fn set_tiers(&mut self, changes: &[(CustomerId, Option<String>)], at: DateTime<Utc>) -> Result<()> {
+        segments::set_tiers(&self.tx, changes, at)
+    }
+
+    fn append_history(&mut self, kind: &str, entries: &[HistoryEntry]) -> Result<()> {
+        segments::append_history(&self.tx, kind, entries)
+    }
 }

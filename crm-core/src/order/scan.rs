@@ -5,13 +5,14 @@
 use chrono::{DateTime, Utc};
 
 use crate::customer::CustomerId;
+use crate::error::Result;
 use crate::money::Currency;
-use crate::order::{OrderId, OrderStatus};
+use crate::order::{Order, OrderId, OrderStatus};
 
 /// Which orders a scan visits. Every condition left `None` is not applied.
 ///
 /// ```
-/// use crm_core::store::OrderScan;
+/// use crm_core::order::OrderScan;
 /// use crm_core::OrderStatus;
 /// let scan = OrderScan { status: Some(OrderStatus::Completed), ..Default::default() };
 /// assert!(scan.currency.is_none());
@@ -66,4 +67,24 @@ pub struct ScannedItem<'a> {
     pub quantity: i64,
     /// Unit price in minor units of the order's currency.
     pub unit_price_minor: i64,
+}
+
+/// The storage port of orderscan records: what the domain reads. Each store implements
+/// it (in its own file); a read transaction has it, so does a write transaction.
+pub trait OrderScanStore {
+    /// Hands the orders that `scan` selects to `f` one at a time (streamed, never collected),
+    /// ordered by customer id, then time, then order id. Stops at the first error of `f`.
+    fn scan_orders(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedOrder<'_>) -> Result<()>) -> Result<()>;
+    /// Hands the line items of the orders that `scan` selects to `f` one at a time, in the
+    /// order of [`scan_orders`](Self::scan_orders) and then by line number.
+    fn scan_order_items(&mut self, scan: &OrderScan, f: &mut dyn FnMut(&ScannedItem<'_>) -> Result<()>) -> Result<()>;
+    /// Hands the orders that `scan` selects to `f` as whole records (every status the scan
+    /// lets through, with their line items by line number when `items` is true, else with
+    /// none), one at a time in the order of [`scan_orders`](Self::scan_orders). Stops at the first error of `f`.
+    fn scan_order_records(
+        &mut self,
+        scan: &OrderScan,
+        items: bool,
+        f: &mut dyn FnMut(&Order) -> Result<()>,
+    ) -> Result<()>;
 }

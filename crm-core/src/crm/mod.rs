@@ -1,5 +1,10 @@
 //! The [`Crm`] facade: every public operation, each one transaction over any [`Store`].
 
+mod loyalty;
+mod rfm;
+mod segments;
+mod uow;
+
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -15,9 +20,12 @@ use crate::money::{Currency, Money};
 use crate::order::{NewOrder, Order, OrderId, OrderPatch, OrderRefund, OrderStatus, Refund};
 use crate::query::{Cursor, CustomerQuery, Page, MAX_PAGE};
 use crate::segment::record_stage_change;
-use crate::stats::{self, StatsAcc};
-use crate::store::{SqliteOptions, SqliteStore, Store, StoreTx, TimelineEntry};
-use crate::validate::{to_micros, CheckedPatch, ValidationConfig, Validator};
+use crate::stats;
+use crate::store::prelude::*;
+use crate::store::{SqliteOptions, SqliteStore};
+use crate::timeline::TimelineEntry;
+use crate::validate::{CheckedPatch, ValidationConfig, Validator};
+pub(crate) use uow::UnitOfWork;
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -270,8 +278,8 @@ impl<S: Store> Crm<S> {
             }
             // The ledger first, while the orders are there: other customers' entries of these
             // orders (an order moved here from them) are settled and unlinked.
-            let mut acc = StatsAcc::default();
-            crate::loyalty::customer_deleted(tx, &mut acc, id, &orders, at)?;
+            let mut acc = UnitOfWork::default();
+            acc.customer_deleting(tx, id, &orders, at)?;
             acc.flush(tx)?;
             for o in &orders {
                 tx.delete_order(o.id)?;
@@ -391,7 +399,7 @@ impl<S: Store> Crm<S> {
     pub fn add_interaction(&self, input: &NewInteraction) -> Result<Written<Interaction>> {
         let v = self.validator.interaction(input)?;
         self.store.write(|tx| {
-            let mut acc = StatsAcc::default();
+            let mut acc = UnitOfWork::default();
             let w = write_interaction(tx, v, now(), &mut acc)?;
             acc.flush(tx)?;
             Ok(w)
@@ -423,7 +431,7 @@ impl<S: Store> Crm<S> {
     pub fn record_order(&self, input: &NewOrder) -> Result<Written<Order>> {
         let v = self.validator.order(input)?;
         self.store.write(|tx| {
-            let mut acc = StatsAcc::default();
+            let mut acc = UnitOfWork::default();
             let w = write_order(tx, v, now(), &mut acc)?;
             acc.flush(tx)?;
             Ok(w)
@@ -450,7 +458,7 @@ impl<S: Store> Crm<S> {
         let p = self.validator.order_patch(patch)?;
         self.store.write(|tx| {
             let old = tx.get_order(id)?.ok_or_else(|| Error::not_found(Entity::Order, id))?;
-            let mut acc = StatsAcc::default();
+            let mut acc = UnitOfWork::default();
             let w = patch_order(tx, old, p, now(), &mut acc)?;
             acc.flush(tx)?;
             Ok(w)
@@ -463,7 +471,7 @@ impl<S: Store> Crm<S> {
         let ext = self.validator.external_id("external_id", external_id)?;
         self.store.write(|tx| {
             let old = tx.order_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Order, &ext))?;
-            let mut acc = StatsAcc::default();
+            let mut acc = UnitOfWork::default();
             let w = patch_order(tx, old, p, now(), &mut acc)?;
             acc.flush(tx)?;
             Ok(w)
@@ -520,7 +528,7 @@ impl<S: Store> Crm<S> {
             let now = now();
             let (new, stored) = apply_refund(&old, r, now)?;
             tx.insert_refund(&stored)?;
-            let mut acc = StatsAcc::default();
+            let mut acc = UnitOfWork::default();
             let w = change_order(tx, old, new, now, &mut acc)?;
             acc.flush(tx)?;
             Ok(w)
@@ -554,11 +562,10 @@ impl<S: Store> Crm<S> {
         self.store.write(|tx| {
             let o = tx.get_order(id)?.ok_or_else(|| Error::not_found(Entity::Order, id))?;
             let at = now();
-            let mut acc = StatsAcc::default();
-            crate::loyalty::order_deleted(tx, &mut acc, &o, at)?;
+            let mut acc = UnitOfWork::default();
+            acc.order_deleting(tx, &o, at)?;
             tx.delete_order(id)?;
             tx.append_change(Entity::Order, id.0, Op::Delete, at)?;
-            acc.recompute(o.customer_id);
             acc.flush(tx)
         })
     }
@@ -585,10 +592,7 @@ impl<S: Store> Crm<S> {
     }
 }
 
-/// The transaction time: one per public call, truncated to what the store keeps.
-pub(crate) fn now() -> DateTime<Utc> {
-    to_micros(Utc::now())
-}
+pub(crate) use crate::validate::now;
 
 fn decode_timeline_cursor(text: &str) -> Result<(i64, u8, i64)> {
     let bad = || Error::validation("cursor", format!("{text:?} is not a timeline cursor"));
@@ -838,7 +842,7 @@ pub(crate) fn write_order(
     tx: &mut impl StoreTx,
     v: NewOrder,
     now: DateTime<Utc>,
-    acc: &mut StatsAcc,
+    acc: &mut UnitOfWork,
 ) -> Result<Written<Order>> {
     let named = v.customer_id.is_some() || v.customer_external_id.is_some();
     let customer =
@@ -860,8 +864,7 @@ pub(crate) fn write_order(
         if let Some(id) = tx.insert_order(&o)? {
             o.id = id;
             tx.append_change(Entity::Order, id.0, Op::Insert, now)?;
-            crate::loyalty::order_changed(tx, acc, None, Some(&o), now)?;
-            acc.order_added(&o);
+            acc.order_added(tx, &o, now)?;
             return Ok(Written { record: o, outcome: Outcome::Created });
         }
     }
@@ -924,7 +927,7 @@ fn patch_order(
     old: Order,
     p: OrderPatch,
     now: DateTime<Utc>,
-    acc: &mut StatsAcc,
+    acc: &mut UnitOfWork,
 ) -> Result<Written<Order>> {
     let mut new = old.clone();
     if p.customer_id.is_some() || p.customer_external_id.is_some() {
@@ -955,7 +958,7 @@ fn change_order(
     old: Order,
     mut new: Order,
     now: DateTime<Utc>,
-    acc: &mut StatsAcc,
+    acc: &mut UnitOfWork,
 ) -> Result<Written<Order>> {
     new.id = old.id;
     new.external_id.clone_from(&old.external_id);
@@ -967,9 +970,7 @@ fn change_order(
     new.updated_at = now;
     tx.update_order(&new)?;
     tx.append_change(Entity::Order, new.id.0, Op::Update, now)?;
-    acc.recompute(old.customer_id);
-    acc.recompute(new.customer_id);
-    crate::loyalty::order_changed(tx, acc, Some(&old), Some(&new), now)?;
+    acc.order_corrected(tx, &old, &new, now)?;
     Ok(Written { record: new, outcome: Outcome::Updated })
 }
 
@@ -1036,7 +1037,7 @@ pub(crate) fn write_interaction(
     tx: &mut impl StoreTx,
     v: NewInteraction,
     now: DateTime<Utc>,
-    acc: &mut StatsAcc,
+    acc: &mut UnitOfWork,
 ) -> Result<Written<Interaction>> {
     let customer_id = resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?;
     let mut i = Interaction {
