@@ -21,10 +21,6 @@ pub enum ConfigKey {
 }
 
 impl ConfigKey {
-    /// Every key.
-    pub const ALL: [ConfigKey; 4] =
-        [ConfigKey::LifecycleRules, ConfigKey::ValueTiers, ConfigKey::RfmModel, ConfigKey::LoyaltyProgram];
-
     /// The key's name, used as the field of an error about the stored document.
     pub fn as_str(self) -> &'static str {
         match self {

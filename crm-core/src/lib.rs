@@ -38,7 +38,7 @@ pub mod config;
 mod crm;
 pub mod customer;
 mod error;
-pub mod ingest;
+pub use crm::ingest;
 pub mod interaction;
 pub mod json;
 pub mod loyalty;

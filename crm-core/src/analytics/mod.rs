@@ -37,16 +37,16 @@
 //! # Ok::<(), crm_core::Error>(())
 //! ```
 
-mod bgnbd;
-mod churn;
-mod facade;
-mod gamma_gamma;
-mod optim;
-mod progress;
-mod recommend;
-mod reports;
-mod special;
-mod summary;
+pub(crate) mod bgnbd;
+pub(crate) mod churn;
+pub(crate) mod facade;
+pub(crate) mod gamma_gamma;
+pub(crate) mod optim;
+pub(crate) mod progress;
+pub(crate) mod recommend;
+pub(crate) mod reports;
+pub(crate) mod special;
+pub(crate) mod summary;
 
 pub use bgnbd::{histories, BgNbd, BgNbdParams, FittedBgNbd, Rfm};
 pub use churn::{churn_risk_of, churn_risks, ChurnRisk, DEFAULT_CHURN_THRESHOLD};

@@ -1,5 +1,7 @@
 //! The [`Crm`] facade: every public operation, each one transaction over any [`Store`].
 
+mod analytics;
+pub mod ingest;
 mod loyalty;
 mod rfm;
 mod segments;

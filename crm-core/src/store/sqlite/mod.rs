@@ -318,13 +318,6 @@ impl<'a, M> SqliteTx<'a, M> {
     }
 }
 
-impl<M> SqliteTx<'_, M> {
-    /// The underlying connection, for store-internal bulk paths and tests.
-    pub fn connection(&self) -> &Connection {
-        &self.tx
-    }
-}
-
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
