@@ -204,6 +204,9 @@ pub enum StorageErrorKind {
     /// The database could not be reached or opened (a missing directory, no permission, a
     /// lost connection); retrying after the cause is fixed may succeed.
     Unavailable,
+    /// The database server refused the credentials or the role lacks a privilege crm needs;
+    /// fix the configuration, a retry alone will not help.
+    Auth,
     /// A constraint of the schema was broken: a bug in crm or a database edited by hand.
     Constraint,
     /// The database is damaged or is not a crm database.
@@ -214,6 +217,9 @@ pub enum StorageErrorKind {
     ReadOnly,
     /// An engine limit was reached (a too large value or statement).
     Limit,
+    /// The database server is of a version or configuration crm does not support (for
+    /// PostgreSQL: older than 13).
+    Unsupported,
     /// Anything else the engine reported.
     Other,
 }
@@ -224,11 +230,13 @@ impl StorageErrorKind {
         match self {
             StorageErrorKind::Busy => "busy",
             StorageErrorKind::Unavailable => "unavailable",
+            StorageErrorKind::Auth => "auth",
             StorageErrorKind::Constraint => "constraint",
             StorageErrorKind::Corrupt => "corrupt",
             StorageErrorKind::Full => "full",
             StorageErrorKind::ReadOnly => "read_only",
             StorageErrorKind::Limit => "limit",
+            StorageErrorKind::Unsupported => "unsupported",
             StorageErrorKind::Other => "other",
         }
     }

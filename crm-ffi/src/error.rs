@@ -24,10 +24,10 @@ pub enum crm_status {
     CRM_ERR_SCHEMA_TOO_NEW = 4,
     /// A file could not be read or written.
     CRM_ERR_IO = 5,
-    /// The storage engine failed in a way a retry does not cure (a broken constraint, a damaged
-    /// or full database, a read-only file, an engine limit). The message starts with
-    /// `storage error (<kind>):` naming the kind: `constraint`, `corrupt`, `full`, `read_only`,
-    /// `limit` or `other`. Nothing of the call was written.
+    /// The storage engine failed in a way a retry does not cure (refused credentials, a broken
+    /// constraint, a damaged or full database, a read-only file, an engine limit). The message
+    /// starts with `storage error (<kind>):` naming the kind: `auth`, `constraint`, `corrupt`,
+    /// `full`, `read_only`, `limit` or `other`. Nothing of the call was written.
     CRM_ERR_STORAGE = 6,
     /// A required pointer argument was NULL. `crm_last_error_field()` names the argument.
     CRM_ERR_NULL_ARGUMENT = 7,

@@ -8,6 +8,9 @@
 //! write; a write transaction ([`StoreTx`]) has both. Each store implements each port in a
 //! file of its own (see [`sqlite`]).
 
+mod codec;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 use crate::changes::{FeedStore, FeedStoreMut};
@@ -22,6 +25,8 @@ use crate::segment::{SegmentStore, SegmentStoreMut};
 use crate::stats::{StatsStore, StatsStoreMut};
 use crate::timeline::TimelineStore;
 
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// Every port trait, for code that calls port methods on a concrete transaction type.

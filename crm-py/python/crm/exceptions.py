@@ -102,7 +102,7 @@ class StorageError(CrmError):
     """The storage engine failed; nothing of the call was written. ``kind`` names what kind
     of failure it was, the same for every engine: ``"busy"`` and ``"unavailable"`` (raised
     as the subclasses :class:`BusyError` and :class:`UnavailableError`, where a retry may
-    help), ``"constraint"``, ``"corrupt"``, ``"full"``, ``"read_only"``, ``"limit"`` or
+    help), ``"auth"`` (a database server refused the credentials), ``"constraint"``, ``"corrupt"``, ``"full"``, ``"read_only"``, ``"limit"`` or
     ``"other"``."""
 
     def __init__(self, message: str, *, kind: str = "other", **_: Any) -> None:

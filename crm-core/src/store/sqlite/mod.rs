@@ -11,7 +11,7 @@ mod loyalty;
 mod order;
 mod rfm;
 mod rule_sql;
-mod schema;
+pub(crate) mod schema;
 mod segments;
 mod stats;
 mod timeline;
@@ -25,8 +25,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::{Type, Value};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
+use super::codec::{enum_parse, enum_str, json, micros, opt_time, time};
 use crate::changes::{Change, Entity, Op};
 use crate::customer::{Address, Customer, CustomerId, CustomerStats};
 use crate::error::{Error, Result, StorageErrorKind};
@@ -78,7 +78,7 @@ impl Default for SqliteOptions {
     }
 }
 
-mod millis {
+pub(crate) mod millis {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -318,32 +318,12 @@ impl<'a, M> SqliteTx<'a, M> {
     }
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-fn time(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(v).unwrap_or_default()
-}
-
-fn opt_time(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.map(time)
-}
-
-fn enum_str<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => unreachable!("unit enum variants serialise as strings"),
-    }
-}
-
 fn conversion(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e))
 }
 
 fn enum_col<T: DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqlite::Result<T> {
-    let s: String = row.get(col)?;
-    serde_json::from_value(serde_json::Value::String(s)).map_err(|e| conversion(col, e))
+    enum_parse(row.get(col)?).map_err(|e| conversion(col, e))
 }
 
 const REFUND_COLS: &str = "order_id, refund_key, amount_minor, lines, at, created_at";
@@ -367,10 +347,6 @@ fn json_col<T: DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqlite::Result<
 fn opt_json_col<T: DeserializeOwned>(row: &Row<'_>, col: usize) -> rusqlite::Result<Option<T>> {
     let s: Option<String> = row.get(col)?;
     s.map(|s| serde_json::from_str(&s).map_err(|e| conversion(col, e))).transpose()
-}
-
-fn json(v: &impl Serialize) -> String {
-    serde_json::to_string(v).expect("in-memory values serialise")
 }
 
 fn currency_col(row: &Row<'_>, col: usize) -> rusqlite::Result<Currency> {

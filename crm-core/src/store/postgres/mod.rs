@@ -1,0 +1,535 @@
+//! PostgreSQL as a store (cargo feature `postgres`): many application servers share one
+//! database. The same schema versions as SQLite ([`schema`]), the same ports, proved by the
+//! same conformance suite.
+//!
+//! # Transactions and isolation
+//!
+//! A read ([`Store::read`]) is one `REPEATABLE READ READ ONLY` transaction: one snapshot, no
+//! writes. A write ([`Store::write`]) is one `READ COMMITTED` transaction in which the store
+//! takes transaction-scoped advisory locks before the facade reads what it will decide on:
+//! - every read or write of one customer's records (orders, statistics, loyalty account and
+//!   lots, ...) first locks that customer, so two writers of one customer run one after the
+//!   other (no overspent points, no lost statistics) while writers of different customers
+//!   run side by side;
+//! - every lookup by an external id or an idempotency key locks that key, so two hosts
+//!   sending the same new record at once write it once;
+//! - writes of global records (segments, scoring plans, RFM scores, tiers, settings) lock
+//!   one global key, so they run one at a time.
+//!
+//! A lock is taken once per transaction and released at its end. Two writers that lock two
+//! customers in opposite orders are a deadlock the server breaks: one gets a
+//! [`StorageErrorKind::Busy`] error, and the call retried completes.
+//!
+//! # Connections
+//!
+//! Connections come from a pool (r2d2) of at most [`PostgresOptions::max_connections`],
+//! each with its own cache of prepared statements. A connection that broke is dropped
+//! on its way back to the pool; the call that saw it break gets
+//! [`StorageErrorKind::Unavailable`] and wrote nothing (its transaction never committed).
+
+mod error;
+pub(crate) mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
+
+use crate::customer::{Address, Customer, CustomerId};
+use crate::error::{Error, Result, StorageErrorKind};
+use crate::store::codec::{enum_parse, enum_str, json, micros, time};
+use crate::store::Store;
+pub(crate) use error::{own, pg_error, Pg};
+
+/// The oldest PostgreSQL server crm supports (13: `xid8` and `pg_current_xact_id`).
+pub const MIN_SERVER_VERSION: i32 = 130_000;
+
+/// The schema version this build writes (the same as SQLite's).
+pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
+
+/// Key of the advisory lock that serialises migrations (any fixed 64-bit number; this one
+/// is "crm-migr" in ASCII).
+const MIGRATION_LOCK: i64 = 0x63_72_6d_2d_6d_69_67_72;
+
+/// Key of the advisory lock that serialises writes of global records ("crm-glob").
+const GLOBAL_LOCK: i64 = 0x63_72_6d_2d_67_6c_6f_62;
+
+/// Connection settings of a [`PostgresStore`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresOptions {
+    /// Most connections the pool opens (1 to 1000).
+    pub max_connections: u32,
+    /// How long opening a connection, or waiting for a free one, may take. In JSON:
+    /// `connect_timeout_ms`, whole milliseconds (1 to 3,600,000).
+    #[serde(rename = "connect_timeout_ms", with = "crate::store::sqlite::millis")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
+    pub connect_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions { max_connections: 16, connect_timeout: Duration::from_secs(10) }
+    }
+}
+
+impl PostgresOptions {
+    fn check(&self) -> Result<()> {
+        if !(1..=1000).contains(&self.max_connections) {
+            return Err(Error::validation("max_connections", "must be 1 to 1000"));
+        }
+        let ms = self.connect_timeout.as_millis();
+        if !(1..=3_600_000).contains(&ms) {
+            return Err(Error::validation("connect_timeout_ms", "must be 1 to 3600000 milliseconds"));
+        }
+        Ok(())
+    }
+}
+
+/// A [`Store`] on a PostgreSQL server (13 or newer), opened by URL.
+///
+/// ```no_run
+/// use crm_core::store::prelude::*;
+/// use crm_core::store::PostgresStore;
+/// let store = PostgresStore::open("postgresql://crm:secret@db.example/crm").unwrap();
+/// let n = store.read(|tx| tx.count_customers()).unwrap();
+/// # let _ = n;
+/// ```
+pub struct PostgresStore {
+    pool: r2d2::Pool<Manager>,
+    target: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
+/// Whether `target` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_url(target: &str) -> bool {
+    let t = target.trim_start();
+    ["postgres://", "postgresql://"].iter().any(|p| t.len() >= p.len() && t[..p.len()].eq_ignore_ascii_case(p))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    // scheme://user:password@host...: drop what lies between the first ':' after the scheme
+    // and the last '@' before the path.
+    let Some(rest_at) = url.find("://").map(|i| i + 3) else { return "<url>".into() };
+    let rest = &url[rest_at..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***@{}{}", &url[..rest_at], &authority[at + 1..], &rest[authority_end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Longest URL accepted.
+pub const MAX_URL_BYTES: usize = 4096;
+
+impl PostgresStore {
+    /// Connects with default options, creating or upgrading crm's tables in the database.
+    ///
+    /// Errors: a malformed URL ([`Error::Validation`] on `url`); refused credentials
+    /// ([`StorageErrorKind::Auth`]); no server, no such database or a timeout
+    /// ([`StorageErrorKind::Unavailable`]); a server older than PostgreSQL 13
+    /// ([`StorageErrorKind::Unsupported`]); a database written by a newer crm
+    /// ([`Error::SchemaTooNew`]). Nothing is created in the database when opening fails.
+    pub fn open(url: &str) -> Result<PostgresStore> {
+        PostgresStore::open_with(url, &PostgresOptions::default())
+    }
+
+    /// Connects with the given options.
+    pub fn open_with(url: &str, opts: &PostgresOptions) -> Result<PostgresStore> {
+        opts.check()?;
+        if url.len() > MAX_URL_BYTES {
+            return Err(Error::validation("url", format!("longer than {MAX_URL_BYTES} bytes")));
+        }
+        if !is_url(url) {
+            return Err(Error::validation("url", "must start with postgresql:// or postgres://"));
+        }
+        let target = redact(url);
+        let mut config = postgres::Config::from_str(url.trim())
+            .map_err(|e| Error::validation("url", format!("{target} is not a PostgreSQL URL: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(opts.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("crm");
+        }
+        let manager = Manager { config };
+        // The first connection is made here, so that what is wrong (credentials, server,
+        // version, schema) is a typed error now rather than a pool timeout later.
+        let mut first = manager.connect_conn()?;
+        check_server(&mut first.client)?;
+        migrate(&mut first.client)?;
+        let pool = r2d2::Pool::builder()
+            .max_size(opts.max_connections)
+            .min_idle(Some(0))
+            .connection_timeout(opts.connect_timeout)
+            // A checkout would otherwise cost a round trip; a broken connection is seen by
+            // the call that uses it (Unavailable) and dropped on return.
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        let store = PostgresStore { pool, target };
+        store.give_back(first);
+        Ok(store)
+    }
+
+    /// The URL the store was opened with, without its password.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn give_back(&self, conn: Conn) {
+        // r2d2 has no way to add a connection made outside it; it is dropped instead (the
+        // pool opens its own on demand).
+        drop(conn);
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        self.pool.get().map_err(|e| {
+            own(StorageErrorKind::Unavailable, format!("no connection to {} within the timeout: {e}", self.target))
+        })
+    }
+}
+
+/// Refuses a server older than [`MIN_SERVER_VERSION`].
+fn check_server(client: &mut Client) -> Result<()> {
+    let row = client.query_one("SELECT current_setting('server_version_num')::int", &[]).pg()?;
+    let version: i32 = row.get(0);
+    if version < MIN_SERVER_VERSION {
+        return Err(own(
+            StorageErrorKind::Unsupported,
+            format!("PostgreSQL {}.{} is too old: crm needs 13 or newer", version / 10_000, version % 10_000 / 100),
+        ));
+    }
+    Ok(())
+}
+
+/// The schema version of the database (0 when crm's tables are not there), read without
+/// creating anything.
+fn schema_version(client: &mut impl postgres::GenericClient) -> Result<i64> {
+    let exists: bool = client.query_one("SELECT to_regclass('crm_schema') IS NOT NULL", &[]).pg()?.get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = client.query_opt("SELECT version FROM crm_schema", &[]).pg()?;
+    Ok(row.map_or(0, |r| r.get(0)))
+}
+
+/// Applies the missing migrations in one transaction under an advisory lock.
+fn migrate(client: &mut Client) -> Result<()> {
+    // Refuse a newer database before taking any lock or creating anything.
+    let found = schema_version(client)?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew { found, supported: SCHEMA_VERSION });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let mut tx = client.transaction().pg()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).pg()?;
+    let found = schema_version(&mut tx)?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew { found, supported: SCHEMA_VERSION });
+    }
+    if found == 0 {
+        tx.batch_execute("CREATE TABLE crm_schema (version BIGINT NOT NULL); INSERT INTO crm_schema VALUES (0);")
+            .pg()?;
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(sql).pg()?;
+        tx.execute("UPDATE crm_schema SET version = $1", &[&(i as i64 + 1)]).pg()?;
+    }
+    tx.commit().pg()
+}
+
+/// A pooled connection: the client and its prepared statements.
+pub(crate) struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// Makes connections for r2d2.
+struct Manager {
+    config: postgres::Config,
+}
+
+impl Manager {
+    fn connect_conn(&self) -> Result<Conn> {
+        let client = self.config.connect(NoTls).map_err(pg_error)?;
+        Ok(Conn { client, statements: HashMap::new() })
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = Error;
+
+    fn connect(&self) -> Result<Conn> {
+        self.connect_conn()
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<()> {
+        conn.client.simple_query("").map(|_| ()).pg()
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+impl Store for PostgresStore {
+    type Read<'a> = PgTx<'a, Reading>;
+    type Write<'a> = PgTx<'a, Writing>;
+
+    fn write<R>(&self, f: impl FnOnce(&mut PgTx<'_, Writing>) -> Result<R>) -> Result<R> {
+        let mut conn = self.conn()?;
+        let Conn { client, statements } = &mut *conn;
+        let tx = client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().pg()?;
+        let mut t = PgTx { tx, statements, locked: HashSet::new(), mode: PhantomData };
+        let r = f(&mut t)?;
+        t.tx.commit().pg()?;
+        Ok(r)
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&mut PgTx<'_, Reading>) -> Result<R>) -> Result<R> {
+        let mut conn = self.conn()?;
+        let Conn { client, statements } = &mut *conn;
+        let tx =
+            client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().pg()?;
+        let mut t = PgTx { tx, statements, locked: HashSet::new(), mode: PhantomData };
+        let r = f(&mut t)?;
+        t.tx.commit().pg()?;
+        Ok(r)
+    }
+}
+
+/// A transaction on a [`PostgresStore`]: [`Reading`] has the reading half of every port,
+/// [`Writing`] has every port.
+pub struct PgTx<'a, M = Writing> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut HashMap<String, Statement>,
+    /// Advisory lock keys this transaction holds.
+    locked: HashSet<i64>,
+    mode: PhantomData<M>,
+}
+
+pub use crate::store::sqlite::{Reading, Writing};
+
+/// Whether a transaction mode writes (and so takes locks before it reads).
+pub trait Mode {
+    /// `true` for [`Writing`].
+    const WRITES: bool;
+}
+
+impl Mode for Reading {
+    const WRITES: bool = false;
+}
+
+impl Mode for Writing {
+    const WRITES: bool = true;
+}
+
+/// A bound parameter.
+pub(crate) type Param<'p> = &'p (dyn ToSql + Sync);
+
+impl<'a, M: Mode> PgTx<'a, M> {
+    /// The prepared statement for `sql`, from this connection's cache.
+    pub(crate) fn prepare(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let st = self.tx.prepare(sql).pg()?;
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+
+    /// Every row of `sql`.
+    pub(crate) fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        let st = self.prepare(sql)?;
+        self.tx.query(&st, params).pg()
+    }
+
+    /// The row of `sql`, if any (an error if several).
+    pub(crate) fn query_opt(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
+        let st = self.prepare(sql)?;
+        self.tx.query_opt(&st, params).pg()
+    }
+
+    /// The one row of `sql`.
+    pub(crate) fn query_one(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Row> {
+        let st = self.prepare(sql)?;
+        self.tx.query_one(&st, params).pg()
+    }
+
+    /// Runs `sql`; the number of rows it changed.
+    pub(crate) fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
+        let st = self.prepare(sql)?;
+        self.tx.execute(&st, params).pg()
+    }
+
+    /// Runs `sql` without preparing it (for statements built per call, such as compiled
+    /// rules, which would only fill the cache).
+    pub(crate) fn query_unprepared(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        self.tx.query(sql, params).pg()
+    }
+
+    /// The driver's transaction, for what the helpers above do not cover (COPY).
+    pub(crate) fn raw(&mut self) -> &mut postgres::Transaction<'a> {
+        &mut self.tx
+    }
+
+    fn lock(&mut self, key: i64) -> Result<()> {
+        if M::WRITES && self.locked.insert(key) {
+            self.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
+        }
+        Ok(())
+    }
+
+    /// In a write transaction: waits for, then holds until the end, the lock of one
+    /// customer's records. Call before reading what a write will depend on. A no-op when
+    /// reading.
+    pub(crate) fn lock_customer(&mut self, id: CustomerId) -> Result<()> {
+        self.lock(id.0)
+    }
+
+    /// In a write transaction: the lock of an external id or idempotency key in a namespace
+    /// (`"order"`, `"customer"`, `"loyalty"`, ...). A no-op when reading.
+    pub(crate) fn lock_key(&mut self, namespace: &str, key: &str) -> Result<()> {
+        if !M::WRITES {
+            return Ok(());
+        }
+        let k = key_hash(namespace, key);
+        self.lock(k)
+    }
+
+    /// In a write transaction: the lock of global records (segments, plans, RFM scores,
+    /// tiers, settings). A no-op when reading.
+    pub(crate) fn lock_global(&mut self) -> Result<()> {
+        self.lock(GLOBAL_LOCK)
+    }
+}
+
+/// A 64-bit lock key for `namespace` and `key` (FNV-1a; stable across processes and builds,
+/// which std's hasher is not). Collisions only make two writers wait for each other.
+fn key_hash(namespace: &str, key: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in namespace.bytes().chain([0u8]).chain(key.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // Keep clear of customer ids (small positive numbers): set the top bit.
+    (h | (1 << 63)) as i64
+}
+
+/// A value read from a column that does not convert to the model: the database was edited
+/// by hand or is not a crm database.
+pub(crate) fn corrupt(column: &str, e: impl std::fmt::Display) -> Error {
+    own(StorageErrorKind::Corrupt, format!("column {column}: {e}"))
+}
+
+/// Column `i` of `r`, converted.
+pub(crate) fn col<'r, T: postgres::types::FromSql<'r>>(r: &'r Row, i: usize) -> Result<T> {
+    r.try_get(i).map_err(pg_error)
+}
+
+/// A stored unit enum (its serde name) in column `i`.
+pub(crate) fn enum_col<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Result<T> {
+    enum_parse(col(r, i)?).map_err(|e| corrupt(r.columns()[i].name(), e))
+}
+
+/// A JSON text in column `i`.
+pub(crate) fn json_col<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Result<T> {
+    let s: String = col(r, i)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(r.columns()[i].name(), e))
+}
+
+/// An optional JSON text in column `i`.
+pub(crate) fn opt_json_col<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Result<Option<T>> {
+    let s: Option<String> = col(r, i)?;
+    s.map(|s| serde_json::from_str(&s).map_err(|e| corrupt(r.columns()[i].name(), e))).transpose()
+}
+
+/// The columns of a customer, for [`customer_row`]; JSONB columns are read as text.
+pub(crate) const CUSTOMER_COLS: &str = "c.id, c.external_id, c.kind, c.name, c.email, c.phone, c.company, c.title, \
+     c.industry, c.country, c.region, c.city, c.postal_code, c.street, c.birthday, c.gender, c.tags::text, \
+     c.attributes::text, c.consents::text, c.lifecycle, c.created_at, c.updated_at, c.merged_into";
+
+/// A customer from a row of [`CUSTOMER_COLS`].
+pub(crate) fn customer_row(r: &Row) -> Result<Customer> {
+    let birthday: Option<String> = col(r, 14)?;
+    Ok(Customer {
+        id: CustomerId(col(r, 0)?),
+        external_id: col(r, 1)?,
+        kind: enum_col(r, 2)?,
+        name: col(r, 3)?,
+        email: col(r, 4)?,
+        phone: col(r, 5)?,
+        company: col(r, 6)?,
+        title: col(r, 7)?,
+        industry: col(r, 8)?,
+        address: Address {
+            country: col(r, 9)?,
+            region: col(r, 10)?,
+            city: col(r, 11)?,
+            postal_code: col(r, 12)?,
+            street: col(r, 13)?,
+        },
+        birthday: birthday.map(|b| b.parse().map_err(|e| corrupt("birthday", e))).transpose()?,
+        gender: col(r, 15)?,
+        tags: json_col(r, 16)?,
+        attributes: json_col(r, 17)?,
+        consents: json_col(r, 18)?,
+        lifecycle: enum_col(r, 19)?,
+        created_at: time(col(r, 20)?),
+        updated_at: time(col(r, 21)?),
+        merged_into: col::<Option<i64>>(r, 22)?.map(CustomerId),
+    })
+}
+
+/// The values of a customer's columns after `id`, in [`CUSTOMER_COLS`] order, to bind as
+/// `$1..$22` (`tags`, `attributes` and `consents` as text: write `$16::text::jsonb`,
+/// `$17::text::jsonb`, `$18::text::jsonb`). Bind them with [`params`].
+pub(crate) fn customer_values(c: &Customer) -> Vec<Box<dyn ToSql + Sync>> {
+    vec![
+        Box::new(c.external_id.clone()),
+        Box::new(enum_str(&c.kind)),
+        Box::new(c.name.clone()),
+        Box::new(c.email.clone()),
+        Box::new(c.phone.clone()),
+        Box::new(c.company.clone()),
+        Box::new(c.title.clone()),
+        Box::new(c.industry.clone()),
+        Box::new(c.address.country.clone()),
+        Box::new(c.address.region.clone()),
+        Box::new(c.address.city.clone()),
+        Box::new(c.address.postal_code.clone()),
+        Box::new(c.address.street.clone()),
+        Box::new(c.birthday.map(|b| b.to_string())),
+        Box::new(c.gender.clone()),
+        Box::new(json(&c.tags)),
+        Box::new(json(&c.attributes)),
+        Box::new(json(&c.consents)),
+        Box::new(enum_str(&c.lifecycle)),
+        Box::new(micros(c.created_at)),
+        Box::new(micros(c.updated_at)),
+        Box::new(c.merged_into.map(|m| m.0)),
+    ]
+}
+
+/// Owned parameters as the borrowed list the query helpers take.
+pub(crate) fn params(values: &[Box<dyn ToSql + Sync>]) -> Vec<Param<'_>> {
+    values.iter().map(|v| v.as_ref() as Param<'_>).collect()
+}
