@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-loyalty bench-loyalty-sim bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-loyalty bench-loyalty-sim bench-postgres bench-c bench-python clean
 
 PREFIX ?= /usr/local
 
@@ -18,12 +18,24 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p crm-core -p crm-ffi
 
-test-rust:
-	$(CARGO) test --workspace
+# The facade's suites (tests/common) run on SQLite in memory with the workspace, again on
+# PostgreSQL, and their property tests again on a SQLite file. (The conformance suite runs
+# every port on all three by itself; tests/postgres.rs and pg_restart.rs test what only a
+# server has.) tests/pg/scratch.sh starts the machine's PostgreSQL if needed and makes a
+# fresh database; CRM_TEST_PG, its URL, reaches the tests.
+STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm \
+	segments rule_agreement rule_limits loyalty loyalty_corrections loyalty_liability loyalty_prop \
+	loyalty_replay_prop loyalty_sim
+FILE_SUITES = stats_prop loyalty_prop loyalty_replay_prop loyalty_sim
 
-# C programs compiled against include/crm.h, run under valgrind (or AddressSanitizer).
+test-rust:
+	url="$$(tests/pg/scratch.sh)" && export CRM_TEST_PG="$$url" && \
+	$(CARGO) test --workspace && \
+	CRM_TEST_STORE=postgres $(CARGO) test -p crm-core --features postgres $(addprefix --test ,$(STORE_SUITES)) && \
+	CRM_TEST_STORE=file $(CARGO) test -p crm-core --features postgres $(addprefix --test ,$(FILE_SUITES))
+
 test-c:
-	tests/c/run.sh
+	url="$$(CRM_TEST_DB=crm_test_c tests/pg/scratch.sh)" && CRM_TEST_PG="$$url" tests/c/run.sh
 
 # Header, shared and static libraries and crm.pc under $(PREFIX).
 install:
@@ -31,7 +43,7 @@ install:
 
 # Builds crm-py into a virtualenv (target/pyenv) and runs pytest, doctests and mypy --strict.
 test-python:
-	tests/python/run.sh
+	url="$$(CRM_TEST_DB=crm_test_py tests/pg/scratch.sh)" && CRM_TEST_PG="$$url" tests/python/run.sh
 
 # Million-row benchmark: prints a table; never part of `make test`.
 bench:
@@ -53,6 +65,13 @@ bench-loyalty:
 # customers (ARGS="--customers 1000000" for about 10M orders).
 bench-loyalty-sim:
 	$(CARGO) bench -p crm-core --bench loyalty_sim -- $(ARGS)
+
+# The PostgreSQL store against raw COPY and pgbench-style transactions, and beside SQLite, on
+# 100,000 generated customers (ARGS="--customers 1000000" for about 10M orders); prints a table.
+# A fresh database from tests/pg/scratch.sh unless CRM_BENCH_PG (a URL) is set.
+bench-postgres:
+	url="$${CRM_BENCH_PG:-$$(CRM_TEST_DB=crm_bench tests/pg/scratch.sh)}" && \
+	$(CARGO) bench -p crm-core --features postgres --bench postgres -- --url "$$url" $(ARGS)
 
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)

@@ -62,7 +62,7 @@ impl StatsAcc {
     /// statistics next in this transaction (a loyalty condition) sees its earlier writes.
     pub(crate) fn settle(
         &mut self,
-        tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore),
+        tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore + ?Sized),
         c: CustomerId,
     ) -> Result<()> {
         match self.deltas.remove(&c) {
@@ -72,7 +72,7 @@ impl StatsAcc {
     }
 
     /// Writes everything gathered, once per customer.
-    pub fn flush(self, tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore)) -> Result<()> {
+    pub fn flush(self, tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore + ?Sized)) -> Result<()> {
         for c in self.refresh {
             recompute(tx, c)?;
         }
@@ -84,7 +84,10 @@ impl StatsAcc {
 }
 
 /// Recomputes a customer's statistics from their stored orders and interactions.
-pub(crate) fn recompute(tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore), c: CustomerId) -> Result<()> {
+pub(crate) fn recompute(
+    tx: &mut (impl StatsStoreMut + OrderStore + InteractionStore + ?Sized),
+    c: CustomerId,
+) -> Result<()> {
     let agg = tx.aggregate_orders(c, OrderStatus::Completed)?;
     let (interaction_count, last_interaction_at): (i64, Option<DateTime<Utc>>) = tx.aggregate_interactions(c)?;
     tx.put_stats(&CustomerStats {

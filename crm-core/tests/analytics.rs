@@ -1,6 +1,8 @@
 //! Analytics: parameter recovery from simulated data, likelihoods against a direct evaluation,
 //! predictions against `lifetimes`, summaries against a naive recomputation, and bad input.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
@@ -320,7 +322,7 @@ fn order(ext: &str, customer: &str, at: DateTime<Utc>, currency: &str, minor: i6
 
 #[test]
 fn facade_bad_input() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let usd = "USD".parse().unwrap();
     let end = t("2026-03-01T00:00:00Z");
     // Empty data set.
@@ -365,7 +367,7 @@ fn facade_bad_input() {
 }
 
 fn synth_crm(customers: u64) -> (Crm, Synth) {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let synth = Synth::new(SynthConfig { customers, ..Default::default() });
     crm.ingest_customers(synth.customers(), Default::default()).unwrap();
     let r = crm.ingest_orders(synth.orders(), Default::default()).unwrap();
@@ -569,7 +571,7 @@ proptest! {
         cal_back in proptest::option::of(1i64..20),
         unit in 1u32..10,
     ) {
-        let crm = Crm::in_memory().unwrap();
+        let crm = common::test_crm();
         let base = t("2026-01-01T00:00:00Z");
         let ids: Vec<CustomerId> = (0..4).map(|i| customer(&crm, &format!("C-{i}"))).collect();
         let mut counted = Vec::new();
@@ -749,7 +751,7 @@ fn progress_reports_each_step_and_a_stop_cancels_writing_nothing() {
 /// in that week count, and the summary says so; a freq multiplier tells days in weeks.
 #[test]
 fn summaries_warn_of_orders_after_the_end_and_scale_times() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let ada = customer(&crm, "ada");
     let usd = |ext: &str, at: &str| order(ext, "ada", t(at), "USD", 1000, OrderStatus::Completed);
     crm.record_order(&usd("O-1", "2026-03-02T10:00:00Z")).unwrap(); // Monday

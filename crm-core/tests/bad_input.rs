@@ -1,11 +1,13 @@
 //! Every kind of bad input the facade guards against: a typed error naming the field,
 //! and nothing written (row counts and the change feed unchanged).
 
+mod common;
+
 use chrono::{Duration, TimeZone, Utc};
 use crm_core::*;
 
 fn setup() -> (Crm, Customer) {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = crm
         .upsert_customer(&NewCustomer { external_id: Some("C-1".into()), name: "Ada".into(), ..Default::default() })
         .unwrap()

@@ -1,5 +1,10 @@
 //! The store conformance suite: written once against the `Store` trait (and the facade
-//! over it) and run on every store. Today: `SqliteStore` in memory and on a file.
+//! over it) and run on every store: `SqliteStore` in memory and on a file, and
+//! `PostgresStore` (a fresh schema per test on the server at `CRM_TEST_PG`).
+//! The facade's suites (loyalty, RFM, segments, statistics, ...) run on each store too:
+//! see `tests/common`.
+
+mod common;
 
 use std::collections::BTreeSet;
 
@@ -520,3 +525,12 @@ fn sqlite_file() -> SqliteStore {
     SqliteStore::open(dir.join("crm.db")).unwrap()
 }
 conformance!(sqlite_file_store, sqlite_file());
+
+#[cfg(feature = "postgres")]
+conformance!(
+    postgres_store,
+    match common::pg_store() {
+        Some(s) => s,
+        None => return,
+    }
+);

@@ -1,6 +1,8 @@
 //! The `Crm` facade: upserts, partial updates, refunds and deletions keeping statistics
 //! right, the change feed, and JSON round trips of every public record type.
 
+mod common;
+
 use chrono::{TimeZone, Utc};
 use crm_core::*;
 use serde::{de::DeserializeOwned, Serialize};
@@ -45,7 +47,7 @@ fn full_customer() -> NewCustomer {
 
 #[test]
 fn json_round_trips_of_every_public_type() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let input = full_customer();
     round_trip(&input);
     let c = crm.upsert_customer(&input).unwrap();
@@ -78,7 +80,7 @@ fn json_round_trips_of_every_public_type() {
 
 #[test]
 fn normalisation_and_microsecond_times() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = crm.upsert_customer(&full_customer()).unwrap().record;
     assert_eq!(c.email.as_deref(), Some("sales@acme.example"));
     assert_eq!(c.phone.as_deref(), Some("+4915123456789"));
@@ -89,7 +91,7 @@ fn normalisation_and_microsecond_times() {
 
 #[test]
 fn upsert_is_idempotent_and_keeps_what_it_is_not_given() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let first = crm.upsert_customer(&full_customer()).unwrap();
     assert_eq!(first.outcome, Outcome::Created);
     let again = crm.upsert_customer(&full_customer()).unwrap();
@@ -111,7 +113,7 @@ fn upsert_is_idempotent_and_keeps_what_it_is_not_given() {
 
 #[test]
 fn partial_update_semantics() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = crm.upsert_customer(&full_customer()).unwrap().record;
     let patch: CustomerPatch = serde_json::from_value(serde_json::json!({
         "email": null, "add_tags": ["gold"], "remove_tags": ["b2b"],
@@ -138,7 +140,7 @@ fn partial_update_semantics() {
 
 #[test]
 fn refunds_cancellations_and_deletions_update_stats() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = crm.upsert_customer(&full_customer()).unwrap().record;
     for (n, day) in [(1, 3), (2, 9), (3, 20)] {
         let w = crm.record_order(&order(&format!("O-{n}"), "C-1", day, 1000 * n, OrderStatus::Completed)).unwrap();
@@ -172,7 +174,7 @@ fn refunds_cancellations_and_deletions_update_stats() {
 
 #[test]
 fn interactions_update_stats_and_are_idempotent() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = crm.upsert_customer(&full_customer()).unwrap().record;
     let mk = |ext: Option<&str>, day: u32, kind: InteractionKind| NewInteraction {
         external_id: ext.map(str::to_owned),
@@ -205,7 +207,7 @@ fn interactions_update_stats_and_are_idempotent() {
 
 #[test]
 fn deleting_a_customer_removes_everything_and_logs_each_row() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = crm.upsert_customer(&full_customer()).unwrap().record;
     crm.record_order(&order("O-1", "C-1", 1, 100, OrderStatus::Completed)).unwrap();
     crm.record_order(&order("O-2", "C-1", 2, 100, OrderStatus::Completed)).unwrap();

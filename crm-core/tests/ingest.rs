@@ -1,6 +1,8 @@
 //! Bulk ingest: per-row error reports, every valid row stored, re-ingest changes nothing,
 //! streaming readers for CSV and JSON Lines, progress reports.
 
+mod common;
+
 use std::io::Write;
 use std::ops::ControlFlow;
 
@@ -92,7 +94,7 @@ fn csv_reports_bad_rows_and_stores_the_rest_idempotently() {
 #[test]
 fn jsonl_round_trip_through_export() {
     let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let customers: Vec<NewCustomer> = (1..=50)
         .map(|n| NewCustomer {
             external_id: Some(format!("K{n}")),
@@ -129,7 +131,7 @@ fn jsonl_round_trip_through_export() {
 
 #[test]
 fn iterator_progress_knows_the_total_and_errors_are_capped() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let rows: Vec<NewCustomer> = (0..30)
         .map(|n| NewCustomer {
             external_id: Some(format!("E{n}")),
@@ -156,7 +158,7 @@ fn iterator_progress_knows_the_total_and_errors_are_capped() {
 #[test]
 fn bad_headers_and_paths_are_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let unknown = file(&dir, "c.csv", "external_id,name,emial\nC1,A,a@example.com\n");
     let e = crm.ingest_file(RecordKind::Customers, &unknown, IngestOptions::default()).unwrap_err();
     assert_eq!(e.field(), Some("header"));
@@ -177,7 +179,7 @@ fn bad_headers_and_paths_are_refused_before_anything_is_written() {
 
 #[test]
 fn a_status_change_in_a_later_file_updates_stats() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.upsert_customer(&NewCustomer { external_id: Some("C1".into()), name: "A".into(), ..Default::default() })
         .unwrap();
     let o = |status: &str| -> NewOrder {
@@ -245,7 +247,7 @@ fn cells_order(ext: &str, customer: &str, at_us: i64, currency: &str, total: i64
 
 #[test]
 fn typed_rows_keep_the_callers_numbers_errors_and_idempotency() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.ingest_customers((1..=3).map(customer), IngestOptions::default()).unwrap();
     let t0 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
                                     // Row numbers are the caller's (here every tenth line); conversion errors come along.
@@ -288,7 +290,7 @@ fn typed_rows_keep_the_callers_numbers_errors_and_idempotency() {
 
 #[test]
 fn cancelling_commits_whole_batches_and_reads_no_further() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let pulled = std::cell::Cell::new(0);
     let rows = (1..=10).map(|n| {
         pulled.set(n);
@@ -323,7 +325,7 @@ fn cancelling_commits_whole_batches_and_reads_no_further() {
 #[test]
 fn file_progress_counts_the_lines_and_cancels() {
     let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let path = file(&dir, "c.csv", CUSTOMERS_CSV);
     let mut seen = Vec::new();
     let mut stop = |p: Progress| {
@@ -349,7 +351,7 @@ fn column_checks_are_the_header_checks() {
     assert!(missing.to_string().contains("\"kind\""), "{missing}");
     let dir = tempfile::tempdir().unwrap();
     let twice = file(&dir, "twice.csv", "external_id,name,name\nC1,A,B\n");
-    let e = Crm::in_memory().unwrap().ingest_file(RecordKind::Customers, twice, IngestOptions::default()).unwrap_err();
+    let e = common::test_crm().ingest_file(RecordKind::Customers, twice, IngestOptions::default()).unwrap_err();
     assert_eq!(e.field(), Some("header"));
 }
 
@@ -443,7 +445,7 @@ fn duplicates_in_one_import_first_row_wins_and_reimport_changes_nothing() {
 #[test]
 fn csv_headers_match_whatever_their_case_and_unknown_columns_can_be_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     // An ERP export: a BOM, upper case, spaces around names, and columns of its own.
     let path = file(
         &dir,
@@ -477,7 +479,7 @@ fn csv_headers_match_whatever_their_case_and_unknown_columns_can_be_ignored() {
 #[test]
 fn customer_columns_absent_keep_and_empty_cells_clear() {
     let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let full = file(
         &dir,
         "full.csv",
@@ -520,7 +522,7 @@ fn customer_columns_absent_keep_and_empty_cells_clear() {
 #[test]
 fn typed_cells_tell_an_absent_column_from_a_null_cell() {
     use ingest::{Cell, Record};
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.upsert_customer_patch(
         &serde_json::from_str(
             r#"{"external_id":"C1","name":"Ada","email":"a@example.com","title":"CEO","tags":["vip"]}"#,

@@ -30,7 +30,7 @@ const PROGRAM: &str = r#"{
 }"#;
 
 fn setup() -> (Crm, CustomerId, CustomerId) {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.set_loyalty_program(&Program::from_json(PROGRAM).unwrap()).unwrap();
     let mut ids = ["C-1", "C-2"].map(|ext| {
         crm.upsert_customer(&NewCustomer { external_id: Some(ext.into()), name: ext.into(), ..Default::default() })
@@ -258,7 +258,7 @@ fn an_amended_order_earns_more_or_less_in_the_context_it_first_earned() {
 
 #[test]
 fn an_amended_order_keeps_its_own_share_of_a_day_cap() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.set_loyalty_program(
         &Program::from_json(
             r#"{"name": "Cap", "rates": {"USD": {"points": 1, "per_minor": 100}},

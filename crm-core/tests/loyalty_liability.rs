@@ -1,6 +1,8 @@
 //! The program's liability (`Crm::loyalty_liability`): balances owed and in debt across every
 //! account, points expiring within a look-ahead, and the bound on the look-ahead.
 
+mod common;
+
 use chrono::{Duration, Utc};
 use crm_core::loyalty::{DebtPolicy, Program};
 use crm_core::*;
@@ -32,7 +34,7 @@ fn order(ext: &str, c: CustomerId, days_ago: i64, total: i64) -> NewOrder {
 
 #[test]
 fn an_empty_program_owes_nothing() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let owed = crm.loyalty_liability(30).unwrap();
     assert_eq!((owed.accounts, owed.holders, owed.outstanding, owed.debt, owed.expiring), (0, 0, 0, 0, 0));
     assert_eq!(owed.expiring_by - owed.as_of, Duration::days(30));
@@ -40,7 +42,7 @@ fn an_empty_program_owes_nothing() {
 
 #[test]
 fn balances_add_up_and_lots_expiring_in_the_window_are_counted() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.set_loyalty_program(&Program::from_json(PROGRAM).unwrap()).unwrap();
     let (a, b, c) = (customer(&crm, "A"), customer(&crm, "B"), customer(&crm, "C"));
     crm.record_order(&order("O-1", a, 25, 10_000)).unwrap(); // 100 points, expire in 5 days
@@ -68,7 +70,7 @@ fn balances_add_up_and_lots_expiring_in_the_window_are_counted() {
 fn debts_are_counted_apart() {
     let mut p = Program::from_json(PROGRAM).unwrap();
     p.debt = DebtPolicy::AllowNegative;
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.set_loyalty_program(&p).unwrap();
     let (a, b) = (customer(&crm, "A"), customer(&crm, "B"));
     let mut spent = order("O-1", a, 2, 10_000);
@@ -83,7 +85,7 @@ fn debts_are_counted_apart() {
 
 #[test]
 fn a_look_ahead_past_the_bound_is_refused() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.set_loyalty_program(&Program::from_json(PROGRAM).unwrap()).unwrap();
     let a = customer(&crm, "A");
     crm.record_order(&order("O-1", a, 1, 1_000)).unwrap();

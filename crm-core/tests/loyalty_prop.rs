@@ -3,6 +3,8 @@
 //! debt policy allows it; replaying any call with its key changes nothing; the points left
 //! in the lots are exactly the non-negative part of the balance.
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crm_core::loyalty::{DebtPolicy, Program};
 use crm_core::*;
@@ -62,7 +64,7 @@ proptest! {
         let mut p = Program::from_json(r#"{"name": "P", "expiry_days": 20,
             "rates": {"USD": {"points": 1, "per_minor": 100}}, "rules": [{"name": "base", "kind": "base"}]}"#).unwrap();
         p.debt = debt;
-        let crm = Crm::in_memory().unwrap();
+        let crm = common::test_crm();
         crm.set_loyalty_program(&p).unwrap();
         let c = crm.create_customer(&NewCustomer { name: "P".into(), ..Default::default() }).unwrap().id;
         // Every call made, to replay: (its time, the call).

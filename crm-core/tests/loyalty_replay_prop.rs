@@ -10,6 +10,8 @@
 //! customer's country): that is the class of programs for which replay equality is the
 //! definition (see the `loyalty::orders` module). Both debt policies are exercised.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -174,7 +176,7 @@ proptest! {
     ) {
         let mut p = Program::from_json(PROGRAM).unwrap();
         p.debt = if negative { DebtPolicy::AllowNegative } else { DebtPolicy::ClawBackAvailable };
-        let crm = Crm::in_memory().unwrap();
+        let crm = common::test_crm();
         crm.set_loyalty_program(&p).unwrap();
         let new_customer = |crm: &Crm, slot: usize, n: usize| {
             crm.create_customer(&NewCustomer {
@@ -268,7 +270,7 @@ proptest! {
         }
 
         // The replay: each customer's current orders, recorded once, oldest first.
-        let replay = Crm::in_memory().unwrap();
+        let replay = common::test_crm();
         replay.set_loyalty_program(&p).unwrap();
         for (slot, &c) in slots.iter().enumerate() {
             let fresh = new_customer(&replay, slot, 0);

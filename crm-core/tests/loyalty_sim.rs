@@ -3,6 +3,8 @@
 //! computed by hand; months are continuous; the redemption models; the dry run writes
 //! nothing; every guarded bad input is a typed error.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
@@ -286,7 +288,7 @@ fn the_stored_program_agrees_with_the_live_ledger_month_by_month() {
         ),
     ];
     for (seed, (tiers, expiry)) in variants.into_iter().enumerate() {
-        let crm = Crm::in_memory().unwrap();
+        let crm = common::test_crm();
         let p = program(&rich_program(tiers, expiry));
         crm.set_loyalty_program(&p).unwrap();
         let customers = recorded_history(&crm, seed as u64 + 7);
@@ -318,7 +320,7 @@ fn the_stored_program_agrees_with_the_live_ledger_month_by_month() {
 #[test]
 fn actual_redemptions_replayed_under_the_stored_program_agree_with_the_ledger() {
     let until = midnight(2026, 1, 1);
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let tiers =
         r#"{"basis": {"by": "points"}, "levels": [{"name": "silver", "min": 150}, {"name": "gold", "min": 400}]}"#;
     crm.set_loyalty_program(&program(&rich_program(tiers, r#", "expiry_days": 120"#))).unwrap();
@@ -365,7 +367,7 @@ fn actual_redemptions_replayed_under_the_stored_program_agree_with_the_ledger() 
 /// | O3 | Ada | 2025-02-15 | 200.00 | shoes 200.00 |
 /// | O4 | Ada | 2025-02-20 | 80.00 | shoes 80.00 |
 fn fixture(stored: &str) -> (Crm, CustomerId, CustomerId) {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     crm.set_loyalty_program(&program(stored)).unwrap();
     let ada = customer(&crm, "ada", "GB", &[]);
     let bob = customer(&crm, "bob", "GB", &[]);
@@ -511,7 +513,7 @@ fn the_rate_model_redeems_a_share_of_what_is_redeemable_at_each_month_end() {
 
 #[test]
 fn months_are_continuous_on_synthetic_data() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let synth = Synth::new(SynthConfig { customers: 300, ..Default::default() });
     crm.ingest_customers(synth.customers(), IngestOptions::default()).unwrap();
     crm.ingest_orders(synth.orders(), IngestOptions::default()).unwrap();
@@ -604,7 +606,7 @@ fn refused(crm: &Crm, customers: &[CustomerId], field: &str, f: impl FnOnce() ->
 #[test]
 fn bad_input_is_refused_with_a_typed_error_and_writes_nothing() {
     // No stored program.
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = customer(&crm, "C-1", "US", &[]);
     crm.record_order(&order("O-1", c, t(2025, 1, 1), 1_000, vec![])).unwrap();
     refused(&crm, &[c], "program", || crm.simulate_loyalty(None, &SimulationOptions::default()));

@@ -2,6 +2,8 @@
 //! a recomputation from the orders, a property test against a naive model, single-customer
 //! scoring against the batch, refresh as one transaction, and bad input.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
@@ -137,7 +139,7 @@ const AS_OF: &str = "2026-06-01T00:00:00Z";
 /// population. Each last order lies three hours before a whole number of days, so recency
 /// rounds down.
 fn ten_customers() -> Crm {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let as_of = t(AS_OF);
     // (days since the last order, completed EUR orders, EUR spend)
     let plan: [(i64, i64, i64); 10] = [
@@ -290,7 +292,7 @@ fn statistics_serve_unless_a_member_ordered_after_as_of() {
 
 #[test]
 fn as_of_earlier_is_computed_from_the_orders() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let synth = Synth::new(SynthConfig { customers: 300, orders_per_customer: 6.0, ..Default::default() });
     for c in synth.customers() {
         crm.upsert_customer(&c).unwrap();
@@ -364,7 +366,7 @@ proptest! {
         as_of_day in prop_oneof![Just(60i64), 0..45i64],
         usd in any::<bool>(),
     ) {
-        let crm = Crm::in_memory().unwrap();
+        let crm = common::test_crm();
         let ids: Vec<CustomerId> = (0..customers).map(|i| customer(&crm, &format!("C{i}"))).collect();
         let base = t("2026-01-01T00:00:00Z");
         let mut plain: HashMap<usize, Plain> = HashMap::new();

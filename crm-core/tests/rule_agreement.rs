@@ -2,6 +2,8 @@
 //! random rules over random customers, orders, line items, interactions, segments and a
 //! scoring plan give the same members both ways.
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -379,7 +381,7 @@ fn dataset() -> impl Strategy<Value = Dataset> {
 }
 
 fn build(cs: &[CustomerSpec], os: &[OrderSpec], is: &[InteractionSpec], statics: &[usize]) -> (Crm, Vec<CustomerId>) {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let mut ids = Vec::new();
     for (n, c) in cs.iter().enumerate() {
         let mut attrs = serde_json::Map::new();

@@ -4,6 +4,8 @@
 //! limit that writes nothing. Errors never carry SQL. JSON nested thousands deep is the
 //! crate's error too.
 
+mod common;
+
 use chrono::{DateTime, Duration, Utc};
 use crm_core::loyalty::Program;
 use crm_core::rule::{
@@ -48,7 +50,7 @@ fn as_of() -> DateTime<Utc> {
 }
 
 fn setup() -> (Crm, Vec<CustomerId>) {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let mut ids = Vec::new();
     for i in 0..12 {
         let c = crm
@@ -438,7 +440,7 @@ fn json_nested_thousands_deep_is_the_crates_error() {
     assert_eq!(e.field(), Some("program"));
     assert!(e.to_string().contains(&MAX_JSON_DEPTH.to_string()), "{e}");
     // The deepest rules the checker accepts fit the JSON limit, inside a record too.
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let mut e = country_is("SG");
     while crm.check_rule(&Expr::And { args: vec![country_is("US"), e.clone()] }).is_ok() {
         e = Expr::And { args: vec![country_is("US"), e] };

@@ -1,5 +1,8 @@
 //! Saved segments, snapshots, scoring plans, lifecycle stages and value tiers through the
-//! facade, on a real SQLite file; and every kind of bad rule refused with nothing changed.
+//! facade, on the store under test (tests/common); and every kind of bad rule refused with
+//! nothing changed.
+
+mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use crm_core::rule::{parse, Expr};
@@ -12,7 +15,7 @@ fn rule(text: &str) -> Expr {
 
 fn db() -> (tempfile::TempDir, Crm) {
     let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::open(dir.path().join("crm.db")).unwrap();
+    let crm = common::test_crm();
     (dir, crm)
 }
 

@@ -3,6 +3,8 @@
 //! customer's statistics equal a recomputation from what is stored, every write reports the
 //! outcome a model predicts, and the change feed holds exactly one entry per mutation.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -446,7 +448,7 @@ proptest! {
 
     #[test]
     fn stats_equal_a_recomputation_in_memory(actions in prop::collection::vec(action(), 0..=40)) {
-        let crm = Crm::in_memory().unwrap();
+        let crm = common::test_crm();
         run(&crm, &actions);
     }
 }
@@ -519,6 +521,6 @@ fn stats_equal_a_recomputation_on_a_file() {
 
 #[test]
 fn fixed_sequence_in_memory() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     run(&crm, &fixed_sequence());
 }

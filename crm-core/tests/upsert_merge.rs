@@ -2,6 +2,8 @@
 //! objects merge, `UpsertMode::Replace` only on request); one external-id normalisation on
 //! every way in and every lookup; phones read with the record's country; typed id lookups.
 
+mod common;
+
 use crm_core::*;
 use serde_json::json;
 
@@ -34,7 +36,7 @@ fn rich(crm: &Crm) -> Customer {
 
 #[test]
 fn an_erp_sync_keeps_what_it_does_not_send() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let before = rich(&crm);
     // The nightly sync knows the name, the email and the city only (a NewCustomer, as the
     // typed C call and Rust hosts send it).
@@ -65,7 +67,7 @@ fn an_erp_sync_keeps_what_it_does_not_send() {
 
 #[test]
 fn json_absent_keeps_null_clears_and_objects_merge() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let before = rich(&crm);
     let w = crm
         .upsert_customer_patch(
@@ -112,7 +114,7 @@ fn json_absent_keeps_null_clears_and_objects_merge() {
 
 #[test]
 fn update_and_upsert_share_the_merge() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let c = rich(&crm);
     let p = patch(json!({"address": {"city": "Munich"}, "attributes": {"plan": null}, "add_tags": ["b2b"]}));
     let u = crm.update_customer(c.id, &p).unwrap();
@@ -123,7 +125,7 @@ fn update_and_upsert_share_the_merge() {
 
 #[test]
 fn replace_mode_keeps_the_old_behaviour() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     let before = rich(&crm);
     let input = NewCustomer { external_id: Some("C-1".into()), name: "Acme".into(), ..Default::default() };
     let c = crm.upsert_customer_with(&input, UpsertMode::Replace).unwrap().record;
@@ -247,7 +249,7 @@ fn external_ids_have_one_normal_form_on_every_way_in() {
 
 #[test]
 fn typed_lookups_say_not_found() {
-    let crm = Crm::in_memory().unwrap();
+    let crm = common::test_crm();
     assert!(matches!(crm.customer_id_by_external_id("C-9"), Err(Error::NotFound { entity: Entity::Customer, .. })));
     assert!(matches!(crm.order_id_by_external_id("O-9"), Err(Error::NotFound { entity: Entity::Order, .. })));
     assert!(matches!(
@@ -258,7 +260,7 @@ fn typed_lookups_say_not_found() {
 
 #[test]
 fn national_phone_numbers_are_read_with_the_records_country() {
-    let crm = Crm::in_memory().unwrap(); // no default region
+    let crm = common::test_crm(); // no default region
     let up = |v: serde_json::Value| crm.upsert_customer_patch(&patch(v), UpsertMode::Merge);
     let sg = up(json!({"external_id": "C-SG", "name": "S", "phone": "9123 4567", "address": {"country": "SG"}}));
     assert_eq!(sg.unwrap().record.phone.as_deref(), Some("+6591234567"));

@@ -97,16 +97,22 @@ fn open(out: *mut *mut crm_t, f: impl FnOnce() -> FfiResult<Crm>) -> crm_status 
     })
 }
 
-/// Opens (creating if needed) a database file with default settings and stores the handle
-/// in `*out`.
+/// Opens a database with default settings and stores the handle in `*out`: a SQLite file
+/// (created if missing), or a PostgreSQL database by URL
+/// (`postgresql://user:password@host:5432/dbname`, PostgreSQL 13 or newer; crm's tables are
+/// created in the database, or in the first schema of `options=-csearch_path%3Dname`).
 ///
-/// - `path`: UTF-8, NUL-terminated, at most `CRM_MAX_STRING_LEN` bytes; borrowed for the call.
+/// - `path`: a file path or a URL; UTF-8, NUL-terminated, at most `CRM_MAX_STRING_LEN`
+///   bytes; borrowed for the call.
 /// - `out`: receives the handle (NULL on failure). Close it with `crm_close`.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`,
-/// `CRM_ERR_SCHEMA_TOO_NEW` (the file was written by a newer crm), `CRM_ERR_STORAGE`
-/// (not a database, cannot be created, ...), `CRM_ERR_IO`.
-/// Thread safety: safe from any thread; several handles may be open on one file.
+/// `CRM_ERR_VALIDATION` (a malformed URL or an unknown scheme; field `url`),
+/// `CRM_ERR_SCHEMA_TOO_NEW` (the database was written by a newer crm), `CRM_ERR_UNAVAILABLE`
+/// (no server at the URL, no such database), `CRM_ERR_STORAGE` (not a database, cannot be
+/// created, `storage error (auth)` for refused credentials, `storage error (unsupported)`
+/// for a server older than PostgreSQL 13, ...), `CRM_ERR_IO`. Nothing is created on failure.
+/// Thread safety: safe from any thread; several handles may be open on one database.
 ///
 /// # Safety
 /// `path` is NULL or a readable C string; `out` is NULL or writable.

@@ -5,7 +5,6 @@
 
 use std::sync::{Arc, RwLock};
 
-use crm_core::store::SqliteStore;
 use crm_core::{Crm, CrmConfig};
 use pyo3::prelude::*;
 
@@ -40,19 +39,20 @@ impl PyCrm {
 
 #[pymethods]
 impl PyCrm {
-    /// Opens (or creates) a database file; `":memory:"` opens a private in-memory one.
+    /// Opens (or creates) a database file; `":memory:"` opens a private in-memory one, a
+    /// `postgresql://` URL a PostgreSQL database.
     #[new]
     #[pyo3(signature = (path, config_json=None))]
     fn new(py: Python<'_>, path: String, config_json: Option<String>) -> Result<Self> {
         let config: CrmConfig = config_json.as_deref().map(json::parse).transpose()?.unwrap_or_default();
-        let p = path.clone();
-        let crm = py.detach(move || -> Result<Crm> {
-            if p == ":memory:" {
-                Ok(Crm::with_store(SqliteStore::in_memory()?, config.validation)?)
-            } else {
-                Ok(Crm::open_with(&p, config)?)
+        let crm = py.detach(move || -> Result<Crm> { Ok(Crm::open_with(&path, config)?) })?;
+        // A URL is kept without its password.
+        let path = match crm.store().as_postgres() {
+            Some(pg) => pg.target().to_string(),
+            None => {
+                crm.store().as_sqlite().and_then(|s| s.path()).map_or(":memory:".into(), |p| p.display().to_string())
             }
-        })?;
+        };
         Ok(PyCrm { inner: RwLock::new(Some(Arc::new(crm))), path })
     }
 

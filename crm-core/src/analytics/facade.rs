@@ -169,7 +169,7 @@ impl OrderCount<'_, '_> {
 }
 
 pub(crate) fn summarise(
-    tx: &mut impl OrderScanStore,
+    tx: &mut (impl OrderScanStore + ?Sized),
     opts: &SummaryOptions,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Summary> {

@@ -24,7 +24,7 @@ use crate::query::{Cursor, CustomerQuery, Page, MAX_PAGE};
 use crate::segment::record_stage_change;
 use crate::stats;
 use crate::store::prelude::*;
-use crate::store::{SqliteOptions, SqliteStore};
+use crate::store::{AnyStore, SqliteOptions, SqliteStore};
 use crate::timeline::TimelineEntry;
 use crate::validate::{CheckedPatch, ValidationConfig, Validator};
 pub(crate) use uow::UnitOfWork;
@@ -68,8 +68,11 @@ pub struct Counts {
 pub struct CrmConfig {
     /// Input limits and the default phone region.
     pub validation: ValidationConfig,
-    /// SQLite connection settings (used by [`Crm::open_with`]).
+    /// SQLite connection settings (used by [`Crm::open_with`] for a file).
     pub sqlite: SqliteOptions,
+    /// PostgreSQL connection settings (used by [`Crm::open_with`] for a URL).
+    #[cfg(feature = "postgres")]
+    pub postgres: crate::store::PostgresOptions,
 }
 
 /// The customer-management facade over a [`Store`]. `Send + Sync`: share it between threads.
@@ -87,7 +90,7 @@ pub struct CrmConfig {
 /// }).unwrap();
 /// assert_eq!(crm.customer_stats(ada.id).unwrap().order_count, 1);
 /// ```
-pub struct Crm<S: Store = SqliteStore> {
+pub struct Crm<S: Store = AnyStore> {
     pub(crate) store: S,
     pub(crate) validator: Validator,
 }
@@ -98,27 +101,60 @@ impl<S: Store> std::fmt::Debug for Crm<S> {
     }
 }
 
-impl Crm<SqliteStore> {
-    /// Opens (or creates) a SQLite database file with default settings.
-    pub fn open(path: impl AsRef<Path>) -> Result<Crm<SqliteStore>> {
-        Crm::open_with(path, CrmConfig::default())
+impl Crm<AnyStore> {
+    /// Opens a database with default settings: a SQLite file (created if missing), SQLite's
+    /// `:memory:`, or a PostgreSQL database by URL (`postgresql://user:password@host/db`,
+    /// cargo feature `postgres`). Missing tables are created and older schemas upgraded.
+    ///
+    /// Errors: see [`SqliteStore::open`] and [`PostgresStore::open`](crate::store::PostgresStore::open)
+    /// (a malformed URL, refused credentials, an unreachable or too old server, a database
+    /// written by a newer crm); nothing is created when opening fails.
+    pub fn open(target: impl AsRef<Path>) -> Result<Crm<AnyStore>> {
+        Crm::open_with(target, CrmConfig::default())
     }
 
-    /// Opens a SQLite database file with the given settings.
-    pub fn open_with(path: impl AsRef<Path>, config: CrmConfig) -> Result<Crm<SqliteStore>> {
-        let validator = Validator::new(config.validation)?;
-        Ok(Crm { store: SqliteStore::open_with(path, &config.sqlite)?, validator })
+    /// Opens a database (see [`Crm::open`]) with the given settings.
+    pub fn open_with(target: impl AsRef<Path>, config: CrmConfig) -> Result<Crm<AnyStore>> {
+        let validator = Validator::new(config.validation.clone())?;
+        let target = target.as_ref();
+        if let Some(url) = target.to_str().filter(|t| looks_like_url(t)) {
+            return Ok(Crm { store: open_url(url, &config)?, validator });
+        }
+        Ok(Crm { store: AnyStore::Sqlite(SqliteStore::open_with(target, &config.sqlite)?), validator })
     }
 
-    /// A private in-memory database.
-    pub fn in_memory() -> Result<Crm<SqliteStore>> {
+    /// A private in-memory SQLite database.
+    pub fn in_memory() -> Result<Crm<AnyStore>> {
         Crm::in_memory_with(CrmConfig::default())
     }
 
-    /// A private in-memory database with the given settings. (`Crm::open(":memory:")` is the same.)
-    pub fn in_memory_with(config: CrmConfig) -> Result<Crm<SqliteStore>> {
+    /// A private in-memory SQLite database with the given settings. (`Crm::open(":memory:")`
+    /// is the same.)
+    pub fn in_memory_with(config: CrmConfig) -> Result<Crm<AnyStore>> {
         Crm::open_with(":memory:", config)
     }
+}
+
+/// Whether an open target is a URL (`scheme://`) rather than a file path.
+fn looks_like_url(t: &str) -> bool {
+    let Some((scheme, _)) = t.split_once("://") else { return false };
+    !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+#[cfg(feature = "postgres")]
+fn open_url(url: &str, config: &CrmConfig) -> Result<AnyStore> {
+    if crate::store::postgres::is_url(url) {
+        return Ok(AnyStore::Postgres(crate::store::PostgresStore::open_with(url, &config.postgres)?));
+    }
+    Err(Error::validation("url", "unknown scheme: crm opens postgresql:// URLs and SQLite file paths"))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_url(_url: &str, _config: &CrmConfig) -> Result<AnyStore> {
+    Err(Error::validation(
+        "url",
+        "this build opens SQLite file paths only (PostgreSQL URLs need crm-core's `postgres` feature)",
+    ))
 }
 
 impl<S: Store> Crm<S> {
@@ -603,7 +639,7 @@ fn decode_timeline_cursor(text: &str) -> Result<(i64, u8, i64)> {
     Ok((t.parse().map_err(|_| bad())?, k.parse().map_err(|_| bad())?, i.parse().map_err(|_| bad())?))
 }
 
-fn insert_customer(tx: &mut impl StoreTx, v: NewCustomer, now: DateTime<Utc>) -> Result<Customer> {
+fn insert_customer(tx: &mut (impl StoreTx + ?Sized), v: NewCustomer, now: DateTime<Utc>) -> Result<Customer> {
     let mut c = Customer {
         id: CustomerId(0),
         external_id: v.external_id,
@@ -655,7 +691,7 @@ pub(crate) fn checked_upsert(
 
 /// Upserts a validated customer by external id (shared by single calls and bulk ingest).
 pub(crate) fn upsert_customer(
-    tx: &mut impl StoreTx,
+    tx: &mut (impl StoreTx + ?Sized),
     validator: &Validator,
     u: CustomerUpsert,
     now: DateTime<Utc>,
@@ -816,7 +852,7 @@ fn apply_patch(c: &mut NewCustomer, p: CustomerPatch) {
 
 /// Resolves the customer an order or interaction names, by id or by external id (exactly one).
 pub(crate) fn resolve_customer(
-    tx: &mut impl StoreTx,
+    tx: &mut (impl StoreTx + ?Sized),
     id: Option<CustomerId>,
     external_id: Option<&str>,
 ) -> Result<CustomerId> {
@@ -841,7 +877,7 @@ pub(crate) fn resolve_customer(
 /// Stores a validated order or applies a change to the stored one with the same external
 /// id; what `v` leaves out (status, channel, items, the customer) keeps its stored value.
 pub(crate) fn write_order(
-    tx: &mut impl StoreTx,
+    tx: &mut (impl StoreTx + ?Sized),
     v: NewOrder,
     now: DateTime<Utc>,
     acc: &mut UnitOfWork,
@@ -891,7 +927,13 @@ pub(crate) fn write_order(
 /// changes nothing, and a corrected total or lines stay net of what was refunded. When the
 /// refunds take everything the order is `refunded`. `total` and `items` say which of the
 /// two `new` holds as sent (the other is stored, already net).
-fn net_of_refunds(tx: &mut impl StoreTx, old: &Order, new: &mut Order, total: bool, items: bool) -> Result<()> {
+fn net_of_refunds(
+    tx: &mut (impl StoreTx + ?Sized),
+    old: &Order,
+    new: &mut Order,
+    total: bool,
+    items: bool,
+) -> Result<()> {
     if !total && !items {
         return Ok(());
     }
@@ -925,7 +967,7 @@ fn net_of_refunds(tx: &mut impl StoreTx, old: &Order, new: &mut Order, total: bo
 
 /// Applies a validated patch to the stored order `old`.
 fn patch_order(
-    tx: &mut impl StoreTx,
+    tx: &mut (impl StoreTx + ?Sized),
     old: Order,
     p: OrderPatch,
     now: DateTime<Utc>,
@@ -956,7 +998,7 @@ fn patch_order(
 /// Replaces the stored order `old` with `new` (same id and external id): the one path of
 /// every order change, so that statistics and loyalty follow each the same way.
 fn change_order(
-    tx: &mut impl StoreTx,
+    tx: &mut (impl StoreTx + ?Sized),
     old: Order,
     mut new: Order,
     now: DateTime<Utc>,
@@ -1036,7 +1078,7 @@ fn apply_refund(old: &Order, r: Refund, now: DateTime<Utc>) -> Result<(Order, Or
 
 /// Stores a validated interaction; with an external id already stored, keeps or updates it.
 pub(crate) fn write_interaction(
-    tx: &mut impl StoreTx,
+    tx: &mut (impl StoreTx + ?Sized),
     v: NewInteraction,
     now: DateTime<Utc>,
     acc: &mut UnitOfWork,

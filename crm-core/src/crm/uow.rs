@@ -24,7 +24,7 @@ pub struct UnitOfWork {
 
 impl UnitOfWork {
     /// A new order was stored.
-    pub fn order_added(&mut self, tx: &mut impl StoreTx, o: &Order, now: DateTime<Utc>) -> Result<()> {
+    pub fn order_added(&mut self, tx: &mut (impl StoreTx + ?Sized), o: &Order, now: DateTime<Utc>) -> Result<()> {
         loyalty::order_changed(tx, &mut self.loyalty, &mut self.stats, None, Some(o), now)?;
         self.stats.order_added(o);
         Ok(())
@@ -34,7 +34,7 @@ impl UnitOfWork {
     /// refunded in part).
     pub fn order_corrected(
         &mut self,
-        tx: &mut impl StoreTx,
+        tx: &mut (impl StoreTx + ?Sized),
         old: &Order,
         new: &Order,
         now: DateTime<Utc>,
@@ -45,7 +45,7 @@ impl UnitOfWork {
     }
 
     /// An order is about to be deleted (it is still stored).
-    pub fn order_deleting(&mut self, tx: &mut impl StoreTx, o: &Order, now: DateTime<Utc>) -> Result<()> {
+    pub fn order_deleting(&mut self, tx: &mut (impl StoreTx + ?Sized), o: &Order, now: DateTime<Utc>) -> Result<()> {
         loyalty::order_deleted(tx, &mut self.loyalty, &mut self.stats, o, now)?;
         self.stats.recompute(o.customer_id);
         Ok(())
@@ -54,7 +54,7 @@ impl UnitOfWork {
     /// A customer is about to be deleted with their `orders` (still stored).
     pub fn customer_deleting(
         &mut self,
-        tx: &mut impl StoreTx,
+        tx: &mut (impl StoreTx + ?Sized),
         c: CustomerId,
         orders: &[Order],
         now: DateTime<Utc>,
@@ -73,7 +73,7 @@ impl UnitOfWork {
     }
 
     /// Writes what was gathered: the loyalty accounts, then the statistics.
-    pub fn flush(self, tx: &mut impl StoreTx) -> Result<()> {
+    pub fn flush(self, tx: &mut (impl StoreTx + ?Sized)) -> Result<()> {
         self.loyalty.flush(tx)?;
         self.stats.flush(tx)
     }

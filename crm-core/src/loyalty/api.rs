@@ -63,13 +63,13 @@ pub struct TierReview {
     pub downgraded: i64,
 }
 
-pub(crate) fn load_program(tx: &mut impl LoyaltyRead) -> Result<Option<Program>> {
+pub(crate) fn load_program(tx: &mut (impl LoyaltyRead + ?Sized)) -> Result<Option<Program>> {
     tx.config(ConfigKey::LoyaltyProgram)?
         .map(|s| serde_json::from_str(&s).map_err(|e| Error::validation("program", format!("stored program: {e}"))))
         .transpose()
 }
 
-pub(crate) fn require_program(tx: &mut impl LoyaltyRead) -> Result<Program> {
+pub(crate) fn require_program(tx: &mut (impl LoyaltyRead + ?Sized)) -> Result<Program> {
     load_program(tx)?.ok_or_else(|| Error::validation("program", "no loyalty program is set"))
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn days(n: Option<u32>) -> Option<TimeDelta> {
 /// if it now can.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn post_earning(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     p: &Program,
     acct: &mut Account,
     earning: &Earning,
@@ -120,7 +120,7 @@ pub(crate) fn check_points(points: i64) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn require_customer(tx: &mut impl LoyaltyRead, c: CustomerId) -> Result<()> {
+pub(crate) fn require_customer(tx: &mut (impl LoyaltyRead + ?Sized), c: CustomerId) -> Result<()> {
     if tx.customer_exists(c)? {
         Ok(())
     } else {
@@ -128,7 +128,7 @@ pub(crate) fn require_customer(tx: &mut impl LoyaltyRead, c: CustomerId) -> Resu
     }
 }
 
-pub(crate) fn balance_of(tx: &mut impl LoyaltyRead, c: CustomerId, t: DateTime<Utc>) -> Result<Balance> {
+pub(crate) fn balance_of(tx: &mut (impl LoyaltyRead + ?Sized), c: CustomerId, t: DateTime<Utc>) -> Result<Balance> {
     let acct = tx.loyalty_account(c)?;
     let lots = tx.open_lots(c)?;
     let available = lots.iter().filter(|l| ledger::redeemable(l, t)).map(|l| l.remaining).sum();

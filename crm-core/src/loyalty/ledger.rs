@@ -184,7 +184,7 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
 /// The stored entry under `key`, checked to be the same request (a key reused for a
 /// different request is a conflict, not a replay).
 pub(crate) fn replay(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     key: &str,
     customer: CustomerId,
     kind: EntryKind,
@@ -207,14 +207,18 @@ pub(crate) fn replay(
 }
 
 /// The account of `customer`, opened (not yet stored) if it has none.
-pub(crate) fn account(tx: &mut impl LoyaltyWrite, customer: CustomerId, at: DateTime<Utc>) -> Result<Account> {
+pub(crate) fn account(
+    tx: &mut (impl LoyaltyWrite + ?Sized),
+    customer: CustomerId,
+    at: DateTime<Utc>,
+) -> Result<Account> {
     Ok(tx.loyalty_account(customer)?.unwrap_or_else(|| Account::new(customer, at)))
 }
 
 /// Appends an entry, updates the account's balance (the caller stores the account) and
 /// the change feed.
 pub(crate) fn append(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     acct: &mut Account,
     d: Draft<'_>,
     now: DateTime<Utc>,
@@ -243,7 +247,7 @@ pub(crate) fn append(
 /// Credits `points` (> 0) as a new lot; when the account is in debt, the points pay the
 /// debt first and only the rest forms the lot.
 pub(crate) fn credit(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     acct: &mut Account,
     d: Draft<'_>,
     available_at: DateTime<Utc>,
@@ -272,7 +276,7 @@ pub(crate) fn credit(
 /// expiring; with `redeemable_at`, only lots available and not yet due at that time.
 /// Returns how many points were taken (less than asked when the lots run out).
 pub(crate) fn take_from_lots(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     customer: CustomerId,
     points: i64,
     first: Option<i64>,
@@ -326,14 +330,14 @@ pub(crate) fn redeemable(l: &Lot, t: DateTime<Utc>) -> bool {
 }
 
 /// Points that can be spent at `t`.
-pub(crate) fn available(tx: &mut impl LoyaltyWrite, customer: CustomerId, t: DateTime<Utc>) -> Result<i64> {
+pub(crate) fn available(tx: &mut (impl LoyaltyWrite + ?Sized), customer: CustomerId, t: DateTime<Utc>) -> Result<i64> {
     Ok(tx.open_lots(customer)?.iter().filter(|l| redeemable(l, t)).map(|l| l.remaining).sum())
 }
 
 /// Expires the due lots (`expires_at <= as_of`) of one customer, or of everyone, each once.
 /// Returns the entries written.
 pub(crate) fn expire_due(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     customer: Option<CustomerId>,
     as_of: DateTime<Utc>,
     now: DateTime<Utc>,

@@ -72,14 +72,19 @@ pub(crate) struct OrderLoyalty {
 }
 
 impl OrderLoyalty {
-    fn program(&mut self, tx: &mut impl LoyaltyWrite) -> Result<Option<Arc<Program>>> {
+    fn program(&mut self, tx: &mut (impl LoyaltyWrite + ?Sized)) -> Result<Option<Arc<Program>>> {
         if self.program.is_none() {
             self.program = Some(super::api::load_program(tx)?.map(Arc::new));
         }
         Ok(self.program.clone().flatten())
     }
 
-    fn account(&mut self, tx: &mut impl LoyaltyWrite, c: CustomerId, now: DateTime<Utc>) -> Result<&mut Account> {
+    fn account(
+        &mut self,
+        tx: &mut (impl LoyaltyWrite + ?Sized),
+        c: CustomerId,
+        now: DateTime<Utc>,
+    ) -> Result<&mut Account> {
         Ok(match self.accounts.entry(c) {
             hash_map::Entry::Occupied(e) => e.into_mut(),
             hash_map::Entry::Vacant(v) => v.insert(ledger::account(tx, c, now)?),
@@ -87,7 +92,7 @@ impl OrderLoyalty {
     }
 
     /// Writes the accounts back; the last step of the transaction.
-    pub(crate) fn flush(self, tx: &mut impl LoyaltyWrite) -> Result<()> {
+    pub(crate) fn flush(self, tx: &mut (impl LoyaltyWrite + ?Sized)) -> Result<()> {
         for a in self.accounts.values() {
             tx.put_loyalty_account(a)?;
         }
@@ -240,12 +245,12 @@ impl<'e> Held<'e> {
 
 /// Conditions and cap usage for earning in the order's transaction: conditions evaluated
 /// on the customer as stored, cap usage as stored.
-pub(crate) struct TxContext<'a, T: LoyaltyWrite> {
+pub(crate) struct TxContext<'a, T: LoyaltyWrite + ?Sized> {
     pub tx: &'a mut T,
     pub customer: CustomerId,
 }
 
-impl<T: LoyaltyWrite> EarnContext for TxContext<'_, T> {
+impl<T: LoyaltyWrite + ?Sized> EarnContext for TxContext<'_, T> {
     fn condition(&mut self, rule: &EarnRule, at: DateTime<Utc>) -> Result<bool> {
         let Some(when) = &rule.when else { return Ok(true) };
         let cond = check(when, &Definitions::default(), at)?;
@@ -259,13 +264,13 @@ impl<T: LoyaltyWrite> EarnContext for TxContext<'_, T> {
 
 /// Re-pricing in an earning's context: its recorded conditions (others evaluated now), and
 /// cap usage without the order's own share.
-struct Repricing<'a, T: LoyaltyWrite> {
+struct Repricing<'a, T: LoyaltyWrite + ?Sized> {
     live: TxContext<'a, T>,
     conditions: &'a [(String, bool)],
     own: &'a Usage,
 }
 
-impl<T: LoyaltyWrite> EarnContext for Repricing<'_, T> {
+impl<T: LoyaltyWrite + ?Sized> EarnContext for Repricing<'_, T> {
     fn condition(&mut self, rule: &EarnRule, at: DateTime<Utc>) -> Result<bool> {
         match self.conditions.iter().find(|(name, _)| *name == rule.name) {
             Some((_, met)) => Ok(*met),
@@ -280,7 +285,7 @@ impl<T: LoyaltyWrite> EarnContext for Repricing<'_, T> {
 }
 
 /// What the program gives `o` (completed, of the earning's customer) in the earning's context.
-fn worth(tx: &mut impl LoyaltyWrite, p: &Program, o: &Order, h: &Held<'_>) -> Result<Earning> {
+fn worth(tx: &mut (impl LoyaltyWrite + ?Sized), p: &Program, o: &Order, h: &Held<'_>) -> Result<Earning> {
     let mut ctx =
         Repricing { live: TxContext { tx, customer: o.customer_id }, conditions: &h.note.conditions, own: &h.usage };
     earning::order_points(p, o, h.note.tier.as_deref(), h.note.first_order, &mut ctx)
@@ -346,7 +351,7 @@ impl Change {
 /// order, so conditions see the customer's statistics without it (and with every earlier
 /// order of the transaction).
 pub(crate) fn order_changed(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     cache: &mut OrderLoyalty,
     stats: &mut StatsAcc,
     before: Option<&Order>,
@@ -358,7 +363,7 @@ pub(crate) fn order_changed(
 
 /// [`order_changed`], leaving the standing of customer `skip` alone (it is being deleted).
 fn settle(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     cache: &mut OrderLoyalty,
     stats: &mut StatsAcc,
     before: Option<&Order>,
@@ -421,7 +426,7 @@ fn settle(
 
 /// An order's first earning for its customer.
 fn earn(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     cache: &mut OrderLoyalty,
     stats: &mut StatsAcc,
     p: &Program,
@@ -454,7 +459,7 @@ fn earn(
 /// Writes one correction of an order's standing with a customer.
 #[allow(clippy::too_many_arguments)]
 fn correct(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     cache: &mut OrderLoyalty,
     p: &Program,
     h: &Held<'_>,
@@ -554,7 +559,7 @@ fn lot_dates(p: &Program, lot: Option<&Lot>, o: &Order, now: DateTime<Utc>) -> (
 /// entries and frees their keys (`~deleted:<entry id>` appended), so the external id and
 /// the order id can be used again.
 pub(crate) fn order_deleted(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     cache: &mut OrderLoyalty,
     stats: &mut StatsAcc,
     o: &Order,
@@ -574,7 +579,7 @@ pub(crate) fn order_deleted(
 /// account and ledger are removed (see [`LedgerStoreMut::delete_loyalty`](crate::loyalty::LedgerStoreMut::delete_loyalty)), each removed entry a
 /// deletion in the change feed. The caller flushes `acc` before it deletes the customer.
 pub(crate) fn customer_deleted(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     cache: &mut OrderLoyalty,
     stats: &mut StatsAcc,
     c: CustomerId,

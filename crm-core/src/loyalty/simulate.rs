@@ -248,7 +248,7 @@ impl SimulationOptions {
 
 /// Runs the simulation of `p` (validated by the caller) in the caller's read transaction.
 pub(crate) fn simulate(
-    tx: &mut impl LoyaltyRead,
+    tx: &mut (impl LoyaltyRead + ?Sized),
     p: &Program,
     opts: &SimulationOptions,
     now: DateTime<Utc>,
@@ -475,7 +475,7 @@ impl<'p> Sim<'p> {
         }
     }
 
-    fn preload(&self, tx: &mut impl LoyaltyRead, c: CustomerId) -> Result<Preloaded> {
+    fn preload(&self, tx: &mut (impl LoyaltyRead + ?Sized), c: CustomerId) -> Result<Preloaded> {
         let mut pre = Preloaded::default();
         if let Some(n) = self.needs {
             let customer = tx.get_customer(c)?.ok_or_else(|| Error::not_found(Entity::Customer, c))?;

@@ -79,7 +79,7 @@ pub trait LedgerStoreMut: LedgerStore {
 /// and order scans (the simulator). Implemented for every type with those ports.
 pub trait LoyaltyRead: crate::segment::SegmentRead + LedgerStore + crate::order::OrderScanStore {}
 
-impl<T> LoyaltyRead for T where T: crate::segment::SegmentRead + LedgerStore + crate::order::OrderScanStore {}
+impl<T: ?Sized> LoyaltyRead for T where T: crate::segment::SegmentRead + LedgerStore + crate::order::OrderScanStore {}
 
 /// What loyalty writes: the ledger, statistics (settled before a condition reads them) and
 /// the change feed. Implemented for every type with those ports.
@@ -88,7 +88,7 @@ pub trait LoyaltyWrite:
 {
 }
 
-impl<T> LoyaltyWrite for T where
+impl<T: ?Sized> LoyaltyWrite for T where
     T: LoyaltyRead + LedgerStoreMut + crate::stats::StatsStoreMut + crate::changes::FeedStoreMut
 {
 }

@@ -127,7 +127,7 @@ impl Tiers {
     /// The measure of `customer` over the window ending at `as_of`.
     pub(crate) fn measure(
         &self,
-        tx: &mut impl LoyaltyWrite,
+        tx: &mut (impl LoyaltyWrite + ?Sized),
         customer: CustomerId,
         as_of: DateTime<Utc>,
     ) -> Result<i64> {
@@ -140,7 +140,12 @@ impl Tiers {
     }
 
     /// Moves the account up if its measure at `at` earns a higher tier; returns whether it moved.
-    pub(crate) fn upgrade(&self, tx: &mut impl LoyaltyWrite, acct: &mut Account, at: DateTime<Utc>) -> Result<bool> {
+    pub(crate) fn upgrade(
+        &self,
+        tx: &mut (impl LoyaltyWrite + ?Sized),
+        acct: &mut Account,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
         // The lifetime total bounds any window: skip the query when it cannot reach the next tier.
         let next = self.rank(acct.tier.as_deref()).map_or(0, |r| r + 1);
         let Some(next_level) = self.levels.get(next) else { return Ok(false) };
@@ -171,7 +176,12 @@ impl Tiers {
 
     /// At a period end: moves the account to the tier its measure earns, down only once the
     /// tier has been held for a window plus the grace period. Returns whether it moved.
-    pub(crate) fn review(&self, tx: &mut impl LoyaltyWrite, acct: &mut Account, as_of: DateTime<Utc>) -> Result<bool> {
+    pub(crate) fn review(
+        &self,
+        tx: &mut (impl LoyaltyWrite + ?Sized),
+        acct: &mut Account,
+        as_of: DateTime<Utc>,
+    ) -> Result<bool> {
         let m = self.measure(tx, acct.customer_id, as_of)?;
         let target = self.tier_for(m);
         let (now_rank, target_rank) = (self.rank(acct.tier.as_deref()), self.rank(target));
@@ -191,7 +201,7 @@ impl Tiers {
 
 /// Sets the account's tier and records the change in the tier history (the caller stores the account).
 pub(crate) fn set_tier(
-    tx: &mut impl LoyaltyWrite,
+    tx: &mut (impl LoyaltyWrite + ?Sized),
     acct: &mut Account,
     tier: Option<String>,
     at: DateTime<Utc>,

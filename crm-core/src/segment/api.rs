@@ -96,7 +96,7 @@ pub(crate) fn references(e: &Expr, segments: &mut Vec<String>, plans: &mut Vec<S
 
 /// Every stored rule (segments, plans, lifecycle and tier rules) with a label, for finding
 /// what refers to a segment or plan.
-pub(crate) fn stored_rules<T: SegmentRead>(tx: &mut T) -> Result<Vec<(String, Expr)>> {
+pub(crate) fn stored_rules<T: SegmentRead + ?Sized>(tx: &mut T) -> Result<Vec<(String, Expr)>> {
     let mut out = Vec::new();
     for s in tx.list_segments()? {
         if let Some(r) = s.rule {
@@ -117,7 +117,11 @@ pub(crate) fn stored_rules<T: SegmentRead>(tx: &mut T) -> Result<Vec<(String, Ex
     Ok(out)
 }
 
-pub(crate) fn dependents<T: SegmentRead>(tx: &mut T, segment: Option<&str>, plan: Option<&str>) -> Result<Vec<String>> {
+pub(crate) fn dependents<T: SegmentRead + ?Sized>(
+    tx: &mut T,
+    segment: Option<&str>,
+    plan: Option<&str>,
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (label, rule) in stored_rules(tx)? {
         let (mut segs, mut plans) = (Vec::new(), Vec::new());
@@ -131,7 +135,7 @@ pub(crate) fn dependents<T: SegmentRead>(tx: &mut T, segment: Option<&str>, plan
     Ok(out)
 }
 
-pub(crate) fn definitions<T: SegmentRead>(tx: &mut T) -> Result<Definitions> {
+pub(crate) fn definitions<T: SegmentRead + ?Sized>(tx: &mut T) -> Result<Definitions> {
     let mut d = Definitions::default();
     for s in tx.list_segments()? {
         let def = match (s.kind, s.rule) {
@@ -147,7 +151,7 @@ pub(crate) fn definitions<T: SegmentRead>(tx: &mut T) -> Result<Definitions> {
     Ok(d)
 }
 
-pub(crate) fn lifecycle_rules<T: SegmentRead>(tx: &mut T) -> Result<Option<LifecycleRules>> {
+pub(crate) fn lifecycle_rules<T: SegmentRead + ?Sized>(tx: &mut T) -> Result<Option<LifecycleRules>> {
     tx.config(ConfigKey::LifecycleRules)?
         .map(|s| {
             serde_json::from_str(&s).map_err(|e| Error::validation(ConfigKey::LifecycleRules.as_str(), e.to_string()))
@@ -155,13 +159,13 @@ pub(crate) fn lifecycle_rules<T: SegmentRead>(tx: &mut T) -> Result<Option<Lifec
         .transpose()
 }
 
-pub(crate) fn tier_config<T: SegmentRead>(tx: &mut T) -> Result<Option<TierConfig>> {
+pub(crate) fn tier_config<T: SegmentRead + ?Sized>(tx: &mut T) -> Result<Option<TierConfig>> {
     tx.config(ConfigKey::ValueTiers)?
         .map(|s| serde_json::from_str(&s).map_err(|e| Error::validation(ConfigKey::ValueTiers.as_str(), e.to_string())))
         .transpose()
 }
 
-pub(crate) fn segment_named<T: SegmentRead>(tx: &mut T, name: &str) -> Result<Segment> {
+pub(crate) fn segment_named<T: SegmentRead + ?Sized>(tx: &mut T, name: &str) -> Result<Segment> {
     tx.segment_by_name(name)?.ok_or_else(|| Error::not_found(Entity::Segment, name))
 }
 
@@ -173,7 +177,7 @@ pub(crate) fn membership(s: &Segment, defs: &Definitions, now: DateTime<Utc>) ->
     }
 }
 
-pub(crate) fn all_members<T: SegmentRead>(tx: &mut T, rule: &Cond) -> Result<Vec<CustomerId>> {
+pub(crate) fn all_members<T: SegmentRead + ?Sized>(tx: &mut T, rule: &Cond) -> Result<Vec<CustomerId>> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -189,7 +193,7 @@ pub(crate) fn all_members<T: SegmentRead>(tx: &mut T, rule: &Cond) -> Result<Vec
 
 /// Every member of a saved segment now, ascending (a dynamic segment's rule evaluated, a
 /// static segment's list read), inside the caller's transaction.
-pub(crate) fn members_now<T: SegmentRead>(tx: &mut T, name: &str) -> Result<Vec<CustomerId>> {
+pub(crate) fn members_now<T: SegmentRead + ?Sized>(tx: &mut T, name: &str) -> Result<Vec<CustomerId>> {
     let seg = segment_named(tx, name)?;
     let c = membership(&seg, &definitions(tx)?, Utc::now())?;
     all_members(tx, &c)
@@ -210,7 +214,7 @@ pub(crate) fn check_description(d: &Option<String>) -> Result<()> {
 }
 
 /// Evaluates `rule` for one customer in memory, loading only what it reads.
-pub(crate) fn evaluate_one<T: SegmentRead>(tx: &mut T, customer: CustomerId, rule: &Cond) -> Result<bool> {
+pub(crate) fn evaluate_one<T: SegmentRead + ?Sized>(tx: &mut T, customer: CustomerId, rule: &Cond) -> Result<bool> {
     let c = tx.get_customer(customer)?.ok_or_else(|| Error::not_found(Entity::Customer, customer))?;
     let stats = tx.get_stats(customer)?;
     let needs = rule::needs(rule);
@@ -234,7 +238,7 @@ pub(crate) fn evaluate_one<T: SegmentRead>(tx: &mut T, customer: CustomerId, rul
 }
 
 /// Records a lifecycle change made by a customer update in the stage history.
-pub(crate) fn record_stage_change<T: SegmentRead + SegmentStoreMut>(
+pub(crate) fn record_stage_change<T: SegmentRead + SegmentStoreMut + ?Sized>(
     tx: &mut T,
     old: &Customer,
     new: &Customer,

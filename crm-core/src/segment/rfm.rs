@@ -580,7 +580,7 @@ pub(crate) fn sizes_in_grid_order(
 /// The population's inputs as of `as_of`: from the statistics when no member has a
 /// completed order after `as_of`, from the orders otherwise.
 pub(crate) fn rfm_inputs(
-    tx: &mut impl SegmentRead,
+    tx: &mut (impl SegmentRead + ?Sized),
     currency: Currency,
     as_of: DateTime<Utc>,
 ) -> Result<(RfmSource, Vec<RfmInput>)> {

@@ -110,7 +110,7 @@ pub trait SegmentRead:
 {
 }
 
-impl<T> SegmentRead for T where
+impl<T: ?Sized> SegmentRead for T where
     T: crate::customer::CustomerStore
         + crate::interaction::InteractionStore
         + crate::order::OrderStore

@@ -8,9 +8,11 @@
 //! write; a write transaction ([`StoreTx`]) has both. Each store implements each port in a
 //! file of its own (see [`sqlite`]).
 
+mod any;
 mod codec;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub(crate) mod rule_sql;
 pub mod sqlite;
 
 use crate::changes::{FeedStore, FeedStoreMut};
@@ -25,6 +27,7 @@ use crate::segment::{SegmentStore, SegmentStoreMut};
 use crate::stats::{StatsStore, StatsStoreMut};
 use crate::timeline::TimelineStore;
 
+pub use any::AnyStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -47,17 +50,25 @@ pub mod prelude {
 /// A store: hands out transactions. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
     /// A read transaction of this store: one consistent snapshot, and no way to write.
-    type Read<'a>: ReadTx
+    type Read<'a>: ReadTx + ?Sized
     where
         Self: 'a;
     /// A write transaction of this store.
-    type Write<'a>: StoreTx
+    type Write<'a>: StoreTx + ?Sized
     where
         Self: 'a;
 
     /// Runs `f` in a write transaction: committed if `f` returns `Ok`, rolled back otherwise
     /// (including when `f` panics). Writers from other threads and processes wait their turn.
     fn write<R>(&self, f: impl FnOnce(&mut Self::Write<'_>) -> Result<R>) -> Result<R>;
+
+    /// Runs `f` in a write transaction that no other writer runs beside, for writes of many
+    /// customers at once (ingest batches). A store whose writers run side by side
+    /// (PostgreSQL) makes this one wait for the others and keeps them waiting, rather than
+    /// locking each customer it touches; on SQLite every write is like this.
+    fn write_alone<R>(&self, f: impl FnOnce(&mut Self::Write<'_>) -> Result<R>) -> Result<R> {
+        self.write(f)
+    }
 
     /// Runs `f` in a read transaction that sees one consistent snapshot.
     fn read<R>(&self, f: impl FnOnce(&mut Self::Read<'_>) -> Result<R>) -> Result<R>;
@@ -80,7 +91,7 @@ pub trait ReadTx:
 {
 }
 
-impl<T> ReadTx for T where
+impl<T: ?Sized> ReadTx for T where
     T: CustomerStore
         + InteractionStore
         + OrderStore
@@ -111,7 +122,7 @@ pub trait StoreTx:
 {
 }
 
-impl<T> StoreTx for T where
+impl<T: ?Sized> StoreTx for T where
     T: ReadTx
         + CustomerStoreMut
         + InteractionStoreMut

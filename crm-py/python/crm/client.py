@@ -70,11 +70,21 @@ class Crm:
         *,
         validation: Optional[Record] = None,
         sqlite: Optional[Record] = None,
+        postgres: Optional[Record] = None,
     ) -> None:
         """Opens (or creates) the SQLite file at ``path`` (``":memory:"`` for a private
-        in-memory database). ``validation`` and ``sqlite`` are the core's
-        ``ValidationConfig`` and ``SqliteOptions`` as dicts; the busy timeout may be
-        given as ``busy_timeout`` in seconds or ``busy_timeout_ms``."""
+        in-memory database), or the PostgreSQL database at a URL
+        (``"postgresql://user:password@host:5432/dbname"``, PostgreSQL 13 or newer; crm's
+        tables are created there). ``validation``, ``sqlite`` and ``postgres`` are the core's
+        ``ValidationConfig``, ``SqliteOptions`` and ``PostgresOptions`` as dicts; the busy
+        timeout may be given as ``busy_timeout`` in seconds or ``busy_timeout_ms``, the
+        connect timeout as ``connect_timeout`` in seconds or ``connect_timeout_ms``.
+
+        Raises :class:`ValidationError` for a malformed URL, :class:`UnavailableError` when
+        the server cannot be reached, :class:`StorageError` with ``kind`` ``"auth"`` for
+        refused credentials and ``"unsupported"`` for a server older than PostgreSQL 13,
+        :class:`SchemaTooNewError` for a database written by a newer crm; nothing is created
+        when opening fails."""
         config: Dict[str, Any] = {}
         if validation:
             config["validation"] = dict(validation)
@@ -83,6 +93,11 @@ class Crm:
             if "busy_timeout" in s:
                 s["busy_timeout_ms"] = int(round(float(s.pop("busy_timeout")) * 1000))
             config["sqlite"] = s
+        if postgres:
+            p = dict(postgres)
+            if "connect_timeout" in p:
+                p["connect_timeout_ms"] = int(round(float(p.pop("connect_timeout")) * 1000))
+            config["postgres"] = p
         self._native = _crm.Crm(os.fspath(path), _frames.record_json(config) if config else None)
 
     # ---- lifecycle ----------------------------------------------------------------
@@ -98,7 +113,7 @@ class Crm:
 
     @property
     def path(self) -> str:
-        """The path the database was opened with."""
+        """The path the database was opened with (a URL without its password)."""
         return str(self._native.path)
 
     def __enter__(self) -> Crm:
@@ -974,6 +989,8 @@ def open(
     *,
     validation: Optional[Record] = None,
     sqlite: Optional[Record] = None,
+    postgres: Optional[Record] = None,
 ) -> Crm:
-    """Opens (or creates) a crm database file; see :class:`Crm`."""
-    return Crm(path, validation=validation, sqlite=sqlite)
+    """Opens (or creates) a crm database: a SQLite file, ``":memory:"``, or a
+    ``postgresql://`` URL; see :class:`Crm`."""
+    return Crm(path, validation=validation, sqlite=sqlite, postgres=postgres)

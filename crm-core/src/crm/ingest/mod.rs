@@ -320,7 +320,7 @@ mod private {
         fn key(valid: &Self::Valid) -> Option<&str>;
         fn write(
             valid: Self::Valid,
-            tx: &mut impl StoreTx,
+            tx: &mut (impl StoreTx + ?Sized),
             v: &Validator,
             now: DateTime<Utc>,
             acc: &mut UnitOfWork,
@@ -352,7 +352,7 @@ impl Sealed for NewCustomer {
     }
     fn write(
         valid: CustomerUpsert,
-        tx: &mut impl StoreTx,
+        tx: &mut (impl StoreTx + ?Sized),
         v: &Validator,
         now: DateTime<Utc>,
         _: &mut UnitOfWork,
@@ -362,7 +362,12 @@ impl Sealed for NewCustomer {
 }
 
 /// Customers of every source are merged by one path: [`upsert_customer`].
-fn write_customer(valid: CustomerUpsert, tx: &mut impl StoreTx, v: &Validator, now: DateTime<Utc>) -> Result<Outcome> {
+fn write_customer(
+    valid: CustomerUpsert,
+    tx: &mut (impl StoreTx + ?Sized),
+    v: &Validator,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
     upsert_customer(tx, v, valid, now).map(|w| w.outcome)
 }
 
@@ -387,7 +392,7 @@ impl Sealed for CustomerPatch {
     }
     fn write(
         valid: CustomerUpsert,
-        tx: &mut impl StoreTx,
+        tx: &mut (impl StoreTx + ?Sized),
         v: &Validator,
         now: DateTime<Utc>,
         _: &mut UnitOfWork,
@@ -415,7 +420,7 @@ impl Sealed for NewOrder {
     }
     fn write(
         valid: Self,
-        tx: &mut impl StoreTx,
+        tx: &mut (impl StoreTx + ?Sized),
         _: &Validator,
         now: DateTime<Utc>,
         acc: &mut UnitOfWork,
@@ -446,7 +451,7 @@ impl Sealed for NewInteraction {
     }
     fn write(
         valid: Self,
-        tx: &mut impl StoreTx,
+        tx: &mut (impl StoreTx + ?Sized),
         _: &Validator,
         now: DateTime<Utc>,
         acc: &mut UnitOfWork,
@@ -800,7 +805,7 @@ impl<S: Store> Crm<S> {
                     Err(e) => refused.push((i, e)),
                 }
             }
-            let outcomes = self.store().write(|tx| {
+            let outcomes = self.store().write_alone(|tx| {
                 let now = now();
                 let mut acc = UnitOfWork::default();
                 let mut outcomes = Vec::with_capacity(batch.len());

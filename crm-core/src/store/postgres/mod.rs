@@ -1,5 +1,5 @@
 //! PostgreSQL as a store (cargo feature `postgres`): many application servers share one
-//! database. The same schema versions as SQLite ([`schema`]), the same ports, proved by the
+//! database. The same schema versions as SQLite (`schema.rs`), the same ports, proved by the
 //! same conformance suite.
 //!
 //! # Transactions and isolation
@@ -16,23 +16,46 @@
 //! - writes of global records (segments, scoring plans, RFM scores, tiers, settings) lock
 //!   one global key, so they run one at a time.
 //!
-//! A lock is taken once per transaction and released at its end. Two writers that lock two
+//! - a transaction that appends to the change feed holds the feed's lock from its first
+//!   entry to its end, so entries commit in the order of their sequence numbers.
+//!
+//! A lock is taken once per transaction and released at its end. Every writer also holds a
+//! writers' lock shared; a bulk write ([`Store::write_alone`], used by ingest batches) holds
+//! it exclusively instead of one lock per customer and key, and so does a transaction that
+//! would take more than 256 key locks (the server's lock table is small): such a write runs
+//! alone, as every write does on SQLite.
+//! Two writers that lock two
 //! customers in opposite orders are a deadlock the server breaks: one gets a
 //! [`StorageErrorKind::Busy`] error, and the call retried completes.
 //!
 //! # Connections
 //!
-//! Connections come from a pool (r2d2) of at most [`PostgresOptions::max_connections`],
-//! each with its own cache of prepared statements. A connection that broke is dropped
-//! on its way back to the pool; the call that saw it break gets
-//! [`StorageErrorKind::Unavailable`] and wrote nothing (its transaction never committed).
+//! Connections come from a pool of at most [`PostgresOptions::max_connections`], each with
+//! its own cache of prepared statements. A call takes an idle connection or opens one in its
+//! own thread (so what went wrong, refused credentials or no server, is its typed error, and
+//! a library linked into a host starts no threads of its own); when all are busy it waits
+//! up to [`PostgresOptions::connect_timeout`] for one. A connection that broke is dropped on
+//! its way back; the call that saw it break gets [`StorageErrorKind::Unavailable`] and wrote
+//! nothing (its transaction never committed), and the next call opens a new one.
 
+mod analytics;
+mod config;
+mod customer;
 mod error;
+mod feed;
+mod interaction;
+mod loyalty;
+mod order;
+mod rfm;
 pub(crate) mod schema;
+mod segments;
+mod stats;
+mod timeline;
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::str::FromStr;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use postgres::types::ToSql;
@@ -44,7 +67,7 @@ use crate::store::codec::{enum_parse, enum_str, json, micros, time};
 use crate::store::Store;
 pub(crate) use error::{own, pg_error, Pg};
 
-/// The oldest PostgreSQL server crm supports (13: `xid8` and `pg_current_xact_id`).
+/// The oldest PostgreSQL server crm supports (13); older servers are refused when opening.
 pub const MIN_SERVER_VERSION: i32 = 130_000;
 
 /// The schema version this build writes (the same as SQLite's).
@@ -54,8 +77,10 @@ pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
 /// is "crm-migr" in ASCII).
 const MIGRATION_LOCK: i64 = 0x63_72_6d_2d_6d_69_67_72;
 
-/// Key of the advisory lock that serialises writes of global records ("crm-glob").
-const GLOBAL_LOCK: i64 = 0x63_72_6d_2d_67_6c_6f_62;
+/// Most key locks (customers, external ids) one transaction takes; a transaction that needs
+/// more holds the writers' lock exclusively instead (PostgreSQL's lock table has room for
+/// `max_locks_per_transaction` (64 by default) times the connections, for all of them).
+const MAX_KEY_LOCKS: usize = 256;
 
 /// Connection settings of a [`PostgresStore`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -100,9 +125,17 @@ impl PostgresOptions {
 /// # let _ = n;
 /// ```
 pub struct PostgresStore {
-    pool: r2d2::Pool<Manager>,
+    pool: Pool,
     target: String,
+    /// Mixed into every advisory lock key: advisory locks are per database, and each schema
+    /// holding crm's tables is a store of its own.
+    salt: u64,
 }
+
+// A panic inside `write` or `read` drops the transaction (rolled back) and returns its
+// connection to the pool as any early return does, so the store stays sound.
+impl std::panic::RefUnwindSafe for PostgresStore {}
+impl std::panic::UnwindSafe for PostgresStore {}
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -166,23 +199,22 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("crm");
         }
-        let manager = Manager { config };
+        let pool = Pool {
+            config,
+            max: opts.max_connections as usize,
+            wait: opts.connect_timeout,
+            state: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
+            freed: Condvar::new(),
+        };
         // The first connection is made here, so that what is wrong (credentials, server,
-        // version, schema) is a typed error now rather than a pool timeout later.
-        let mut first = manager.connect_conn()?;
+        // version, schema) is a typed error now.
+        let mut first = pool.connect()?;
         check_server(&mut first.client)?;
+        let salt = schema_salt(&mut first.client)?;
         migrate(&mut first.client)?;
-        let pool = r2d2::Pool::builder()
-            .max_size(opts.max_connections)
-            .min_idle(Some(0))
-            .connection_timeout(opts.connect_timeout)
-            // A checkout would otherwise cost a round trip; a broken connection is seen by
-            // the call that uses it (Unavailable) and dropped on return.
-            .test_on_check_out(false)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(manager);
-        let store = PostgresStore { pool, target };
-        store.give_back(first);
+        pool.state.lock().unwrap_or_else(|e| e.into_inner()).open = 1;
+        let store = PostgresStore { pool, target, salt };
+        store.pool.give_back(first);
         Ok(store)
     }
 
@@ -191,23 +223,119 @@ impl PostgresStore {
         &self.target
     }
 
-    fn give_back(&self, conn: Conn) {
-        // r2d2 has no way to add a connection made outside it; it is dropped instead (the
-        // pool opens its own on demand).
-        drop(conn);
+    fn conn(&self) -> Result<Pooled<'_>> {
+        self.pool.get().map_err(|e| match e {
+            Error::Storage { kind: StorageErrorKind::Busy, .. } => own(
+                StorageErrorKind::Busy,
+                format!("all {} connections to {} stayed busy for the timeout", self.pool.max, self.target),
+            ),
+            e => e,
+        })
+    }
+}
+
+/// The connections of a store: idle ones, and how many are open in all.
+struct Pool {
+    config: postgres::Config,
+    max: usize,
+    wait: Duration,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Conn>,
+    /// Connections open, idle or in use (or being opened).
+    open: usize,
+}
+
+/// A connection taken from the pool, given back when dropped (unless it broke).
+struct Pooled<'p> {
+    conn: Option<Conn>,
+    pool: &'p Pool,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.pool.give_back(c);
+        }
+    }
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>> {
-        self.pool.get().map_err(|e| {
-            own(StorageErrorKind::Unavailable, format!("no connection to {} within the timeout: {e}", self.target))
-        })
+    fn connect(&self) -> Result<Conn> {
+        let client = self.config.connect(NoTls).map_err(pg_error)?;
+        Ok(Conn { client, statements: HashMap::new() })
+    }
+
+    /// An idle connection, or a new one if fewer than `max` are open, or the first freed
+    /// within `wait`.
+    fn get(&self) -> Result<Pooled<'_>> {
+        let deadline = std::time::Instant::now() + self.wait;
+        let mut st = self.lock();
+        loop {
+            if let Some(c) = st.idle.pop() {
+                return Ok(Pooled { conn: Some(c), pool: self });
+            }
+            if st.open < self.max {
+                st.open += 1;
+                drop(st);
+                return match self.connect() {
+                    Ok(c) => Ok(Pooled { conn: Some(c), pool: self }),
+                    Err(e) => {
+                        self.lock().open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(own(StorageErrorKind::Busy, "every connection stayed busy"));
+            }
+            st = self.freed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    /// Keeps `conn` for the next call, or closes it if it broke.
+    fn give_back(&self, conn: Conn) {
+        let mut st = self.lock();
+        if conn.client.is_closed() {
+            st.open -= 1;
+        } else {
+            st.idle.push(conn);
+        }
+        drop(st);
+        self.freed.notify_one();
     }
 }
 
 /// Refuses a server older than [`MIN_SERVER_VERSION`].
 fn check_server(client: &mut Client) -> Result<()> {
     let row = client.query_one("SELECT current_setting('server_version_num')::int", &[]).pg()?;
-    let version: i32 = row.get(0);
+    supported_version(row.get(0))
+}
+
+/// `Ok` for a `server_version_num` crm supports.
+fn supported_version(version: i32) -> Result<()> {
     if version < MIN_SERVER_VERSION {
         return Err(own(
             StorageErrorKind::Unsupported,
@@ -215,6 +343,15 @@ fn check_server(client: &mut Client) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The lock-key salt of the schema crm's tables are in (the first of the search path).
+fn schema_salt(client: &mut Client) -> Result<u64> {
+    let schema: Option<String> = client.query_one("SELECT current_schema()::text", &[]).pg()?.get(0);
+    let Some(schema) = schema else {
+        return Err(Error::validation("url", "no schema of the search path exists to hold crm's tables"));
+    };
+    Ok(fnv(&[schema.as_bytes()]))
 }
 
 /// The schema version of the database (0 when crm's tables are not there), read without
@@ -261,47 +398,16 @@ pub(crate) struct Conn {
     statements: HashMap<String, Statement>,
 }
 
-/// Makes connections for r2d2.
-struct Manager {
-    config: postgres::Config,
-}
-
-impl Manager {
-    fn connect_conn(&self) -> Result<Conn> {
-        let client = self.config.connect(NoTls).map_err(pg_error)?;
-        Ok(Conn { client, statements: HashMap::new() })
-    }
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Conn;
-    type Error = Error;
-
-    fn connect(&self) -> Result<Conn> {
-        self.connect_conn()
-    }
-
-    fn is_valid(&self, conn: &mut Conn) -> Result<()> {
-        conn.client.simple_query("").map(|_| ()).pg()
-    }
-
-    fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.client.is_closed()
-    }
-}
-
 impl Store for PostgresStore {
     type Read<'a> = PgTx<'a, Reading>;
     type Write<'a> = PgTx<'a, Writing>;
 
     fn write<R>(&self, f: impl FnOnce(&mut PgTx<'_, Writing>) -> Result<R>) -> Result<R> {
-        let mut conn = self.conn()?;
-        let Conn { client, statements } = &mut *conn;
-        let tx = client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().pg()?;
-        let mut t = PgTx { tx, statements, locked: HashSet::new(), mode: PhantomData };
-        let r = f(&mut t)?;
-        t.tx.commit().pg()?;
-        Ok(r)
+        self.write_as(false, f)
+    }
+
+    fn write_alone<R>(&self, f: impl FnOnce(&mut PgTx<'_, Writing>) -> Result<R>) -> Result<R> {
+        self.write_as(true, f)
     }
 
     fn read<R>(&self, f: impl FnOnce(&mut PgTx<'_, Reading>) -> Result<R>) -> Result<R> {
@@ -309,7 +415,22 @@ impl Store for PostgresStore {
         let Conn { client, statements } = &mut *conn;
         let tx =
             client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().pg()?;
-        let mut t = PgTx { tx, statements, locked: HashSet::new(), mode: PhantomData };
+        let mut t = PgTx { tx, statements, locked: HashSet::new(), alone: false, salt: self.salt, mode: PhantomData };
+        let r = f(&mut t)?;
+        t.tx.commit().pg()?;
+        Ok(r)
+    }
+}
+
+impl PostgresStore {
+    fn write_as<R>(&self, alone: bool, f: impl FnOnce(&mut PgTx<'_, Writing>) -> Result<R>) -> Result<R> {
+        let mut conn = self.conn()?;
+        let Conn { client, statements } = &mut *conn;
+        let tx = client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().pg()?;
+        let mut t = PgTx { tx, statements, locked: HashSet::new(), alone: false, salt: self.salt, mode: PhantomData };
+        if alone {
+            t.go_alone()?;
+        }
         let r = f(&mut t)?;
         t.tx.commit().pg()?;
         Ok(r)
@@ -323,6 +444,10 @@ pub struct PgTx<'a, M = Writing> {
     statements: &'a mut HashMap<String, Statement>,
     /// Advisory lock keys this transaction holds.
     locked: HashSet<i64>,
+    /// Whether it holds the writers' lock exclusively (and so needs no other lock).
+    alone: bool,
+    /// The store's lock-key salt.
+    salt: u64,
     mode: PhantomData<M>,
 }
 
@@ -392,8 +517,29 @@ impl<'a, M: Mode> PgTx<'a, M> {
     }
 
     fn lock(&mut self, key: i64) -> Result<()> {
-        if M::WRITES && self.locked.insert(key) {
+        if !M::WRITES || self.alone || self.locked.contains(&key) {
+            return Ok(());
+        }
+        if self.locked.len() >= MAX_KEY_LOCKS {
+            return self.go_alone();
+        }
+        if self.locked.is_empty() {
+            let writers = self.key("writers", b"");
+            self.execute("SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)", &[&writers, &key])?;
+        } else {
             self.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
+        }
+        self.locked.insert(key);
+        Ok(())
+    }
+
+    /// Holds the writers' lock exclusively: waits for the other writers to end, and keeps
+    /// new ones waiting until this transaction ends.
+    fn go_alone(&mut self) -> Result<()> {
+        if M::WRITES && !self.alone {
+            let writers = self.key("writers", b"");
+            self.execute("SELECT pg_advisory_xact_lock($1)", &[&writers])?;
+            self.alone = true;
         }
         Ok(())
     }
@@ -402,7 +548,19 @@ impl<'a, M: Mode> PgTx<'a, M> {
     /// customer's records. Call before reading what a write will depend on. A no-op when
     /// reading.
     pub(crate) fn lock_customer(&mut self, id: CustomerId) -> Result<()> {
-        self.lock(id.0)
+        self.lock(self.key("customer", &id.0.to_le_bytes()))
+    }
+
+    /// Whether this transaction may read a customer's records as they will stay until it
+    /// ends: a read transaction (one snapshot), or a write that holds the customer's lock or
+    /// runs alone.
+    pub(crate) fn holds_customer(&self, id: CustomerId) -> bool {
+        !M::WRITES || self.alone || self.locked.contains(&self.key("customer", &id.0.to_le_bytes()))
+    }
+
+    /// The advisory lock key of `key` in `namespace`, for this store.
+    fn key(&self, namespace: &str, key: &[u8]) -> i64 {
+        fnv(&[&self.salt.to_le_bytes(), namespace.as_bytes(), &[0], key]) as i64
     }
 
     /// In a write transaction: the lock of an external id or idempotency key in a namespace
@@ -411,27 +569,32 @@ impl<'a, M: Mode> PgTx<'a, M> {
         if !M::WRITES {
             return Ok(());
         }
-        let k = key_hash(namespace, key);
-        self.lock(k)
+        self.lock(self.key(namespace, key.as_bytes()))
+    }
+
+    /// In a write transaction: the feed's lock, so entries commit in the order of their
+    /// sequence numbers. A no-op when reading.
+    pub(crate) fn lock_feed(&mut self) -> Result<()> {
+        self.lock(self.key("feed", b""))
     }
 
     /// In a write transaction: the lock of global records (segments, plans, RFM scores,
     /// tiers, settings). A no-op when reading.
     pub(crate) fn lock_global(&mut self) -> Result<()> {
-        self.lock(GLOBAL_LOCK)
+        self.lock(self.key("global", b""))
     }
 }
 
-/// A 64-bit lock key for `namespace` and `key` (FNV-1a; stable across processes and builds,
-/// which std's hasher is not). Collisions only make two writers wait for each other.
-fn key_hash(namespace: &str, key: &str) -> i64 {
+/// FNV-1a over `parts`: stable across processes and builds (which std's hasher is not), so
+/// every process computes the same advisory lock keys. A collision only makes two writers
+/// wait for each other.
+fn fnv(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in namespace.bytes().chain([0u8]).chain(key.bytes()) {
-        h ^= u64::from(b);
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // Keep clear of customer ids (small positive numbers): set the top bit.
-    (h | (1 << 63)) as i64
+    h
 }
 
 /// A value read from a column that does not convert to the model: the database was edited
@@ -532,4 +695,27 @@ pub(crate) fn customer_values(c: &Customer) -> Vec<Box<dyn ToSql + Sync>> {
 /// Owned parameters as the borrowed list the query helpers take.
 pub(crate) fn params(values: &[Box<dyn ToSql + Sync>]) -> Vec<Param<'_>> {
     values.iter().map(|v| v.as_ref() as Param<'_>).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_older_than_13_are_unsupported() {
+        let e = supported_version(120_017).unwrap_err();
+        assert_eq!(e.storage_kind(), Some(StorageErrorKind::Unsupported));
+        assert!(e.to_string().contains("PostgreSQL 12.0 is too old"), "{e}");
+        assert!(supported_version(130_000).is_ok() && supported_version(170_002).is_ok());
+    }
+
+    #[test]
+    fn urls_lose_their_password_in_messages() {
+        assert_eq!(
+            redact("postgresql://crm:secret@db:5432/x?sslmode=disable"),
+            "postgresql://crm:***@db:5432/x?sslmode=disable"
+        );
+        assert_eq!(redact("postgresql://db/x"), "postgresql://db/x");
+        assert!(is_url("PostgreSQL://db/x") && is_url("postgres://db") && !is_url("/tmp/postgres://x"));
+    }
 }

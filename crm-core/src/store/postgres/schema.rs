@@ -9,7 +9,9 @@
 //!   since the epoch (UTC), as on SQLite, so every query and the rule compiler see one model;
 //! - `tags`, `attributes` and `consents` are `JSONB` (the rule compiler reads into them with
 //!   `->`, `@>` and `jsonb_typeof`); other JSON columns are `TEXT`, read back whole;
-//! - a loyalty lot's `expired` flag is a `BOOLEAN`.
+//! - a loyalty lot's `expired` flag is a `BOOLEAN`;
+//! - `stage_history` and `loyalty_tier_history` have a `seq` identity column: entries of
+//!   one instant are read in the order written, which SQLite takes from the rowid.
 //!
 //! Integrity between tables is checked by the facade, as on SQLite: no SQL foreign keys.
 //! Every customer-owned table carries `customer_id` (see `docs/scale-out.md`).
@@ -88,9 +90,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     "#,
     // 2: per-customer statistics and the change feed. (A new PostgreSQL database has no rows
-    // to backfill: the store came with this library.) A feed entry records the transaction
-    // that wrote it, so that a reader never passes an entry whose transaction has not
-    // committed yet (see the feed port).
+    // to backfill: the store came with this library.)
     r#"
     CREATE TABLE customer_stats (
         customer_id         BIGINT PRIMARY KEY,
@@ -112,8 +112,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         entity    TEXT NOT NULL,
         entity_id BIGINT NOT NULL,
         op        TEXT NOT NULL,
-        at        BIGINT NOT NULL,
-        txid      xid8 NOT NULL DEFAULT pg_current_xact_id()
+        at        BIGINT NOT NULL
     );
     "#,
     // 3: segmentation (see SQLite's migration 3).
@@ -172,7 +171,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         customer_id BIGINT NOT NULL,
         kind        TEXT NOT NULL,
         value       TEXT NOT NULL,
-        at          BIGINT NOT NULL
+        at          BIGINT NOT NULL,
+        seq         BIGINT GENERATED ALWAYS AS IDENTITY
     );
     CREATE INDEX stage_history_customer ON stage_history(customer_id, kind, at);
 
@@ -244,7 +244,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         customer_id BIGINT NOT NULL,
         tier        TEXT,
         at          BIGINT NOT NULL,
-        reason      TEXT NOT NULL
+        reason      TEXT NOT NULL,
+        seq         BIGINT GENERATED ALWAYS AS IDENTITY
     );
     CREATE INDEX loyalty_tier_history_customer ON loyalty_tier_history(customer_id, at);
     "#,

@@ -10,7 +10,6 @@ mod interaction;
 mod loyalty;
 mod order;
 mod rfm;
-mod rule_sql;
 pub(crate) mod schema;
 mod segments;
 mod stats;

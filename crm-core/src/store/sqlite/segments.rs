@@ -1,13 +1,16 @@
-//! SQLite side of segmentation: rule evaluation through [`rule_sql`](super::rule_sql),
+//! SQLite side of segmentation: rule evaluation through [`rule_sql`](crate::store::rule_sql)
+//! (its SQLite dialect),
 //! saved segments and their members, scoring plans, settings, stages, tiers and history.
+
+use std::rc::Rc;
 
 use super::*;
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value;
+use rusqlite::types::{ToSql, ToSqlOutput, Value};
+use rusqlite::vtab::array::Array;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
 use super::error::Db;
-use super::rule_sql::{self, compile, Param, MAX_PARAMS};
 use super::{
     enum_col, enum_str, interaction_row, json, json_col, micros, opt_json_col, opt_time, order_row, time,
     INTERACTION_COLS, ORDER_COLS,
@@ -20,6 +23,42 @@ use crate::money::Currency;
 use crate::order::{LineItem, Order};
 use crate::rule::Cond;
 use crate::segment::{ScoringPlan, Segment, SegmentId};
+use crate::store::rule_sql::{self, compile, Dialect, Param};
+
+/// A compiled rule's parameter as rusqlite binds it: a value (booleans as 0 and 1), or a
+/// list bound as one array (read with `rarray(?N)`).
+#[derive(Debug, Clone)]
+enum Bound {
+    Value(Value),
+    List(Array),
+}
+
+impl ToSql for Bound {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Bound::Value(v) => v.to_sql(),
+            Bound::List(a) => a.to_sql(),
+        }
+    }
+}
+
+fn value_of(p: Param) -> Value {
+    match p {
+        Param::Null | Param::List(_) => Value::Null,
+        Param::Int(i) => Value::Integer(i),
+        Param::Real(f) => Value::Real(f),
+        Param::Text(t) => Value::Text(t),
+        Param::Bool(b) => Value::Integer(i64::from(b)),
+    }
+}
+
+/// The compiler's parameters as rusqlite binds them.
+fn bound(params: Vec<Param>) -> impl Iterator<Item = Bound> {
+    params.into_iter().map(|p| match p {
+        Param::List(values) => Bound::List(Rc::new(values.into_iter().map(value_of).collect())),
+        p => Bound::Value(value_of(p)),
+    })
+}
 
 pub(super) fn rule_members(
     conn: &Connection,
@@ -27,10 +66,10 @@ pub(super) fn rule_members(
     after: Option<CustomerId>,
     limit: usize,
 ) -> Result<Vec<CustomerId>> {
-    let mut c = compile(rule);
-    c.params.push(Param::Value(Value::Integer(after.map_or(i64::MIN, |a| a.0))));
+    let mut c = compile(rule, Dialect::Sqlite);
+    c.params.push(Param::Int(after.map_or(i64::MIN, |a| a.0)));
     let after_p = c.params.len();
-    c.params.push(Param::Value(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX))));
+    c.params.push(Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     let sql = format!(
         "SELECT c.id FROM customers c{} WHERE {} AND c.id > ?{after_p} ORDER BY c.id LIMIT ?{}",
         c.joins,
@@ -38,65 +77,28 @@ pub(super) fn rule_members(
         after_p + 1
     );
     let mut st = conn.prepare(&sql).db()?;
-    let ids = st.query_map(params_from_iter(c.params), |r| r.get(0).map(CustomerId)).db()?;
+    let ids = st.query_map(params_from_iter(bound(c.params)), |r| r.get(0).map(CustomerId)).db()?;
     ids.collect::<rusqlite::Result<_>>().db()
 }
 
 pub(super) fn rule_count(conn: &Connection, rule: &Cond) -> Result<i64> {
-    let c = compile(rule);
+    let c = compile(rule, Dialect::Sqlite);
     let sql = format!("SELECT count(*) FROM customers c{} WHERE {}", c.joins, c.sql);
-    conn.prepare(&sql).db()?.query_row(params_from_iter(c.params), |r| r.get(0)).db()
-}
-
-/// Several rules compiled into one statement: their SQL renumbered into one list of
-/// parameters, and the joins they need.
-#[derive(Default)]
-struct Batch {
-    /// The compiled rules, with the index of each among all the rules.
-    parts: Vec<(usize, String)>,
-    params: Vec<Param>,
-    joins: String,
-}
-
-/// Compiles `rules` into as few statements as SQLite's limit on parameters allows (one,
-/// unless the rules are large): each rule alone fits one statement (the checker's size limit
-/// sees to it), their sum may not. `extra` parameters are bound per rule besides its own.
-fn batches<'a>(rules: impl Iterator<Item = &'a Cond>, extra: usize) -> Vec<Batch> {
-    let mut out = vec![Batch::default()];
-    for (i, r) in rules.enumerate() {
-        let c = compile(r);
-        let last = out.last_mut().expect("one batch at least");
-        let batch = if !last.parts.is_empty() && last.params.len() + c.params.len() + extra > MAX_PARAMS {
-            out.push(Batch::default());
-            out.last_mut().expect("just pushed")
-        } else {
-            last
-        };
-        let sql = renumber(&c.sql, batch.params.len());
-        batch.params.extend(c.params);
-        for j in c.joins.split(" LEFT JOIN ").filter(|j| !j.is_empty()) {
-            let j = format!(" LEFT JOIN {j}");
-            if !batch.joins.contains(&j) {
-                batch.joins.push_str(&j);
-            }
-        }
-        batch.parts.push((i, sql));
-    }
-    out
+    conn.prepare(&sql).db()?.query_row(params_from_iter(bound(c.params)), |r| r.get(0)).db()
 }
 
 pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<Classified>> {
     // One scan per batch (one batch unless the rules are large): CASE picks the first rule
     // met; a later batch decides only for customers no earlier batch matched.
     let mut out: Vec<Classified> = Vec::new();
-    for (n, batch) in batches(rules.iter(), 0).into_iter().enumerate() {
+    for (n, batch) in rule_sql::batches(rules.iter(), 0, Dialect::Sqlite).into_iter().enumerate() {
         let whens: String = batch.parts.iter().map(|(i, sql)| format!(" WHEN {sql} THEN {i}")).collect();
         let pick = if batch.parts.is_empty() { "NULL".to_string() } else { format!("CASE{whens} ELSE NULL END") };
         let sql =
             format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{} ORDER BY c.id", batch.joins);
         let mut st = conn.prepare(&sql).db()?;
         let rows = st
-            .query_map(params_from_iter(batch.params), |r| {
+            .query_map(params_from_iter(bound(batch.params)), |r| {
                 let i: Option<i64> = r.get(3)?;
                 Ok(Classified {
                     customer_id: CustomerId(r.get(0)?),
@@ -122,15 +124,16 @@ pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<Classifi
 pub(super) fn score_all(conn: &Connection, plan: &[(Cond, i64)]) -> Result<Vec<(CustomerId, i64)>> {
     // One scan per batch (one unless the plan is large); the batches' sums are added.
     let mut out: Vec<(CustomerId, i64)> = Vec::new();
-    for (n, mut batch) in batches(plan.iter().map(|(c, _)| c), 1).into_iter().enumerate() {
+    for (n, mut batch) in rule_sql::batches(plan.iter().map(|(c, _)| c), 1, Dialect::Sqlite).into_iter().enumerate() {
         let mut sum = Vec::with_capacity(batch.parts.len());
         for (i, sql) in &batch.parts {
-            batch.params.push(Param::Value(Value::Integer(plan[*i].1)));
+            batch.params.push(Param::Int(plan[*i].1));
             sum.push(format!("(CASE WHEN {sql} THEN ?{} ELSE 0 END)", batch.params.len()));
         }
         let sql = format!("SELECT c.id, {} FROM customers c{} ORDER BY c.id", rule_sql::sum(&sum), batch.joins);
         let mut st = conn.prepare(&sql).db()?;
-        let rows = st.query_map(params_from_iter(batch.params), |r| Ok((CustomerId(r.get(0)?), r.get(1)?))).db()?;
+        let rows =
+            st.query_map(params_from_iter(bound(batch.params)), |r| Ok((CustomerId(r.get(0)?), r.get(1)?))).db()?;
         let rows = rows.collect::<rusqlite::Result<Vec<(CustomerId, i64)>>>().db()?;
         if n == 0 {
             out = rows;
@@ -141,34 +144,6 @@ pub(super) fn score_all(conn: &Connection, plan: &[(Cond, i64)]) -> Result<Vec<(
         }
     }
     Ok(out)
-}
-
-/// Shifts every `?N` in `sql` by `by`.
-fn renumber(sql: &str, by: usize) -> String {
-    if by == 0 {
-        return sql.to_string();
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.char_indices().peekable();
-    let bytes = sql.as_bytes();
-    while let Some((i, ch)) = chars.next() {
-        out.push(ch);
-        if ch == '?' {
-            let start = i + 1;
-            let mut end = start;
-            while end < bytes.len() && bytes[end].is_ascii_digit() {
-                end += 1;
-            }
-            if end > start {
-                let n: usize = sql[start..end].parse().unwrap_or(0);
-                out.push_str(&(n + by).to_string());
-                while chars.peek().is_some_and(|(j, _)| *j < end) {
-                    chars.next();
-                }
-            }
-        }
-    }
-    out
 }
 
 pub(super) fn orders_of(conn: &Connection, customer: CustomerId, since: Option<i64>) -> Result<Vec<Order>> {

@@ -1,0 +1,301 @@
+//! The customer port on PostgreSQL.
+
+use postgres::types::ToSql;
+
+use super::*;
+use crate::changes::Entity;
+use crate::customer::query::{Cursor, CustomerFilter, SortKey, SortValue};
+use crate::customer::{CustomerStore, CustomerStoreMut};
+
+/// A `LIMIT` value: `usize` as PostgreSQL's `bigint` (larger than any table: no limit).
+pub(crate) fn limit_value(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// The SQL of a sort key (the same as SQLite's; names compare in binary order there, so
+/// here in the "C" collation, whatever the database's).
+fn sort_expr(sort: SortKey) -> &'static str {
+    match sort {
+        SortKey::Id => "c.id",
+        SortKey::Name => "c.name COLLATE \"C\"",
+        SortKey::CreatedAt => "c.created_at",
+        SortKey::UpdatedAt => "c.updated_at",
+        SortKey::LastOrderAt => "coalesce(s.last_order_at, -9223372036854775808)",
+        SortKey::OrderCount => "coalesce(s.order_count, 0)",
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `sql` with its ASCII letters in lower case, nothing else changed: SQLite's `LIKE` is
+/// case-insensitive for ASCII letters only, which this (on both sides of a case-sensitive
+/// `LIKE`) reproduces exactly.
+fn ascii_lower_sql(expr: &str) -> String {
+    format!("translate({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')")
+}
+
+/// Where a page starts, as SQLite compares a cursor's value with the sort key (a cursor
+/// whose kind of value is not the sort key's comes only from a hand-made cursor text).
+enum Start {
+    /// Every row (no cursor, or one before every row).
+    All,
+    /// No row (a cursor after every row).
+    Nothing,
+    /// Strictly after `(value, id)`.
+    After(Box<dyn ToSql + Sync>, i64),
+}
+
+/// A number SQLite's numeric affinity reads in a text.
+enum Num {
+    Int(i64),
+    Real(f64),
+}
+
+/// The number SQLite's numeric affinity reads in a text, if any: an integer, else a real.
+fn numeric_text(t: &str) -> Option<Num> {
+    let t = t.trim();
+    let numeric = t.bytes().any(|b| b.is_ascii_digit())
+        && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    if !numeric {
+        return None;
+    }
+    match t.parse::<i64>() {
+        Ok(i) => Some(Num::Int(i)),
+        Err(_) => t.parse::<f64>().ok().filter(|x| x.is_finite()).map(Num::Real),
+    }
+}
+
+fn start(sort: SortKey, descending: bool, after: Option<&Cursor>) -> Start {
+    let Some(c) = after else { return Start::All };
+    // The cursor's value lies before (or after) every key in ascending order.
+    let outside = |below: bool| if below != descending { Start::All } else { Start::Nothing };
+    match (sort, &c.value) {
+        (SortKey::Name, SortValue::Text(t)) => Start::After(Box::new(t.clone()), c.id),
+        // The name column (TEXT affinity) reads an integer as its text.
+        (SortKey::Name, SortValue::Int(i)) => Start::After(Box::new(i.to_string()), c.id),
+        (_, SortValue::Int(i)) => Start::After(Box::new(*i), c.id),
+        // An INTEGER column (numeric affinity) reads a text that spells a number as that
+        // number; the other keys are expressions (no affinity), where a text sorts after
+        // every integer.
+        (SortKey::Id | SortKey::CreatedAt | SortKey::UpdatedAt, SortValue::Text(t)) => match numeric_text(t) {
+            None => outside(false),
+            Some(Num::Int(i)) => Start::After(Box::new(i), c.id),
+            // Beyond every key.
+            Some(Num::Real(x)) if x >= 9_223_372_036_854_775_808.0 => outside(false),
+            Some(Num::Real(x)) if x < -9_223_372_036_854_775_808.0 => outside(true),
+            Some(Num::Real(x)) if x.fract() == 0.0 => Start::After(Box::new(x as i64), c.id),
+            // Between two integers: no key equals it.
+            Some(Num::Real(x)) if descending => Start::After(Box::new(x.ceil() as i64), i64::MIN),
+            Some(Num::Real(x)) => Start::After(Box::new(x.floor() as i64), i64::MAX),
+        },
+        (_, SortValue::Text(_)) => outside(false),
+    }
+}
+
+impl<M: Mode> PgTx<'_, M> {
+    fn one_customer(&mut self, sql_where: &str, p: &[Param<'_>]) -> Result<Option<Customer>> {
+        let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE {sql_where}");
+        self.query_opt(&sql, p)?.map(|r| customer_row(&r)).transpose()
+    }
+}
+
+impl<M: Mode> CustomerStore for PgTx<'_, M> {
+    fn get_customer(&mut self, id: CustomerId) -> Result<Option<Customer>> {
+        self.lock_customer(id)?;
+        self.one_customer("c.id = $1", &[&id.0])
+    }
+
+    fn customer_by_external_id(&mut self, external_id: &str) -> Result<Option<Customer>> {
+        self.lock_key("customer", external_id)?;
+        let c = self.one_customer("c.external_id = $1", &[&external_id])?;
+        match c {
+            // The record itself is the customer's: lock them too, then read it again
+            // unless that lock was held before the read.
+            Some(c) if !self.holds_customer(c.id) => {
+                self.lock_customer(c.id)?;
+                self.one_customer("c.external_id = $1", &[&external_id])
+            }
+            c => Ok(c),
+        }
+    }
+
+    fn customer_id_by_external_id(&mut self, external_id: &str) -> Result<Option<CustomerId>> {
+        self.lock_key("customer", external_id)?;
+        let r = self.query_opt("SELECT id FROM customers WHERE external_id = $1", &[&external_id])?;
+        Ok(r.map(|r| col(&r, 0)).transpose()?.map(CustomerId))
+    }
+
+    fn customer_exists(&mut self, id: CustomerId) -> Result<bool> {
+        self.lock_customer(id)?;
+        Ok(self.query_opt("SELECT 1 FROM customers WHERE id = $1", &[&id.0])?.is_some())
+    }
+
+    fn query_customers(
+        &mut self,
+        filter: &CustomerFilter,
+        sort: SortKey,
+        descending: bool,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<(Customer, SortValue)>> {
+        let key = sort_expr(sort);
+        let mut sql = format!(
+            "SELECT {CUSTOMER_COLS}, {key} FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id WHERE 1 = 1"
+        );
+        let mut p: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut cond = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
+            p.push(v);
+            sql.push_str(&clause.replace('?', &format!("${}", p.len())));
+        };
+        if let Some(k) = filter.kind {
+            cond(&mut sql, " AND c.kind = ?", Box::new(enum_str(&k)));
+        }
+        if let Some(c) = &filter.country {
+            cond(&mut sql, " AND c.country = ?", Box::new(c.trim().to_ascii_uppercase()));
+        }
+        if let Some(c) = &filter.city {
+            cond(&mut sql, " AND c.city = ?", Box::new(c.clone()));
+        }
+        if let Some(l) = filter.lifecycle {
+            cond(&mut sql, " AND c.lifecycle = ?", Box::new(enum_str(&l)));
+        }
+        if !filter.tags.is_empty() {
+            // Every tag at once: the array contains each of them (tags are strings).
+            cond(&mut sql, " AND c.tags @> ?::text::jsonb", Box::new(json(&filter.tags)));
+        }
+        if let Some(t) = filter.created_from {
+            cond(&mut sql, " AND c.created_at >= ?", Box::new(micros(t)));
+        }
+        if let Some(t) = filter.created_to {
+            cond(&mut sql, " AND c.created_at < ?", Box::new(micros(t)));
+        }
+        if let Some(n) = filter.min_orders {
+            cond(&mut sql, " AND coalesce(s.order_count, 0) >= ?", Box::new(n));
+        }
+        if let Some(n) = filter.max_orders {
+            cond(&mut sql, " AND coalesce(s.order_count, 0) <= ?", Box::new(n));
+        }
+        if let Some(t) = filter.last_order_from {
+            cond(&mut sql, " AND s.last_order_at >= ?", Box::new(micros(t)));
+        }
+        if let Some(t) = filter.last_order_to {
+            cond(&mut sql, " AND s.last_order_at < ?", Box::new(micros(t)));
+        }
+        let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
+        match start(sort, descending, after) {
+            Start::All => {}
+            Start::Nothing => return Ok(Vec::new()),
+            Start::After(v, id) => {
+                p.push(v);
+                p.push(Box::new(id));
+                let (a, b) = (p.len() - 1, p.len());
+                sql.push_str(&format!(" AND ({key} {cmp} ${a} OR ({key} = ${a} AND c.id {cmp} ${b}))"));
+            }
+        }
+        p.push(Box::new(limit_value(limit)));
+        sql.push_str(&format!(" ORDER BY {key} {dir}, c.id {dir} LIMIT ${}", p.len()));
+        let rows = self.query(&sql, &params(&p))?;
+        let ncols = 23;
+        rows.iter()
+            .map(|r| {
+                let c = customer_row(r)?;
+                let v = match sort {
+                    SortKey::Name => SortValue::Text(col(r, ncols)?),
+                    _ => SortValue::Int(col(r, ncols)?),
+                };
+                Ok((c, v))
+            })
+            .collect()
+    }
+
+    fn search_customers(&mut self, text: &str, limit: usize) -> Result<Vec<Customer>> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lower = t.to_lowercase();
+        let upper_bound = format!("{lower}\u{10FFFF}");
+        let like = format!("%{}%", like_escape(&t.to_ascii_lowercase()));
+        let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+        // Fewer than 3 digits match no phone (NULL matches nothing).
+        let phone_like = (digits.len() >= 3).then(|| format!("%{digits}%"));
+        let sql = format!(
+            "SELECT {CUSTOMER_COLS} FROM customers c WHERE \
+               (c.email COLLATE \"C\" >= $1 AND c.email COLLATE \"C\" < $2) \
+               OR {} LIKE $3 ESCAPE '\\' OR {} LIKE $3 ESCAPE '\\' OR c.phone LIKE $4 \
+             ORDER BY c.id LIMIT $5",
+            ascii_lower_sql("c.name"),
+            ascii_lower_sql("c.company"),
+        );
+        let rows = self.query(&sql, &[&lower, &upper_bound, &like, &phone_like, &limit_value(limit)])?;
+        rows.iter().map(customer_row).collect()
+    }
+
+    fn count_customers(&mut self) -> Result<i64> {
+        col(&self.query_one("SELECT count(*) FROM customers", &[])?, 0)
+    }
+}
+
+impl CustomerStoreMut for PgTx<'_, Writing> {
+    fn insert_customer(&mut self, c: &Customer) -> Result<CustomerId> {
+        if let Some(ext) = &c.external_id {
+            self.lock_key("customer", ext)?;
+        }
+        let values = customer_values(c);
+        let row = self.query_one(
+            "WITH c AS (INSERT INTO customers (external_id, kind, name, email, phone, company, title, industry, country, \
+             region, city, postal_code, street, birthday, gender, tags, attributes, consents, lifecycle, created_at, \
+             updated_at, merged_into) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, \
+             $17::text::jsonb, $18::text::jsonb, $19, $20, $21, $22) RETURNING id), \
+             s AS (INSERT INTO customer_stats (customer_id) SELECT id FROM c) \
+             SELECT id FROM c",
+            &params(&values),
+        )?;
+        Ok(CustomerId(col(&row, 0)?))
+    }
+
+    fn update_customer(&mut self, c: &Customer) -> Result<()> {
+        self.lock_customer(c.id)?;
+        let mut values = customer_values(c);
+        values.push(Box::new(c.id.0));
+        let n = self.execute(
+            "UPDATE customers SET external_id = $1, kind = $2, name = $3, email = $4, phone = $5, company = $6, \
+             title = $7, industry = $8, country = $9, region = $10, city = $11, postal_code = $12, street = $13, \
+             birthday = $14, gender = $15, tags = $16::text::jsonb, attributes = $17::text::jsonb, \
+             consents = $18::text::jsonb, lifecycle = $19, created_at = $20, updated_at = $21, merged_into = $22 \
+             WHERE id = $23",
+            &params(&values),
+        )?;
+        if n == 0 {
+            return Err(Error::not_found(Entity::Customer, c.id));
+        }
+        Ok(())
+    }
+
+    fn delete_customer(&mut self, id: CustomerId) -> Result<()> {
+        self.lock_customer(id)?;
+        // One statement: every data-modifying CTE runs, whether or not it is referenced.
+        self.execute(
+            "WITH spend AS (DELETE FROM customer_spend WHERE customer_id = $1), \
+             stats AS (DELETE FROM customer_stats WHERE customer_id = $1), \
+             rfm AS (DELETE FROM customer_rfm WHERE customer_id = $1), \
+             tiers AS (DELETE FROM customer_tiers WHERE customer_id = $1), \
+             stages AS (DELETE FROM stage_history WHERE customer_id = $1), \
+             members AS (DELETE FROM segment_members WHERE customer_id = $1) \
+             DELETE FROM customers WHERE id = $1",
+            &[&id.0],
+        )?;
+        Ok(())
+    }
+}

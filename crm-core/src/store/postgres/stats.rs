@@ -1,0 +1,123 @@
+//! The statistics port on PostgreSQL.
+
+use super::order::currency_col;
+use super::*;
+use crate::customer::CustomerStats;
+use crate::money::{Currency, Money};
+use crate::stats::{StatsDelta, StatsStore, StatsStoreMut};
+use crate::store::codec::opt_time;
+
+impl<M: Mode> StatsStore for PgTx<'_, M> {
+    fn get_stats(&mut self, customer: CustomerId) -> Result<CustomerStats> {
+        self.lock_customer(customer)?;
+        let r = self.query_opt(
+            "SELECT order_count, first_order_at, last_order_at, interaction_count, last_interaction_at \
+             FROM customer_stats WHERE customer_id = $1",
+            &[&customer.0],
+        )?;
+        let mut s = match r {
+            Some(r) => CustomerStats {
+                customer_id: customer,
+                order_count: col(&r, 0)?,
+                first_order_at: opt_time(col(&r, 1)?),
+                last_order_at: opt_time(col(&r, 2)?),
+                total_spent: Vec::new(),
+                interaction_count: col(&r, 3)?,
+                last_interaction_at: opt_time(col(&r, 4)?),
+            },
+            None => CustomerStats { customer_id: customer, ..CustomerStats::default() },
+        };
+        let rows = self.query(
+            "SELECT currency, total_minor FROM customer_spend WHERE customer_id = $1 AND total_minor <> 0 \
+             ORDER BY currency COLLATE \"C\"",
+            &[&customer.0],
+        )?;
+        s.total_spent = rows.iter().map(|r| Ok(Money::new(col(r, 1)?, currency_col(r, 0)?))).collect::<Result<_>>()?;
+        Ok(s)
+    }
+
+    fn top_spenders(&mut self, currency: Currency, limit: usize) -> Result<Vec<(CustomerId, i64)>> {
+        let rows = self.query(
+            "SELECT customer_id, total_minor FROM customer_spend WHERE currency = $1 AND total_minor > 0 \
+             ORDER BY total_minor DESC, customer_id LIMIT $2",
+            &[&currency.code(), &super::customer::limit_value(limit)],
+        )?;
+        rows.iter().map(|r| Ok((CustomerId(col(r, 0)?), col(r, 1)?))).collect()
+    }
+
+    fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>> {
+        let rows = self.query(
+            "SELECT total_minor FROM customer_spend WHERE currency = $1 ORDER BY total_minor",
+            &[&currency.code()],
+        )?;
+        rows.iter().map(|r| col(r, 0)).collect()
+    }
+}
+
+impl StatsStoreMut for PgTx<'_, Writing> {
+    fn put_stats(&mut self, s: &CustomerStats) -> Result<()> {
+        let c = s.customer_id;
+        self.lock_customer(c)?;
+        let (first, last, last_i) =
+            (s.first_order_at.map(micros), s.last_order_at.map(micros), s.last_interaction_at.map(micros));
+        self.execute(
+            "INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, interaction_count, \
+             last_interaction_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id) DO UPDATE SET \
+             order_count = EXCLUDED.order_count, first_order_at = EXCLUDED.first_order_at, \
+             last_order_at = EXCLUDED.last_order_at, interaction_count = EXCLUDED.interaction_count, \
+             last_interaction_at = EXCLUDED.last_interaction_at",
+            &[&c.0, &s.order_count, &first, &last, &s.interaction_count, &last_i],
+        )?;
+        self.execute("DELETE FROM customer_spend WHERE customer_id = $1", &[&c.0])?;
+        for m in &s.total_spent {
+            self.execute(
+                "INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, \
+                 customer_last_order_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&c.0, &m.currency.code(), &m.minor, &s.order_count, &last],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn add_stats(&mut self, d: &StatsDelta) -> Result<()> {
+        let c = d.customer_id;
+        self.lock_customer(c)?;
+        // Atomic increments (least and greatest ignore NULLs, as SQLite's min/max of
+        // coalesces do here).
+        self.execute(
+            "INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, interaction_count, \
+             last_interaction_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id) DO UPDATE SET \
+             order_count = customer_stats.order_count + EXCLUDED.order_count, \
+             first_order_at = least(customer_stats.first_order_at, EXCLUDED.first_order_at), \
+             last_order_at = greatest(customer_stats.last_order_at, EXCLUDED.last_order_at), \
+             interaction_count = customer_stats.interaction_count + EXCLUDED.interaction_count, \
+             last_interaction_at = greatest(customer_stats.last_interaction_at, EXCLUDED.last_interaction_at)",
+            &[
+                &c.0,
+                &d.orders,
+                &d.first_order_at.map(micros),
+                &d.last_order_at.map(micros),
+                &d.interactions,
+                &d.last_interaction_at.map(micros),
+            ],
+        )?;
+        for (cur, minor) in &d.spend {
+            self.execute(
+                "INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES ($1, $2, $3) \
+                 ON CONFLICT (currency, customer_id) DO UPDATE SET \
+                 total_minor = customer_spend.total_minor + EXCLUDED.total_minor",
+                &[&c.0, &cur.code(), minor],
+            )?;
+        }
+        if d.orders != 0 || !d.spend.is_empty() {
+            // The spend rows' copy of the customer's order count and last order (schema 5).
+            self.execute(
+                "UPDATE customer_spend SET (customer_order_count, customer_last_order_at) = \
+                 (SELECT order_count, last_order_at FROM customer_stats WHERE customer_id = $1) \
+                 WHERE customer_id = $1",
+                &[&c.0],
+            )?;
+        }
+        Ok(())
+    }
+}

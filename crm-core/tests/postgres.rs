@@ -1,0 +1,299 @@
+//! What only a server store has: opening by URL and what can go wrong there, writers on many
+//! connections at once, and lost connections. The ports themselves are proved by the shared
+//! suites (tests/common). Needs `CRM_TEST_PG` (make test sets it); each test skips, saying
+//! so, without it.
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+
+use chrono::{DateTime, Duration, Utc};
+use crm_core::store::prelude::*;
+use crm_core::store::PostgresStore;
+use crm_core::*;
+
+fn base_url() -> Option<String> {
+    let url = std::env::var("CRM_TEST_PG").ok();
+    if url.is_none() {
+        eprintln!("CRM_TEST_PG is not set: skipped (make test sets it)");
+    }
+    url
+}
+
+/// A URL of a new schema, and the schema's name.
+fn scratch() -> Option<(String, String)> {
+    let url = common::pg_scratch_url()?;
+    let schema = url.rsplit("search_path%3D").next().unwrap().to_string();
+    Some((url, schema))
+}
+
+fn admin() -> postgres::Client {
+    postgres::Client::connect(&std::env::var("CRM_TEST_PG").unwrap(), postgres::NoTls).unwrap()
+}
+
+fn tables_in(schema: &str) -> Vec<String> {
+    admin()
+        .query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", &[&schema])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn kind(e: &Error) -> Option<StorageErrorKind> {
+    e.storage_kind()
+}
+
+fn at(day: i64) -> DateTime<Utc> {
+    "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::days(day)
+}
+
+fn person(crm: &Crm, ext: &str) -> CustomerId {
+    crm.upsert_customer(&NewCustomer { external_id: Some(ext.into()), name: ext.into(), ..Default::default() })
+        .unwrap()
+        .record
+        .id
+}
+
+fn order(ext: &str, c: CustomerId, day: i64, minor: i64) -> NewOrder {
+    NewOrder {
+        external_id: ext.into(),
+        customer_id: Some(c),
+        customer_external_id: None,
+        occurred_at: at(day),
+        status: None,
+        currency: "USD".parse().unwrap(),
+        total_minor: minor,
+        channel: None,
+        items: None,
+    }
+}
+
+#[test]
+fn malformed_urls_are_validation_errors_naming_the_url() {
+    for bad in [
+        "postgresql://localhost:notaport/db",
+        "postgresql://localhost:99999/db",
+        "postgresql://user@host/db?sslmode=sometimes",
+        "postgresql://user@host/db?no_such_option=1",
+        "mysql://localhost/db",
+    ] {
+        match Crm::open(bad) {
+            Err(Error::Validation { field, reason }) => {
+                assert_eq!(field, "url", "{bad}");
+                assert!(!reason.is_empty());
+            }
+            other => panic!("{bad}: expected a validation error on url, got {other:?}"),
+        }
+    }
+    let long = format!("postgresql://localhost/{}", "d".repeat(5000));
+    assert!(matches!(Crm::open(&long), Err(Error::Validation { field, .. }) if field == "url"));
+}
+
+#[test]
+fn a_password_never_appears_in_errors() {
+    let e = Crm::open("postgresql://crm:hunter2@127.0.0.1:1/db").unwrap_err();
+    assert_eq!(kind(&e), Some(StorageErrorKind::Unavailable), "{e}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    let e = Crm::open("postgresql://crm:hunter2@localhost:notaport/db").unwrap_err();
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}
+
+#[test]
+fn no_server_and_no_database_are_unavailable() {
+    let Some(base) = base_url() else { return };
+    let e = Crm::open("postgresql://crm_test:crm_test@127.0.0.1:1/crm_test?connect_timeout=5").unwrap_err();
+    assert_eq!(kind(&e), Some(StorageErrorKind::Unavailable), "{e}");
+    assert!(e.storage_kind().unwrap().is_retryable());
+    let missing = base.rsplit_once('/').map(|(head, _)| format!("{head}/no_such_database_here")).unwrap();
+    let e = Crm::open(&missing).unwrap_err();
+    assert_eq!(kind(&e), Some(StorageErrorKind::Unavailable), "{e}");
+}
+
+#[test]
+fn wrong_credentials_are_auth_errors_and_create_nothing() {
+    let Some((url, schema)) = scratch() else { return };
+    let wrong = url.replacen("crm_test:crm_test@", "crm_test:not-the-password@", 1);
+    assert_ne!(wrong, url, "the test expects CRM_TEST_PG with user crm_test:crm_test");
+    let e = Crm::open(&wrong).unwrap_err();
+    assert_eq!(kind(&e), Some(StorageErrorKind::Auth), "{e}");
+    assert!(!kind(&e).unwrap().is_retryable());
+    assert!(e.to_string().contains("password"), "{e}");
+    assert!(tables_in(&schema).is_empty());
+}
+
+#[test]
+fn a_database_of_a_newer_crm_is_refused_and_left_alone() {
+    let Some((url, schema)) = scratch() else { return };
+    admin()
+        .batch_execute(&format!(
+            "CREATE TABLE {schema}.crm_schema (version BIGINT NOT NULL); INSERT INTO {schema}.crm_schema VALUES (999)"
+        ))
+        .unwrap();
+    match Crm::open(&url) {
+        Err(Error::SchemaTooNew { found: 999, supported }) => assert!(supported < 999),
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    assert_eq!(tables_in(&schema), vec!["crm_schema".to_string()]);
+}
+
+#[test]
+fn opening_twice_and_concurrently_migrates_once() {
+    let Some((url, schema)) = scratch() else { return };
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresStore::open(&url).map(|_| ()))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    let tables = tables_in(&schema);
+    assert!(tables.contains(&"customers".to_string()) && tables.contains(&"order_refunds".to_string()));
+    let version: i64 = admin().query_one(&format!("SELECT version FROM {schema}.crm_schema"), &[]).unwrap().get(0);
+    assert_eq!(version, crm_core::store::postgres::SCHEMA_VERSION);
+    PostgresStore::open(&url).unwrap();
+}
+
+#[test]
+fn crm_opens_a_url_and_the_data_is_shared_between_handles() {
+    let Some((url, _)) = scratch() else { return };
+    let a = Crm::open(&url).unwrap();
+    let b = Crm::open(&url).unwrap();
+    assert_eq!(a.store().engine(), "postgres");
+    let c = person(&a, "C-1");
+    b.record_order(&order("O-1", c, 1, 500)).unwrap();
+    assert_eq!(a.customer_stats(c).unwrap().order_count, 1);
+    assert_eq!(a.counts().unwrap().orders, 1);
+}
+
+/// Redemptions from one account on several handles (each its own pool of connections):
+/// the balance is never overspent.
+#[test]
+fn redemptions_on_many_connections_never_overspend() {
+    let Some((url, _)) = scratch() else { return };
+    let crm = Crm::open(&url).unwrap();
+    let c = person(&crm, "C-1");
+    crm.earn_points(c, 1_000, "E-1").unwrap();
+    let start = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|th| {
+            let url = url.clone();
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                let crm = Crm::open(&url).unwrap();
+                start.wait();
+                let mut ok = 0;
+                for i in 0..60 {
+                    match crm.redeem_points(c, 7, &format!("R-{th}-{i}")) {
+                        Ok(_) => ok += 1,
+                        Err(Error::InsufficientPoints { .. }) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let ok: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(ok, 1_000 / 7);
+    assert_eq!(crm.points_balance(c).unwrap().balance, 1_000 - 7 * ok);
+}
+
+/// Orders of a few customers from four handles at once, some of them sent twice: every
+/// customer's statistics equal what their stored orders give, and no order is duplicated.
+#[test]
+fn concurrent_writers_lose_no_statistics_and_duplicate_nothing() {
+    let Some((url, _)) = scratch() else { return };
+    let crm = Crm::open(&url).unwrap();
+    let ids: Vec<CustomerId> = (0..3).map(|i| person(&crm, &format!("C-{i}"))).collect();
+    let start = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|th| {
+            let (url, ids, start) = (url.clone(), ids.clone(), Arc::clone(&start));
+            std::thread::spawn(move || {
+                let crm = Crm::open(&url).unwrap();
+                start.wait();
+                for i in 0..40 {
+                    let c = ids[i % ids.len()];
+                    // Every thread also sends the shared orders S-i: each must be written once.
+                    crm.record_order(&order(&format!("T{th}-{i}"), c, i as i64, 100 + i as i64)).unwrap();
+                    crm.record_order(&order(&format!("S-{i}"), c, i as i64, 1_000)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(crm.counts().unwrap().orders, 4 * 40 + 40);
+    for c in ids {
+        assert_eq!(crm.customer_stats(c).unwrap(), common::recomputed_stats(&crm, c));
+    }
+}
+
+/// A feed reader never passes an entry that commits late: while a writer holds an entry
+/// uncommitted, a second writer's entry waits, and the reader sees neither until both
+/// committed, in the order of their sequence numbers.
+#[test]
+fn the_feed_never_skips_an_entry_committed_late() {
+    let Some((url, _)) = scratch() else { return };
+    let store = Arc::new(PostgresStore::open(&url).unwrap());
+    let (appended, go_on) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let slow = {
+        let (store, appended, go_on) = (Arc::clone(&store), Arc::clone(&appended), Arc::clone(&go_on));
+        std::thread::spawn(move || {
+            store
+                .write(|tx| {
+                    let seq = tx.append_change(Entity::Customer, 1, Op::Insert, at(0))?;
+                    appended.wait();
+                    go_on.wait();
+                    Ok(seq)
+                })
+                .unwrap()
+        })
+    };
+    appended.wait();
+    let fast = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || store.write(|tx| tx.append_change(Entity::Customer, 2, Op::Insert, at(0))).unwrap())
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!fast.is_finished(), "the second entry waits for the first transaction");
+    assert!(store.read(|tx| tx.changes_since(0, 100)).unwrap().is_empty());
+    go_on.wait();
+    let (first, second) = (slow.join().unwrap(), fast.join().unwrap());
+    assert!(first < second);
+    let seen: Vec<i64> = store.read(|tx| tx.changes_since(0, 100)).unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(seen, vec![1, 2]);
+}
+
+/// The server ends the connection in the middle of a transaction: a typed Unavailable
+/// error, nothing of the transaction written, and the same call retried completes.
+#[test]
+fn a_connection_lost_mid_transaction_writes_nothing_and_a_retry_completes() {
+    let Some((url, schema)) = scratch() else { return };
+    // The session to end is found by its application name.
+    let name = format!("crm_{schema}");
+    let crm = Crm::open(format!("{url}&application_name={name}")).unwrap();
+    let c = person(&crm, "C-1");
+    let store = crm.store().as_postgres().unwrap();
+    let e = store
+        .write(|tx| {
+            tx.append_change(Entity::Customer, c.0, Op::Update, at(0))?;
+            // The server ends this very session, as a restart or a network failure would.
+            let mut admin = admin();
+            let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1";
+            assert_eq!(admin.query(sql, &[&name]).unwrap().len(), 1);
+            tx.count_customers()
+        })
+        .unwrap_err();
+    assert_eq!(kind(&e), Some(StorageErrorKind::Unavailable), "{e}");
+    assert_eq!(crm.changes_since(0, 100).unwrap().len(), 1, "only the customer's creation");
+    // The pool dropped the broken connection: the retry gets a new one.
+    crm.record_order(&order("O-1", c, 1, 500)).unwrap();
+    crm.record_order(&order("O-1", c, 1, 500)).unwrap();
+    assert_eq!(crm.customer_stats(c).unwrap().order_count, 1);
+}
