@@ -46,7 +46,7 @@ def test_the_same_calls_work_on_postgres(pg: crm.Crm) -> None:
     report = pg.ingest_orders(frame)
     assert (report.created, report.failed) == (50, 0)
     assert pg.counts().orders == 51
-    assert pg.count_matching("orders.count >= 51") == 1
+    assert pg.count_matching("order_count >= 51") == 1
 
 
 def test_handles_share_the_database_and_concurrent_redemptions_never_overspend(url: str) -> None:
