@@ -47,6 +47,14 @@ pub mod prelude {
     pub use crate::timeline::TimelineStore;
 }
 
+/// The mode of a store's transaction type that can only read (from [`Store::read`]).
+#[derive(Debug)]
+pub enum Reading {}
+
+/// The mode of a store's transaction type that can read and write (from [`Store::write`]).
+#[derive(Debug)]
+pub enum Writing {}
+
 /// A store: hands out transactions. Implementations must be safe to share between threads.
 pub trait Store: Send + Sync {
     /// A read transaction of this store: one consistent snapshot, and no way to write.

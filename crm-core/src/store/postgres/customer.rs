@@ -119,12 +119,9 @@ impl<M: Mode> CustomerStore for PgTx<'_, M> {
         self.lock_key("customer", external_id)?;
         let c = self.one_customer("c.external_id = $1", &[&external_id])?;
         match c {
-            // The record itself is the customer's: lock them too, then read it again
-            // unless that lock was held before the read.
-            Some(c) if !self.holds_customer(c.id) => {
-                self.lock_customer(c.id)?;
-                self.one_customer("c.external_id = $1", &[&external_id])
-            }
+            // The record itself is the customer's: lock them too, and read it again if
+            // that lock was not held before the read.
+            Some(c) if self.lock_customer(c.id)? => self.one_customer("c.external_id = $1", &[&external_id]),
             c => Ok(c),
         }
     }

@@ -47,10 +47,9 @@ impl<M: Mode> PgTx<'_, M> {
         }
         while let Some(r) = &row {
             let c: i64 = col(r, customer_col)?;
-            if self.holds_customer(CustomerId(c)) {
+            if !self.lock_customer(CustomerId(c))? {
                 break;
             }
-            self.lock_customer(CustomerId(c))?;
             row = self.query_opt(sql, p)?;
         }
         Ok(row)

@@ -78,15 +78,6 @@ fn all<T>(rows: Vec<Row>, f: fn(&Row) -> Result<T>) -> Result<Vec<T>> {
 const DUE: &str = "remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1";
 
 impl<M: Mode> PgTx<'_, M> {
-    /// Locks a customer (as [`PgTx::lock_customer`], whose key is the customer id); whether
-    /// this call had to take a lock (a write transaction that held neither this customer's
-    /// lock nor the writers' lock alone), so that what was read before must be read again.
-    fn loyalty_lock_fresh(&mut self, c: CustomerId) -> Result<bool> {
-        let held = self.holds_customer(c);
-        self.lock_customer(c)?;
-        Ok(M::WRITES && !held)
-    }
-
     fn loyalty_entries_where(&mut self, cond: &str, arg: i64) -> Result<Vec<Entry>> {
         let sql = format!("SELECT {ENTRY_COLS} FROM loyalty_entries WHERE {cond} ORDER BY at, id");
         let rows = self.query(&sql, &[&arg])?;
@@ -199,7 +190,7 @@ impl<M: Mode> LedgerStore for PgTx<'_, M> {
         // The customer is known once the lot is read (a lot's customer never changes): lock
         // it, then, if this call took the lock, read the lot again under it.
         let Some(lot) = self.loyalty_lot_of_entry_row(entry)? else { return Ok(None) };
-        if self.loyalty_lock_fresh(lot.customer_id)? {
+        if self.lock_customer(lot.customer_id)? {
             return self.loyalty_lot_of_entry_row(entry);
         }
         Ok(Some(lot))

@@ -451,7 +451,7 @@ pub struct PgTx<'a, M = Writing> {
     mode: PhantomData<M>,
 }
 
-pub use crate::store::sqlite::{Reading, Writing};
+pub use crate::store::{Reading, Writing};
 
 /// Whether a transaction mode writes (and so takes locks before it reads).
 pub trait Mode {
@@ -516,12 +516,15 @@ impl<'a, M: Mode> PgTx<'a, M> {
         &mut self.tx
     }
 
-    fn lock(&mut self, key: i64) -> Result<()> {
+    /// Takes the lock `key` unless held; whether this call took a lock (so that what the
+    /// transaction read before may have changed until now and must be read again).
+    fn lock(&mut self, key: i64) -> Result<bool> {
         if !M::WRITES || self.alone || self.locked.contains(&key) {
-            return Ok(());
+            return Ok(false);
         }
         if self.locked.len() >= MAX_KEY_LOCKS {
-            return self.go_alone();
+            self.go_alone()?;
+            return Ok(true);
         }
         if self.locked.is_empty() {
             let writers = self.key("writers", b"");
@@ -530,7 +533,7 @@ impl<'a, M: Mode> PgTx<'a, M> {
             self.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
         }
         self.locked.insert(key);
-        Ok(())
+        Ok(true)
     }
 
     /// Holds the writers' lock exclusively: waits for the other writers to end, and keeps
@@ -545,17 +548,11 @@ impl<'a, M: Mode> PgTx<'a, M> {
     }
 
     /// In a write transaction: waits for, then holds until the end, the lock of one
-    /// customer's records. Call before reading what a write will depend on. A no-op when
-    /// reading.
-    pub(crate) fn lock_customer(&mut self, id: CustomerId) -> Result<()> {
+    /// customer's records. Call before reading what a write will depend on. Whether this
+    /// call took the lock: rows of the customer read before it must then be read again.
+    /// A no-op (`false`) when reading or when held.
+    pub(crate) fn lock_customer(&mut self, id: CustomerId) -> Result<bool> {
         self.lock(self.key("customer", &id.0.to_le_bytes()))
-    }
-
-    /// Whether this transaction may read a customer's records as they will stay until it
-    /// ends: a read transaction (one snapshot), or a write that holds the customer's lock or
-    /// runs alone.
-    pub(crate) fn holds_customer(&self, id: CustomerId) -> bool {
-        !M::WRITES || self.alone || self.locked.contains(&self.key("customer", &id.0.to_le_bytes()))
     }
 
     /// The advisory lock key of `key` in `namespace`, for this store.
@@ -566,22 +563,19 @@ impl<'a, M: Mode> PgTx<'a, M> {
     /// In a write transaction: the lock of an external id or idempotency key in a namespace
     /// (`"order"`, `"customer"`, `"loyalty"`, ...). A no-op when reading.
     pub(crate) fn lock_key(&mut self, namespace: &str, key: &str) -> Result<()> {
-        if !M::WRITES {
-            return Ok(());
-        }
-        self.lock(self.key(namespace, key.as_bytes()))
+        self.lock(self.key(namespace, key.as_bytes())).map(drop)
     }
 
     /// In a write transaction: the feed's lock, so entries commit in the order of their
     /// sequence numbers. A no-op when reading.
     pub(crate) fn lock_feed(&mut self) -> Result<()> {
-        self.lock(self.key("feed", b""))
+        self.lock(self.key("feed", b"")).map(drop)
     }
 
     /// In a write transaction: the lock of global records (segments, plans, RFM scores,
     /// tiers, settings). A no-op when reading.
     pub(crate) fn lock_global(&mut self) -> Result<()> {
-        self.lock(self.key("global", b""))
+        self.lock(self.key("global", b"")).map(drop)
     }
 }
 

@@ -303,13 +303,7 @@ pub struct SqliteTx<'a, M = Writing> {
     mode: PhantomData<M>,
 }
 
-/// The mode of a [`SqliteTx`] that can only read.
-#[derive(Debug)]
-pub enum Reading {}
-
-/// The mode of a [`SqliteTx`] that can read and write.
-#[derive(Debug)]
-pub enum Writing {}
+pub use super::{Reading, Writing};
 
 impl<'a, M> SqliteTx<'a, M> {
     fn new(tx: rusqlite::Transaction<'a>) -> Self {
