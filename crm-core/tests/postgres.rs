@@ -297,3 +297,25 @@ fn a_connection_lost_mid_transaction_writes_nothing_and_a_retry_completes() {
     crm.record_order(&order("O-1", c, 1, 500)).unwrap();
     assert_eq!(crm.customer_stats(c).unwrap().order_count, 1);
 }
+
+#[test]
+fn connection_settings_out_of_range_are_validation_errors_before_connecting() {
+    use crm_core::store::PostgresOptions;
+    // No server is needed: the settings are checked first.
+    let url = "postgresql://crm:pw@127.0.0.1:1/db";
+    for (opts, field) in [
+        (PostgresOptions { max_connections: 0, ..Default::default() }, "max_connections"),
+        (PostgresOptions { max_connections: 1001, ..Default::default() }, "max_connections"),
+        (PostgresOptions { connect_timeout: std::time::Duration::ZERO, ..Default::default() }, "connect_timeout_ms"),
+        (
+            PostgresOptions { connect_timeout: std::time::Duration::from_secs(3601), ..Default::default() },
+            "connect_timeout_ms",
+        ),
+    ] {
+        let config = CrmConfig { postgres: opts, ..Default::default() };
+        match Crm::open_with(url, config) {
+            Err(Error::Validation { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected a validation error on {field}, got {other:?}"),
+        }
+    }
+}
