@@ -78,4 +78,12 @@ pub trait FeedStore {
 pub trait FeedStoreMut: FeedStore {
     /// Appends to the change feed; returns the new sequence number.
     fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64>;
+    /// Appends one entry per id, in order (for ingest batches; the default appends them
+    /// one by one).
+    fn append_changes(&mut self, entity: Entity, ids: &[i64], op: Op, at: DateTime<Utc>) -> Result<()> {
+        for id in ids {
+            self.append_change(entity, *id, op, at)?;
+        }
+        Ok(())
+    }
 }

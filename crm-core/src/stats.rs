@@ -76,10 +76,10 @@ impl StatsAcc {
         for c in self.refresh {
             recompute(tx, c)?;
         }
-        for d in self.deltas.into_values() {
-            tx.add_stats(&d)?;
-        }
-        Ok(())
+        // In customer order, so that concurrent writers lock customers in one order.
+        let mut deltas: Vec<StatsDelta> = self.deltas.into_values().collect();
+        deltas.sort_unstable_by_key(|d| d.customer_id);
+        tx.add_stats_many(&deltas)
     }
 }
 
@@ -139,4 +139,9 @@ pub trait StatsStoreMut: StatsStore {
     fn put_stats(&mut self, s: &CustomerStats) -> Result<()>;
     /// Folds a delta into a customer's statistics.
     fn add_stats(&mut self, d: &StatsDelta) -> Result<()>;
+    /// Folds deltas of distinct customers into their statistics (the default folds them one
+    /// by one).
+    fn add_stats_many(&mut self, deltas: &[StatsDelta]) -> Result<()> {
+        deltas.iter().try_for_each(|d| self.add_stats(d))
+    }
 }

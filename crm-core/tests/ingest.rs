@@ -557,3 +557,170 @@ fn typed_cells_tell_an_absent_column_from_a_null_cell() {
     }
     assert_eq!(NewOrder::from_cells(&mut cells).unwrap().customer_id, None);
 }
+
+/// A store's records as the host knows them (external ids, no store ids or write times),
+/// with each customer's statistics, and the change feed as (kind, operation, external id).
+type Picture = (Vec<(Customer, CustomerStats)>, Vec<(String, String, Vec<LineItem>)>, Vec<Interaction>, Vec<String>);
+
+fn picture(crm: &Crm) -> Picture {
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let customers = crm.query_customers(&CustomerQuery { limit: 1000, ..Default::default() }).unwrap().items;
+    let ext_of = |id: CustomerId| crm.get_customer(id).unwrap().external_id.unwrap();
+    let mut by_customer = Vec::new();
+    let mut orders = Vec::new();
+    let mut interactions = Vec::new();
+    for c in customers {
+        let mut s = crm.customer_stats(c.id).unwrap();
+        s.customer_id = CustomerId(0);
+        by_customer.push((Customer { id: CustomerId(0), created_at: epoch, updated_at: epoch, ..c }, s));
+    }
+    for n in 1..=9 {
+        if let Ok(o) = crm.get_order_by_external_id(&format!("O{n}")) {
+            let key = format!("{} {:?} {} {:?}", ext_of(o.customer_id), o.status, o.total, o.channel);
+            orders.push((o.external_id.clone(), key, o.items.clone()));
+        }
+        if let Ok(id) = crm.interaction_id_by_external_id(&format!("I{n}")) {
+            let mut i = crm.get_interaction(id).unwrap();
+            let customer = ext_of(i.customer_id);
+            (i.id, i.customer_id, i.created_at, i.body) = (InteractionId(0), CustomerId(0), epoch, Some(customer));
+            interactions.push(i);
+        }
+    }
+    by_customer.sort_by(|a, b| a.0.external_id.cmp(&b.0.external_id));
+    let feed = crm
+        .changes_since(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|ch| {
+            let ext = match ch.entity {
+                changes::Entity::Customer => ext_of(CustomerId(ch.id)),
+                changes::Entity::Order => crm.get_order(OrderId(ch.id)).unwrap().external_id,
+                changes::Entity::Interaction => crm.get_interaction(InteractionId(ch.id)).unwrap().external_id.unwrap(),
+                other => format!("{other:?} {}", ch.id),
+            };
+            format!("{:?} {:?} {ext}", ch.entity, ch.op)
+        })
+        .collect();
+    (by_customer, orders, interactions, feed)
+}
+
+/// Batches look up what their rows need in one query per kind and store their new records
+/// together (binary COPY on PostgreSQL); what they leave must be what the same rows written
+/// one by one through the single calls leave: records, statistics, the feed in row order,
+/// the outcome of every row and the reason of every refusal.
+#[test]
+fn batches_leave_what_single_calls_leave() {
+    let t = |d: u32| chrono::DateTime::parse_from_rfc3339(&format!("2026-01-{d:02}T10:00:00Z")).unwrap().to_utc();
+    let cust = |ext: &str, name: &str, email: Option<&str>| NewCustomer {
+        external_id: Some(ext.into()),
+        name: name.into(),
+        email: email.map(Into::into),
+        ..Default::default()
+    };
+    let order = |ext: &str, c: Option<&str>, status: OrderStatus, total: i64| NewOrder {
+        external_id: ext.into(),
+        customer_external_id: c.map(Into::into),
+        occurred_at: t(3 + total as u32 % 20),
+        status: Some(status),
+        currency: Currency::new("EUR").unwrap(),
+        total_minor: total,
+        customer_id: None,
+        channel: Some("web".into()),
+        items: None,
+    };
+    let interaction = |ext: &str, c: &str, subject: &str| NewInteraction {
+        external_id: Some(ext.into()),
+        customer_external_id: Some(c.into()),
+        customer_id: None,
+        kind: InteractionKind::Call,
+        channel: None,
+        direction: None,
+        occurred_at: t(2),
+        subject: Some(subject.into()),
+        body: None,
+        score: None,
+        payload: None,
+    };
+    let setup = |crm: &Crm| {
+        crm.upsert_customer(&cust("C1", "Ada", None)).unwrap();
+        crm.upsert_customer(&cust("C2", "Bob", Some("bob@example.com"))).unwrap();
+        crm.record_order(&order("O1", Some("C1"), OrderStatus::Completed, 500)).unwrap();
+        crm.add_interaction(&interaction("I1", "C1", "hello")).unwrap();
+    };
+    let customers = vec![
+        cust("C3", "Cy", None),
+        cust("C1", "Ada", Some("ada@example.com")), // changed
+        cust("C2", "Bob", Some("bob@example.com")), // unchanged
+        cust("C4", "Di", None),
+        cust("C5", "", None),                   // new without a name: refused
+        cust("C6", "Ed", Some("not an email")), // refused
+        cust("C7", "Flo", None),
+    ];
+    let c1 = |crm: &Crm| crm.customer_id_by_external_id("C1").unwrap();
+    let orders = |crm: &Crm| {
+        let mut by_id = order("O4", None, OrderStatus::Completed, 250);
+        by_id.customer_id = Some(c1(crm));
+        let mut unknown_id = order("O5", None, OrderStatus::Completed, 90);
+        unknown_id.customer_id = Some(CustomerId(999_999));
+        let mut lines = order("O6", Some("C4"), OrderStatus::Completed, 300);
+        lines.items = Some(vec![LineItem { sku: "A".into(), category: None, quantity: 3, unit_price_minor: 100 }]);
+        vec![
+            order("O2", Some("C3"), OrderStatus::Completed, 1200),
+            order("O1", Some("C1"), OrderStatus::Refunded, 500), // a correction
+            order("O3", Some("C404"), OrderStatus::Completed, 100), // unknown customer
+            by_id,
+            unknown_id,
+            lines,
+            order("O7", None, OrderStatus::Completed, 100), // new, names no customer
+            order("O8", Some("C3"), OrderStatus::Cancelled, 700),
+        ]
+    };
+    let interactions = vec![
+        interaction("I2", "C4", "hi"),
+        interaction("I1", "C1", "hello again"), // a correction
+        interaction("I3", "C404", "who"),
+        interaction("I4", "C3", "yo"),
+    ];
+
+    let bulk = common::test_crm();
+    let single = common::test_crm();
+    setup(&bulk);
+    setup(&single);
+    let opts = || IngestOptions { batch_size: 3, ..Default::default() };
+    let reports = [
+        bulk.ingest_customers(customers.clone(), opts()).unwrap(),
+        bulk.ingest_orders(orders(&bulk), opts()).unwrap(),
+        bulk.ingest_interactions(interactions.clone(), opts()).unwrap(),
+    ];
+    let tally = |outcomes: Vec<Result<Outcome>>| {
+        let mut r = ingest::IngestReport::default();
+        for (n, o) in (1u64..).zip(outcomes) {
+            r.rows += 1;
+            match o {
+                Ok(Outcome::Created) => r.created += 1,
+                Ok(Outcome::Updated) => r.updated += 1,
+                Ok(Outcome::Unchanged) => r.unchanged += 1,
+                Err(e) => {
+                    r.failed += 1;
+                    r.errors.push(ingest::RowError::from_error(n, e));
+                }
+            }
+        }
+        r
+    };
+    let expected = [
+        tally(customers.iter().map(|c| single.upsert_customer(c).map(|w| w.outcome)).collect()),
+        tally(orders(&single).iter().map(|o| single.record_order(o).map(|w| w.outcome)).collect()),
+        tally(interactions.iter().map(|i| single.add_interaction(i).map(|w| w.outcome)).collect()),
+    ];
+    assert_eq!(reports, expected);
+    assert_eq!(
+        [
+            (reports[0].created, reports[0].updated, reports[0].unchanged, reports[0].failed),
+            (reports[1].created, reports[1].updated, reports[1].unchanged, reports[1].failed)
+        ],
+        [(3, 1, 1, 2), (4, 1, 0, 3)],
+        "the rows cover new, changed, unchanged and refused records"
+    );
+    assert_eq!(picture(&bulk), picture(&single));
+}

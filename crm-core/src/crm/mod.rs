@@ -640,7 +640,15 @@ fn decode_timeline_cursor(text: &str) -> Result<(i64, u8, i64)> {
 }
 
 fn insert_customer(tx: &mut (impl StoreTx + ?Sized), v: NewCustomer, now: DateTime<Utc>) -> Result<Customer> {
-    let mut c = Customer {
+    let mut c = new_customer(v, now);
+    c.id = tx.insert_customer(&c)?;
+    tx.append_change(Entity::Customer, c.id.0, Op::Insert, now)?;
+    Ok(c)
+}
+
+/// The customer a validated profile creates (its id is the store's to assign).
+fn new_customer(v: NewCustomer, now: DateTime<Utc>) -> Customer {
+    Customer {
         id: CustomerId(0),
         external_id: v.external_id,
         kind: v.kind.unwrap_or_default(),
@@ -660,10 +668,7 @@ fn insert_customer(tx: &mut (impl StoreTx + ?Sized), v: NewCustomer, now: DateTi
         created_at: v.created_at.unwrap_or(now),
         updated_at: now,
         merged_into: None,
-    };
-    c.id = tx.insert_customer(&c)?;
-    tx.append_change(Entity::Customer, c.id.0, Op::Insert, now)?;
-    Ok(c)
+    }
 }
 
 /// An upsert whose patch passed validation: the key, the changes and the mode.
@@ -696,22 +701,63 @@ pub(crate) fn upsert_customer(
     u: CustomerUpsert,
     now: DateTime<Utc>,
 ) -> Result<Written<Customer>> {
-    match tx.customer_by_external_id(&u.key)? {
-        None => {
-            let v = profile(validator, None, u.patch, u.mode)?;
-            Ok(Written { record: insert_customer(tx, v, now)?, outcome: Outcome::Created })
-        }
+    let old = tx.customer_by_external_id(&u.key)?;
+    let w = plan_upsert(validator, u, old, now)?;
+    apply_upsert(tx, w, now)
+}
+
+/// What an upsert does, decided before anything is written.
+#[derive(Debug)]
+pub(crate) enum CustomerWrite {
+    /// A new customer (its id still unassigned).
+    Create(Customer),
+    /// A change to the stored customer `old` (boxed: two customers).
+    Update { old: Customer, new: Box<Customer> },
+    /// Nothing: the stored customer already says it all.
+    Same(Customer),
+}
+
+/// What upserting `u` does, given `old`, the stored customer with its key (if any): the one
+/// place an upsert is decided, for single calls and bulk ingest alike.
+pub(crate) fn plan_upsert(
+    validator: &Validator,
+    u: CustomerUpsert,
+    old: Option<Customer>,
+    now: DateTime<Utc>,
+) -> Result<CustomerWrite> {
+    Ok(match old {
+        None => CustomerWrite::Create(new_customer(profile(validator, None, u.patch, u.mode)?, now)),
         Some(old) => {
             let v = profile(validator, Some(&old), u.patch, u.mode)?;
             let new = merge_customer(&old, v, now);
             if same_customer(&old, &new) {
-                return Ok(Written { record: old, outcome: Outcome::Unchanged });
+                CustomerWrite::Same(old)
+            } else {
+                CustomerWrite::Update { old, new: Box::new(new) }
             }
+        }
+    })
+}
+
+/// Writes what [`plan_upsert`] decided: the record, its stage history and its change entry.
+pub(crate) fn apply_upsert(
+    tx: &mut (impl StoreTx + ?Sized),
+    w: CustomerWrite,
+    now: DateTime<Utc>,
+) -> Result<Written<Customer>> {
+    match w {
+        CustomerWrite::Create(mut c) => {
+            c.id = tx.insert_customer(&c)?;
+            tx.append_change(Entity::Customer, c.id.0, Op::Insert, now)?;
+            Ok(Written { record: c, outcome: Outcome::Created })
+        }
+        CustomerWrite::Update { old, new } => {
             tx.update_customer(&new)?;
             record_stage_change(tx, &old, &new)?;
             tx.append_change(Entity::Customer, new.id.0, Op::Update, now)?;
-            Ok(Written { record: new, outcome: Outcome::Updated })
+            Ok(Written { record: *new, outcome: Outcome::Updated })
         }
+        CustomerWrite::Same(old) => Ok(Written { record: old, outcome: Outcome::Unchanged }),
     }
 }
 
@@ -856,16 +902,32 @@ pub(crate) fn resolve_customer(
     id: Option<CustomerId>,
     external_id: Option<&str>,
 ) -> Result<CustomerId> {
+    resolve_customer_with(id, external_id, |by| match by {
+        CustomerRef::Id(id) => Ok(tx.customer_exists(id)?.then_some(id)),
+        CustomerRef::External(ext) => tx.customer_id_by_external_id(ext),
+    })
+}
+
+/// How a record names its customer, for [`resolve_customer_with`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CustomerRef<'a> {
+    /// By store id.
+    Id(CustomerId),
+    /// By external id (normalised).
+    External(&'a str),
+}
+
+/// [`resolve_customer`] with the lookup given: `find` returns the id of the customer named,
+/// if one is stored. The one place the rules and messages of naming a customer live.
+pub(crate) fn resolve_customer_with(
+    id: Option<CustomerId>,
+    external_id: Option<&str>,
+    find: impl FnOnce(CustomerRef<'_>) -> Result<Option<CustomerId>>,
+) -> Result<CustomerId> {
     match (id, external_id) {
-        (Some(id), None) => {
-            if tx.customer_exists(id)? {
-                Ok(id)
-            } else {
-                Err(Error::validation("customer_id", format!("no customer has id {id}")))
-            }
-        }
-        (None, Some(ext)) => tx
-            .customer_id_by_external_id(ext)?
+        (Some(id), None) => find(CustomerRef::Id(id))?
+            .ok_or_else(|| Error::validation("customer_id", format!("no customer has id {id}"))),
+        (None, Some(ext)) => find(CustomerRef::External(ext))?
             .ok_or_else(|| Error::validation("customer_external_id", format!("no customer has external_id {ext:?}"))),
         (Some(_), Some(_)) => {
             Err(Error::validation("customer_id", "give customer_id or customer_external_id, not both"))
@@ -882,11 +944,23 @@ pub(crate) fn write_order(
     now: DateTime<Utc>,
     acc: &mut UnitOfWork,
 ) -> Result<Written<Order>> {
-    let named = v.customer_id.is_some() || v.customer_external_id.is_some();
-    let customer =
-        if named { Some(resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?) } else { None };
-    let sent_items = v.items.is_some();
-    let mut o = Order {
+    let customer = if names_customer(&v) {
+        Some(resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?)
+    } else {
+        None
+    };
+    write_order_for(tx, v, customer, now, acc)
+}
+
+/// Whether an order names its customer (a new order must; a change may leave it out).
+pub(crate) fn names_customer(v: &NewOrder) -> bool {
+    v.customer_id.is_some() || v.customer_external_id.is_some()
+}
+
+/// The order `v` makes for `customer` as first stored (its id still unassigned); the
+/// fields it leaves out take their defaults.
+pub(crate) fn new_order(v: NewOrder, customer: Option<CustomerId>, now: DateTime<Utc>) -> Order {
+    Order {
         id: OrderId(0),
         external_id: v.external_id,
         customer_id: customer.unwrap_or_default(),
@@ -897,7 +971,20 @@ pub(crate) fn write_order(
         items: v.items.unwrap_or_default(),
         created_at: now,
         updated_at: now,
-    };
+    }
+}
+
+/// [`write_order`] once the customer the order names (if it names one) is resolved.
+pub(crate) fn write_order_for(
+    tx: &mut (impl StoreTx + ?Sized),
+    v: NewOrder,
+    customer: Option<CustomerId>,
+    now: DateTime<Utc>,
+    acc: &mut UnitOfWork,
+) -> Result<Written<Order>> {
+    let sent_items = v.items.is_some();
+    let status = v.status;
+    let mut o = new_order(v, customer, now);
     if customer.is_some() {
         if let Some(id) = tx.insert_order(&o)? {
             o.id = id;
@@ -910,7 +997,7 @@ pub(crate) fn write_order(
         return Err(Error::validation("customer_id", "customer_id or customer_external_id is required"));
     };
     o.customer_id = customer.unwrap_or(old.customer_id);
-    o.status = v.status.unwrap_or(old.status);
+    o.status = status.unwrap_or(old.status);
     if o.channel.is_none() {
         o.channel.clone_from(&old.channel);
     }
@@ -1084,7 +1171,12 @@ pub(crate) fn write_interaction(
     acc: &mut UnitOfWork,
 ) -> Result<Written<Interaction>> {
     let customer_id = resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?;
-    let mut i = Interaction {
+    write_interaction_for(tx, new_interaction(v, customer_id, now), now, acc)
+}
+
+/// The interaction `v` makes for its (resolved) customer, its id still unassigned.
+pub(crate) fn new_interaction(v: NewInteraction, customer_id: CustomerId, now: DateTime<Utc>) -> Interaction {
+    Interaction {
         id: InteractionId(0),
         external_id: v.external_id,
         customer_id,
@@ -1097,7 +1189,17 @@ pub(crate) fn write_interaction(
         score: v.score,
         payload: v.payload,
         created_at: now,
-    };
+    }
+}
+
+/// [`write_interaction`] of the interaction [`new_interaction`] made: stored, or applied
+/// to the stored one with its external id.
+pub(crate) fn write_interaction_for(
+    tx: &mut (impl StoreTx + ?Sized),
+    mut i: Interaction,
+    now: DateTime<Utc>,
+    acc: &mut UnitOfWork,
+) -> Result<Written<Interaction>> {
     if let Some(id) = tx.insert_interaction(&i)? {
         i.id = id;
         tx.append_change(Entity::Interaction, id.0, Op::Insert, now)?;

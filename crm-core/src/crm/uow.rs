@@ -23,6 +23,14 @@ pub struct UnitOfWork {
 }
 
 impl UnitOfWork {
+    /// Whether the order hooks read the store (a loyalty program runs: its conditions read
+    /// the customer's orders and statistics). When they do not, a batch may store its new
+    /// orders first and run [`order_added`](Self::order_added) for each afterwards, with
+    /// the same result as one by one.
+    pub fn order_hooks_read_store(&mut self, tx: &mut (impl StoreTx + ?Sized)) -> Result<bool> {
+        self.loyalty.active(tx)
+    }
+
     /// A new order was stored.
     pub fn order_added(&mut self, tx: &mut (impl StoreTx + ?Sized), o: &Order, now: DateTime<Utc>) -> Result<()> {
         loyalty::order_changed(tx, &mut self.loyalty, &mut self.stats, None, Some(o), now)?;

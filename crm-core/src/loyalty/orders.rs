@@ -79,6 +79,11 @@ impl OrderLoyalty {
         Ok(self.program.clone().flatten())
     }
 
+    /// Whether a loyalty program runs, so that order writes read and write the ledger.
+    pub(crate) fn active(&mut self, tx: &mut (impl LoyaltyWrite + ?Sized)) -> Result<bool> {
+        Ok(self.program(tx)?.is_some())
+    }
+
     fn account(
         &mut self,
         tx: &mut (impl LoyaltyWrite + ?Sized),

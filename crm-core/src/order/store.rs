@@ -1,9 +1,11 @@
 //! The order port: how the domain reads and writes orders, their items and refunds.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::customer::CustomerId;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::money::Currency;
 use crate::order::{Order, OrderId, OrderRefund, OrderStatus};
 
@@ -63,4 +65,31 @@ pub trait OrderStoreMut: OrderStore {
     fn delete_order(&mut self, id: OrderId) -> Result<()>;
     /// Stores a refund of an order (its key is unused: the caller looked it up).
     fn insert_refund(&mut self, r: &OrderRefund) -> Result<()>;
+
+    // Bulk methods, for ingest batches: each default does the single-record method once per
+    // record; a store where a statement costs a round trip overrides them with set-based ones.
+
+    /// The ids of the stored orders with these external ids, by external id (as a writer
+    /// reads them: on a store whose writers run side by side, no other writer runs beside
+    /// this transaction from then on).
+    fn order_ids_by_external_ids(&mut self, external_ids: &[&str]) -> Result<HashMap<String, OrderId>> {
+        let mut found = HashMap::with_capacity(external_ids.len());
+        for ext in external_ids {
+            if let Some(id) = self.order_id_by_external_id(ext)? {
+                found.insert((*ext).to_owned(), id);
+            }
+        }
+        Ok(found)
+    }
+    /// Stores new orders with their items, in order, and sets their ids. None of their
+    /// external ids may be stored (the caller looked them up in this transaction): one
+    /// that is fails the call.
+    fn insert_new_orders(&mut self, orders: &mut [Order]) -> Result<()> {
+        for o in orders {
+            o.id = self
+                .insert_order(o)?
+                .ok_or_else(|| Error::Conflict(format!("an order with external_id {:?} exists", o.external_id)))?;
+        }
+        Ok(())
+    }
 }

@@ -15,6 +15,7 @@
 //! same (normalised) external id is refused, naming the row that was applied, so that an
 //! import with duplicates reads the same every time it is run.
 
+mod batch;
 mod rows;
 
 use std::fs::File;
@@ -27,13 +28,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::crm::UnitOfWork;
-use crate::crm::{checked_upsert, now, upsert_customer, write_interaction, write_order, Crm, CustomerUpsert, Outcome};
+use crate::crm::{checked_upsert, now, Crm, CustomerUpsert, Outcome};
 use crate::customer::{CustomerPatch, NewCustomer, UpsertMode};
 use crate::error::{Error, Result};
 use crate::interaction::NewInteraction;
 use crate::order::NewOrder;
 use crate::store::prelude::*;
 use crate::validate::Validator;
+use batch::Batch;
 
 pub use rows::{Cell, CustomerRow, InteractionRow, OrderRow, CUSTOMER_COLUMNS, INTERACTION_COLUMNS, ORDER_COLUMNS};
 
@@ -318,12 +320,21 @@ mod private {
         fn validate(self, v: &Validator) -> Result<Self::Valid>;
         /// The normalised external id a valid record is stored under, if any.
         fn key(valid: &Self::Valid) -> Option<&str>;
+        /// Looks up in `batch` what writing these rows will read.
+        fn prefetch(
+            rows: &[(usize, u64, Self::Valid)],
+            tx: &mut (impl StoreTx + ?Sized),
+            acc: &mut UnitOfWork,
+            batch: &mut Batch,
+        ) -> Result<()>;
+        /// Writes one row of the batch (see [`Batch`]).
         fn write(
             valid: Self::Valid,
             tx: &mut (impl StoreTx + ?Sized),
             v: &Validator,
             now: DateTime<Utc>,
             acc: &mut UnitOfWork,
+            batch: &mut Batch,
         ) -> Result<Outcome>;
     }
 }
@@ -350,25 +361,35 @@ impl Sealed for NewCustomer {
     fn key(valid: &CustomerUpsert) -> Option<&str> {
         Some(&valid.key)
     }
+    fn prefetch(
+        rows: &[(usize, u64, CustomerUpsert)],
+        tx: &mut (impl StoreTx + ?Sized),
+        _: &mut UnitOfWork,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        prefetch_customers(rows, tx, batch)
+    }
     fn write(
         valid: CustomerUpsert,
         tx: &mut (impl StoreTx + ?Sized),
         v: &Validator,
         now: DateTime<Utc>,
-        _: &mut UnitOfWork,
+        acc: &mut UnitOfWork,
+        batch: &mut Batch,
     ) -> Result<Outcome> {
-        write_customer(valid, tx, v, now)
+        batch.customer(tx, v, valid, now, acc)
     }
 }
 
-/// Customers of every source are merged by one path: [`upsert_customer`].
-fn write_customer(
-    valid: CustomerUpsert,
+/// Customers of every source are merged by one path, [`Batch::customer`] (which decides as
+/// [`Crm::upsert_customer`] does); it reads the stored customers of a batch in one query.
+fn prefetch_customers(
+    rows: &[(usize, u64, CustomerUpsert)],
     tx: &mut (impl StoreTx + ?Sized),
-    v: &Validator,
-    now: DateTime<Utc>,
-) -> Result<Outcome> {
-    upsert_customer(tx, v, valid, now).map(|w| w.outcome)
+    batch: &mut Batch,
+) -> Result<()> {
+    let keys: Vec<&str> = rows.iter().map(|(_, _, u)| u.key.as_str()).collect();
+    batch.prefetch_customers(tx, &keys)
 }
 
 /// What customers CSV files, JSON Lines files and DataFrames hold: changes merged into the
@@ -390,14 +411,23 @@ impl Sealed for CustomerPatch {
     fn key(valid: &CustomerUpsert) -> Option<&str> {
         Some(&valid.key)
     }
+    fn prefetch(
+        rows: &[(usize, u64, CustomerUpsert)],
+        tx: &mut (impl StoreTx + ?Sized),
+        _: &mut UnitOfWork,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        prefetch_customers(rows, tx, batch)
+    }
     fn write(
         valid: CustomerUpsert,
         tx: &mut (impl StoreTx + ?Sized),
         v: &Validator,
         now: DateTime<Utc>,
-        _: &mut UnitOfWork,
+        acc: &mut UnitOfWork,
+        batch: &mut Batch,
     ) -> Result<Outcome> {
-        write_customer(valid, tx, v, now)
+        batch.customer(tx, v, valid, now, acc)
     }
 }
 
@@ -418,14 +448,23 @@ impl Sealed for NewOrder {
     fn key(valid: &NewOrder) -> Option<&str> {
         Some(&valid.external_id)
     }
+    fn prefetch(
+        rows: &[(usize, u64, NewOrder)],
+        tx: &mut (impl StoreTx + ?Sized),
+        acc: &mut UnitOfWork,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        batch.prefetch_orders(tx, acc, rows.iter().map(|(_, _, o)| o))
+    }
     fn write(
         valid: Self,
         tx: &mut (impl StoreTx + ?Sized),
         _: &Validator,
         now: DateTime<Utc>,
         acc: &mut UnitOfWork,
+        batch: &mut Batch,
     ) -> Result<Outcome> {
-        write_order(tx, valid, now, acc).map(|w| w.outcome)
+        batch.order(tx, valid, now, acc)
     }
 }
 
@@ -449,14 +488,23 @@ impl Sealed for NewInteraction {
     fn key(valid: &NewInteraction) -> Option<&str> {
         valid.external_id.as_deref()
     }
+    fn prefetch(
+        rows: &[(usize, u64, NewInteraction)],
+        tx: &mut (impl StoreTx + ?Sized),
+        _: &mut UnitOfWork,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        batch.prefetch_interactions(tx, rows.iter().map(|(_, _, i)| i))
+    }
     fn write(
         valid: Self,
         tx: &mut (impl StoreTx + ?Sized),
         _: &Validator,
         now: DateTime<Utc>,
         acc: &mut UnitOfWork,
+        batch: &mut Batch,
     ) -> Result<Outcome> {
-        write_interaction(tx, valid, now, acc).map(|w| w.outcome)
+        batch.interaction(tx, valid, now, acc)
     }
 }
 
@@ -808,6 +856,8 @@ impl<S: Store> Crm<S> {
             let outcomes = self.store().write_alone(|tx| {
                 let now = now();
                 let mut acc = UnitOfWork::default();
+                let mut bulk = Batch::default();
+                T::prefetch(&batch, tx, &mut acc, &mut bulk)?;
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for (i, n, rec) in batch.drain(..) {
                     // The first row with an external id wins; a row refused before it
@@ -819,7 +869,7 @@ impl<S: Store> Crm<S> {
                         outcomes.push(Err((i, RowError { row: n, field: Some("external_id".into()), reason })));
                         continue;
                     }
-                    match T::write(rec, tx, self.validator(), now, &mut acc) {
+                    match T::write(rec, tx, self.validator(), now, &mut acc, &mut bulk) {
                         Ok(o) => {
                             if let Some(k) = key {
                                 seen.applied(k, n);
@@ -833,6 +883,7 @@ impl<S: Store> Crm<S> {
                         Err(e) => return Err(e),
                     }
                 }
+                bulk.flush(tx, &mut acc, now)?;
                 acc.flush(tx)?;
                 Ok(outcomes)
             })?;

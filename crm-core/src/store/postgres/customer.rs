@@ -1,6 +1,10 @@
 //! The customer port on PostgreSQL.
 
-use postgres::types::ToSql;
+use std::collections::{HashMap, HashSet};
+
+use postgres::types::{ToSql, Type};
+
+use super::copy::Jsonb;
 
 use super::*;
 use crate::changes::Entity;
@@ -293,6 +297,108 @@ impl CustomerStoreMut for PgTx<'_, Writing> {
              DELETE FROM customers WHERE id = $1",
             &[&id.0],
         )?;
+        Ok(())
+    }
+
+    fn customers_by_external_ids(&mut self, external_ids: &[&str]) -> Result<HashMap<String, Customer>> {
+        self.bulk()?;
+        let sql = format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.external_id = ANY($1)");
+        let rows = self.query(&sql, &[&external_ids])?;
+        rows.iter()
+            .map(|r| {
+                let c = customer_row(r)?;
+                Ok((c.external_id.clone().unwrap_or_default(), c))
+            })
+            .collect()
+    }
+
+    fn customer_ids_by_external_ids(&mut self, external_ids: &[&str]) -> Result<HashMap<String, CustomerId>> {
+        self.bulk()?;
+        let rows = self.query("SELECT external_id, id FROM customers WHERE external_id = ANY($1)", &[&external_ids])?;
+        rows.iter().map(|r| Ok((col(r, 0)?, CustomerId(col(r, 1)?)))).collect()
+    }
+
+    fn existing_customers(&mut self, ids: &[CustomerId]) -> Result<HashSet<CustomerId>> {
+        self.bulk()?;
+        let ids: Vec<i64> = ids.iter().map(|c| c.0).collect();
+        let rows = self.query("SELECT id FROM customers WHERE id = ANY($1)", &[&ids])?;
+        rows.iter().map(|r| Ok(CustomerId(col(r, 0)?))).collect()
+    }
+
+    /// Ids from the sequence, then one binary `COPY` and one statement for the statistics rows.
+    fn insert_new_customers(&mut self, customers: &mut [Customer]) -> Result<()> {
+        if customers.is_empty() {
+            return Ok(());
+        }
+        self.bulk()?;
+        let ids = self.reserve_ids("customers", customers.len())?;
+        for (c, id) in customers.iter_mut().zip(&ids) {
+            c.id = CustomerId(*id);
+        }
+        let (t, i, j) = (Type::TEXT, Type::INT8, Type::JSONB);
+        let types = [
+            i.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            j.clone(),
+            j.clone(),
+            j,
+            t,
+            i.clone(),
+            i.clone(),
+            i,
+        ];
+        self.copy_in(
+            "COPY customers (id, external_id, kind, name, email, phone, company, title, industry, country, region, \
+             city, postal_code, street, birthday, gender, tags, attributes, consents, lifecycle, created_at, \
+             updated_at, merged_into)",
+            &types,
+            |w| {
+                for c in customers.iter() {
+                    let a = &c.address;
+                    w.write(&[
+                        &c.id.0,
+                        &c.external_id,
+                        &enum_str(&c.kind),
+                        &c.name,
+                        &c.email,
+                        &c.phone,
+                        &c.company,
+                        &c.title,
+                        &c.industry,
+                        &a.country,
+                        &a.region,
+                        &a.city,
+                        &a.postal_code,
+                        &a.street,
+                        &c.birthday.map(|b| b.to_string()),
+                        &c.gender,
+                        &Jsonb(json(&c.tags)),
+                        &Jsonb(json(&c.attributes)),
+                        &Jsonb(json(&c.consents)),
+                        &enum_str(&c.lifecycle),
+                        &micros(c.created_at),
+                        &micros(c.updated_at),
+                        &c.merged_into.map(|m| m.0),
+                    ])?;
+                }
+                Ok(())
+            },
+        )?;
+        self.execute("INSERT INTO customer_stats (customer_id) SELECT unnest($1::bigint[])", &[&ids])?;
         Ok(())
     }
 }

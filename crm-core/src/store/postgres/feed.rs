@@ -46,4 +46,18 @@ impl FeedStoreMut for PgTx<'_, Writing> {
         )?;
         col(&r, 0)
     }
+
+    /// One statement: the entries take their sequence numbers in the order of `ids`.
+    fn append_changes(&mut self, entity: Entity, ids: &[i64], op: Op, at: DateTime<Utc>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.lock_feed()?;
+        self.execute(
+            "INSERT INTO changes (entity, entity_id, op, at) \
+             SELECT $1, t.id, $3, $4 FROM unnest($2::bigint[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n",
+            &[&entity.as_str(), &ids, &op.as_str(), &micros(at)],
+        )?;
+        Ok(())
+    }
 }

@@ -1,6 +1,7 @@
 //! The interaction port on PostgreSQL.
 
 use chrono::{DateTime, Utc};
+use postgres::types::Type;
 
 use super::*;
 use crate::changes::Entity;
@@ -167,5 +168,52 @@ impl InteractionStoreMut for PgTx<'_, Writing> {
         self.lock_customer_of("SELECT customer_id FROM interactions WHERE id = $1", &[&id.0])?;
         self.execute("DELETE FROM interactions WHERE id = $1", &[&id.0])?;
         Ok(())
+    }
+
+    fn interaction_ids_by_external_ids(&mut self, external_ids: &[&str]) -> Result<HashMap<String, InteractionId>> {
+        self.bulk()?;
+        let rows =
+            self.query("SELECT external_id, id FROM interactions WHERE external_id = ANY($1)", &[&external_ids])?;
+        rows.iter().map(|r| Ok((col(r, 0)?, InteractionId(col(r, 1)?)))).collect()
+    }
+
+    /// Ids from the sequence, then one binary `COPY`.
+    fn insert_new_interactions(&mut self, interactions: &mut [Interaction]) -> Result<()> {
+        if interactions.is_empty() {
+            return Ok(());
+        }
+        self.bulk()?;
+        let ids = self.reserve_ids("interactions", interactions.len())?;
+        for (i, id) in interactions.iter_mut().zip(ids) {
+            i.id = InteractionId(id);
+        }
+        let (i, t) = (Type::INT8, Type::TEXT);
+        let types = [
+            i.clone(),
+            t.clone(),
+            i.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            i.clone(),
+            t.clone(),
+            t.clone(),
+            t.clone(),
+            t,
+            i,
+        ];
+        self.copy_in(
+            "COPY interactions (id, external_id, customer_id, kind, channel, direction, occurred_at, subject, body, \
+             score, payload, created_at)",
+            &types,
+            |w| {
+                for x in interactions.iter() {
+                    let mut row: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(x.id.0)];
+                    row.extend(interaction_values(x));
+                    w.write(&params(&row))?;
+                }
+                Ok(())
+            },
+        )
     }
 }

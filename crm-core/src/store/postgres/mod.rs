@@ -40,6 +40,7 @@
 
 mod analytics;
 mod config;
+mod copy;
 mod customer;
 mod error;
 mod feed;

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use postgres::types::Type;
 
 use super::*;
 use crate::changes::Entity;
@@ -269,5 +270,59 @@ impl OrderStoreMut for PgTx<'_, Writing> {
             &[&r.order_id.0, &r.key, &r.amount_minor, &json(&r.lines), &micros(r.at), &micros(r.created_at)],
         )?;
         Ok(())
+    }
+
+    fn order_ids_by_external_ids(&mut self, external_ids: &[&str]) -> Result<HashMap<String, OrderId>> {
+        self.bulk()?;
+        let rows = self.query("SELECT external_id, id FROM orders WHERE external_id = ANY($1)", &[&external_ids])?;
+        rows.iter().map(|r| Ok((col(r, 0)?, OrderId(col(r, 1)?)))).collect()
+    }
+
+    /// Ids from the sequence, then one binary `COPY` for the orders and one for their lines.
+    fn insert_new_orders(&mut self, orders: &mut [Order]) -> Result<()> {
+        if orders.is_empty() {
+            return Ok(());
+        }
+        self.bulk()?;
+        let ids = self.reserve_ids("orders", orders.len())?;
+        for (o, id) in orders.iter_mut().zip(ids) {
+            o.id = OrderId(id);
+        }
+        let (i, t) = (Type::INT8, Type::TEXT);
+        let types = [i.clone(), t.clone(), i.clone(), i.clone(), t.clone(), t.clone(), i.clone(), t, i.clone(), i];
+        self.copy_in(
+            "COPY orders (id, external_id, customer_id, occurred_at, status, currency, total_minor, channel, \
+             created_at, updated_at)",
+            &types,
+            |w| {
+                for o in orders.iter() {
+                    w.write(&[
+                        &o.id.0,
+                        &o.external_id,
+                        &o.customer_id.0,
+                        &micros(o.occurred_at),
+                        &o.status.as_str(),
+                        &o.total.currency.code(),
+                        &o.total.minor,
+                        &o.channel,
+                        &micros(o.created_at),
+                        &micros(o.updated_at),
+                    ])?;
+                }
+                Ok(())
+            },
+        )?;
+        if orders.iter().all(|o| o.items.is_empty()) {
+            return Ok(());
+        }
+        let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
+        self.copy_in("COPY order_items (order_id, line_no, sku, category, quantity, unit_price_minor)", &types, |w| {
+            for o in orders.iter() {
+                for (n, it) in (0i64..).zip(&o.items) {
+                    w.write(&[&o.id.0, &n, &it.sku, &it.category, &it.quantity, &it.unit_price_minor])?;
+                }
+            }
+            Ok(())
+        })
     }
 }

@@ -120,4 +120,61 @@ impl StatsStoreMut for PgTx<'_, Writing> {
         }
         Ok(())
     }
+
+    /// Three statements whatever the number of customers: the statistics, the spend, and
+    /// the spend rows' copy of order count and last order.
+    fn add_stats_many(&mut self, deltas: &[StatsDelta]) -> Result<()> {
+        if deltas.len() < 2 {
+            return deltas.iter().try_for_each(|d| self.add_stats(d));
+        }
+        for d in deltas {
+            self.lock_customer(d.customer_id)?;
+        }
+        let ids: Vec<i64> = deltas.iter().map(|d| d.customer_id.0).collect();
+        let orders: Vec<i64> = deltas.iter().map(|d| d.orders).collect();
+        let first: Vec<Option<i64>> = deltas.iter().map(|d| d.first_order_at.map(micros)).collect();
+        let last: Vec<Option<i64>> = deltas.iter().map(|d| d.last_order_at.map(micros)).collect();
+        let interactions: Vec<i64> = deltas.iter().map(|d| d.interactions).collect();
+        let last_i: Vec<Option<i64>> = deltas.iter().map(|d| d.last_interaction_at.map(micros)).collect();
+        self.execute(
+            "INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, interaction_count, \
+             last_interaction_at) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], \
+             $5::bigint[], $6::bigint[]) ON CONFLICT (customer_id) DO UPDATE SET \
+             order_count = customer_stats.order_count + EXCLUDED.order_count, \
+             first_order_at = least(customer_stats.first_order_at, EXCLUDED.first_order_at), \
+             last_order_at = greatest(customer_stats.last_order_at, EXCLUDED.last_order_at), \
+             interaction_count = customer_stats.interaction_count + EXCLUDED.interaction_count, \
+             last_interaction_at = greatest(customer_stats.last_interaction_at, EXCLUDED.last_interaction_at)",
+            &[&ids, &orders, &first, &last, &interactions, &last_i],
+        )?;
+        let (mut spend_ids, mut currencies, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+        for d in deltas {
+            for (cur, minor) in &d.spend {
+                spend_ids.push(d.customer_id.0);
+                currencies.push(cur.code());
+                amounts.push(*minor);
+            }
+        }
+        if !spend_ids.is_empty() {
+            self.execute(
+                "INSERT INTO customer_spend (customer_id, currency, total_minor) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) \
+                 ON CONFLICT (currency, customer_id) DO UPDATE SET \
+                 total_minor = customer_spend.total_minor + EXCLUDED.total_minor",
+                &[&spend_ids, &currencies, &amounts],
+            )?;
+        }
+        let touched: Vec<i64> =
+            deltas.iter().filter(|d| d.orders != 0 || !d.spend.is_empty()).map(|d| d.customer_id.0).collect();
+        if !touched.is_empty() {
+            // The spend rows' copy of the customer's order count and last order (schema 5).
+            self.execute(
+                "UPDATE customer_spend p SET (customer_order_count, customer_last_order_at) = \
+                 (s.order_count, s.last_order_at) FROM customer_stats s \
+                 WHERE s.customer_id = p.customer_id AND p.customer_id = ANY($1)",
+                &[&touched],
+            )?;
+        }
+        Ok(())
+    }
 }
