@@ -76,8 +76,10 @@ pub trait FeedStore {
 /// The storage port of feed records: what the domain writes. Only a write
 /// transaction has it.
 pub trait FeedStoreMut: FeedStore {
-    /// Appends to the change feed; returns the new sequence number.
-    fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64>;
+    /// Appends to the change feed. The entry takes its sequence number when the store
+    /// writes it, at the latest when the transaction commits; entries keep the order in
+    /// which they were appended.
+    fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<()>;
     /// Appends one entry per id, in order (for ingest batches; the default appends them
     /// one by one).
     fn append_changes(&mut self, entity: Entity, ids: &[i64], op: Op, at: DateTime<Utc>) -> Result<()> {

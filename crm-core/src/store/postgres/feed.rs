@@ -3,11 +3,13 @@
 //! Writers run at READ COMMITTED side by side, so without care sequence numbers would not
 //! commit in their order: one transaction takes seq 5, another seq 6 and commits first, and
 //! a reader that returned 6 would move a consumer's cursor past 5 for good. So a transaction
-//! takes the feed's lock ([`PgTx::lock_feed`]) before its first entry and holds it to its
-//! end: the next appender takes its numbers only after the previous one committed, the
-//! entries any snapshot sees are all those up to some point of the sequence (gaps being
-//! rolled-back entries, which never come), and a reader returns every entry it sees,
-//! including a writer's own as soon as it committed.
+//! keeps its entries until just before it commits ([`PgTx::flush_feed`]), then writes them
+//! in one statement that first takes the feed's lock, held to the end: the next appender
+//! takes its numbers only after the previous one committed, the entries any snapshot sees
+//! are all those up to some point of the sequence (gaps being rolled-back entries, which
+//! never come), and a reader returns every entry it sees. Writing last also keeps the lock,
+//! which writers take in turn, to the shortest span: one statement and the commit. (No
+//! write reads the feed, so no write misses its own entries.)
 
 use chrono::{DateTime, Utc};
 
@@ -38,26 +40,40 @@ impl<M: Mode> FeedStore for PgTx<'_, M> {
 }
 
 impl FeedStoreMut for PgTx<'_, Writing> {
-    fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64> {
-        self.lock_feed()?;
-        let r = self.query_one(
-            "INSERT INTO changes (entity, entity_id, op, at) VALUES ($1, $2, $3, $4) RETURNING seq",
-            &[&entity.as_str(), &id, &op.as_str(), &micros(at)],
-        )?;
-        col(&r, 0)
+    fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<()> {
+        self.feed.push(FeedRow { entity: entity.as_str(), id, op: op.as_str(), at: micros(at), ref_id: None });
+        Ok(())
     }
 
-    /// One statement: the entries take their sequence numbers in the order of `ids`.
     fn append_changes(&mut self, entity: Entity, ids: &[i64], op: Op, at: DateTime<Utc>) -> Result<()> {
-        if ids.is_empty() {
+        let (entity, op, at) = (entity.as_str(), op.as_str(), micros(at));
+        self.feed.extend(ids.iter().map(|&id| FeedRow { entity, id, op, at, ref_id: None }));
+        Ok(())
+    }
+}
+
+impl PgTx<'_, Writing> {
+    /// Writes the entries appended so far, in order, in one statement that first takes the
+    /// feed's lock (held to the end of the transaction). Called just before the commit, so
+    /// the lock is held for this statement and the commit only.
+    pub(crate) fn flush_feed(&mut self) -> Result<()> {
+        if self.feed.is_empty() {
             return Ok(());
         }
-        self.lock_feed()?;
-        self.execute(
-            "INSERT INTO changes (entity, entity_id, op, at) \
-             SELECT $1, t.id, $3, $4 FROM unnest($2::bigint[]) WITH ORDINALITY AS t(id, n) ORDER BY t.n",
-            &[&entity.as_str(), &ids, &op.as_str(), &micros(at)],
-        )?;
+        let rows = std::mem::take(&mut self.feed);
+        let (shared, exclusive) = self.statement_locks(&[self.key("feed", b"")])?;
+        let entities: Vec<&str> = rows.iter().map(|r| r.entity).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let ops: Vec<&str> = rows.iter().map(|r| r.op).collect();
+        let ats: Vec<i64> = rows.iter().map(|r| r.at).collect();
+        let refs: Vec<Option<i64>> = rows.iter().map(|r| r.ref_id).collect();
+        let sql = format!(
+            "{LOCKS_CTE} INSERT INTO changes (entity, entity_id, op, at, ref_id) \
+             SELECT t.entity, t.id, t.op, t.at, t.ref_id FROM locked, \
+             unnest($3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[]) \
+             WITH ORDINALITY AS t(entity, id, op, at, ref_id, n) ORDER BY t.n"
+        );
+        self.execute(&sql, &[&shared, &exclusive, &entities, &ids, &ops, &ats, &refs])?;
         Ok(())
     }
 }

@@ -15,9 +15,9 @@
 //!   sending the same new record at once write it once;
 //! - writes of global records (segments, scoring plans, RFM scores, tiers, settings) lock
 //!   one global key, so they run one at a time.
-//!
-//! - a transaction that appends to the change feed holds the feed's lock from its first
-//!   entry to its end, so entries commit in the order of their sequence numbers.
+//! - a transaction's change-feed entries are written last, in one statement that takes
+//!   the feed's lock (held to the commit), so entries commit in the order of their
+//!   sequence numbers.
 //!
 //! A lock is taken once per transaction and released at its end. Every writer also holds a
 //! writers' lock shared; a bulk write ([`Store::write_alone`], used by ingest batches) holds
@@ -416,7 +416,7 @@ impl Store for PostgresStore {
         let Conn { client, statements } = &mut *conn;
         let tx =
             client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().pg()?;
-        let mut t = PgTx { tx, statements, locked: HashSet::new(), alone: false, salt: self.salt, mode: PhantomData };
+        let mut t = PgTx::new(tx, statements, self.salt);
         let r = f(&mut t)?;
         t.tx.commit().pg()?;
         Ok(r)
@@ -428,11 +428,12 @@ impl PostgresStore {
         let mut conn = self.conn()?;
         let Conn { client, statements } = &mut *conn;
         let tx = client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().pg()?;
-        let mut t = PgTx { tx, statements, locked: HashSet::new(), alone: false, salt: self.salt, mode: PhantomData };
+        let mut t = PgTx::new(tx, statements, self.salt);
         if alone {
             t.go_alone()?;
         }
         let r = f(&mut t)?;
+        t.flush_feed()?;
         t.tx.commit().pg()?;
         Ok(r)
     }
@@ -449,8 +450,28 @@ pub struct PgTx<'a, M = Writing> {
     alone: bool,
     /// The store's lock-key salt.
     salt: u64,
+    /// Change-feed entries not yet written: they are written last, just before the commit,
+    /// so the feed's lock is held only for that statement and the commit (see the feed port).
+    feed: Vec<FeedRow>,
     mode: PhantomData<M>,
 }
+
+/// A change-feed entry waiting for [`PgTx::flush_feed`].
+#[derive(Debug)]
+pub(crate) struct FeedRow {
+    pub entity: &'static str,
+    pub id: i64,
+    pub op: &'static str,
+    pub at: i64,
+    pub ref_id: Option<i64>,
+}
+
+/// A statement's first part that takes the advisory locks [`PgTx::statement_locks`] gives
+/// (`$1`: shared, `$2`: exclusive, in that order); the statement reads `FROM locked` (one
+/// row), so that what it does comes after the locks.
+pub(crate) const LOCKS_CTE: &str =
+    "WITH shared AS (SELECT count(pg_advisory_xact_lock_shared(k)) FROM unnest($1::bigint[]) k), \
+     locked AS (SELECT count(pg_advisory_xact_lock(k)) FROM shared, unnest($2::bigint[]) k)";
 
 pub use crate::store::{Reading, Writing};
 
@@ -472,6 +493,10 @@ impl Mode for Writing {
 pub(crate) type Param<'p> = &'p (dyn ToSql + Sync);
 
 impl<'a, M: Mode> PgTx<'a, M> {
+    fn new(tx: postgres::Transaction<'a>, statements: &'a mut HashMap<String, Statement>, salt: u64) -> Self {
+        PgTx { tx, statements, locked: HashSet::new(), alone: false, salt, feed: Vec::new(), mode: PhantomData }
+    }
+
     /// The prepared statement for `sql`, from this connection's cache.
     pub(crate) fn prepare(&mut self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.statements.get(sql) {
@@ -537,6 +562,39 @@ impl<'a, M: Mode> PgTx<'a, M> {
         Ok(true)
     }
 
+    /// For a statement that takes locks itself (see [`LOCKS_CTE`]): the shared and the
+    /// exclusive keys it must take for `keys` (the writers' lock shared first when this
+    /// transaction holds no lock yet; none held already), recorded as held. Locks taken in
+    /// the statement do not make it read anew: use this only where the statement's reads do
+    /// not depend on what the lock keeps out (an insert whose conflicts are checked anyway).
+    pub(crate) fn statement_locks(&mut self, keys: &[i64]) -> Result<(Vec<i64>, Vec<i64>)> {
+        let mut take: Vec<i64> = Vec::new();
+        if M::WRITES && !self.alone {
+            take = keys.iter().copied().filter(|k| !self.locked.contains(k)).collect();
+            take.dedup();
+        }
+        if take.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        if self.locked.len() + take.len() > MAX_KEY_LOCKS {
+            self.go_alone()?;
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let shared = if self.locked.is_empty() { vec![self.key("writers", b"")] } else { Vec::new() };
+        self.locked.extend(&take);
+        Ok((shared, take))
+    }
+
+    /// The lock key of one customer's records.
+    pub(crate) fn customer_key(&self, id: CustomerId) -> i64 {
+        self.key("customer", &id.0.to_le_bytes())
+    }
+
+    /// The lock key of an external id or idempotency key in a namespace.
+    pub(crate) fn key_of(&self, namespace: &str, key: &str) -> i64 {
+        self.key(namespace, key.as_bytes())
+    }
+
     /// Holds the writers' lock exclusively: waits for the other writers to end, and keeps
     /// new ones waiting until this transaction ends.
     fn go_alone(&mut self) -> Result<()> {
@@ -553,7 +611,7 @@ impl<'a, M: Mode> PgTx<'a, M> {
     /// call took the lock: rows of the customer read before it must then be read again.
     /// A no-op (`false`) when reading or when held.
     pub(crate) fn lock_customer(&mut self, id: CustomerId) -> Result<bool> {
-        self.lock(self.key("customer", &id.0.to_le_bytes()))
+        self.lock(self.customer_key(id))
     }
 
     /// The advisory lock key of `key` in `namespace`, for this store.
@@ -564,13 +622,7 @@ impl<'a, M: Mode> PgTx<'a, M> {
     /// In a write transaction: the lock of an external id or idempotency key in a namespace
     /// (`"order"`, `"customer"`, `"loyalty"`, ...). A no-op when reading.
     pub(crate) fn lock_key(&mut self, namespace: &str, key: &str) -> Result<()> {
-        self.lock(self.key(namespace, key.as_bytes())).map(drop)
-    }
-
-    /// In a write transaction: the feed's lock, so entries commit in the order of their
-    /// sequence numbers. A no-op when reading.
-    pub(crate) fn lock_feed(&mut self) -> Result<()> {
-        self.lock(self.key("feed", b"")).map(drop)
+        self.lock(self.key_of(namespace, key)).map(drop)
     }
 
     /// In a write transaction: the lock of global records (segments, plans, RFM scores,

@@ -315,10 +315,15 @@ impl SegmentStoreMut for PgTx<'_, Writing> {
         at: DateTime<Utc>,
     ) -> Result<()> {
         self.lock_global()?;
-        // Entries of the change feed commit in sequence order (see the feed port).
-        self.lock_feed()?;
         let at_us = micros(at);
         let segment = Entity::Segment.as_str();
+        let entry = |op: Op, c: &CustomerId| FeedRow {
+            entity: segment,
+            id: id.0,
+            op: op.as_str(),
+            at: at_us,
+            ref_id: Some(c.0),
+        };
         // Set at a time, in the order given: the feed gets every `enter`, then every `leave`.
         if !entered.is_empty() {
             let ids: Vec<i64> = entered.iter().map(|c| c.0).collect();
@@ -327,12 +332,7 @@ impl SegmentStoreMut for PgTx<'_, Writing> {
                  SELECT $1::bigint, u.id, $3::bigint FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n",
                 &[&id.0, &ids, &at_us],
             )?;
-            self.execute(
-                "INSERT INTO changes (entity, entity_id, op, at, ref_id) \
-                 SELECT $1::text, $2::bigint, $3::text, $4::bigint, u.id \
-                 FROM unnest($5::bigint[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n",
-                &[&segment, &id.0, &Op::Enter.as_str(), &at_us, &ids],
-            )?;
+            self.feed.extend(entered.iter().map(|c| entry(Op::Enter, c)));
         }
         if !left.is_empty() {
             let ids: Vec<i64> = left.iter().map(|c| c.0).collect();
@@ -340,12 +340,7 @@ impl SegmentStoreMut for PgTx<'_, Writing> {
                 "DELETE FROM segment_members WHERE segment_id = $1 AND customer_id = ANY($2::bigint[])",
                 &[&id.0, &ids],
             )?;
-            self.execute(
-                "INSERT INTO changes (entity, entity_id, op, at, ref_id) \
-                 SELECT $1::text, $2::bigint, $3::text, $4::bigint, u.id \
-                 FROM unnest($5::bigint[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n",
-                &[&segment, &id.0, &Op::Leave.as_str(), &at_us, &ids],
-            )?;
+            self.feed.extend(left.iter().map(|c| entry(Op::Leave, c)));
         }
         Ok(())
     }

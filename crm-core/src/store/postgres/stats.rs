@@ -79,19 +79,39 @@ impl StatsStoreMut for PgTx<'_, Writing> {
         Ok(())
     }
 
+    /// One statement (after the customer's lock, which an order's insert took already):
+    /// the statistics, the spend, and the spend rows' copy of order count and last order.
     fn add_stats(&mut self, d: &StatsDelta) -> Result<()> {
         let c = d.customer_id;
         self.lock_customer(c)?;
+        let currencies: Vec<&str> = d.spend.iter().map(|(cur, _)| cur.code()).collect();
+        let amounts: Vec<i64> = d.spend.iter().map(|(_, m)| *m).collect();
+        // The copy in the spend rows (schema 5) changes with the order count or last order.
+        let copy = d.orders != 0 || !d.spend.is_empty();
         // Atomic increments (least and greatest ignore NULLs, as SQLite's min/max of
-        // coalesces do here).
+        // coalesces do here). The spend rows the statement inserts or updates take the copy
+        // from `s`; the final UPDATE sets it on the customer's other spend rows (a statement
+        // sees the rows as they were before it, so it must not touch those again).
         self.execute(
-            "INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, interaction_count, \
-             last_interaction_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id) DO UPDATE SET \
+            "WITH s AS (INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, \
+             interaction_count, last_interaction_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (customer_id) DO UPDATE SET \
              order_count = customer_stats.order_count + EXCLUDED.order_count, \
              first_order_at = least(customer_stats.first_order_at, EXCLUDED.first_order_at), \
              last_order_at = greatest(customer_stats.last_order_at, EXCLUDED.last_order_at), \
              interaction_count = customer_stats.interaction_count + EXCLUDED.interaction_count, \
-             last_interaction_at = greatest(customer_stats.last_interaction_at, EXCLUDED.last_interaction_at)",
+             last_interaction_at = greatest(customer_stats.last_interaction_at, EXCLUDED.last_interaction_at) \
+             RETURNING customer_id, order_count, last_order_at), \
+             p AS (INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, \
+             customer_last_order_at) SELECT s.customer_id, t.currency, t.amount, s.order_count, s.last_order_at \
+             FROM s, unnest($7::text[], $8::bigint[]) AS t(currency, amount) \
+             ON CONFLICT (currency, customer_id) DO UPDATE SET \
+             total_minor = customer_spend.total_minor + EXCLUDED.total_minor, \
+             customer_order_count = EXCLUDED.customer_order_count, \
+             customer_last_order_at = EXCLUDED.customer_last_order_at) \
+             UPDATE customer_spend r SET (customer_order_count, customer_last_order_at) = \
+             (s.order_count, s.last_order_at) FROM s \
+             WHERE $9 AND r.customer_id = s.customer_id AND r.currency <> ALL($7::text[])",
             &[
                 &c.0,
                 &d.orders,
@@ -99,30 +119,16 @@ impl StatsStoreMut for PgTx<'_, Writing> {
                 &d.last_order_at.map(micros),
                 &d.interactions,
                 &d.last_interaction_at.map(micros),
+                &currencies,
+                &amounts,
+                &copy,
             ],
         )?;
-        for (cur, minor) in &d.spend {
-            self.execute(
-                "INSERT INTO customer_spend (customer_id, currency, total_minor) VALUES ($1, $2, $3) \
-                 ON CONFLICT (currency, customer_id) DO UPDATE SET \
-                 total_minor = customer_spend.total_minor + EXCLUDED.total_minor",
-                &[&c.0, &cur.code(), minor],
-            )?;
-        }
-        if d.orders != 0 || !d.spend.is_empty() {
-            // The spend rows' copy of the customer's order count and last order (schema 5).
-            self.execute(
-                "UPDATE customer_spend SET (customer_order_count, customer_last_order_at) = \
-                 (SELECT order_count, last_order_at FROM customer_stats WHERE customer_id = $1) \
-                 WHERE customer_id = $1",
-                &[&c.0],
-            )?;
-        }
         Ok(())
     }
 
-    /// Three statements whatever the number of customers: the statistics, the spend, and
-    /// the spend rows' copy of order count and last order.
+    /// One statement whatever the number of customers, as [`add_stats`](Self::add_stats)
+    /// does for one.
     fn add_stats_many(&mut self, deltas: &[StatsDelta]) -> Result<()> {
         if deltas.len() < 2 {
             return deltas.iter().try_for_each(|d| self.add_stats(d));
@@ -136,17 +142,6 @@ impl StatsStoreMut for PgTx<'_, Writing> {
         let last: Vec<Option<i64>> = deltas.iter().map(|d| d.last_order_at.map(micros)).collect();
         let interactions: Vec<i64> = deltas.iter().map(|d| d.interactions).collect();
         let last_i: Vec<Option<i64>> = deltas.iter().map(|d| d.last_interaction_at.map(micros)).collect();
-        self.execute(
-            "INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, interaction_count, \
-             last_interaction_at) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], \
-             $5::bigint[], $6::bigint[]) ON CONFLICT (customer_id) DO UPDATE SET \
-             order_count = customer_stats.order_count + EXCLUDED.order_count, \
-             first_order_at = least(customer_stats.first_order_at, EXCLUDED.first_order_at), \
-             last_order_at = greatest(customer_stats.last_order_at, EXCLUDED.last_order_at), \
-             interaction_count = customer_stats.interaction_count + EXCLUDED.interaction_count, \
-             last_interaction_at = greatest(customer_stats.last_interaction_at, EXCLUDED.last_interaction_at)",
-            &[&ids, &orders, &first, &last, &interactions, &last_i],
-        )?;
         let (mut spend_ids, mut currencies, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
         for d in deltas {
             for (cur, minor) in &d.spend {
@@ -155,26 +150,34 @@ impl StatsStoreMut for PgTx<'_, Writing> {
                 amounts.push(*minor);
             }
         }
-        if !spend_ids.is_empty() {
-            self.execute(
-                "INSERT INTO customer_spend (customer_id, currency, total_minor) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) \
-                 ON CONFLICT (currency, customer_id) DO UPDATE SET \
-                 total_minor = customer_spend.total_minor + EXCLUDED.total_minor",
-                &[&spend_ids, &currencies, &amounts],
-            )?;
-        }
-        let touched: Vec<i64> =
+        // Customers whose spend rows' copy changes, beyond the rows of `p`.
+        let copy: Vec<i64> =
             deltas.iter().filter(|d| d.orders != 0 || !d.spend.is_empty()).map(|d| d.customer_id.0).collect();
-        if !touched.is_empty() {
-            // The spend rows' copy of the customer's order count and last order (schema 5).
-            self.execute(
-                "UPDATE customer_spend p SET (customer_order_count, customer_last_order_at) = \
-                 (s.order_count, s.last_order_at) FROM customer_stats s \
-                 WHERE s.customer_id = p.customer_id AND p.customer_id = ANY($1)",
-                &[&touched],
-            )?;
-        }
+        self.execute(
+            "WITH s AS (INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, \
+             interaction_count, last_interaction_at) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], \
+             $4::bigint[], $5::bigint[], $6::bigint[]) ON CONFLICT (customer_id) DO UPDATE SET \
+             order_count = customer_stats.order_count + EXCLUDED.order_count, \
+             first_order_at = least(customer_stats.first_order_at, EXCLUDED.first_order_at), \
+             last_order_at = greatest(customer_stats.last_order_at, EXCLUDED.last_order_at), \
+             interaction_count = customer_stats.interaction_count + EXCLUDED.interaction_count, \
+             last_interaction_at = greatest(customer_stats.last_interaction_at, EXCLUDED.last_interaction_at) \
+             RETURNING customer_id, order_count, last_order_at), \
+             p AS (INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, \
+             customer_last_order_at) SELECT t.id, t.currency, t.amount, s.order_count, s.last_order_at \
+             FROM unnest($7::bigint[], $8::text[], $9::bigint[]) AS t(id, currency, amount) \
+             JOIN s ON s.customer_id = t.id \
+             ON CONFLICT (currency, customer_id) DO UPDATE SET \
+             total_minor = customer_spend.total_minor + EXCLUDED.total_minor, \
+             customer_order_count = EXCLUDED.customer_order_count, \
+             customer_last_order_at = EXCLUDED.customer_last_order_at) \
+             UPDATE customer_spend r SET (customer_order_count, customer_last_order_at) = \
+             (s.order_count, s.last_order_at) FROM s \
+             WHERE r.customer_id = s.customer_id AND r.customer_id = ANY($10::bigint[]) \
+             AND NOT EXISTS (SELECT 1 FROM unnest($7::bigint[], $8::text[]) AS t(id, currency) \
+             WHERE t.id = r.customer_id AND t.currency = r.currency)",
+            &[&ids, &orders, &first, &last, &interactions, &last_i, &spend_ids, &currencies, &amounts, &copy],
+        )?;
         Ok(())
     }
 }

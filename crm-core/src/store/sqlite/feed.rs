@@ -31,12 +31,12 @@ impl<M> crate::changes::FeedStore for SqliteTx<'_, M> {
 }
 
 impl crate::changes::FeedStoreMut for SqliteTx<'_, Writing> {
-    fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<i64> {
+    fn append_change(&mut self, entity: Entity, id: i64, op: Op, at: DateTime<Utc>) -> Result<()> {
         self.tx
             .prepare_cached("INSERT INTO changes (entity, entity_id, op, at) VALUES (?1, ?2, ?3, ?4)")
             .db()?
             .execute(params![entity.as_str(), id, op.as_str(), micros(at)])
             .db()?;
-        Ok(self.tx.last_insert_rowid())
+        Ok(())
     }
 }
