@@ -112,7 +112,8 @@ impl<M: Mode> PgTx<'_, M> {
 }
 
 impl PgTx<'_, Writing> {
-    fn insert_items(&mut self, id: OrderId, items: &[LineItem]) -> Result<()> {
+    /// Stores the lines of order `id` of `customer`, numbered from 0 in their order.
+    fn insert_items(&mut self, id: OrderId, customer: CustomerId, items: &[LineItem]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
@@ -122,10 +123,10 @@ impl PgTx<'_, Writing> {
         let prices: Vec<i64> = items.iter().map(|it| it.unit_price_minor).collect();
         // All lines in one statement, numbered from 0 in their order.
         self.execute(
-            "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) \
-             SELECT $1, t.n - 1, t.sku, t.category, t.quantity, t.price \
+            "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor, customer_id) \
+             SELECT $1, t.n - 1, t.sku, t.category, t.quantity, t.price, $6 \
              FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS t(sku, category, quantity, price, n)",
-            &[&id.0, &skus, &categories, &quantities, &prices],
+            &[&id.0, &skus, &categories, &quantities, &prices, &customer.0],
         )?;
         Ok(())
     }
@@ -218,20 +219,31 @@ impl<M: Mode> OrderStore for PgTx<'_, M> {
 }
 
 impl OrderStoreMut for PgTx<'_, Writing> {
+    /// One statement: the external id's and the customer's locks, the order, its lines.
     fn insert_order(&mut self, o: &Order) -> Result<Option<OrderId>> {
-        self.lock_key("order", &o.external_id)?;
-        self.lock_customer(o.customer_id)?;
+        let keys = [self.key_of("order", &o.external_id), self.customer_key(o.customer_id)];
+        let (shared, exclusive) = self.statement_locks(&keys)?;
+        let skus: Vec<&str> = o.items.iter().map(|it| it.sku.as_str()).collect();
+        let categories: Vec<Option<&str>> = o.items.iter().map(|it| it.category.as_deref()).collect();
+        let quantities: Vec<i64> = o.items.iter().map(|it| it.quantity).collect();
+        let prices: Vec<i64> = o.items.iter().map(|it| it.unit_price_minor).collect();
         let values = order_values(o);
-        let r = self.query_opt(
-            "INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, total_minor, channel, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (external_id) DO NOTHING RETURNING id",
-            &params(&values),
-        )?;
-        let Some(r) = r else { return Ok(None) };
-        let id = OrderId(col(&r, 0)?);
-        self.insert_items(id, &o.items)?;
-        Ok(Some(id))
+        let mut p: Vec<Param<'_>> = vec![&shared, &exclusive];
+        p.extend(params(&values));
+        p.extend([&skus as Param<'_>, &categories, &quantities, &prices]);
+        let sql = format!(
+            "{LOCKS_CTE}, o AS (INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, \
+             total_minor, channel, created_at, updated_at) \
+             SELECT $3::text, $4::bigint, $5::bigint, $6::text, $7::text, $8::bigint, $9::text, $10::bigint, \
+             $11::bigint FROM locked ON CONFLICT (external_id) DO NOTHING RETURNING id), \
+             i AS (INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor, \
+             customer_id) SELECT o.id, t.n - 1, t.sku, t.category, t.quantity, t.price, $4::bigint FROM o, \
+             unnest($12::text[], $13::text[], $14::bigint[], $15::bigint[]) \
+             WITH ORDINALITY AS t(sku, category, quantity, price, n)) \
+             SELECT id FROM o"
+        );
+        let r = self.query_opt(&sql, &p)?;
+        r.map(|r| col(&r, 0).map(OrderId)).transpose()
     }
 
     fn update_order(&mut self, o: &Order) -> Result<()> {
@@ -247,7 +259,12 @@ impl OrderStoreMut for PgTx<'_, Writing> {
             return Err(Error::not_found(Entity::Order, o.id));
         }
         self.execute("DELETE FROM order_items WHERE order_id = $1", &[&o.id.0])?;
-        self.insert_items(o.id, &o.items)
+        // The refunds go with the order when a correction moves it to another customer.
+        self.execute(
+            "UPDATE order_refunds SET customer_id = $2 WHERE order_id = $1 AND customer_id <> $2",
+            &[&o.id.0, &o.customer_id.0],
+        )?;
+        self.insert_items(o.id, o.customer_id, &o.items)
     }
 
     fn delete_order(&mut self, id: OrderId) -> Result<()> {
@@ -264,11 +281,14 @@ impl OrderStoreMut for PgTx<'_, Writing> {
     fn insert_refund(&mut self, r: &OrderRefund) -> Result<()> {
         self.lock_key("refund", &r.key)?;
         self.lock_customer_of("SELECT customer_id FROM orders WHERE id = $1", &[&r.order_id.0])?;
-        self.execute(
-            "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        let n = self.execute(
+            "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at, customer_id) \
+             SELECT $1, $2, $3, $4, $5, $6, customer_id FROM orders WHERE id = $1",
             &[&r.order_id.0, &r.key, &r.amount_minor, &json(&r.lines), &micros(r.at), &micros(r.created_at)],
         )?;
+        if n == 0 {
+            return Err(Error::not_found(Entity::Order, r.order_id));
+        }
         Ok(())
     }
 
@@ -315,11 +335,14 @@ impl OrderStoreMut for PgTx<'_, Writing> {
         if orders.iter().all(|o| o.items.is_empty()) {
             return Ok(());
         }
-        let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
-        self.copy_in("COPY order_items (order_id, line_no, sku, category, quantity, unit_price_minor)", &types, |w| {
+        let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT8, Type::INT8];
+        let sql = "COPY order_items (order_id, line_no, sku, category, quantity, unit_price_minor, customer_id)";
+        self.copy_in(sql, &types, |w| {
             for o in orders.iter() {
                 for (n, it) in (0i64..).zip(&o.items) {
-                    w.write(&[&o.id.0, &n, &it.sku, &it.category, &it.quantity, &it.unit_price_minor])?;
+                    let row: [Param<'_>; 7] =
+                        [&o.id.0, &n, &it.sku, &it.category, &it.quantity, &it.unit_price_minor, &o.customer_id.0];
+                    w.write(&row)?;
                 }
             }
             Ok(())

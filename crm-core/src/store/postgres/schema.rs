@@ -278,6 +278,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX order_refunds_order ON order_refunds(order_id);
     "#,
+    // 8: line items and refunds carry their order's customer (see SQLite's migration 8).
+    r#"
+    ALTER TABLE order_items ADD COLUMN customer_id BIGINT;
+    UPDATE order_items i SET customer_id = o.customer_id FROM orders o WHERE o.id = i.order_id;
+    ALTER TABLE order_items ALTER COLUMN customer_id SET NOT NULL;
+    ALTER TABLE order_refunds ADD COLUMN customer_id BIGINT;
+    UPDATE order_refunds r SET customer_id = o.customer_id FROM orders o WHERE o.id = r.order_id;
+    ALTER TABLE order_refunds ALTER COLUMN customer_id SET NOT NULL;
+    "#,
 ];
 
 // One schema version for both stores.

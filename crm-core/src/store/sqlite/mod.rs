@@ -469,15 +469,21 @@ impl<M> SqliteTx<'_, M> {
         Ok(o)
     }
 
-    fn insert_items(&self, id: OrderId, items: &[LineItem]) -> Result<()> {
+    /// Stores the lines of order `id` of `customer`, numbered from 0 in their order.
+    fn insert_items(&self, id: OrderId, customer: CustomerId, items: &[LineItem]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        ).db()?;
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor, customer_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .db()?;
         for (n, it) in items.iter().enumerate() {
-            st.execute(params![id.0, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor]).db()?;
+            st.execute(params![id.0, n as i64, it.sku, it.category, it.quantity, it.unit_price_minor, customer.0])
+                .db()?;
         }
         Ok(())
     }

@@ -109,7 +109,7 @@ impl crate::order::OrderStoreMut for SqliteTx<'_, Writing> {
             return Ok(None);
         }
         let id = OrderId(self.tx.last_insert_rowid());
-        self.insert_items(id, &o.items)?;
+        self.insert_items(id, o.customer_id, &o.items)?;
         Ok(Some(id))
     }
 
@@ -139,7 +139,13 @@ impl crate::order::OrderStoreMut for SqliteTx<'_, Writing> {
             return Err(Error::not_found(Entity::Order, o.id));
         }
         self.tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1").db()?.execute([o.id.0]).db()?;
-        self.insert_items(o.id, &o.items)
+        // The refunds go with the order when a correction moves it to another customer.
+        self.tx
+            .prepare_cached("UPDATE order_refunds SET customer_id = ?2 WHERE order_id = ?1 AND customer_id <> ?2")
+            .db()?
+            .execute([o.id.0, o.customer_id.0])
+            .db()?;
+        self.insert_items(o.id, o.customer_id, &o.items)
     }
 
     fn delete_order(&mut self, id: OrderId) -> Result<()> {
@@ -150,14 +156,18 @@ impl crate::order::OrderStoreMut for SqliteTx<'_, Writing> {
     }
 
     fn insert_refund(&mut self, r: &OrderRefund) -> Result<()> {
-        self.tx
+        let n = self
+            .tx
             .prepare_cached(
-                "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at, customer_id) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, customer_id FROM orders WHERE id = ?1",
             )
             .db()?
             .execute(params![r.order_id.0, r.key, r.amount_minor, json(&r.lines), micros(r.at), micros(r.created_at)])
             .db()?;
+        if n == 0 {
+            return Err(Error::not_found(Entity::Order, r.order_id));
+        }
         Ok(())
     }
 }

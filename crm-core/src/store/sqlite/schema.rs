@@ -315,6 +315,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX order_refunds_order ON order_refunds(order_id);
     "#,
+    // 8: line items and refunds carry their order's customer, as every other record of a
+    // customer does, so that a distributed store keeps them with the customer's other rows
+    // (docs/scale-out.md). Filled from the orders.
+    r#"
+    ALTER TABLE order_items ADD COLUMN customer_id INTEGER NOT NULL DEFAULT 0;
+    UPDATE order_items SET customer_id = (SELECT o.customer_id FROM orders o WHERE o.id = order_items.order_id);
+    ALTER TABLE order_refunds ADD COLUMN customer_id INTEGER NOT NULL DEFAULT 0;
+    UPDATE order_refunds SET customer_id = (SELECT o.customer_id FROM orders o WHERE o.id = order_refunds.order_id);
+    "#,
 ];
 
 /// The schema version this build writes.
