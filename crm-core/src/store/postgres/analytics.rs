@@ -60,8 +60,8 @@ impl CurrencyCache {
     }
 }
 
-/// The columns of an order (no items) of `orders o`, for [`order_row`]. No column of
-/// `order_items` shares a name with one of `orders`.
+/// The columns of an order (no items) of `orders o`, for [`order_row`]; qualified, since
+/// `order_items` shares `customer_id` with `orders`.
 const ORDER_COLS: &str = "o.id, o.external_id, o.customer_id, o.occurred_at, o.status, o.currency, o.total_minor, \
      o.channel, o.created_at, o.updated_at";
 

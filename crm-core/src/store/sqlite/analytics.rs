@@ -7,7 +7,12 @@ use rusqlite::types::{FromSqlError, Type, Value, ValueRef};
 use rusqlite::Row;
 
 use super::error::Db;
-use super::{micros, order_row, time, SqliteTx, ORDER_COLS};
+use super::{micros, order_row, time, SqliteTx};
+
+/// The columns of an order (no items) of `orders o`, for [`order_row`]; qualified, since
+/// `order_items` shares `customer_id` with `orders`.
+const ORDER_COLS: &str = "o.id, o.external_id, o.customer_id, o.occurred_at, o.status, o.currency, o.total_minor, \
+     o.channel, o.created_at, o.updated_at";
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::money::Currency;
@@ -148,7 +153,6 @@ impl<M> SqliteTx<'_, M> {
             }
             return Ok(());
         }
-        // No column of `order_items` shares a name with one of `orders`.
         let sql = format!(
             "SELECT {ORDER_COLS}, i.sku, i.category, i.quantity, i.unit_price_minor \
              FROM orders o LEFT JOIN order_items i ON i.order_id = o.id \
