@@ -19,7 +19,8 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p crm-core -p crm-ffi
 
 # The facade's suites (tests/common) run on SQLite in memory with the workspace, again on
-# PostgreSQL, and their property tests again on a SQLite file. (The conformance suite runs
+# PostgreSQL (flat, then partitioned by customer), and their property tests again on a
+# SQLite file. (The conformance suite runs
 # every port on all three by itself; tests/postgres.rs and pg_restart.rs test what only a
 # server has.) tests/pg/scratch.sh starts the machine's PostgreSQL if needed and makes a
 # fresh database; CRM_TEST_PG, its URL, reaches the tests.
@@ -27,11 +28,17 @@ STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm \
 	segments rule_agreement rule_limits loyalty loyalty_corrections loyalty_liability loyalty_prop \
 	loyalty_replay_prop loyalty_sim
 FILE_SUITES = stats_prop loyalty_prop loyalty_replay_prop loyalty_sim
+# The same facade suites (their quicker part) on PostgreSQL with the customer-owned tables
+# hash-partitioned by customer, as a distributed PostgreSQL lays them out (docs/scale-out.md).
+PARTITIONED_SUITES = facade ingest upsert_merge bad_input rfm segments loyalty loyalty_corrections \
+	loyalty_liability
 
 test-rust:
 	url="$$(tests/pg/scratch.sh)" && export CRM_TEST_PG="$$url" && \
 	$(CARGO) test --workspace && \
 	CRM_TEST_STORE=postgres $(CARGO) test -p crm-core --features postgres $(addprefix --test ,$(STORE_SUITES)) && \
+	CRM_TEST_STORE=postgres-partitioned $(CARGO) test -p crm-core --features postgres \
+		$(addprefix --test ,$(PARTITIONED_SUITES)) && \
 	CRM_TEST_STORE=file $(CARGO) test -p crm-core --features postgres $(addprefix --test ,$(FILE_SUITES))
 
 test-c:

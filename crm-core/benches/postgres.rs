@@ -345,16 +345,18 @@ fn copy_orders(raw: &mut Client, chunk: &[NewOrder], next_id: &mut i64, now: i64
 
     let sink = raw
         .copy_in(
-            "COPY order_items (order_id, line_no, sku, category, quantity, unit_price_minor) FROM STDIN (FORMAT binary)",
+            "COPY order_items (order_id, line_no, sku, category, quantity, unit_price_minor, customer_id) \
+             FROM STDIN (FORMAT binary)",
         )
         .unwrap();
-    let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT8];
+    let types = [Type::INT8, Type::INT8, Type::TEXT, Type::TEXT, Type::INT8, Type::INT8, Type::INT8];
     let mut w = BinaryCopyInWriter::new(sink, &types);
     let mut lines = 0u64;
     for (k, o) in chunk.iter().enumerate() {
         let id = first + k as i64;
+        let customer = customer_number(o.customer_external_id.as_deref().unwrap());
         for (n, it) in o.items.iter().flatten().enumerate() {
-            w.write(&[&id, &(n as i64), &it.sku, &it.category, &it.quantity, &it.unit_price_minor]).unwrap();
+            w.write(&[&id, &(n as i64), &it.sku, &it.category, &it.quantity, &it.unit_price_minor, &customer]).unwrap();
             lines += 1;
         }
     }
@@ -581,8 +583,8 @@ fn raw_prepare(c: &mut Client) -> [Statement; 3] {
         )
         .unwrap(),
         c.prepare(
-            "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor) \
-             SELECT $1, t.n - 1, t.sku, t.category, t.quantity, t.price \
+            "INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor, customer_id) \
+             SELECT $1, t.n - 1, t.sku, t.category, t.quantity, t.price, $6 \
              FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS t(sku, category, quantity, price, n)",
         )
         .unwrap(),
@@ -620,7 +622,7 @@ fn raw_write(c: &mut Client, st: &[Statement; 3], template: &NewOrder, o: &RawOr
         )
         .unwrap()
         .get(0);
-    tx.execute(&st[1], &[&id, &skus, &categories, &quantities, &prices]).unwrap();
+    tx.execute(&st[1], &[&id, &skus, &categories, &quantities, &prices, &o.customer_id]).unwrap();
     tx.execute(&st[2], &[&o.customer_id, &at]).unwrap();
     tx.commit().unwrap();
 }

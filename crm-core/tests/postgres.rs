@@ -316,3 +316,140 @@ fn connection_settings_out_of_range_are_validation_errors_before_connecting() {
         }
     }
 }
+
+/// A database of schema 7 with records of every kind that has a key (made by undoing
+/// migration 8 on a new one) is upgraded: every external id and idempotency key is in the key
+/// table with its customer, order lines and refunds carry their order's customer, and the
+/// keys stay unique through the facade.
+#[test]
+fn a_schema_7_database_gets_its_keys_and_customers_of_lines_and_refunds() {
+    let Some((url, schema)) = scratch() else { return };
+    drop(Crm::open(&url).unwrap());
+    let mut admin = admin();
+    admin
+        .batch_execute(&format!(
+            "SET search_path = {schema};
+             DROP TABLE external_keys;
+             ALTER TABLE order_items DROP COLUMN customer_id;
+             ALTER TABLE order_refunds DROP COLUMN customer_id;
+             DROP INDEX customers_external_id, orders_external_id, interactions_external_id, order_refunds_key,
+                 loyalty_entries_key;
+             ALTER TABLE customers ADD CONSTRAINT customers_external_id_key UNIQUE (external_id);
+             ALTER TABLE orders ADD CONSTRAINT orders_external_id_key UNIQUE (external_id);
+             ALTER TABLE interactions ADD CONSTRAINT interactions_external_id_key UNIQUE (external_id);
+             ALTER TABLE order_refunds ADD CONSTRAINT order_refunds_refund_key_key UNIQUE (refund_key);
+             ALTER TABLE loyalty_entries ADD CONSTRAINT loyalty_entries_idempotency_key_key UNIQUE (idempotency_key);
+             UPDATE crm_schema SET version = 7;
+             INSERT INTO customers (external_id, kind, name, lifecycle, created_at, updated_at)
+                 VALUES ('C1', 'person', 'Ada', 'prospect', 0, 0), ('C2', 'person', 'Bob', 'prospect', 0, 0),
+                 (NULL, 'person', 'No Key', 'prospect', 0, 0);
+             INSERT INTO customer_stats (customer_id) SELECT id FROM customers;
+             INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, total_minor, created_at,
+                 updated_at) SELECT 'O1', id, 0, 'completed', 'EUR', 500, 0, 0 FROM customers WHERE external_id = 'C2';
+             INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_minor)
+                 SELECT id, 0, 'A', 1, 500 FROM orders;
+             INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at)
+                 SELECT id, 'R1', 100, '[]', 0, 0 FROM orders;
+             INSERT INTO interactions (external_id, customer_id, kind, occurred_at, created_at)
+                 SELECT 'I1', id, 'call', 0, 0 FROM customers WHERE external_id = 'C2';
+             INSERT INTO interactions (external_id, customer_id, kind, occurred_at, created_at)
+                 SELECT NULL, id, 'call', 0, 0 FROM customers WHERE external_id = 'C2';
+             INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, at, balance_after,
+                 created_at) SELECT id, 'adjust', 10, 0, 'L1', 0, 10, 0 FROM customers WHERE external_id = 'C1';"
+        ))
+        .unwrap();
+
+    let crm = Crm::open(&url).unwrap();
+    let (c1, c2) = (crm.customer_id_by_external_id("C1").unwrap().0, crm.customer_id_by_external_id("C2").unwrap().0);
+    let keys: Vec<(String, String, i64)> = admin
+        .query(&format!("SELECT kind, key, customer_id FROM {schema}.external_keys ORDER BY kind, key"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let key = |k: &str, v: &str, c: i64| (k.to_string(), v.to_string(), c);
+    assert_eq!(
+        keys,
+        [
+            key("customer", "C1", c1),
+            key("customer", "C2", c2),
+            key("interaction", "I1", c2),
+            key("loyalty", "L1", c1),
+            key("order", "O1", c2),
+            key("refund", "R1", c2)
+        ]
+    );
+    for table in ["order_items", "order_refunds"] {
+        let owners: Vec<i64> = admin
+            .query(&format!("SELECT customer_id FROM {schema}.{table}"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(owners, [c2], "{table}");
+    }
+    // The keys keep the records unique: the same order again is the stored one, a new
+    // customer with a taken external id is a conflict.
+    let again = crm
+        .record_order(&NewOrder {
+            external_id: "O1".into(),
+            customer_id: None,
+            customer_external_id: Some("C1".into()),
+            occurred_at: at(0),
+            status: None,
+            currency: crm_core::Currency::new("EUR").unwrap(),
+            total_minor: 500,
+            channel: None,
+            items: None,
+        })
+        .unwrap();
+    assert_eq!((again.outcome, again.record.customer_id.0), (Outcome::Updated, c1), "moved to C1");
+    assert_eq!(crm.counts().unwrap().orders, 1);
+    let moved: Vec<(String, i64)> = admin
+        .query(
+            &format!(
+                "SELECT kind, customer_id FROM {schema}.external_keys WHERE kind IN ('order', 'refund') ORDER BY kind"
+            ),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(moved, [("order".to_string(), c1), ("refund".to_string(), c1)], "the keys move with the order");
+    let taken = crm.create_customer(&NewCustomer {
+        external_id: Some("C2".into()),
+        name: "Other".into(),
+        ..Default::default()
+    });
+    assert!(matches!(taken, Err(Error::Conflict(_))), "{taken:?}");
+}
+
+/// The partitioned layout the suites run on (`CRM_TEST_STORE=postgres-partitioned`) is what
+/// it says: every customer-owned table partitioned by hash of its customer, none of them
+/// with a unique index that leaves the customer out, and the store works on it.
+#[test]
+fn the_partitioned_layout_partitions_every_customer_owned_table() {
+    let Some(url) = common::pg_partitioned_url() else { return };
+    let schema = url.rsplit("search_path%3D").next().unwrap().to_string();
+    let partitioned: Vec<(String, String)> = admin()
+        .query(
+            "SELECT c.relname::text, pg_get_partkeydef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind = 'p' ORDER BY 1",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut want: Vec<(String, String)> =
+        common::DISTRIBUTED.iter().map(|(t, k)| (t.to_string(), format!("HASH ({k})"))).collect();
+    want.sort();
+    assert_eq!(partitioned, want);
+    let crm = Crm::open(&url).unwrap();
+    let c = person(&crm, "C-1");
+    assert!(crm
+        .create_customer(&NewCustomer { external_id: Some("C-1".into()), name: "Again".into(), ..Default::default() })
+        .is_err());
+    assert_eq!(crm.get_customer_by_external_id("C-1").unwrap().id, c);
+}

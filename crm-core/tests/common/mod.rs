@@ -2,8 +2,10 @@
 //!
 //! The suites that go through [`test_crm`] are the conformance suite of the facade: they run
 //! on the store `CRM_TEST_STORE` names, `memory` (SQLite in memory, the default), `file`
-//! (a SQLite file in a temporary directory) or `postgres` (a fresh schema of the server at
-//! `CRM_TEST_PG`, a URL; needs the `postgres` feature). `make test` runs them on all three.
+//! (a SQLite file in a temporary directory), `postgres` (a fresh schema of the server at
+//! `CRM_TEST_PG`, a URL; needs the `postgres` feature) or `postgres-partitioned` (the same,
+//! with the customer-owned tables hash-partitioned by customer as a distributed PostgreSQL
+//! lays them out: [`pg_partitioned_url`]). `make test` runs them on all of them.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -63,7 +65,15 @@ pub fn test_crm_with(config: crm_core::CrmConfig) -> Crm {
             let url = pg_scratch_url().expect("CRM_TEST_STORE=postgres needs CRM_TEST_PG, the URL of a server");
             Crm::open_with(url, config).unwrap()
         }
-        Ok(other) => panic!("CRM_TEST_STORE={other:?}: expected memory, file or postgres (with the feature)"),
+        #[cfg(feature = "postgres")]
+        Ok("postgres-partitioned") => {
+            let url = pg_partitioned_url()
+                .expect("CRM_TEST_STORE=postgres-partitioned needs CRM_TEST_PG, the URL of a server");
+            Crm::open_with(url, config).unwrap()
+        }
+        Ok(other) => panic!(
+            "CRM_TEST_STORE={other:?}: expected memory, file, postgres or postgres-partitioned (with the feature)"
+        ),
     }
 }
 
@@ -80,6 +90,108 @@ pub fn pg_scratch_url() -> Option<String> {
     admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
     Some(format!("{base}{sep}options=-csearch_path%3D{schema}"))
+}
+
+/// The customer-owned tables and the column each is distributed by (docs/scale-out.md):
+/// customers by their id, the records of a customer (and their children) by `customer_id`,
+/// the key table by the key.
+#[cfg(feature = "postgres")]
+pub const DISTRIBUTED: [(&str, &str); 17] = [
+    ("customers", "id"),
+    ("interactions", "customer_id"),
+    ("orders", "customer_id"),
+    ("order_items", "customer_id"),
+    ("order_refunds", "customer_id"),
+    ("customer_stats", "customer_id"),
+    ("customer_spend", "customer_id"),
+    ("customer_rfm", "customer_id"),
+    ("customer_tiers", "customer_id"),
+    ("stage_history", "customer_id"),
+    ("segment_members", "customer_id"),
+    ("loyalty_accounts", "customer_id"),
+    ("loyalty_entries", "customer_id"),
+    ("loyalty_lots", "customer_id"),
+    ("loyalty_rule_usage", "customer_id"),
+    ("loyalty_tier_history", "customer_id"),
+    ("external_keys", "key"),
+];
+
+/// The URL of a new schema at `CRM_TEST_PG` laid out as a distributed PostgreSQL (Citus) lays
+/// out crm's tables, with vanilla PostgreSQL's hash partitioning standing in: crm creates its
+/// tables, then each of [`DISTRIBUTED`] becomes a table `PARTITION BY HASH` on its column
+/// with four partitions. A partitioned table keeps a primary key or unique index only over
+/// columns that include the partition column, so primary keys get it in front and no
+/// record's external id is unique by itself (the key table keeps them unique); identity
+/// columns become sequence defaults (PostgreSQL before 17 has no identity on partitioned
+/// tables). The global tables (segments, plans, settings, programs, the feed) stay as they are.
+#[cfg(feature = "postgres")]
+pub fn pg_partitioned_url() -> Option<String> {
+    let url = pg_scratch_url()?;
+    drop(Crm::open(&url).unwrap());
+    let schema = url.rsplit("search_path%3D").next().unwrap().to_string();
+    let mut admin = postgres::Client::connect(&std::env::var("CRM_TEST_PG").unwrap(), postgres::NoTls).unwrap();
+    let mut tx = admin.transaction().unwrap();
+    tx.batch_execute(&format!("SET LOCAL search_path = {schema}")).unwrap();
+    for (table, key) in DISTRIBUTED {
+        let flat = format!("{table}_flat");
+        tx.batch_execute(&format!("ALTER TABLE {table} RENAME TO {flat}")).unwrap();
+        // The indexes: (is primary, is unique, columns, definition).
+        let indexes: Vec<(bool, bool, Vec<String>, String)> = tx
+            .query(
+                "SELECT i.indisprimary, i.indisunique, \
+                 ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(n, o) \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o), \
+                 pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::text::regclass",
+                &[&flat],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        let identity: Vec<String> = tx
+            .query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass AND attidentity <> ''",
+                &[&flat],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        tx.batch_execute(&format!(
+            "CREATE TABLE {table} (LIKE {flat} INCLUDING DEFAULTS) PARTITION BY HASH ({key}); DROP TABLE {flat};"
+        ))
+        .unwrap();
+        for n in 0..4 {
+            tx.batch_execute(&format!(
+                "CREATE TABLE {table}_p{n} PARTITION OF {table} FOR VALUES WITH (MODULUS 4, REMAINDER {n})"
+            ))
+            .unwrap();
+        }
+        for col in identity {
+            let seq = format!("{table}_{col}_seq");
+            tx.batch_execute(&format!(
+                "CREATE SEQUENCE {seq} OWNED BY {table}.{col}; \
+                 ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT nextval('{seq}')"
+            ))
+            .unwrap();
+        }
+        for (primary, unique, cols, def) in indexes {
+            let keyed =
+                if cols.iter().any(|c| c == key) { cols.clone() } else { [vec![key.to_string()], cols].concat() };
+            if primary {
+                tx.batch_execute(&format!("ALTER TABLE {table} ADD PRIMARY KEY ({})", keyed.join(", "))).unwrap();
+            } else if unique {
+                panic!("{table}: a unique index without {key} cannot be partitioned: {def}");
+            } else {
+                // The definition names the old table: `CREATE INDEX name ON [schema.]table_flat USING ...`.
+                let (head, tail) = def.split_once(" ON ").unwrap();
+                let rest = tail.split_once(" USING ").unwrap().1;
+                tx.batch_execute(&format!("{head} ON {table} USING {rest}")).unwrap();
+            }
+        }
+    }
+    tx.commit().unwrap();
+    Some(url)
 }
 
 /// A PostgreSQL store on a new schema, or `None` when `CRM_TEST_PG` is unset.

@@ -57,6 +57,21 @@ impl PgTx<'_, Writing> {
         Ok(())
     }
 
+    /// Claims the keys of new records of `kind` (see the `external_keys` table): one binary
+    /// `COPY`; a key that is taken fails the call.
+    pub(crate) fn copy_keys<'k>(
+        &mut self,
+        kind: &str,
+        keys: impl Iterator<Item = (&'k str, CustomerId)>,
+    ) -> Result<()> {
+        self.copy_in("COPY external_keys (kind, key, customer_id)", &[Type::TEXT, Type::TEXT, Type::INT8], |w| {
+            for (key, customer) in keys {
+                w.write(&[&kind, &key, &customer.0])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Before a bulk look-up or write: no other writer runs beside this transaction from
     /// now on (it would otherwise lock every key and customer it touches, one statement each).
     pub(crate) fn bulk(&mut self) -> Result<()> {

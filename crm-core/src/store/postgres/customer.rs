@@ -258,8 +258,10 @@ impl CustomerStoreMut for PgTx<'_, Writing> {
              region, city, postal_code, street, birthday, gender, tags, attributes, consents, lifecycle, created_at, \
              updated_at, merged_into) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::text::jsonb, \
-             $17::text::jsonb, $18::text::jsonb, $19, $20, $21, $22) RETURNING id), \
-             s AS (INSERT INTO customer_stats (customer_id) SELECT id FROM c) \
+             $17::text::jsonb, $18::text::jsonb, $19, $20, $21, $22) RETURNING id, external_id), \
+             s AS (INSERT INTO customer_stats (customer_id) SELECT id FROM c), \
+             k AS (INSERT INTO external_keys (kind, key, customer_id) \
+             SELECT 'customer', external_id, id FROM c WHERE external_id IS NOT NULL) \
              SELECT id FROM c",
             &params(&values),
         )?;
@@ -270,8 +272,14 @@ impl CustomerStoreMut for PgTx<'_, Writing> {
         self.lock_customer(c.id)?;
         let mut values = customer_values(c);
         values.push(Box::new(c.id.0));
+        // A changed external id changes its key (the new one must be free).
         let n = self.execute(
-            "UPDATE customers SET external_id = $1, kind = $2, name = $3, email = $4, phone = $5, company = $6, \
+            "WITH old AS (SELECT external_id FROM customers WHERE id = $23), \
+             d AS (DELETE FROM external_keys e USING old WHERE e.kind = 'customer' AND e.key = old.external_id \
+             AND old.external_id IS DISTINCT FROM $1::text), \
+             i AS (INSERT INTO external_keys (kind, key, customer_id) SELECT 'customer', $1::text, $23 FROM old \
+             WHERE $1::text IS NOT NULL AND old.external_id IS DISTINCT FROM $1::text) \
+             UPDATE customers SET external_id = $1, kind = $2, name = $3, email = $4, phone = $5, company = $6, \
              title = $7, industry = $8, country = $9, region = $10, city = $11, postal_code = $12, street = $13, \
              birthday = $14, gender = $15, tags = $16::text::jsonb, attributes = $17::text::jsonb, \
              consents = $18::text::jsonb, lifecycle = $19, created_at = $20, updated_at = $21, merged_into = $22 \
@@ -293,7 +301,8 @@ impl CustomerStoreMut for PgTx<'_, Writing> {
              rfm AS (DELETE FROM customer_rfm WHERE customer_id = $1), \
              tiers AS (DELETE FROM customer_tiers WHERE customer_id = $1), \
              stages AS (DELETE FROM stage_history WHERE customer_id = $1), \
-             members AS (DELETE FROM segment_members WHERE customer_id = $1) \
+             members AS (DELETE FROM segment_members WHERE customer_id = $1), \
+             keys AS (DELETE FROM external_keys WHERE customer_id = $1) \
              DELETE FROM customers WHERE id = $1",
             &[&id.0],
         )?;
@@ -399,6 +408,6 @@ impl CustomerStoreMut for PgTx<'_, Writing> {
             },
         )?;
         self.execute("INSERT INTO customer_stats (customer_id) SELECT unnest($1::bigint[])", &[&ids])?;
-        Ok(())
+        self.copy_keys("customer", customers.iter().filter_map(|c| Some((c.external_id.as_deref()?, c.id))))
     }
 }

@@ -140,12 +140,17 @@ impl InteractionStoreMut for PgTx<'_, Writing> {
         }
         self.lock_customer(i.customer_id)?;
         let values = interaction_values(i);
-        let r = self.query_opt(
+        // With an external id, its key first: nothing when it is taken.
+        let sql = if i.external_id.is_some() {
+            "WITH k AS (INSERT INTO external_keys (kind, key, customer_id) VALUES ('interaction', $1, $2) \
+             ON CONFLICT DO NOTHING RETURNING key) \
+             INSERT INTO interactions (external_id, customer_id, kind, channel, direction, occurred_at, subject, body, \
+             score, payload, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM k RETURNING id"
+        } else {
             "INSERT INTO interactions (external_id, customer_id, kind, channel, direction, occurred_at, subject, body, \
-             score, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (external_id) DO NOTHING RETURNING id",
-            &params(&values),
-        )?;
+             score, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+        };
+        let r = self.query_opt(sql, &params(&values))?;
         Ok(r.map(|r| col(&r, 0)).transpose()?.map(InteractionId))
     }
 
@@ -153,8 +158,17 @@ impl InteractionStoreMut for PgTx<'_, Writing> {
         self.lock_customer(i.customer_id)?;
         let mut values = interaction_values(i);
         values.push(Box::new(i.id.0));
+        // The key follows the external id and the customer.
         let n = self.execute(
-            "UPDATE interactions SET external_id = $1, customer_id = $2, kind = $3, channel = $4, direction = $5, \
+            "WITH old AS (SELECT external_id, customer_id FROM interactions WHERE id = $12), \
+             u AS (UPDATE external_keys e SET key = $1::text, customer_id = $2::bigint FROM old \
+             WHERE e.kind = 'interaction' AND e.key = old.external_id AND $1::text IS NOT NULL \
+             AND (old.external_id, old.customer_id) IS DISTINCT FROM ($1::text, $2::bigint)), \
+             d AS (DELETE FROM external_keys e USING old WHERE e.kind = 'interaction' AND e.key = old.external_id \
+             AND $1::text IS NULL), \
+             i AS (INSERT INTO external_keys (kind, key, customer_id) SELECT 'interaction', $1::text, $2::bigint \
+             FROM old WHERE old.external_id IS NULL AND $1::text IS NOT NULL) \
+             UPDATE interactions SET external_id = $1, customer_id = $2, kind = $3, channel = $4, direction = $5, \
              occurred_at = $6, subject = $7, body = $8, score = $9, payload = $10, created_at = $11 WHERE id = $12",
             &params(&values),
         )?;
@@ -166,7 +180,11 @@ impl InteractionStoreMut for PgTx<'_, Writing> {
 
     fn delete_interaction(&mut self, id: InteractionId) -> Result<()> {
         self.lock_customer_of("SELECT customer_id FROM interactions WHERE id = $1", &[&id.0])?;
-        self.execute("DELETE FROM interactions WHERE id = $1", &[&id.0])?;
+        self.execute(
+            "WITH x AS (DELETE FROM interactions WHERE id = $1 RETURNING external_id) \
+             DELETE FROM external_keys e USING x WHERE e.kind = 'interaction' AND e.key = x.external_id",
+            &[&id.0],
+        )?;
         Ok(())
     }
 
@@ -214,6 +232,10 @@ impl InteractionStoreMut for PgTx<'_, Writing> {
                 }
                 Ok(())
             },
+        )?;
+        self.copy_keys(
+            "interaction",
+            interactions.iter().filter_map(|x| Some((x.external_id.as_deref()?, x.customer_id))),
         )
     }
 }

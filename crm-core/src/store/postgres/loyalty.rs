@@ -246,7 +246,8 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
         self.lock_key("loyalty", &e.key)?;
         self.lock_customer(e.customer_id)?;
         let r = self.query_one(
-            "INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, \
+            "WITH k AS (INSERT INTO external_keys (kind, key, customer_id) VALUES ('loyalty', $5, $1)) \
+             INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, \
              amount_minor, at, balance_after, note, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             &[
@@ -269,7 +270,9 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
     fn detach_loyalty_entry(&mut self, entry: EntryId, key: &str) -> Result<()> {
         self.lock_key("loyalty", key)?;
         let r = self.query_opt(
-            "UPDATE loyalty_entries SET order_id = NULL, idempotency_key = $2 WHERE id = $1 RETURNING customer_id",
+            "WITH old AS (SELECT idempotency_key FROM loyalty_entries WHERE id = $1), \
+             k AS (UPDATE external_keys e SET key = $2 FROM old WHERE e.kind = 'loyalty' AND e.key = old.idempotency_key) \
+             UPDATE loyalty_entries SET order_id = NULL, idempotency_key = $2 WHERE id = $1 RETURNING customer_id",
             &[&entry.0, &key],
         )?;
         // Normally held already (the order's customer); otherwise held from here on.
@@ -293,6 +296,7 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
             "DELETE FROM loyalty_rule_usage WHERE customer_id = $1",
             "DELETE FROM loyalty_tier_history WHERE customer_id = $1",
             "DELETE FROM loyalty_accounts WHERE customer_id = $1",
+            "DELETE FROM external_keys WHERE kind = 'loyalty' AND customer_id = $1",
         ] {
             self.execute(sql, &[&customer.0])?;
         }

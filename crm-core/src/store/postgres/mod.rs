@@ -12,9 +12,12 @@
 //!   other (no overspent points, no lost statistics) while writers of different customers
 //!   run side by side;
 //! - every lookup by an external id or an idempotency key locks that key, so two hosts
-//!   sending the same new record at once write it once;
+//!   sending the same new record at once write it once; the `external_keys` table (schema
+//!   8) keeps those keys unique, claimed in the statement that stores the record, so that
+//!   the record tables need no unique index of their own and can be distributed by
+//!   customer (`docs/scale-out.md`);
 //! - writes of global records (segments, scoring plans, RFM scores, tiers, settings) lock
-//!   one global key, so they run one at a time.
+//!   one global key, so they run one at a time;
 //! - a transaction's change-feed entries are written last, in one statement that takes
 //!   the feed's lock (held to the commit), so entries commit in the order of their
 //!   sequence numbers.
@@ -23,10 +26,9 @@
 //! writers' lock shared; a bulk write ([`Store::write_alone`], used by ingest batches) holds
 //! it exclusively instead of one lock per customer and key, and so does a transaction that
 //! would take more than 256 key locks (the server's lock table is small): such a write runs
-//! alone, as every write does on SQLite.
-//! Two writers that lock two
-//! customers in opposite orders are a deadlock the server breaks: one gets a
-//! [`StorageErrorKind::Busy`] error, and the call retried completes.
+//! alone, as every write does on SQLite. Two writers that lock two customers in opposite
+//! orders are a deadlock the server breaks: one gets a [`StorageErrorKind::Busy`] error, and
+//! the call retried completes.
 //!
 //! # Connections
 //!

@@ -219,7 +219,8 @@ impl<M: Mode> OrderStore for PgTx<'_, M> {
 }
 
 impl OrderStoreMut for PgTx<'_, Writing> {
-    /// One statement: the external id's and the customer's locks, the order, its lines.
+    /// One statement: the external id's and the customer's locks, the key, the order, its
+    /// lines; nothing when the key is taken.
     fn insert_order(&mut self, o: &Order) -> Result<Option<OrderId>> {
         let keys = [self.key_of("order", &o.external_id), self.customer_key(o.customer_id)];
         let (shared, exclusive) = self.statement_locks(&keys)?;
@@ -232,10 +233,12 @@ impl OrderStoreMut for PgTx<'_, Writing> {
         p.extend(params(&values));
         p.extend([&skus as Param<'_>, &categories, &quantities, &prices]);
         let sql = format!(
-            "{LOCKS_CTE}, o AS (INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, \
+            "{LOCKS_CTE}, k AS (INSERT INTO external_keys (kind, key, customer_id) \
+             SELECT 'order', $3::text, $4::bigint FROM locked ON CONFLICT DO NOTHING RETURNING key), \
+             o AS (INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, \
              total_minor, channel, created_at, updated_at) \
              SELECT $3::text, $4::bigint, $5::bigint, $6::text, $7::text, $8::bigint, $9::text, $10::bigint, \
-             $11::bigint FROM locked ON CONFLICT (external_id) DO NOTHING RETURNING id), \
+             $11::bigint FROM k RETURNING id), \
              i AS (INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor, \
              customer_id) SELECT o.id, t.n - 1, t.sku, t.category, t.quantity, t.price, $4::bigint FROM o, \
              unnest($12::text[], $13::text[], $14::bigint[], $15::bigint[]) \
@@ -250,20 +253,25 @@ impl OrderStoreMut for PgTx<'_, Writing> {
         self.lock_customer(o.customer_id)?;
         let mut values = order_values(o);
         values.push(Box::new(o.id.0));
+        // One statement: the order's key follows its external id and customer, and the
+        // refunds and their keys go with the order when a correction moves it.
         let n = self.execute(
-            "UPDATE orders SET external_id = $1, customer_id = $2, occurred_at = $3, status = $4, currency = $5, \
+            "WITH old AS (SELECT external_id, customer_id FROM orders WHERE id = $10), \
+             k AS (UPDATE external_keys e SET key = $1::text, customer_id = $2::bigint FROM old \
+             WHERE e.kind = 'order' AND e.key = old.external_id \
+             AND (old.external_id, old.customer_id) IS DISTINCT FROM ($1::text, $2::bigint)), \
+             rf AS (UPDATE order_refunds SET customer_id = $2::bigint WHERE order_id = $10 AND customer_id <> $2::bigint \
+             RETURNING refund_key), \
+             rk AS (UPDATE external_keys e SET customer_id = $2::bigint FROM rf WHERE e.kind = 'refund' \
+             AND e.key = rf.refund_key), \
+             items AS (DELETE FROM order_items WHERE order_id = $10) \
+             UPDATE orders SET external_id = $1, customer_id = $2, occurred_at = $3, status = $4, currency = $5, \
              total_minor = $6, channel = $7, created_at = $8, updated_at = $9 WHERE id = $10",
             &params(&values),
         )?;
         if n == 0 {
             return Err(Error::not_found(Entity::Order, o.id));
         }
-        self.execute("DELETE FROM order_items WHERE order_id = $1", &[&o.id.0])?;
-        // The refunds go with the order when a correction moves it to another customer.
-        self.execute(
-            "UPDATE order_refunds SET customer_id = $2 WHERE order_id = $1 AND customer_id <> $2",
-            &[&o.id.0, &o.customer_id.0],
-        )?;
         self.insert_items(o.id, o.customer_id, &o.items)
     }
 
@@ -271,8 +279,10 @@ impl OrderStoreMut for PgTx<'_, Writing> {
         self.lock_customer_of("SELECT customer_id FROM orders WHERE id = $1", &[&id.0])?;
         self.execute(
             "WITH items AS (DELETE FROM order_items WHERE order_id = $1), \
-             refunds AS (DELETE FROM order_refunds WHERE order_id = $1) \
-             DELETE FROM orders WHERE id = $1",
+             refunds AS (DELETE FROM order_refunds WHERE order_id = $1 RETURNING refund_key), \
+             refund_keys AS (DELETE FROM external_keys e USING refunds r WHERE e.kind = 'refund' AND e.key = r.refund_key), \
+             o AS (DELETE FROM orders WHERE id = $1 RETURNING external_id) \
+             DELETE FROM external_keys e USING o WHERE e.kind = 'order' AND e.key = o.external_id",
             &[&id.0],
         )?;
         Ok(())
@@ -282,8 +292,10 @@ impl OrderStoreMut for PgTx<'_, Writing> {
         self.lock_key("refund", &r.key)?;
         self.lock_customer_of("SELECT customer_id FROM orders WHERE id = $1", &[&r.order_id.0])?;
         let n = self.execute(
-            "INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at, customer_id) \
-             SELECT $1, $2, $3, $4, $5, $6, customer_id FROM orders WHERE id = $1",
+            "WITH o AS (SELECT customer_id FROM orders WHERE id = $1), \
+             k AS (INSERT INTO external_keys (kind, key, customer_id) SELECT 'refund', $2, customer_id FROM o) \
+             INSERT INTO order_refunds (order_id, refund_key, amount_minor, lines, at, created_at, customer_id) \
+             SELECT $1, $2, $3, $4, $5, $6, customer_id FROM o",
             &[&r.order_id.0, &r.key, &r.amount_minor, &json(&r.lines), &micros(r.at), &micros(r.created_at)],
         )?;
         if n == 0 {
@@ -332,6 +344,7 @@ impl OrderStoreMut for PgTx<'_, Writing> {
                 Ok(())
             },
         )?;
+        self.copy_keys("order", orders.iter().map(|o| (o.external_id.as_str(), o.customer_id)))?;
         if orders.iter().all(|o| o.items.is_empty()) {
             return Ok(());
         }

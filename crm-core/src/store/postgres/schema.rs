@@ -286,6 +286,35 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE order_refunds ADD COLUMN customer_id BIGINT;
     UPDATE order_refunds r SET customer_id = o.customer_id FROM orders o WHERE o.id = r.order_id;
     ALTER TABLE order_refunds ALTER COLUMN customer_id SET NOT NULL;
+
+    -- External ids and idempotency keys are unique across the database, with the customer
+    -- each belongs to: this table is the one place their uniqueness is enforced, so that the
+    -- tables holding the records can be distributed (or hash-partitioned) by customer, which
+    -- keeps a unique constraint only over keys that include the customer (docs/scale-out.md).
+    -- The records keep their key columns, indexed, for lookups.
+    CREATE TABLE external_keys (
+        kind        TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        customer_id BIGINT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    INSERT INTO external_keys (kind, key, customer_id)
+        SELECT 'customer', external_id, id FROM customers WHERE external_id IS NOT NULL
+        UNION ALL SELECT 'order', external_id, customer_id FROM orders
+        UNION ALL SELECT 'interaction', external_id, customer_id FROM interactions WHERE external_id IS NOT NULL
+        UNION ALL SELECT 'refund', refund_key, customer_id FROM order_refunds
+        UNION ALL SELECT 'loyalty', idempotency_key, customer_id FROM loyalty_entries;
+    CREATE INDEX external_keys_customer ON external_keys(customer_id);
+    ALTER TABLE customers DROP CONSTRAINT customers_external_id_key;
+    CREATE INDEX customers_external_id ON customers(external_id);
+    ALTER TABLE orders DROP CONSTRAINT orders_external_id_key;
+    CREATE INDEX orders_external_id ON orders(external_id);
+    ALTER TABLE interactions DROP CONSTRAINT interactions_external_id_key;
+    CREATE INDEX interactions_external_id ON interactions(external_id);
+    ALTER TABLE order_refunds DROP CONSTRAINT order_refunds_refund_key_key;
+    CREATE INDEX order_refunds_key ON order_refunds(refund_key);
+    ALTER TABLE loyalty_entries DROP CONSTRAINT loyalty_entries_idempotency_key_key;
+    CREATE INDEX loyalty_entries_key ON loyalty_entries(idempotency_key);
     "#,
 ];
 
