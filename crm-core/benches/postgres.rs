@@ -364,6 +364,90 @@ fn copy_orders(raw: &mut Client, chunk: &[NewOrder], next_id: &mut i64, now: i64
     lines
 }
 
+/// The ceiling's derived rows of new records: their keys and change-feed entries, one binary
+/// COPY each.
+fn copy_keys_and_feed(c: &mut Client, kind: &str, rows: &[(String, i64, i64)], now: i64) {
+    let sink = c.copy_in("COPY external_keys (kind, key, customer_id) FROM STDIN (FORMAT binary)").unwrap();
+    let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT, Type::INT8]);
+    for (key, _, customer) in rows {
+        w.write(&[&kind, key, customer]).unwrap();
+    }
+    w.finish().unwrap();
+    let sink = c.copy_in("COPY changes (entity, entity_id, op, at) FROM STDIN (FORMAT binary)").unwrap();
+    let mut w = BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::INT8, Type::TEXT, Type::INT8]);
+    for (_, id, _) in rows {
+        w.write(&[&kind, id, &"insert", &now]).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// The ceiling's customers: what `copy_customers` writes, plus every row ours writes beside
+/// them (an empty statistics row, the key, the feed entry).
+fn copy_customers_full(c: &mut Client, chunk: &[NewCustomer], now: i64) {
+    copy_customers(c, chunk, now);
+    let rows: Vec<(String, i64, i64)> = chunk
+        .iter()
+        .map(|x| {
+            let ext = x.external_id.clone().unwrap();
+            let id = customer_number(&ext);
+            (ext, id, id)
+        })
+        .collect();
+    let sink = c.copy_in("COPY customer_stats (customer_id) FROM STDIN (FORMAT binary)").unwrap();
+    let mut w = BinaryCopyInWriter::new(sink, &[Type::INT8]);
+    for (_, id, _) in &rows {
+        w.write(&[id]).unwrap();
+    }
+    w.finish().unwrap();
+    copy_keys_and_feed(c, "customer", &rows, now);
+}
+
+/// The ceiling's orders: what `copy_orders` writes, plus every row ours writes beside them
+/// (keys, feed entries, and the statistics and spend of their customers folded in one
+/// statement, as the store does).
+fn copy_orders_full(c: &mut Client, chunk: &[NewOrder], next_id: &mut i64, now: i64) {
+    let first = *next_id;
+    copy_orders(c, chunk, next_id, now);
+    let rows: Vec<(String, i64, i64)> = chunk
+        .iter()
+        .enumerate()
+        .map(|(k, o)| {
+            (o.external_id.clone(), first + k as i64, customer_number(o.customer_external_id.as_deref().unwrap()))
+        })
+        .collect();
+    copy_keys_and_feed(c, "order", &rows, now);
+    // Per customer: orders, first, last, spend (one currency per customer in the generator's
+    // data is not assumed: spend per customer and currency).
+    let mut stats: HashMap<i64, (i64, i64, i64)> = HashMap::new();
+    let mut spend: HashMap<(i64, &str), i64> = HashMap::new();
+    for o in chunk.iter().filter(|o| o.status.unwrap_or_default() == OrderStatus::Completed) {
+        let id = customer_number(o.customer_external_id.as_deref().unwrap());
+        let at = o.occurred_at.timestamp_micros();
+        let e = stats.entry(id).or_insert((0, at, at));
+        *e = (e.0 + 1, e.1.min(at), e.2.max(at));
+        *spend.entry((id, o.currency.code())).or_default() += o.total_minor;
+    }
+    let (ids, (counts, (firsts, lasts))): (Vec<i64>, (Vec<i64>, (Vec<i64>, Vec<i64>))) =
+        stats.iter().map(|(id, (n, f, l))| (*id, (*n, (*f, *l)))).unzip();
+    let (keys, amounts): (Vec<(i64, &str)>, Vec<i64>) = spend.into_iter().unzip();
+    let (spend_ids, currencies): (Vec<i64>, Vec<&str>) = keys.into_iter().unzip();
+    c.execute(
+        "WITH s AS (INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+         ON CONFLICT (customer_id) DO UPDATE SET order_count = customer_stats.order_count + EXCLUDED.order_count, \
+         first_order_at = least(customer_stats.first_order_at, EXCLUDED.first_order_at), \
+         last_order_at = greatest(customer_stats.last_order_at, EXCLUDED.last_order_at) \
+         RETURNING customer_id, order_count, last_order_at) \
+         INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, customer_last_order_at) \
+         SELECT t.id, t.currency, t.amount, s.order_count, s.last_order_at \
+         FROM unnest($5::bigint[], $6::text[], $7::bigint[]) AS t(id, currency, amount) JOIN s ON s.customer_id = t.id \
+         ON CONFLICT (currency, customer_id) DO UPDATE SET total_minor = customer_spend.total_minor + EXCLUDED.total_minor, \
+         customer_order_count = EXCLUDED.customer_order_count, customer_last_order_at = EXCLUDED.customer_last_order_at",
+        &[&ids, &counts, &firsts, &lasts, &spend_ids, &currencies, &amounts],
+    )
+    .unwrap();
+}
+
 /// Rows per chunk: generated before timing, then written by both sides.
 const CHUNK: usize = 50_000;
 
@@ -374,13 +458,15 @@ struct Loaded {
 }
 
 /// Section 1: our ingest against binary COPY, chunk by chunk.
-fn ingest_pg(synth: &Synth, ours: &Crm, raw: &mut Client, report: &mut Report) -> Loaded {
+fn ingest_pg(synth: &Synth, ours: &Crm, raw: &mut Client, full: &mut Client, report: &mut Report) -> Loaded {
     let now = Utc::now().timestamp_micros();
     let (mut t_ours_c, mut t_raw_c, mut t_ours_o, mut t_raw_o, mut t_gen) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let rss_before = current_rss_mib();
     reset_peak_rss();
+    let (mut t_full_c, mut t_full_o) = (Duration::ZERO, Duration::ZERO);
     raw.batch_execute("BEGIN").unwrap();
+    full.batch_execute("BEGIN").unwrap();
     let mut n = Loaded { customers: 0, orders: 0, lines: 0 };
     let mut customers = synth.customers().peekable();
     while customers.peek().is_some() {
@@ -391,6 +477,9 @@ fn ingest_pg(synth: &Synth, ours: &Crm, raw: &mut Client, report: &mut Report) -
         let t = Instant::now();
         copy_customers(raw, &chunk, now);
         t_raw_c += t.elapsed();
+        let t = Instant::now();
+        copy_customers_full(full, &chunk, now);
+        t_full_c += t.elapsed();
         let len = chunk.len() as u64;
         let t = Instant::now();
         let r = ours.ingest_customers(chunk, IngestOptions::default()).unwrap();
@@ -398,7 +487,7 @@ fn ingest_pg(synth: &Synth, ours: &Crm, raw: &mut Client, report: &mut Report) -
         assert_eq!(r.created, len, "{:?}", &r.errors[..r.errors.len().min(5)]);
     }
     eprintln!("customers: ours {:.1} s, COPY {:.1} s", t_ours_c.as_secs_f64(), t_raw_c.as_secs_f64());
-    let mut next_id = 1;
+    let (mut next_id, mut next_full_id) = (1, 1);
     let mut orders = synth.orders().peekable();
     while orders.peek().is_some() {
         let t = Instant::now();
@@ -408,6 +497,9 @@ fn ingest_pg(synth: &Synth, ours: &Crm, raw: &mut Client, report: &mut Report) -
         let t = Instant::now();
         n.lines += copy_orders(raw, &chunk, &mut next_id, now);
         t_raw_o += t.elapsed();
+        let t = Instant::now();
+        copy_orders_full(full, &chunk, &mut next_full_id, now);
+        t_full_o += t.elapsed();
         let len = chunk.len() as u64;
         let t = Instant::now();
         let r = ours.ingest_orders(chunk, IngestOptions::default()).unwrap();
@@ -420,6 +512,9 @@ fn ingest_pg(synth: &Synth, ours: &Crm, raw: &mut Client, report: &mut Report) -
     let t = Instant::now();
     raw.batch_execute("COMMIT").unwrap();
     t_raw_o += t.elapsed();
+    let t = Instant::now();
+    full.batch_execute("COMMIT").unwrap();
+    t_full_o += t.elapsed();
     let peak = peak_rss_mib();
 
     let (oc, rc) = (rate(n.customers, t_ours_c), rate(n.customers, t_raw_c));
@@ -450,13 +545,33 @@ fn ingest_pg(synth: &Synth, ours: &Crm, raw: &mut Client, report: &mut Report) -
         of(oa, ra, "raw"),
         "≥ 50% of raw",
     );
+    let fa = rate(all, t_full_c + t_full_o);
+    report.add(
+        1,
+        "ceiling: raw COPY of every row ours writes, records/s",
+        format!("{oa:.0}"),
+        format!("{fa:.0} ({:.1} s)", (t_full_c + t_full_o).as_secs_f64()),
+        of(oa, fa, "ceiling"),
+        "report",
+    );
+    report.add(
+        1,
+        "ceiling vs raw: what the derived rows cost",
+        format!("{fa:.0}"),
+        format!("{ra:.0}"),
+        of(fa, ra, "raw"),
+        "report",
+    );
     report.add(1, "bulk ingest: peak client RSS", format!("{peak:.0} MiB"), "—".into(), "—".into(), "report");
     report.note(format!(
         "Ingest: rows generated in chunks of {CHUNK} before timing ({:.1} s of generation, untimed), each chunk \
          written by binary COPY (baseline: customers, orders, order_items; ids given by the loader; one \
          transaction; no customer_stats, customer_spend or change feed) then by `ingest_customers` / \
          `ingest_orders` (ours: validation, external-id resolution, statistics, change feed; batches of 20,000 \
-         in one transaction each). Peak RSS is the bench process over the whole phase (both sides, one chunk \
+         in one transaction each). Ceiling: a third schema written by binary COPY with every row ours writes \
+         (records, lines, external keys, feed entries, empty statistics rows of new customers) and the \
+         statistics and spend of each chunk's customers folded in one statement, in one transaction, no \
+         validation: the least any implementation writing the same rows does. Peak RSS is the bench process over the whole phase (both sides, one chunk \
          held, {rss_before:.0} MiB before it).",
         t_gen.as_secs_f64()
     ));
@@ -627,6 +742,77 @@ fn raw_write(c: &mut Client, st: &[Statement; 3], template: &NewOrder, o: &RawOr
     tx.commit().unwrap();
 }
 
+/// The ceiling of single orders: the statements ours runs, from a raw client with prepared
+/// statements: the customer by external id; the order's key, the order and its lines in one
+/// statement; the customer's statistics and spend in one; the feed entry under the feed's
+/// advisory lock, last.
+fn full_prepare(c: &mut Client) -> [Statement; 4] {
+    [
+        c.prepare("SELECT id FROM customers WHERE external_id = $1").unwrap(),
+        c.prepare(
+            "WITH k AS (INSERT INTO external_keys (kind, key, customer_id) VALUES ('order', $1, $2) \
+             ON CONFLICT DO NOTHING RETURNING key), \
+             o AS (INSERT INTO orders (external_id, customer_id, occurred_at, status, currency, total_minor, channel, \
+             created_at, updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $8 FROM k RETURNING id), \
+             i AS (INSERT INTO order_items (order_id, line_no, sku, category, quantity, unit_price_minor, customer_id) \
+             SELECT o.id, t.n - 1, t.sku, t.category, t.quantity, t.price, $2 FROM o, \
+             unnest($9::text[], $10::text[], $11::bigint[], $12::bigint[]) WITH ORDINALITY AS t(sku, category, quantity, price, n)) \
+             SELECT id FROM o",
+        )
+        .unwrap(),
+        c.prepare(
+            "WITH s AS (UPDATE customer_stats SET order_count = order_count + 1, \
+             first_order_at = least(first_order_at, $2), last_order_at = greatest(last_order_at, $2) \
+             WHERE customer_id = $1 RETURNING customer_id, order_count, last_order_at) \
+             INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, customer_last_order_at) \
+             SELECT s.customer_id, $3, $4, s.order_count, s.last_order_at FROM s \
+             ON CONFLICT (currency, customer_id) DO UPDATE SET total_minor = customer_spend.total_minor + EXCLUDED.total_minor, \
+             customer_order_count = EXCLUDED.customer_order_count, customer_last_order_at = EXCLUDED.customer_last_order_at",
+        )
+        .unwrap(),
+        c.prepare(
+            "WITH l AS (SELECT pg_advisory_xact_lock(hashtext('crm bench feed'))) \
+             INSERT INTO changes (entity, entity_id, op, at) SELECT 'order', $1, 'insert', $2 FROM l",
+        )
+        .unwrap(),
+    ]
+}
+
+fn full_write(c: &mut Client, st: &[Statement; 4], template: &NewOrder, o: &NewOrder) {
+    let items = template.items.as_deref().unwrap_or_default();
+    let skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();
+    let categories: Vec<Option<&str>> = items.iter().map(|i| i.category.as_deref()).collect();
+    let quantities: Vec<i64> = items.iter().map(|i| i.quantity).collect();
+    let prices: Vec<i64> = items.iter().map(|i| i.unit_price_minor).collect();
+    let at = template.occurred_at.timestamp_micros();
+    let now = Utc::now().timestamp_micros();
+    let mut tx = c.transaction().unwrap();
+    let customer: i64 = tx.query_one(&st[0], &[&o.customer_external_id]).unwrap().get(0);
+    let id: i64 = tx
+        .query_one(
+            &st[1],
+            &[
+                &o.external_id,
+                &customer,
+                &at,
+                &OrderStatus::Completed.as_str(),
+                &template.currency.code(),
+                &template.total_minor,
+                &template.channel,
+                &now,
+                &skus,
+                &categories,
+                &quantities,
+                &prices,
+            ],
+        )
+        .unwrap()
+        .get(0);
+    tx.execute(&st[2], &[&customer, &at, &template.currency.code(), &template.total_minor]).unwrap();
+    tx.execute(&st[3], &[&id, &now]).unwrap();
+    tx.commit().unwrap();
+}
+
 /// Runs `work[t]` on thread `t` with `handles[t]`; the wall time and every call's latency.
 fn on_threads<H: Send, W: Sync>(
     handles: &mut [H],
@@ -722,15 +908,24 @@ fn singles(a: &Args, synth: &Synth, ours_url: &str, n_customers: u64, report: &m
             })
             .collect()
     };
+    let mut fulls: Vec<(Client, [Statement; 4])> = (0..a.threads)
+        .map(|_| {
+            let mut c = Client::connect(ours_url, NoTls).unwrap();
+            let st = full_prepare(&mut c);
+            (c, st)
+        })
+        .collect();
     let ours_call = |crm: &mut Crm, o: &NewOrder| {
         crm.record_order(o).unwrap();
     };
+    let full_call = |(c, st): &mut (Client, [Statement; 4]), o: &NewOrder| full_write(c, st, &template, o);
     let raw_call = |(c, st): &mut (Client, [Statement; 3]), o: &RawOrder| raw_write(c, st, &template, o);
 
     // Untimed warm-up of both (connections, prepared statements, caches).
     on_threads(&mut handles, &ours_work(0..warm, "w"), ours_call);
     on_threads(&mut clients, &raw_work(0..warm, "w"), raw_call);
-    let (mut d_ours, mut d_raw) = (Duration::ZERO, Duration::ZERO);
+    on_threads(&mut fulls, &ours_work(0..warm, "wf"), full_call);
+    let (mut d_ours, mut d_raw, mut d_full) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut l_ours, mut l_raw) = (Vec::new(), Vec::new());
     for r in 0..a.rounds {
         let range = warm + r * per_round..warm + (r + 1) * per_round;
@@ -741,6 +936,12 @@ fn singles(a: &Args, synth: &Synth, ours_url: &str, n_customers: u64, report: &m
         let (d, l) = on_threads(&mut clients, &rw, raw_call);
         d_raw += d;
         l_raw.extend(l);
+        let (d, _) = on_threads(
+            &mut fulls,
+            &ours_work(warm + r * per_round..warm + (r + 1) * per_round, &format!("f{r}")),
+            full_call,
+        );
+        d_full += d;
         eprintln!("single orders, round {r}: ours {:.1} s, raw {:.1} s", d_ours.as_secs_f64(), d_raw.as_secs_f64());
     }
     l_ours.sort();
@@ -754,6 +955,15 @@ fn singles(a: &Args, synth: &Synth, ours_url: &str, n_customers: u64, report: &m
         format!("{rs:.0}"),
         of(os, rs, "raw"),
         "≥ 50% of raw",
+    );
+    let fs = rate(n, d_full);
+    report.add(
+        2,
+        "ceiling: ours' statements from a raw client, txns/s",
+        format!("{os:.0}"),
+        format!("{fs:.0}"),
+        of(os, fs, "ceiling"),
+        "report",
     );
     report.add(
         2,
@@ -769,7 +979,10 @@ fn singles(a: &Args, synth: &Synth, ours_url: &str, n_customers: u64, report: &m
          lines). Ours: `record_order` with the customer's external id (one transaction: lookup, advisory locks, \
          order, lines, change feed, statistics and spend). Raw: own `postgres::Client` per thread, prepared \
          statements, customer id known: BEGIN; INSERT order RETURNING id; INSERT its lines (one statement); \
-         UPDATE customer_stats; COMMIT.",
+         UPDATE customer_stats; COMMIT. Ceiling (third in each round): the statements ours runs for the same \
+         rows (customer by external id; key, order and lines in one statement; statistics and spend in one; the \
+         feed entry under an advisory lock), prepared, on a raw client: BEGIN, four statements, COMMIT (ours also \
+         takes the external id's lock and reads the loyalty program: eight round trips to six).",
         a.threads,
         per_round * a.rounds,
         a.rounds,
@@ -789,18 +1002,26 @@ fn main() {
         .collect();
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let prefix = format!("{}_{}_{stamp}", a.schema_prefix, std::process::id());
-    let (ours_schema, raw_schema) = (format!("{prefix}_ours"), format!("{prefix}_raw"));
+    let (ours_schema, raw_schema, full_schema) =
+        (format!("{prefix}_ours"), format!("{prefix}_raw"), format!("{prefix}_full"));
     let lite_path: PathBuf = a.dir.join(format!("{prefix}_sqlite.db"));
     let _scratch = Scratch {
         base: base.clone(),
-        schemas: vec![ours_schema.clone(), raw_schema.clone()],
+        schemas: vec![ours_schema.clone(), raw_schema.clone(), full_schema.clone()],
         files: vec![lite_path.clone()],
         keep: a.keep,
     };
-    admin.batch_execute(&format!("CREATE SCHEMA {ours_schema}; CREATE SCHEMA {raw_schema};")).unwrap();
-    let (ours_url, raw_url) = (schema_url(&base, &ours_schema), schema_url(&base, &raw_schema));
-    // The raw side's tables are made by the store, so that both sides write the same tables.
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA {ours_schema}; CREATE SCHEMA {raw_schema}; CREATE SCHEMA {full_schema};"
+        ))
+        .unwrap();
+    let (ours_url, raw_url, full_url) =
+        (schema_url(&base, &ours_schema), schema_url(&base, &raw_schema), schema_url(&base, &full_schema));
+    // The raw sides' tables are made by the store, so that every side writes the same tables.
     drop(crm_core::store::PostgresStore::open(&raw_url).unwrap());
+    drop(crm_core::store::PostgresStore::open(&full_url).unwrap());
+    let mut full = Client::connect(&full_url, NoTls).unwrap();
     let ours = Crm::open_with(&ours_url, config()).unwrap();
     let mut raw = Client::connect(&raw_url, NoTls).unwrap();
 
@@ -812,8 +1033,9 @@ fn main() {
     let mut report = Report::default();
 
     eprintln!("section 1: ingest into {ours_schema} and COPY into {raw_schema}");
-    let n = ingest_pg(&synth, &ours, &mut raw, &mut report);
+    let n = ingest_pg(&synth, &ours, &mut raw, &mut full, &mut report);
     drop(raw);
+    drop(full);
 
     eprintln!("SQLite: ingest into {}", lite_path.display());
     let lite = Crm::open_with(fresh(&lite_path), config()).unwrap();
