@@ -427,8 +427,10 @@ fn copy_orders_full(c: &mut Client, chunk: &[NewOrder], next_id: &mut i64, now: 
         *e = (e.0 + 1, e.1.min(at), e.2.max(at));
         *spend.entry((id, o.currency.code())).or_default() += o.total_minor;
     }
-    let (ids, (counts, (firsts, lasts))): (Vec<i64>, (Vec<i64>, (Vec<i64>, Vec<i64>))) =
-        stats.iter().map(|(id, (n, f, l))| (*id, (*n, (*f, *l)))).unzip();
+    let ids: Vec<i64> = stats.keys().copied().collect();
+    let counts: Vec<i64> = ids.iter().map(|id| stats[id].0).collect();
+    let firsts: Vec<i64> = ids.iter().map(|id| stats[id].1).collect();
+    let lasts: Vec<i64> = ids.iter().map(|id| stats[id].2).collect();
     let (keys, amounts): (Vec<(i64, &str)>, Vec<i64>) = spend.into_iter().unzip();
     let (spend_ids, currencies): (Vec<i64>, Vec<&str>) = keys.into_iter().unzip();
     c.execute(
