@@ -30,7 +30,7 @@ STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm \
 FILE_SUITES = stats_prop loyalty_prop loyalty_replay_prop loyalty_sim
 # The same facade suites (their quicker part) on PostgreSQL with the customer-owned tables
 # hash-partitioned by customer, as a distributed PostgreSQL lays them out (docs/scale-out.md).
-PARTITIONED_SUITES = facade ingest upsert_merge bad_input rfm segments loyalty loyalty_corrections \
+PARTITIONED_SUITES = facade ingest upsert_merge bad_input segments loyalty loyalty_corrections \
 	loyalty_liability
 
 test-rust:

@@ -23,7 +23,7 @@
 //! | tags | `json_each(c.tags)` | `c.tags ? $N` |
 //! | `in` lists | up to two parameters, longer one `rarray` | one array, `= ANY($N::bigint[])` |
 //! | text order | bytes (`BINARY`) | bytes (`COLLATE "C"`, whatever the database's collation) |
-//! | "some row exists" | `coalesce((SELECT 1 .. LIMIT 1), 0)` | `EXISTS (SELECT 1 ..)` |
+//! | "some row exists" | `coalesce((SELECT 1 .. LIMIT 1), 0)` | `((SELECT 1 .. LIMIT 1) IS NOT NULL)` |
 //! | substring | `instr(a, b) > 0` | `strpos(a, b) > 0` |
 //! | interaction scores | `json_extract(x.score, '$.csat')` | `((x.score::jsonb) ->> 'csat')::bigint` |
 //!
@@ -490,13 +490,16 @@ impl Compiler {
         }
     }
 
-    /// "Some row exists": SQLite as a scalar subquery rather than `EXISTS`, since SQLite
-    /// turns `EXISTS` into a join it may run before cheaper conditions, defeating the cost
-    /// order of `and`; PostgreSQL plans `EXISTS` as it sees fit.
+    /// "Some row exists", as a scalar subquery rather than `EXISTS` in both dialects, so that
+    /// it runs per customer and only for those the cheaper conditions before it let through
+    /// (the cost order of `and`): SQLite turns `EXISTS` into a join it may run first, and
+    /// PostgreSQL into a hashed subplan over every order whenever it estimates that many
+    /// customers reach it (a five-condition count on 100,000 customers: 85 ms this way, 350
+    /// ms with `EXISTS`; an `EXISTS` alone is somewhat faster hashed, 330 ms against 500).
     fn exists(&self, select: &str) -> String {
         match self.d {
             Dialect::Sqlite => format!("coalesce(({select} LIMIT 1), 0)"),
-            Dialect::Postgres => format!("EXISTS ({select})"),
+            Dialect::Postgres => format!("(({select} LIMIT 1) IS NOT NULL)"),
         }
     }
 
