@@ -426,11 +426,13 @@ impl<S: Store> Crm<S> {
     /// Re-evaluates every customer's lifecycle stage as of `as_of` (default now): the first
     /// rule met gives the stage; customers meeting none keep theirs. Each change updates
     /// the customer, is recorded in its stage history at `as_of` and appends an `update`
-    /// feed entry. One transaction.
+    /// feed entry. One transaction, which no other write runs beside: it reads every
+    /// customer's stage and writes the changed ones, so a stage a concurrent call set (an
+    /// upsert with `lifecycle`) is either seen or set after it, never overwritten unseen.
     pub fn refresh_lifecycle(&self, as_of: Option<DateTime<Utc>>) -> Result<Refresh> {
         let as_of = as_of.unwrap_or_else(Utc::now);
         let as_of = self.validator.time("as_of", as_of)?;
-        self.store.write(|tx| {
+        self.store.write_alone(|tx| {
             let rules = lifecycle_rules(tx)?.unwrap_or_default();
             let defs = definitions(tx)?;
             let conds = rules
