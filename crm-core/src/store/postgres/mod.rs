@@ -547,21 +547,12 @@ impl<'a, M: Mode> PgTx<'a, M> {
     /// Takes the lock `key` unless held; whether this call took a lock (so that what the
     /// transaction read before may have changed until now and must be read again).
     fn lock(&mut self, key: i64) -> Result<bool> {
-        if !M::WRITES || self.alone || self.locked.contains(&key) {
-            return Ok(false);
+        let was_alone = self.alone;
+        let (shared, exclusive) = self.statement_locks(&[key])?;
+        if !exclusive.is_empty() {
+            self.execute(&format!("{LOCKS_CTE} SELECT 1 FROM locked"), &[&shared, &exclusive])?;
         }
-        if self.locked.len() >= MAX_KEY_LOCKS {
-            self.go_alone()?;
-            return Ok(true);
-        }
-        if self.locked.is_empty() {
-            let writers = self.key("writers", b"");
-            self.execute("SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)", &[&writers, &key])?;
-        } else {
-            self.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
-        }
-        self.locked.insert(key);
-        Ok(true)
+        Ok(!exclusive.is_empty() || self.alone != was_alone)
     }
 
     /// For a statement that takes locks itself (see [`LOCKS_CTE`]): the shared and the

@@ -79,59 +79,20 @@ impl StatsStoreMut for PgTx<'_, Writing> {
         Ok(())
     }
 
-    /// One statement (after the customer's lock, which an order's insert took already):
-    /// the statistics, the spend, and the spend rows' copy of order count and last order.
     fn add_stats(&mut self, d: &StatsDelta) -> Result<()> {
-        let c = d.customer_id;
-        self.lock_customer(c)?;
-        let currencies: Vec<&str> = d.spend.iter().map(|(cur, _)| cur.code()).collect();
-        let amounts: Vec<i64> = d.spend.iter().map(|(_, m)| *m).collect();
-        // The copy in the spend rows (schema 5) changes with the order count or last order.
-        let copy = d.orders != 0 || !d.spend.is_empty();
-        // Atomic increments (least and greatest ignore NULLs, as SQLite's min/max of
-        // coalesces do here). The spend rows the statement inserts or updates take the copy
-        // from `s`; the final UPDATE sets it on the customer's other spend rows (a statement
-        // sees the rows as they were before it, so it must not touch those again).
-        self.execute(
-            "WITH s AS (INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at, \
-             interaction_count, last_interaction_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (customer_id) DO UPDATE SET \
-             order_count = customer_stats.order_count + EXCLUDED.order_count, \
-             first_order_at = least(customer_stats.first_order_at, EXCLUDED.first_order_at), \
-             last_order_at = greatest(customer_stats.last_order_at, EXCLUDED.last_order_at), \
-             interaction_count = customer_stats.interaction_count + EXCLUDED.interaction_count, \
-             last_interaction_at = greatest(customer_stats.last_interaction_at, EXCLUDED.last_interaction_at) \
-             RETURNING customer_id, order_count, last_order_at), \
-             p AS (INSERT INTO customer_spend (customer_id, currency, total_minor, customer_order_count, \
-             customer_last_order_at) SELECT s.customer_id, t.currency, t.amount, s.order_count, s.last_order_at \
-             FROM s, unnest($7::text[], $8::bigint[]) AS t(currency, amount) \
-             ON CONFLICT (currency, customer_id) DO UPDATE SET \
-             total_minor = customer_spend.total_minor + EXCLUDED.total_minor, \
-             customer_order_count = EXCLUDED.customer_order_count, \
-             customer_last_order_at = EXCLUDED.customer_last_order_at) \
-             UPDATE customer_spend r SET (customer_order_count, customer_last_order_at) = \
-             (s.order_count, s.last_order_at) FROM s \
-             WHERE $9 AND r.customer_id = s.customer_id AND r.currency <> ALL($7::text[])",
-            &[
-                &c.0,
-                &d.orders,
-                &d.first_order_at.map(micros),
-                &d.last_order_at.map(micros),
-                &d.interactions,
-                &d.last_interaction_at.map(micros),
-                &currencies,
-                &amounts,
-                &copy,
-            ],
-        )?;
-        Ok(())
+        self.add_stats_many(std::slice::from_ref(d))
     }
 
-    /// One statement whatever the number of customers, as [`add_stats`](Self::add_stats)
-    /// does for one.
+    /// One statement whatever the number of customers (after their locks, which an order's
+    /// insert took already): atomic increments of the statistics (least and greatest ignore
+    /// NULLs, as SQLite's min/max of coalesces do), the spend, and the spend rows' copy of
+    /// order count and last order (schema 5). The spend rows the statement inserts or
+    /// updates take the copy from `s`; the final UPDATE sets it on the customers' other spend
+    /// rows (a statement sees the rows as they were before it, so it must not touch those
+    /// again).
     fn add_stats_many(&mut self, deltas: &[StatsDelta]) -> Result<()> {
-        if deltas.len() < 2 {
-            return deltas.iter().try_for_each(|d| self.add_stats(d));
+        if deltas.is_empty() {
+            return Ok(());
         }
         for d in deltas {
             self.lock_customer(d.customer_id)?;
