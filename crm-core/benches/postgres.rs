@@ -714,12 +714,28 @@ fn raw_prepare(c: &mut Client) -> [Statement; 3] {
     ]
 }
 
-fn raw_write(c: &mut Client, st: &[Statement; 3], template: &NewOrder, o: &RawOrder) {
-    let items = template.items.as_deref().unwrap_or_default();
-    let skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();
-    let categories: Vec<Option<&str>> = items.iter().map(|i| i.category.as_deref()).collect();
-    let quantities: Vec<i64> = items.iter().map(|i| i.quantity).collect();
-    let prices: Vec<i64> = items.iter().map(|i| i.unit_price_minor).collect();
+/// The template order's lines as the columns the raw sides bind, built once.
+struct Lines<'a> {
+    skus: Vec<&'a str>,
+    categories: Vec<Option<&'a str>>,
+    quantities: Vec<i64>,
+    prices: Vec<i64>,
+}
+
+impl<'a> Lines<'a> {
+    fn of(template: &'a NewOrder) -> Self {
+        let items = template.items.as_deref().unwrap_or_default();
+        Lines {
+            skus: items.iter().map(|i| i.sku.as_str()).collect(),
+            categories: items.iter().map(|i| i.category.as_deref()).collect(),
+            quantities: items.iter().map(|i| i.quantity).collect(),
+            prices: items.iter().map(|i| i.unit_price_minor).collect(),
+        }
+    }
+}
+
+fn raw_write(c: &mut Client, st: &[Statement; 3], template: &NewOrder, lines: &Lines<'_>, o: &RawOrder) {
+    let Lines { skus, categories, quantities, prices } = lines;
     let at = template.occurred_at.timestamp_micros();
     let now = Utc::now().timestamp_micros();
     let mut tx = c.transaction().unwrap();
@@ -780,12 +796,8 @@ fn full_prepare(c: &mut Client) -> [Statement; 4] {
     ]
 }
 
-fn full_write(c: &mut Client, st: &[Statement; 4], template: &NewOrder, o: &NewOrder) {
-    let items = template.items.as_deref().unwrap_or_default();
-    let skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();
-    let categories: Vec<Option<&str>> = items.iter().map(|i| i.category.as_deref()).collect();
-    let quantities: Vec<i64> = items.iter().map(|i| i.quantity).collect();
-    let prices: Vec<i64> = items.iter().map(|i| i.unit_price_minor).collect();
+fn full_write(c: &mut Client, st: &[Statement; 4], template: &NewOrder, lines: &Lines<'_>, o: &NewOrder) {
+    let Lines { skus, categories, quantities, prices } = lines;
     let at = template.occurred_at.timestamp_micros();
     let now = Utc::now().timestamp_micros();
     let mut tx = c.transaction().unwrap();
@@ -920,8 +932,9 @@ fn singles(a: &Args, synth: &Synth, ours_url: &str, n_customers: u64, report: &m
     let ours_call = |crm: &mut Crm, o: &NewOrder| {
         crm.record_order(o).unwrap();
     };
-    let full_call = |(c, st): &mut (Client, [Statement; 4]), o: &NewOrder| full_write(c, st, &template, o);
-    let raw_call = |(c, st): &mut (Client, [Statement; 3]), o: &RawOrder| raw_write(c, st, &template, o);
+    let lines = Lines::of(&template);
+    let full_call = |(c, st): &mut (Client, [Statement; 4]), o: &NewOrder| full_write(c, st, &template, &lines, o);
+    let raw_call = |(c, st): &mut (Client, [Statement; 3]), o: &RawOrder| raw_write(c, st, &template, &lines, o);
 
     // Untimed warm-up of both (connections, prepared statements, caches).
     on_threads(&mut handles, &ours_work(0..warm, "w"), ours_call);
