@@ -24,7 +24,7 @@ lint:
 # every port on all three by itself; tests/postgres.rs and pg_restart.rs test what only a
 # server has.) tests/pg/scratch.sh starts the machine's PostgreSQL if needed and makes a
 # fresh database; CRM_TEST_PG, its URL, reaches the tests.
-STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm \
+STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm identity \
 	segments rule_agreement rule_limits loyalty loyalty_corrections loyalty_liability loyalty_prop \
 	loyalty_replay_prop loyalty_sim
 FILE_SUITES = stats_prop loyalty_prop loyalty_replay_prop loyalty_sim

@@ -40,6 +40,7 @@
  *   LifecycleStage (in customer.json, customer_patch.json, customer_query.json,
  *       lifecycle_rules.json): "prospect", "new", "active", "loyal", "at_risk", "churned",
  *       "won_back"
+ *   MatchField (in match_settings.json): "name", "email", "phone", "birthday", "address", "company"
  *   MultiplierBy (in loyalty_program.json): "tier", "category", "sku", "channel"
  *   OrderStatus (in order.json, order_patch.json): "completed", "refunded", "cancelled"
  *   Period (in analytics_summary.json, analytics_fit.json, analytics_clv.json,
@@ -1595,6 +1596,51 @@ enum crm_status crm_open_in_memory(crm_t **out);
  * None beyond passing a value returned by `crm_open*` or NULL; any other value is reported.
  */
 enum crm_status crm_close(crm_t *crm);
+
+/**
+ * Finds the customers that are likely one person or company entered more than once:
+ * candidate pairs by blocking keys (mailbox, phone, name, name token with birthday or
+ * postcode, ...), each scored by a Fellegi-Sunter model estimated from the data (or
+ * given), the pairs at or above the threshold with per-field evidence, and their
+ * clusters. Reads every customer not merged away in one read transaction; writes nothing.
+ *
+ * - `settings_json`: NULL for the defaults, or UTF-8 JSON of at most `CRM_MAX_JSON_LEN`
+ *   bytes, borrowed for the call; any key may be left out:
+ *   `{"threshold":0.95,"max_block_size":500,"max_iterations":50,"u_pairs":1000000,
+ *   "seed":0,"model":null}`. `threshold` is a match probability in 0..1; `model` is a
+ *   model as returned in `"model"` (to score with it instead of estimating one), or one
+ *   the host writes: `{"prior":0.01,"fields":[{"field":"email","levels":[{"level":"exact",
+ *   "m":0.9,"u":0.0001},...]}]}` with every level of each field it names, in order.
+ * - `out_json`: required; receives the report (NULL on failure):
+ *   `{"model":{...},"threshold":0.95,"pairs":[{"a":1,"b":7,"probability":0.999,
+ *   "weight":14.2,"evidence":[{"field":"name","level":"same_parts","weight":6.1},
+ *   {"field":"email","level":null,"weight":0.0},...]}],"clusters":[[1,7],[3,9,12]],
+ *   "stats":{"customers":N,"candidate_pairs":N,"skipped_blocks":N,
+ *   "largest_skipped_block":N}}`, pairs by probability (highest first). Free it with
+ *   `crm_string_free`.
+ *
+ * The fields and their levels (most similar first): `name` (exact, same_parts,
+ * jaro_winkler_0.92, jaro_winkler_0.80, different), `email` (exact, same_mailbox,
+ * similar, different), `phone` (exact, same_national, one_digit, different), `birthday`
+ * (exact, typo, different), `address` (same_postcode_street, same_postcode, same_city,
+ * different), `company` (exact, similar, different). A level of `null` means a side had
+ * no value: no evidence either way.
+ *
+ * JSON Schema of `settings_json`: `include/schema/match_settings.json`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
+ * `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (not JSON, an unknown
+ * key or a value of the wrong type; field `settings_json`), `CRM_ERR_VALIDATION` (field
+ * `threshold` outside 0..1, `max_block_size` outside 2..100000, `max_iterations` outside
+ * 1..1000, `u_pairs` outside 1..100000000, `model.prior` outside (0, 1),
+ * `model.fields[i].field` twice, `model.fields[i].levels` not the field's levels,
+ * `model.fields[i].levels[j].m` or `.u` outside (0, 1]), `CRM_ERR_STORAGE`. Memory: about
+ * 300 bytes a customer while it runs. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_find_duplicates(const crm_t *crm, const char *settings_json, char **out_json);
 
 /**
  * Imports a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`) file of one kind of record,

@@ -39,6 +39,7 @@ mod crm;
 pub mod customer;
 mod error;
 pub use crm::ingest;
+pub mod identity;
 pub mod interaction;
 pub mod json;
 pub mod loyalty;

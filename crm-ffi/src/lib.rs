@@ -24,6 +24,7 @@ pub mod customers;
 pub mod error;
 pub mod feed;
 pub mod handle;
+pub mod identity;
 pub mod ingest;
 pub mod interactions;
 pub mod loyalty;

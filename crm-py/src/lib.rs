@@ -7,6 +7,7 @@ mod customers;
 mod error;
 mod feed;
 mod handle;
+mod identity;
 mod ingest;
 mod interactions;
 mod json;

@@ -1,6 +1,7 @@
 //! The [`Crm`] facade: every public operation, each one transaction over any [`Store`].
 
 mod analytics;
+mod identity;
 pub mod ingest;
 mod loyalty;
 mod rfm;

@@ -61,6 +61,8 @@ from .segments import (
     format_rule,
     parse_rule,
 )
+from . import identity
+from .identity import DuplicateReport
 from . import rfm
 from .rfm import RfmBoundaries, RfmConfig, RfmModel, RfmScore
 
@@ -75,4 +77,5 @@ __all__ = [
     "Order", "OrderRefund", "RefundLine", "Page", "TimelineEntry", "Written",
     "Rule", "Segment", "Snapshot", "Refresh", "ScoringPlan", "ScoringRule", "StageRule",
     "rfm", "RfmBoundaries", "RfmConfig", "RfmModel", "RfmScore",
+    "identity", "DuplicateReport",
 ]

@@ -28,6 +28,7 @@ from .records import (
 )
 from .segments import Refresh, Rule, ScoringPlan, Segment, Snapshot, StageRule, as_dict, history, micros
 from . import rfm as _rfm
+from . import identity as _identity
 
 __all__ = ["Crm", "open"]
 
@@ -765,6 +766,47 @@ class Crm:
                 cb.close()
 
     # ---- RFM ------------------------------------------------------------------------------
+
+    def find_duplicates(
+        self,
+        threshold: float = 0.95,
+        *,
+        model: Optional[Mapping[str, Any]] = None,
+        max_block_size: int = 500,
+        max_iterations: int = 50,
+        u_pairs: int = 1_000_000,
+        seed: int = 0,
+    ) -> _identity.DuplicateReport:
+        """Finds the customers that are likely one person or company entered more than once
+        (see :mod:`crm.identity`). Reads every customer not merged away in one read
+        transaction and writes nothing; runs with the GIL released.
+
+        ``threshold``: pairs with a match probability at or above it (0 to 1) are reported
+        and clustered. ``model``: a model as returned in :attr:`DuplicateReport.model`, or
+        written by hand, to score with instead of estimating one. ``max_block_size`` (2 to
+        100,000): a blocking key shared by more customers forms no pairs. ``max_iterations``
+        (1 to 1,000) of EM; ``u_pairs`` (1 to 100,000,000) random pairs for the u
+        probabilities, drawn with ``seed``: the same data and arguments give the same report.
+
+        Raises :class:`crm.ValidationError` naming the field (``threshold``,
+        ``max_block_size``, ``max_iterations``, ``u_pairs``, ``model.prior``,
+        ``model.fields[i].levels[j].m``, ...; ``match_settings`` for a model of the wrong
+        shape), before anything is read.
+
+        >>> import crm
+        >>> with crm.open(":memory:") as db:
+        ...     a = db.create_customer({"name": "Ada Lovelace", "email": "ada@example.com"})
+        ...     b = db.create_customer({"name": "LOVELACE, Ada", "email": "Ada@Example.com"})
+        ...     others = [db.create_customer({"name": f"Person {i}", "email": f"p{i}@example.org"})
+        ...               for i in range(20)]
+        ...     report = db.find_duplicates()
+        ...     report.clusters == [[a.id, b.id]], report.pairs.loc[0, "email_level"]
+        (True, 'exact')
+        """
+        text = self._native.find_duplicates(
+            _identity.settings_json(model, max_block_size, max_iterations, u_pairs, seed), float(threshold)
+        )
+        return _identity.DuplicateReport.from_json(text)
 
     def compute_rfm(
         self,

@@ -1,0 +1,369 @@
+//! Identity resolution: finding the customers that are one person or company, entered
+//! more than once (a web shop, a point of sale and a call centre each keep their own
+//! record).
+//!
+//! The pipeline, as splink and the record-linkage literature lay it out:
+//!
+//! 1. **Standardise** every customer once ([`standardize`]): names, emails, phones,
+//!    addresses and companies become comparison keys.
+//! 2. **Block**: only pairs that share a blocking key are compared, so the work grows
+//!    with the number of customers, not its square. The keys: the mailbox, the phone
+//!    number, the order-free name key, each name token with the date of birth, each name
+//!    token with the postal key, the company key with the postal key, and the date of
+//!    birth with the postal key. A key shared by more than
+//!    [`MatchSettings::max_block_size`] customers (a common surname in one postcode, a
+//!    shared switchboard number) forms no pairs; the report counts such blocks.
+//! 3. **Compare** each candidate pair field by field into agreement levels ([`compare`]).
+//! 4. **Score** with a Fellegi-Sunter model ([`model`]), estimated from the data (u from
+//!    random pairs, λ and m by EM) or set by the host.
+//! 5. **Cluster**: pairs at or above the threshold join their customers; clusters are the
+//!    connected components.
+//!
+//! People are only compared with people and companies with companies. Customers merged
+//! away ([`Customer::merged_into`](crate::Customer::merged_into) set) take
+//! no part.
+//!
+//! Memory: every customer's keys are held at once, about 300 bytes a customer, plus 12
+//! bytes a candidate pair.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use crate::customer::CustomerId;
+use crate::error::{Error, Result};
+
+pub mod compare;
+pub mod model;
+pub mod standardize;
+
+pub use compare::{MatchField, Pattern, FIELDS};
+pub use model::{Estimation, FieldModel, LevelModel, MatchModel};
+pub use standardize::Standard;
+
+/// Largest allowed [`MatchSettings::max_block_size`].
+pub const MAX_BLOCK_SIZE: u32 = 100_000;
+/// Largest allowed [`MatchSettings::max_iterations`].
+pub const MAX_ITERATIONS: u32 = 1_000;
+/// Largest allowed [`MatchSettings::u_pairs`].
+pub const MAX_U_PAIRS: u64 = 100_000_000;
+
+/// How to look for duplicates. Every field has a default; JSON may leave any out.
+///
+/// ```
+/// let s: crm_core::identity::MatchSettings = serde_json::from_str(r#"{"threshold":0.99}"#)?;
+/// assert_eq!(s.max_block_size, 500);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct MatchSettings {
+    /// Pairs with a match probability at or above this are reported and clustered;
+    /// `0.0 ..= 1.0`, default 0.95.
+    pub threshold: f64,
+    /// A model to score with (as returned in [`DuplicateReport::model`], or written by the
+    /// host); `None` (the default) estimates one from the data.
+    pub model: Option<MatchModel>,
+    /// A blocking key shared by more customers than this forms no pairs; `2 ..=`
+    /// [`MAX_BLOCK_SIZE`], default 500.
+    pub max_block_size: u32,
+    /// EM iterations at most; `1 ..=` [`MAX_ITERATIONS`], default 50.
+    pub max_iterations: u32,
+    /// Random pairs to estimate `u` on; `1 ..=` [`MAX_U_PAIRS`], default 1,000,000.
+    pub u_pairs: u64,
+    /// Seed of the random pairs (default 0): the same data and settings give the same model.
+    pub seed: u64,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        MatchSettings {
+            threshold: 0.95,
+            model: None,
+            max_block_size: 500,
+            max_iterations: 50,
+            u_pairs: 1_000_000,
+            seed: 0,
+        }
+    }
+}
+
+impl MatchSettings {
+    /// Checks every bound (see the fields) and a host's model ([`MatchModel::validate`]).
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(Error::validation("threshold", format!("{} is outside 0 ..= 1", self.threshold)));
+        }
+        if !(2..=MAX_BLOCK_SIZE).contains(&self.max_block_size) {
+            return Err(Error::validation(
+                "max_block_size",
+                format!("{} is outside 2 ..= {MAX_BLOCK_SIZE}", self.max_block_size),
+            ));
+        }
+        if !(1..=MAX_ITERATIONS).contains(&self.max_iterations) {
+            return Err(Error::validation(
+                "max_iterations",
+                format!("{} is outside 1 ..= {MAX_ITERATIONS}", self.max_iterations),
+            ));
+        }
+        if !(1..=MAX_U_PAIRS).contains(&self.u_pairs) {
+            return Err(Error::validation("u_pairs", format!("{} is outside 1 ..= {MAX_U_PAIRS}", self.u_pairs)));
+        }
+        if let Some(m) = &self.model {
+            m.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Settings from JSON, the bounds checked ([`validate`](Self::validate)); text that is
+    /// not JSON or not of this shape is a validation error on field `match_settings`
+    /// whose reason names the path at fault.
+    pub fn from_json(text: &str) -> Result<MatchSettings> {
+        let s = MatchSettings::parse(text)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// [`from_json`](Self::from_json) without the bounds check (for a binding that sets a
+    /// value after reading; [`Crm::find_duplicates`](crate::Crm::find_duplicates) checks).
+    pub fn parse(text: &str) -> Result<MatchSettings> {
+        crate::json::parse_object(text).map_err(|e| Error::validation("match_settings", e.to_string()))
+    }
+}
+
+/// One field's part in a pair's score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldEvidence {
+    /// The field.
+    pub field: MatchField,
+    /// The pair's level on it; `None` when a side has no value (no evidence).
+    pub level: Option<&'static str>,
+    /// The level's match weight, `log2(m / u)` (0 without a level).
+    pub weight: f64,
+}
+
+/// A candidate pair at or above the threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchPair {
+    /// The customer with the smaller id.
+    pub a: CustomerId,
+    /// The other customer.
+    pub b: CustomerId,
+    /// Match probability, `0 ..= 1`.
+    pub probability: f64,
+    /// Match weight: the prior's and every field's weight summed.
+    pub weight: f64,
+    /// Per compared field, in [`FIELDS`] order.
+    pub evidence: Vec<FieldEvidence>,
+}
+
+/// What a search looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct MatchStats {
+    /// Customers compared (merged-away ones excluded).
+    pub customers: u64,
+    /// Distinct candidate pairs scored.
+    pub candidate_pairs: u64,
+    /// Blocking keys shared by more than `max_block_size` customers, which formed no pairs.
+    pub skipped_blocks: u64,
+    /// The size of the largest such key's block (0 when none was skipped).
+    pub largest_skipped_block: u64,
+}
+
+/// The result of [`find_duplicates`](crate::Crm::find_duplicates).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DuplicateReport {
+    /// The model the pairs were scored with (estimated, or the settings' own).
+    pub model: MatchModel,
+    /// The threshold applied.
+    pub threshold: f64,
+    /// Pairs at or above the threshold, by probability (highest first), then ids.
+    pub pairs: Vec<MatchPair>,
+    /// Connected components of the pairs: each cluster's ids ascending, clusters by their
+    /// first id. Every cluster has at least two customers.
+    pub clusters: Vec<Vec<CustomerId>>,
+    /// What was looked at.
+    pub stats: MatchStats,
+}
+
+fn key_of(tag: u8, parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    tag.hash(&mut h);
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The blocking keys of one customer (see the [module documentation](self)).
+fn blocking_keys(s: &Standard, out: &mut Vec<u64>) {
+    if let Some(e) = &s.email_key {
+        out.push(key_of(1, &[e]));
+    }
+    if let Some(p) = &s.phone {
+        out.push(key_of(2, &[p]));
+    }
+    if !s.name_key.is_empty() {
+        out.push(key_of(3, &[&s.name_key]));
+    }
+    let birthday = s.birthday.map(|d| d.to_string());
+    for t in s.name.iter().filter(|t| t.chars().count() >= 2) {
+        if let Some(b) = &birthday {
+            out.push(key_of(4, &[t, b]));
+        }
+        if let Some(p) = &s.postal {
+            out.push(key_of(5, &[t, p]));
+        }
+    }
+    if let (Some(c), Some(p)) = (&s.company, &s.postal) {
+        out.push(key_of(6, &[c, p]));
+    }
+    if let (Some(b), Some(p)) = (&birthday, &s.postal) {
+        out.push(key_of(7, &[b, p]));
+    }
+}
+
+/// Candidate pairs `(i, j)`, `i < j`, indexes into `records`, each once, in order; and the
+/// skipped blocks' count and largest size.
+fn candidate_pairs(records: &[Standard], max_block: usize) -> (Vec<(u32, u32)>, u64, u64) {
+    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(records.len() * 6);
+    let mut own = Vec::new();
+    for (i, s) in records.iter().enumerate() {
+        own.clear();
+        blocking_keys(s, &mut own);
+        own.sort_unstable();
+        own.dedup();
+        keys.extend(own.iter().map(|&k| (k, i as u32)));
+    }
+    keys.sort_unstable();
+    let (mut skipped, mut largest) = (0u64, 0u64);
+    let mut pairs: Vec<u64> = Vec::new();
+    for block in keys.chunk_by(|x, y| x.0 == y.0) {
+        if block.len() < 2 {
+            continue;
+        }
+        if block.len() > max_block {
+            skipped += 1;
+            largest = largest.max(block.len() as u64);
+            continue;
+        }
+        for (n, &(_, a)) in block.iter().enumerate() {
+            for &(_, b) in &block[n + 1..] {
+                // People are compared with people, companies with companies.
+                if records[a as usize].kind != records[b as usize].kind {
+                    continue;
+                }
+                pairs.push(((a as u64) << 32) | b as u64);
+            }
+        }
+    }
+    drop(keys);
+    pairs.sort_unstable();
+    pairs.dedup();
+    (pairs.into_iter().map(|p| ((p >> 32) as u32, p as u32)).collect(), skipped, largest)
+}
+
+/// Disjoint sets over `0..n` (union by size, path halving).
+struct Components {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl Components {
+    fn new(n: usize) -> Components {
+        Components { parent: (0..n as u32).collect(), size: vec![1; n] }
+    }
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let grand = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = grand;
+            x = grand;
+        }
+        x
+    }
+    fn union(&mut self, a: u32, b: u32) {
+        let (mut ra, mut rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return;
+        }
+        if self.size[ra as usize] < self.size[rb as usize] {
+            std::mem::swap(&mut ra, &mut rb);
+        }
+        self.parent[rb as usize] = ra;
+        self.size[ra as usize] += self.size[rb as usize];
+    }
+}
+
+/// Finds duplicates among `records` (ids and standardised fields, ids ascending) under
+/// `settings` (already validated). The engine behind
+/// [`Crm::find_duplicates`](crate::Crm::find_duplicates); pure, reads no store.
+pub fn find_duplicates_in(ids: &[CustomerId], records: &[Standard], settings: &MatchSettings) -> DuplicateReport {
+    debug_assert_eq!(ids.len(), records.len());
+    let (pairs, skipped_blocks, largest_skipped_block) = candidate_pairs(records, settings.max_block_size as usize);
+    let compared = settings.model.as_ref().map_or_else(|| FIELDS.to_vec(), MatchModel::compared);
+    let patterns: Vec<Pattern> =
+        pairs.iter().map(|&(a, b)| Pattern::of(&records[a as usize], &records[b as usize], &compared)).collect();
+    let model = match &settings.model {
+        Some(m) => m.clone(),
+        None => {
+            let mut counts: HashMap<Pattern, u64> = HashMap::new();
+            for p in &patterns {
+                *counts.entry(*p).or_default() += 1;
+            }
+            let (u, u_pairs) = model::estimate_u(records, settings.u_pairs, settings.seed);
+            model::estimate(&counts, u, u_pairs, settings.max_iterations)
+        }
+    };
+    let weights = model.weights();
+    let mut scored: HashMap<Pattern, (f64, f64)> = HashMap::new();
+    let mut found: Vec<MatchPair> = Vec::new();
+    let mut components = Components::new(records.len());
+    for (&(a, b), &p) in pairs.iter().zip(&patterns) {
+        let (weight, probability) = *scored.entry(p).or_insert_with(|| weights.score(p));
+        if probability < settings.threshold {
+            continue;
+        }
+        components.union(a, b);
+        let evidence = FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| compared.contains(f))
+            .map(|(i, &field)| {
+                let level = p.level(i);
+                FieldEvidence {
+                    field,
+                    level: level.map(|l| field.levels()[l as usize]),
+                    weight: level.map_or(0.0, |l| weights.by_field[i][l as usize]),
+                }
+            })
+            .collect();
+        found.push(MatchPair { a: ids[a as usize], b: ids[b as usize], probability, weight, evidence });
+    }
+    found.sort_by(|x, y| y.probability.total_cmp(&x.probability).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));
+    let mut groups: HashMap<u32, Vec<CustomerId>> = HashMap::new();
+    for i in 0..records.len() as u32 {
+        let root = components.find(i);
+        if components.size[root as usize] > 1 {
+            groups.entry(root).or_default().push(ids[i as usize]);
+        }
+    }
+    let mut clusters: Vec<Vec<CustomerId>> = groups.into_values().collect();
+    for c in &mut clusters {
+        c.sort_unstable();
+    }
+    clusters.sort_unstable();
+    DuplicateReport {
+        model,
+        threshold: settings.threshold,
+        pairs: found,
+        clusters,
+        stats: MatchStats {
+            customers: records.len() as u64,
+            candidate_pairs: pairs.len() as u64,
+            skipped_blocks,
+            largest_skipped_block,
+        },
+    }
+}

@@ -1,0 +1,85 @@
+//! Identity resolution: the duplicate finder (pairs with their per-field evidence,
+//! clusters, the model) as JSON. The rules are crm-core's `identity`; this module converts
+//! the argument, the result and errors.
+
+use std::ffi::c_char;
+
+use crm_core::identity::MatchSettings;
+
+use crate::convert::{clear_out, opt_str_arg, out_ptr, write_json_opt, CRM_MAX_JSON_LEN};
+use crate::error::{crm_status, crm_status::*, ffi_call, FfiError, FfiResult};
+use crate::handle::{crm_arg, crm_t};
+
+/// The settings argument: NULL for the defaults. Text that is not JSON or not of the
+/// settings' shape is `CRM_ERR_INVALID_JSON` on `settings_json`; a bound or a model value
+/// out of range is the core's `CRM_ERR_VALIDATION` naming its field.
+///
+/// # Safety
+/// As for [`opt_str_arg`].
+unsafe fn settings_arg(p: *const c_char) -> FfiResult<MatchSettings> {
+    let Some(text) = opt_str_arg(p, CRM_MAX_JSON_LEN, "settings_json")? else {
+        return Ok(MatchSettings::default());
+    };
+    MatchSettings::from_json(text).map_err(|e| match e {
+        crm_core::Error::Validation { field, reason } if field == "match_settings" => {
+            FfiError::new(CRM_ERR_INVALID_JSON, format!("settings_json: {reason}"), Some("settings_json"))
+        }
+        other => other.into(),
+    })
+}
+
+/// Finds the customers that are likely one person or company entered more than once:
+/// candidate pairs by blocking keys (mailbox, phone, name, name token with birthday or
+/// postcode, ...), each scored by a Fellegi-Sunter model estimated from the data (or
+/// given), the pairs at or above the threshold with per-field evidence, and their
+/// clusters. Reads every customer not merged away in one read transaction; writes nothing.
+///
+/// - `settings_json`: NULL for the defaults, or UTF-8 JSON of at most `CRM_MAX_JSON_LEN`
+///   bytes, borrowed for the call; any key may be left out:
+///   `{"threshold":0.95,"max_block_size":500,"max_iterations":50,"u_pairs":1000000,
+///   "seed":0,"model":null}`. `threshold` is a match probability in 0..1; `model` is a
+///   model as returned in `"model"` (to score with it instead of estimating one), or one
+///   the host writes: `{"prior":0.01,"fields":[{"field":"email","levels":[{"level":"exact",
+///   "m":0.9,"u":0.0001},...]}]}` with every level of each field it names, in order.
+/// - `out_json`: required; receives the report (NULL on failure):
+///   `{"model":{...},"threshold":0.95,"pairs":[{"a":1,"b":7,"probability":0.999,
+///   "weight":14.2,"evidence":[{"field":"name","level":"same_parts","weight":6.1},
+///   {"field":"email","level":null,"weight":0.0},...]}],"clusters":[[1,7],[3,9,12]],
+///   "stats":{"customers":N,"candidate_pairs":N,"skipped_blocks":N,
+///   "largest_skipped_block":N}}`, pairs by probability (highest first). Free it with
+///   `crm_string_free`.
+///
+/// The fields and their levels (most similar first): `name` (exact, same_parts,
+/// jaro_winkler_0.92, jaro_winkler_0.80, different), `email` (exact, same_mailbox,
+/// similar, different), `phone` (exact, same_national, one_digit, different), `birthday`
+/// (exact, typo, different), `address` (same_postcode_street, same_postcode, same_city,
+/// different), `company` (exact, similar, different). A level of `null` means a side had
+/// no value: no evidence either way.
+///
+/// JSON Schema of `settings_json`: `include/schema/match_settings.json`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
+/// `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (not JSON, an unknown
+/// key or a value of the wrong type; field `settings_json`), `CRM_ERR_VALIDATION` (field
+/// `threshold` outside 0..1, `max_block_size` outside 2..100000, `max_iterations` outside
+/// 1..1000, `u_pairs` outside 1..100000000, `model.prior` outside (0, 1),
+/// `model.fields[i].field` twice, `model.fields[i].levels` not the field's levels,
+/// `model.fields[i].levels[j].m` or `.u` outside (0, 1]), `CRM_ERR_STORAGE`. Memory: about
+/// 300 bytes a customer while it runs. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_find_duplicates(
+    crm: *const crm_t,
+    settings_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        let crm = crm_arg(crm)?;
+        let settings = settings_arg(settings_json)?;
+        write_json_opt(out, &crm.find_duplicates(&settings)?)
+    })
+}

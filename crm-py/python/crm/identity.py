@@ -1,0 +1,122 @@
+"""Identity resolution: the customers that are one person or company entered more than once.
+
+The rules are crm-core's (``crm_core::identity``): every customer is standardised (names in
+Unicode NFKC, case- and accent-folded, Han characters read in pinyin; mailboxes with Gmail's
+dots and ``+tags`` folded; phones in E.164; postal codes, streets and companies without
+their legal form), candidate pairs come from blocking keys (mailbox, phone, name, a name
+token with the birthday or postcode, ...), and each pair is scored by a Fellegi-Sunter
+model whose m and u probabilities are estimated from the data (u from random pairs, m and
+the prior by EM, as splink does) or given. :meth:`crm.Crm.find_duplicates` returns a
+:class:`DuplicateReport`: the pairs at or above a threshold as a DataFrame with each
+field's agreement level and weight, the clusters (connected components), and the model.
+
+Fields and their levels, most similar first (``None``: a side has no value, no evidence):
+
+- ``name``: exact, same_parts, jaro_winkler_0.92, jaro_winkler_0.80, different
+- ``email``: exact, same_mailbox, similar, different
+- ``phone``: exact, same_national, one_digit, different
+- ``birthday``: exact, typo, different
+- ``address``: same_postcode_street, same_postcode, same_city, different
+- ``company``: exact, similar, different
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
+
+from . import frames as _frames
+
+__all__ = ["DuplicateReport", "FIELDS", "PAIR_COLUMNS", "settings_json"]
+
+FIELDS = ("name", "email", "phone", "birthday", "address", "company")
+"""The compared fields, in the order of the evidence columns."""
+
+PAIR_COLUMNS = ["a", "b", "probability", "weight"] + [
+    f"{f}_{part}" for f in FIELDS for part in ("level", "weight")
+]
+"""Columns of :attr:`DuplicateReport.pairs`: the two customer ids (``a < b``), the match
+probability and weight, then per field its level (text, ``None`` without evidence or when
+the model does not compare the field) and its weight (``log2(m / u)``; 0 without a level)."""
+
+_PAIR_SCHEMA = {
+    "a": _frames.INT, "b": _frames.INT, "probability": _frames.FLOAT, "weight": _frames.FLOAT,
+    **{f"{f}_level": _frames.TEXT for f in FIELDS},
+    **{f"{f}_weight": _frames.FLOAT for f in FIELDS},
+}
+
+
+def settings_json(
+    model: Optional[Mapping[str, Any]],
+    max_block_size: int,
+    max_iterations: int,
+    u_pairs: int,
+    seed: int,
+) -> str:
+    """The core's ``MatchSettings`` as JSON, but for the threshold (passed as a float, so
+    that NaN reaches the core's check); the core checks every bound.
+
+    >>> settings_json(None, 500, 50, 1000, 0)
+    '{"model": null, "max_block_size": 500, "max_iterations": 50, "u_pairs": 1000, "seed": 0}'
+    """
+    return json.dumps(
+        {
+            "model": None if model is None else dict(model),
+            "max_block_size": max_block_size,
+            "max_iterations": max_iterations,
+            "u_pairs": u_pairs,
+            "seed": seed,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    """What :meth:`crm.Crm.find_duplicates` found."""
+
+    pairs: Any
+    """Pairs at or above the threshold as a DataFrame with :data:`PAIR_COLUMNS`, by
+    probability (highest first), then ids."""
+    clusters: List[List[int]]
+    """Connected components of the pairs: each a sorted list of at least two customer ids,
+    clusters by their first id."""
+    model: Dict[str, Any]
+    """The model the pairs were scored with: ``{"prior": ..., "fields": [{"field": ...,
+    "levels": [{"level": ..., "m": ..., "u": ...}]}], "estimation": {...} or None}``. Pass
+    it back as ``model=`` to score other data alike without estimating again."""
+    threshold: float
+    """The threshold applied."""
+    stats: Dict[str, int]
+    """``customers`` compared, ``candidate_pairs`` scored, ``skipped_blocks`` (blocking keys
+    shared by more than ``max_block_size`` customers, which formed no pairs) and
+    ``largest_skipped_block``."""
+
+    def cluster_frame(self) -> Any:
+        """The clusters as a DataFrame of ``cluster`` (the cluster's smallest customer id)
+        and ``customer_id``, one row per clustered customer."""
+        rows = [(c[0], i) for c in self.clusters for i in c]
+        return _frames.int64_frame({"cluster": [r[0] for r in rows], "customer_id": [r[1] for r in rows]})
+
+    @staticmethod
+    def from_json(text: str) -> "DuplicateReport":
+        """The report from the core's JSON."""
+        d = json.loads(text)
+        data: Dict[str, List[Any]] = {c: [] for c in PAIR_COLUMNS}
+        for p in d["pairs"]:
+            data["a"].append(p["a"])
+            data["b"].append(p["b"])
+            data["probability"].append(p["probability"])
+            data["weight"].append(p["weight"])
+            seen = {e["field"]: e for e in p["evidence"]}
+            for f in FIELDS:
+                e = seen.get(f)
+                data[f"{f}_level"].append(None if e is None else e["level"])
+                data[f"{f}_weight"].append(0.0 if e is None else e["weight"])
+        return DuplicateReport(
+            pairs=_frames.frame_from_columns(data, _PAIR_SCHEMA),
+            clusters=d["clusters"],
+            model=d["model"],
+            threshold=d["threshold"],
+            stats=d["stats"],
+        )
