@@ -676,3 +676,87 @@ pub(super) const BODIES: &[&str] = &[
     "Customer will think about it and get back to us next week.",
     "Sent the requested documents by email.",
 ];
+
+/// Han characters of every [`CHINESE`] name, which the culture's tables hold in pinyin (or,
+/// for Tan and Lim, in the Hokkien romanisation used in Singapore and Malaysia: both Chen
+/// and Tan are 陈, as for real people). Duplicates write a Chinese name this way, surname
+/// first without a space: 王伟 for "Wei Wang".
+pub(super) const HAN: &[(&str, &str)] = &[
+    ("Wei", "伟"),
+    ("Fang", "芳"),
+    ("Jing", "静"),
+    ("Lei", "磊"),
+    ("Min", "敏"),
+    ("Hao", "浩"),
+    ("Xiaoling", "晓玲"),
+    ("Jun", "军"),
+    ("Wang", "王"),
+    ("Li", "李"),
+    ("Zhang", "张"),
+    ("Liu", "刘"),
+    ("Chen", "陈"),
+    ("Tan", "陈"),
+    ("Lim", "林"),
+    ("Huang", "黄"),
+];
+
+/// Usual short forms of the first names in [`CULTURES`] that have one.
+pub(super) const NICKNAMES: &[(&str, &[&str])] = &[
+    ("James", &["Jim", "Jimmy"]),
+    ("Michael", &["Mike", "Mick"]),
+    ("Jennifer", &["Jen", "Jenny"]),
+    ("Oliver", &["Ollie"]),
+    ("William", &["Bill", "Will", "Liam"]),
+    ("Charlotte", &["Charlie", "Lottie"]),
+    ("Emily", &["Em", "Emmy"]),
+    ("Santiago", &["Santi"]),
+    ("Valentina", &["Vale"]),
+    ("Sofía", &["Sofi"]),
+    ("Maximilian", &["Max"]),
+    ("Lukas", &["Luke"]),
+    ("Muhammad", &["Mohd", "Mohamed"]),
+    ("Rafael", &["Rafa"]),
+    ("Beatriz", &["Bia"]),
+    ("Gabriel", &["Gabi"]),
+];
+
+/// Street words and their usual abbreviation, in the streets of [`COUNTRIES`]. A word ending
+/// in `straße` is abbreviated to `str.` (`Hauptstraße` as `Hauptstr.`).
+pub(super) const STREET_ABBREVIATIONS: &[(&str, &str)] = &[
+    ("Street", "St"),
+    ("Road", "Rd"),
+    ("Avenue", "Ave"),
+    ("Drive", "Dr"),
+    ("Lane", "Ln"),
+    ("avenue", "av."),
+    ("boulevard", "bd"),
+    ("Avenida", "Av."),
+    ("Rua", "R."),
+];
+
+/// Every company legal form in [`COUNTRIES`] and other spellings of the same form; an empty
+/// list for forms that are dropped rather than respelled (`GmbH`).
+pub(super) const LEGAL_FORMS: &[(&str, &[&str])] = &[
+    ("Inc.", &["Inc", "Incorporated"]),
+    ("LLC", &["L.L.C."]),
+    ("Corp.", &["Corp", "Corporation"]),
+    ("Ltd", &["Limited", "Ltd."]),
+    ("PLC", &["plc", "Public Limited Company"]),
+    ("GmbH", &[]),
+    ("AG", &[]),
+    ("KG", &[]),
+    ("SARL", &["S.A.R.L."]),
+    ("SAS", &["S.A.S."]),
+    ("SA", &["S.A."]),
+    ("Pte. Ltd.", &["Pte Ltd", "Private Limited"]),
+    ("Co., Ltd.", &["Co. Ltd.", "Company Limited"]),
+    ("K.K.", &["KK", "Kabushiki Kaisha"]),
+    ("Pty Ltd", &["Pty. Ltd.", "Proprietary Limited"]),
+    ("Pvt. Ltd.", &["Pvt Ltd", "Private Limited"]),
+    ("Ltd.", &["Ltd", "Limited"]),
+    ("Ltda.", &["Ltda", "Limitada"]),
+    ("S.A.", &["SA"]),
+];
+
+/// Local-part tags (`name+shop@...`) on duplicates' email addresses.
+pub(super) const EMAIL_TAGS: &[&str] = &["shop", "news", "orders", "promo", "crm"];

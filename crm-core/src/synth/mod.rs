@@ -36,13 +36,40 @@
 //! day/night rhythm in the customer's local time; a customer's orders and interactions are
 //! yielded in time order.
 //!
+//! # Labelled duplicates
+//!
+//! For measuring identity resolution (fuzzy de-duplication), [`SynthConfig::duplicates`]
+//! adds perturbed copies of customers, as a shop's till, a call centre or a second web shop
+//! would have recorded the same people: a typo in the name, a nickname, a Chinese name in
+//! Han characters, an email on another domain, a phone in national notation, an
+//! abbreviated street, a legal form spelled otherwise, a field missing (the full list is on
+//! [`Synth::duplicate`]). [`Synth::customers`] yields them after the originals. The ground
+//! truth is in the external id: a copy of `C00000042` is `C00000042~1`, so two records are
+//! the same customer exactly when their external ids agree up to the first `~`
+//! ([`Synth::duplicate_source`] gives it as a number). Orders and interactions name
+//! originals only. With the default of no duplicates, the output is what it was before
+//! duplicates existed.
+//!
+//! ```
+//! use crm_core::synth::{Synth, SynthConfig};
+//! let synth = Synth::new(SynthConfig { customers: 1_000, duplicates: 0.1, ..Default::default() });
+//! let identity = |id: &str| id.split('~').next().unwrap().to_owned();
+//! let records: Vec<_> = synth.customers().collect();
+//! assert_eq!(records.len(), 1_100);
+//! let copy = &records[1_000];
+//! let original = &records[synth.duplicate_source(1) as usize - 1];
+//! assert_eq!(identity(copy.external_id.as_deref().unwrap()), original.external_id.clone().unwrap());
+//! ```
+//!
 //! # Speed
 //!
 //! On one core in release mode (the ignored `throughput` test) the generator yields about
 //! 1,000,000 customers/s, 4,000,000 orders/s and 3,000,000 interactions/s: 1,000,000
-//! customers with their 10,000,000 orders take under 4 seconds, in constant memory.
+//! customers with their 10,000,000 orders take under 4 seconds, in constant memory. A
+//! duplicate costs about two customers (its original is generated again).
 
 mod data;
+mod dupes;
 #[cfg(test)]
 mod tests;
 
@@ -72,6 +99,8 @@ const PROFILE: usize = 1;
 const ORDERS: usize = 2;
 const INTERACTIONS: usize = 3;
 const CATALOGUE: usize = 4;
+/// Duplicate `k` uses stream `k`; stream 0 keys the choice of originals.
+const DUPLICATES: usize = 5;
 
 /// What to generate. Two generators with equal configurations produce identical data.
 ///
@@ -105,6 +134,13 @@ pub struct SynthConfig {
     /// `[end - years, end)`, clipped to start no earlier than 1970 and widened to at least
     /// one day.
     pub years: u32,
+    /// Extra duplicate customer records, as a share of `customers`, in `0.0..=1.0`
+    /// (default 0: none). [`Synth::customers`] yields `round(customers × duplicates)`
+    /// perturbed copies of distinct customers after the originals; a copy's external id is
+    /// its original's followed by `~1` (`C00000042~1`), so the true identity of any record is
+    /// its external id up to the `~`. Values below 0 (and NaN) count as 0, values above 1 as
+    /// 1. See [`Synth::duplicate`] for what a copy changes.
+    pub duplicates: f64,
 }
 
 impl Default for SynthConfig {
@@ -116,6 +152,7 @@ impl Default for SynthConfig {
             interactions_per_customer: 3.0,
             end: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
             years: 3,
+            duplicates: 0.0,
         }
     }
 }
@@ -172,7 +209,9 @@ pub struct Product {
 #[derive(Debug, Clone)]
 pub struct Synth {
     cfg: SynthConfig,
-    keys: [[u8; 32]; 5],
+    keys: [[u8; 32]; 6],
+    /// Round keys of the permutation that picks each duplicate's original.
+    shuffle: [u64; 4],
     /// Window start and end, Unix seconds; `end` exclusive.
     start: i64,
     end: i64,
@@ -186,6 +225,17 @@ pub struct Synth {
     /// Unit price of each product in each country's currency, in minor units.
     prices: Vec<[i64; COUNTRIES.len()]>,
     currencies: [Currency; COUNTRIES.len()],
+}
+
+/// What a customer's record was drawn from, beyond the record itself: for duplicates.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    country: usize,
+    culture: usize,
+    first: &'static str,
+    last: &'static str,
+    /// A person, whose name is `"{first} {last}"` (a company's is its company name).
+    person: bool,
 }
 
 /// The per-customer facts every iterator needs, recomputed from the customer's plan stream.
@@ -209,10 +259,14 @@ impl Synth {
     /// Builds a generator: derives the random keys and the catalogue from the seed.
     pub fn new(cfg: SynthConfig) -> Synth {
         let mut base = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let mut keys = [[0u8; 32]; 5];
+        // Keys come off the seed's stream in order, so a domain added at the end leaves the
+        // earlier domains' keys, and so their output, as they were.
+        let mut keys = [[0u8; 32]; 6];
         for k in &mut keys {
             base.fill_bytes(k);
         }
+        let mut r = stream(&keys[DUPLICATES], 0);
+        let shuffle = std::array::from_fn(|_| r.next_u64());
 
         let end = cfg.end.timestamp().max(DAY);
         let start = cfg
@@ -275,6 +329,7 @@ impl Synth {
             interaction_counts: CountDist::new(cfg.interactions_per_customer, 0.15, 0.25, MAX_INTERACTIONS),
             cfg,
             keys,
+            shuffle,
             start,
             end,
             catalogue,
@@ -316,14 +371,110 @@ impl Synth {
         &self.catalogue
     }
 
-    /// All customers, `C00000001` to `config().customers`, in order.
+    /// All customers, `C00000001` to `config().customers`, in order, then the
+    /// [`duplicate_count`](Self::duplicate_count) duplicates, `duplicate(1)` first.
     pub fn customers(&self) -> impl Iterator<Item = NewCustomer> + '_ {
-        (1..=self.cfg.customers).map(move |n| self.customer(n))
+        (1..=self.cfg.customers)
+            .map(move |n| self.customer(n))
+            .chain((1..=self.duplicate_count()).map(move |k| self.duplicate(k)))
     }
 
     /// Customer `n` (1-based), exactly as [`customers`](Self::customers) yields it; costs the
     /// same whatever `n` is.
     pub fn customer(&self, n: u64) -> NewCustomer {
+        self.profile(n).0
+    }
+
+    /// How many duplicates [`customers`](Self::customers) yields after the originals:
+    /// `round(customers × duplicates)`, the share clamped to `0.0..=1.0` (NaN as 0).
+    ///
+    /// ```
+    /// use crm_core::synth::{Synth, SynthConfig};
+    /// let synth = Synth::new(SynthConfig { customers: 1_000, duplicates: 0.05, ..Default::default() });
+    /// assert_eq!(synth.duplicate_count(), 50);
+    /// assert_eq!(synth.customers().count(), 1_050);
+    /// ```
+    pub fn duplicate_count(&self) -> u64 {
+        let share = if self.cfg.duplicates.is_nan() { 0.0 } else { self.cfg.duplicates.clamp(0.0, 1.0) };
+        ((self.cfg.customers as f64 * share).round() as u64).min(self.cfg.customers)
+    }
+
+    /// Duplicate `k` (1-based), exactly as [`customers`](Self::customers) yields it: a
+    /// perturbed copy of customer [`duplicate_source(k)`](Self::duplicate_source), as another
+    /// system (a shop's till, a call centre, a second web shop) would have recorded the same
+    /// person or company. Its external id is the original's followed by `~1` (`~2` for the
+    /// second run of copies when `k` exceeds `customers`, and so on), so that the true
+    /// identity of every record is its external id up to the `~`. Costs about two customers,
+    /// whatever `k` is.
+    ///
+    /// A copy has one to three of these changes (about 50 %, 35 % and 15 % of copies), each
+    /// on a different part of the record:
+    ///
+    /// * name: one ASCII letter substituted, deleted, inserted, or two adjacent ones
+    ///   transposed; first and last name swapped; a nickname (`Bill` for `William`); a
+    ///   Chinese name in Han characters, surname first (`王伟` for `Wei Wang`); full-width
+    ///   letters (`Ｗｅｉ`); all upper case;
+    /// * email: another domain; a typo in the local part; a `+tag`, or dots between letters,
+    ///   for `example.com` addresses (the generator's stand-in for a provider that, like
+    ///   Gmail, ignores both); upper case; dropped;
+    /// * phone: national notation (`(415) 555-0123`), or other separators (`+1.415.555.0123`,
+    ///   `+14155550123`), both the same number in E.164; one of the last four digits changed
+    ///   (another valid number); dropped;
+    /// * address: a street word abbreviated (`Street` as `St`, `Hauptstraße` as
+    ///   `Hauptstr.`); the postal code dropped;
+    /// * birthday: dropped, or day and month swapped when the day is 12 or less;
+    /// * company: the legal form spelled another way (`Ltd` as `Limited`) or dropped.
+    ///
+    /// The rest is copied, except the title, gender, tags, attributes and consents, which are
+    /// each dropped from some copies; `created_at` is a time of its own in the window. Every
+    /// copy passes validation. Orders and interactions name originals only.
+    ///
+    /// ```
+    /// use crm_core::synth::{Synth, SynthConfig};
+    /// let synth = Synth::new(SynthConfig { customers: 100, duplicates: 0.1, ..Default::default() });
+    /// let copy = synth.duplicate(1);
+    /// let id = copy.external_id.as_deref().unwrap();
+    /// let (original, _) = id.split_once('~').unwrap();
+    /// assert_eq!(original, Synth::customer_external_id(synth.duplicate_source(1)));
+    /// assert_eq!(synth.customers().nth(100), Some(copy));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `k` is 0 or the configuration has no customers.
+    pub fn duplicate(&self, k: u64) -> NewCustomer {
+        self.perturbed(k).0
+    }
+
+    /// The number `n` of the customer that duplicate `k` copies. Duplicates `1..=customers`
+    /// copy distinct customers, in an order that the seed shuffles; each further run of
+    /// `customers` duplicates copies every customer once more. Costs the same whatever `k` is.
+    ///
+    /// ```
+    /// use crm_core::synth::{Synth, SynthConfig};
+    /// let synth = Synth::new(SynthConfig { customers: 10, ..Default::default() });
+    /// let mut sources: Vec<u64> = (1..=10).map(|k| synth.duplicate_source(k)).collect();
+    /// sources.sort();
+    /// assert_eq!(sources, (1..=10).collect::<Vec<_>>());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `k` is 0 or the configuration has no customers.
+    pub fn duplicate_source(&self, k: u64) -> u64 {
+        self.source_and_run(k).0
+    }
+
+    /// Duplicate `k`'s original and which run of copies (from 0) it belongs to.
+    fn source_and_run(&self, k: u64) -> (u64, u64) {
+        let customers = self.cfg.customers;
+        assert!(k >= 1 && customers >= 1, "duplicate {k} of {customers} customers does not exist");
+        let (run, i) = ((k - 1) / customers, (k - 1) % customers);
+        (1 + shuffle(&self.shuffle, customers, i, run), run)
+    }
+
+    /// Customer `n`, and where its name came from.
+    fn profile(&self, n: u64) -> (NewCustomer, Origin) {
         let plan = self.plan(n);
         let r = &mut stream(&self.keys[PROFILE], n);
         let country = &COUNTRIES[plan.country];
@@ -337,6 +488,7 @@ impl Synth {
         let &(first, first_slug, female) = pick(r, culture_data.first);
         let &(last, last_slug) = pick(r, culture_data.last);
         let city = pick(r, country.cities);
+        let origin = Origin { country: plan.country, culture, first, last, person: !plan.company };
 
         let mut c = NewCustomer {
             external_id: Some(Self::customer_external_id(n)),
@@ -399,7 +551,7 @@ impl Synth {
         if chance(r, 400) {
             c.consents = consents(r, plan.created, c.phone.is_some());
         }
-        c
+        (c, origin)
     }
 
     /// All orders: customer 1's orders in time order, then customer 2's, and so on. External
@@ -873,6 +1025,36 @@ fn stream(key: &[u8; 32], n: u64) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::from_seed(*key);
     r.set_stream(n);
     r
+}
+
+/// Element `i` of a permutation of `0..n` (`i < n`) chosen by `keys` and `run`: a four-round
+/// Feistel network over the smallest even number of bits that holds `n - 1`, walked until it
+/// lands below `n` (under four steps on average), so it costs the same for any `i`.
+fn shuffle(keys: &[u64; 4], n: u64, i: u64, run: u64) -> u64 {
+    if n <= 1 {
+        return 0;
+    }
+    let half = (64 - (n - 1).leading_zeros()).div_ceil(2);
+    let mask = u64::MAX >> (64 - half);
+    let tweak = mix(run.wrapping_add(0x9e37_79b9_7f4a_7c15));
+    let mut x = i;
+    loop {
+        let (mut left, mut right) = (x >> half, x & mask);
+        for k in keys {
+            (left, right) = (right, left ^ (mix(right ^ k ^ tweak) & mask));
+        }
+        x = (left << half) | right;
+        if x < n {
+            return x;
+        }
+    }
+}
+
+/// SplitMix64's finaliser: a bijective mix of all 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Uniform in `0..n` (n > 0), by multiply-shift: tiny bias, no rejection loop, portable.
