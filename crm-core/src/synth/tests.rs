@@ -52,6 +52,15 @@ fn iterators_are_independent_of_consumption_order() {
 /// change the fingerprint.
 #[test]
 fn fingerprint() {
+    assert_eq!(
+        fingerprint_of(&synth(200)),
+        FINGERPRINT,
+        "generator output changed: {:#x}",
+        fingerprint_of(&synth(200))
+    );
+}
+
+fn fingerprint_of(s: &Synth) -> u64 {
     fn prune(v: serde_json::Value) -> Option<serde_json::Value> {
         use serde_json::Value;
         match v {
@@ -64,7 +73,6 @@ fn fingerprint() {
             other => Some(other),
         }
     }
-    let s = synth(200);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |row: serde_json::Value| {
         let mut text = String::new();
@@ -88,7 +96,7 @@ fn fingerprint() {
     for p in s.catalogue() {
         eat(serde_json::json!([p.sku, p.category, p.price_minor_usd]));
     }
-    assert_eq!(h, FINGERPRINT, "generator output changed: {h:#x}");
+    h
 }
 
 fn canonical(v: &serde_json::Value) -> String {
@@ -493,4 +501,301 @@ fn throughput() {
         orders as f64 / orders_s,
         interactions as f64 / interactions_s
     );
+}
+
+fn with_duplicates(customers: u64, duplicates: f64) -> Synth {
+    Synth::new(SynthConfig { customers, duplicates, ..Default::default() })
+}
+
+/// The original's number in a duplicate's external id, and the run after the `~`.
+fn ground_truth(id: &str) -> (u64, u64) {
+    let (original, run) = id.split_once('~').unwrap_or_else(|| panic!("{id} has no ~"));
+    (original.strip_prefix('C').unwrap().parse().unwrap(), run.parse().unwrap())
+}
+
+#[test]
+fn no_duplicates_leaves_the_output_as_it_was() {
+    // The default is none, and an explicit 0 is the same: the pinned output is unchanged.
+    assert_eq!(SynthConfig::default().duplicates, 0.0);
+    let zero = with_duplicates(200, 0.0);
+    assert_eq!(zero.duplicate_count(), 0);
+    assert_eq!(fingerprint_of(&zero), FINGERPRINT);
+    // With duplicates, the originals, orders, interactions and catalogue are still those.
+    let plain = synth(200);
+    let dupes = with_duplicates(200, 0.3);
+    assert!(dupes.customers().take(200).eq(plain.customers()));
+    assert!(dupes.orders().eq(plain.orders()));
+    assert!(dupes.interactions().eq(plain.interactions()));
+    assert_eq!(dupes.catalogue(), plain.catalogue());
+    // Orders and interactions name originals only.
+    assert!(dupes.orders().all(|o| !o.customer_external_id.unwrap().contains('~')));
+}
+
+#[test]
+fn duplicate_counts() {
+    for (customers, share, expected) in
+        [(1_000, 0.05, 50), (7, 0.5, 4), (3, 0.1, 0), (0, 0.5, 0), (1_234, 1.0, 1_234), (10, 0.0, 0)]
+    {
+        let s = with_duplicates(customers, share);
+        assert_eq!(s.duplicate_count(), expected, "{customers} × {share}");
+        assert_eq!(s.customers().count() as u64, customers + expected);
+    }
+}
+
+#[test]
+fn out_of_range_duplicate_shares_are_clamped() {
+    for (share, expected) in
+        [(f64::NAN, 0), (-0.5, 0), (f64::NEG_INFINITY, 0), (-0.0, 0), (1.5, 100), (f64::INFINITY, 100), (1.0, 100)]
+    {
+        let s = with_duplicates(100, share);
+        assert_eq!(s.duplicate_count(), expected, "{share}");
+        assert_eq!(s.customers().count() as u64, 100 + expected, "{share}");
+    }
+    // The same through JSON, as the bindings read it.
+    for (json, expected) in [(r#"{"customers":100,"duplicates":-1}"#, 0), (r#"{"customers":100,"duplicates":7}"#, 100)]
+    {
+        let cfg: SynthConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(Synth::new(cfg).duplicate_count(), expected, "{json}");
+    }
+    // Asking for a duplicate that cannot exist is a caller's bug, not a row.
+    assert!(std::panic::catch_unwind(|| with_duplicates(0, 1.0).duplicate_source(1)).is_err());
+    assert!(std::panic::catch_unwind(|| with_duplicates(5, 1.0).duplicate(0)).is_err());
+}
+
+#[test]
+fn duplicates_are_deterministic() {
+    let a = with_duplicates(2_000, 0.2);
+    let b = with_duplicates(2_000, 0.2);
+    assert!(a.customers().eq(b.customers()));
+    assert_eq!(a.duplicate(17), b.duplicate(17));
+    assert_eq!(a.duplicate(17), a.customers().nth(2_016).unwrap());
+    // A duplicate does not depend on how many there are.
+    let more = with_duplicates(2_000, 0.5);
+    assert!(a.customers().eq(more.customers().take(2_400)));
+    // Another seed copies other customers, differently.
+    let c = Synth::new(SynthConfig { seed: 43, ..a.config().clone() });
+    let sources = |s: &Synth| (1..=400).map(|k| s.duplicate_source(k)).collect::<Vec<_>>();
+    assert_ne!(sources(&a), sources(&c));
+}
+
+#[test]
+fn duplicates_name_their_original() {
+    for customers in [1, 2, 3, 5, 64, 1_000, 1_025] {
+        let s = with_duplicates(customers, 1.0);
+        let mut seen = HashSet::new();
+        for (k, c) in s.customers().skip(customers as usize).enumerate() {
+            let k = k as u64 + 1;
+            let (n, run) = ground_truth(c.external_id.as_deref().unwrap());
+            assert_eq!(run, 1);
+            assert_eq!(n, s.duplicate_source(k));
+            assert!((1..=customers).contains(&n));
+            assert!(seen.insert(n), "{n} copied twice");
+        }
+        assert_eq!(seen.len() as u64, customers);
+        // Beyond one run, every customer is copied again, as `~2`.
+        let (n, run) = ground_truth(s.duplicate(customers + 1).external_id.as_deref().unwrap());
+        assert_eq!((n, run), (s.duplicate_source(customers + 1), 2));
+        let second: HashSet<u64> = (customers + 1..=2 * customers).map(|k| s.duplicate_source(k)).collect();
+        assert_eq!(second.len() as u64, customers);
+    }
+    // Sources are shuffled, not in order.
+    let s = with_duplicates(1_000, 1.0);
+    let in_place = (1..=1_000).filter(|&k| s.duplicate_source(k) == k).count();
+    assert!(in_place < 10, "{in_place}");
+    // Far-out duplicates cost nothing more.
+    let big = Synth::new(SynthConfig { customers: u64::MAX / 3, ..Default::default() });
+    assert!(big.duplicate_source(u64::MAX / 3 - 5) <= u64::MAX / 3);
+}
+
+/// The part of the record a change is on.
+fn part(c: dupes::Change) -> &'static str {
+    use dupes::Change as C;
+    match c {
+        C::NameTypo | C::NameSwapped | C::Nickname | C::HanName | C::FullWidth | C::UpperCase => "name",
+        C::EmailDomain | C::EmailTypo | C::EmailDots | C::EmailTag | C::EmailUpperCase | C::EmailDropped => "email",
+        C::PhoneNational | C::PhoneSeparators | C::PhoneDigit | C::PhoneDropped => "phone",
+        C::StreetAbbreviated | C::PostalCodeDropped => "address",
+        C::BirthdayDropped | C::BirthdaySwapped => "birthday",
+        C::LegalFormChanged | C::LegalFormDropped => "company",
+    }
+}
+
+/// What a change did to its original, seen from the outside.
+fn check_change(change: dupes::Change, o: &NewCustomer, d: &NewCustomer, v: &Validator) {
+    use dupes::Change as C;
+    let ascii_letters = |s: &str| s.chars().filter(char::is_ascii_alphabetic).count();
+    let email_parts = |e: &str| e.split_once('@').map(|(l, d)| (l.to_owned(), d.to_owned())).unwrap();
+    let e164 = |c: &NewCustomer| v.customer(c).unwrap().phone.unwrap();
+    let ctx = || format!("{change:?}: {o:?} -> {d:?}");
+    match change {
+        C::NameTypo => {
+            assert_ne!(o.name, d.name, "{}", ctx());
+            let (a, b) = (ascii_letters(&o.name) as i64, ascii_letters(&d.name) as i64);
+            assert!((a - b).abs() <= 1, "{}", ctx());
+            assert!(o.name.len().abs_diff(d.name.len()) <= 1, "{}", ctx());
+        }
+        C::NameSwapped => {
+            let (first, last) = o.name.split_once(' ').unwrap();
+            assert_eq!(d.name, format!("{last} {first}"));
+        }
+        C::Nickname => {
+            let (first, last) = o.name.split_once(' ').unwrap();
+            let (short, rest) = d.name.split_once(' ').unwrap();
+            assert_eq!(rest, last);
+            let forms = data::NICKNAMES.iter().find(|n| n.0 == first).unwrap().1;
+            assert!(forms.contains(&short), "{}", ctx());
+        }
+        C::HanName => {
+            assert!(d.name.chars().all(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)), "{}", ctx());
+            assert!((2..=3).contains(&d.name.chars().count()), "{}", ctx());
+        }
+        C::FullWidth => {
+            assert!(d.name.chars().any(|ch| ('\u{ff21}'..='\u{ff5a}').contains(&ch)), "{}", ctx());
+            assert_eq!(d.name, dupes::full_width(&o.name));
+        }
+        C::UpperCase => assert_eq!(d.name, o.name.to_uppercase()),
+        C::EmailDomain => {
+            let ((ol, od), (dl, dd)) = (email_parts(o.email.as_ref().unwrap()), email_parts(d.email.as_ref().unwrap()));
+            assert_eq!(ol, dl);
+            assert_ne!(od, dd);
+        }
+        C::EmailTypo => {
+            let ((ol, od), (dl, dd)) = (email_parts(o.email.as_ref().unwrap()), email_parts(d.email.as_ref().unwrap()));
+            assert_eq!(od, dd);
+            assert_ne!(ol, dl);
+            assert!(ol.len().abs_diff(dl.len()) <= 1);
+        }
+        C::EmailDots => {
+            let d = d.email.as_ref().unwrap();
+            assert!(d.ends_with("@example.com"));
+            assert_ne!(d, o.email.as_ref().unwrap());
+            assert_eq!(&d.replace('.', ""), &o.email.as_ref().unwrap().replace('.', ""));
+        }
+        C::EmailTag => {
+            let (dl, dd) = email_parts(d.email.as_ref().unwrap());
+            assert_eq!(dd, "example.com");
+            let (base, tag) = dl.split_once('+').unwrap();
+            assert!(data::EMAIL_TAGS.contains(&tag));
+            assert_eq!(format!("{base}@{dd}"), *o.email.as_ref().unwrap());
+        }
+        C::EmailUpperCase => {
+            let d = d.email.as_ref().unwrap();
+            assert_ne!(d, o.email.as_ref().unwrap());
+            assert_eq!(&d.to_lowercase(), o.email.as_ref().unwrap());
+        }
+        C::EmailDropped => assert!(o.email.is_some() && d.email.is_none()),
+        C::PhoneNational => {
+            let p = d.phone.as_deref().unwrap();
+            assert!(!p.starts_with('+'), "{}", ctx());
+            assert_eq!(e164(o), e164(d), "{}", ctx());
+        }
+        C::PhoneSeparators => {
+            assert_ne!(o.phone, d.phone);
+            assert_eq!(e164(o), e164(d), "{}", ctx());
+        }
+        C::PhoneDigit => {
+            let (a, b) = (e164(o), e164(d));
+            assert_eq!(a.len(), b.len());
+            assert_eq!(a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count(), 1, "{}", ctx());
+        }
+        C::PhoneDropped => assert!(o.phone.is_some() && d.phone.is_none()),
+        C::StreetAbbreviated => {
+            let (os, ds) = (o.address.street.as_ref().unwrap(), d.address.street.as_ref().unwrap());
+            assert!(ds.len() < os.len(), "{}", ctx());
+            assert_eq!(o.address.postal_code, d.address.postal_code);
+        }
+        C::PostalCodeDropped => {
+            assert!(o.address.postal_code.is_some() && d.address.postal_code.is_none());
+            assert_eq!(o.address.street, d.address.street);
+        }
+        C::BirthdayDropped => assert!(o.birthday.is_some() && d.birthday.is_none()),
+        C::BirthdaySwapped => {
+            use chrono::Datelike;
+            let (a, b) = (o.birthday.unwrap(), d.birthday.unwrap());
+            assert_eq!((a.year(), a.month(), a.day()), (b.year(), b.day(), b.month()));
+            assert_ne!(a, b);
+        }
+        C::LegalFormChanged | C::LegalFormDropped => {
+            let (oc, dc) = (o.company.as_ref().unwrap(), d.company.as_ref().unwrap());
+            assert_ne!(oc, dc);
+            let common = oc.chars().zip(dc.chars()).take_while(|(a, b)| a == b).count();
+            assert!(common >= 2, "{}", ctx());
+            if change == C::LegalFormDropped {
+                assert!(oc.starts_with(dc.as_str()) && dc.len() < oc.len(), "{}", ctx());
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kind_of_change_occurs_and_does_what_it_says() {
+    let s = with_duplicates(6_000, 1.0);
+    let v = validator();
+    let mut counts: BTreeMap<dupes::Change, u32> = BTreeMap::new();
+    let mut per_copy = [0u32; 4];
+    for k in 1..=s.duplicate_count() {
+        let (d, changes) = s.perturbed(k);
+        assert_eq!(d, s.duplicate(k));
+        let o = s.customer(s.duplicate_source(k));
+        assert!((1..=3).contains(&changes.len()), "{changes:?}");
+        per_copy[changes.len()] += 1;
+        assert_ne!(o, d);
+        assert_eq!((o.kind, &o.address.country, &o.address.city), (d.kind, &d.address.country, &d.address.city));
+        let parts: HashSet<_> = changes.iter().map(|&c| part(c)).collect();
+        assert_eq!(parts.len(), changes.len(), "one change per part: {changes:?}");
+        // A company's name is its company name: a change of the name applies to the
+        // respelled one.
+        let mut base = o.clone();
+        if o.kind == Some(CustomerKind::Company) {
+            base.name = d.company.clone().unwrap();
+        }
+        for &c in &changes {
+            *counts.entry(c).or_default() += 1;
+            check_change(c, if part(c) == "company" { &o } else { &base }, &d, &v);
+        }
+    }
+    let total = s.duplicate_count() as f64;
+    for c in dupes::Change::ALL {
+        let n = counts.get(&c).copied().unwrap_or(0);
+        assert!(n >= 20, "{c:?} occurs {n} times: {counts:?}");
+    }
+    // Shares, for the docs: `cargo test -p crm-core --lib synth::tests::every_kind -- --nocapture`.
+    for (c, n) in &counts {
+        println!("{c:?}: {:.1} % of copies", 100.0 * f64::from(*n) / total);
+    }
+    println!("1, 2, 3 changes: {per_copy:?}");
+    assert!((0.46..0.54).contains(&(f64::from(per_copy[1]) / total)), "{per_copy:?}");
+}
+
+#[test]
+fn duplicates_pass_validation_and_ingest() {
+    let s = with_duplicates(3_000, 0.5);
+    let v = validator();
+    for c in s.customers().skip(3_000) {
+        v.customer(&c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+    }
+    let crm = crate::Crm::in_memory().unwrap();
+    let report = crm.ingest_customers(s.customers(), Default::default()).unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert_eq!((report.failed, report.created), (0, 4_500), "{report:?}");
+    let orders = crm.ingest_orders(s.orders().take(2_000), Default::default()).unwrap();
+    assert_eq!(orders.failed, 0, "{orders:?}");
+}
+
+#[test]
+fn reference_tables_cover_the_names() {
+    for &(first, _, _) in CULTURES[data::CHINESE].first {
+        assert!(data::HAN.iter().any(|h| h.0 == first), "{first}");
+    }
+    for &(last, _) in CULTURES[data::CHINESE].last {
+        assert!(data::HAN.iter().any(|h| h.0 == last), "{last}");
+    }
+    for (name, _) in data::NICKNAMES {
+        assert!(CULTURES.iter().any(|c| c.first.iter().any(|f| f.0 == *name)), "{name} is no generated name");
+    }
+    for country in &COUNTRIES {
+        for suffix in country.company_suffixes {
+            assert!(data::LEGAL_FORMS.iter().any(|f| f.0 == *suffix), "{suffix}");
+        }
+    }
 }
