@@ -17,7 +17,11 @@ use crate::ingest::record_kind;
 ///   overwrite. Both UTF-8, NUL-terminated, borrowed for the call.
 /// - `config_json`: NULL for the defaults, or crm-core's `SynthConfig` as JSON, any key
 ///   optional: `{"seed":42,"customers":10000,"orders_per_customer":10.0,
-///   "interactions_per_customer":3.0,"end":"2026-11-01T00:00:00Z","years":3}`.
+///   "interactions_per_customer":3.0,"end":"2026-11-01T00:00:00Z","years":3,
+///   "duplicates":0.0}`. `duplicates` (0.0 to 1.0, clamped) adds
+///   round(customers * duplicates) labelled duplicates after the customers: perturbed
+///   copies of distinct customers whose external id is the original's followed by `~1`
+///   (`C00000042~1`), so the true identity of a record is its external id up to the `~`.
 /// - `out_rows`: may be NULL; receives the number of records written.
 ///
 /// JSON Schema of `config_json`: `include/schema/synth_config.json`.

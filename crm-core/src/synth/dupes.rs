@@ -102,14 +102,14 @@ impl Synth {
 
         let mut parts: Vec<(Part, u32)> = PARTS.iter().copied().filter(|&(p, _)| applies(p, &c)).collect();
         let wanted = 1 + pick_weighted(r, &CHANGES, |w| *w);
-        let mut changes = Vec::with_capacity(wanted);
-        // The company first: a company's name is its company name, and a typo in the name
-        // then lands on the respelled one.
         let mut chosen = Vec::with_capacity(wanted);
         while chosen.len() < wanted && !parts.is_empty() {
             chosen.push(parts.remove(pick_weighted(r, &parts, |p| p.1)).0);
         }
+        // The company first: a company's name is its company name, and a change of the name
+        // then applies to the respelled one.
         chosen.sort_by_key(|&p| p != Part::Company);
+        let mut changes = Vec::with_capacity(wanted);
         for part in chosen {
             changes.push(match part {
                 Part::Name => name(r, &mut c, &origin),
