@@ -1619,12 +1619,13 @@ enum crm_status crm_close(crm_t *crm);
  *   "largest_skipped_block":N}}`, pairs by probability (highest first). Free it with
  *   `crm_string_free`.
  *
- * The fields and their levels (most similar first): `name` (exact, same_parts,
- * jaro_winkler_0.92, jaro_winkler_0.80, different), `email` (exact, same_mailbox,
- * similar, different), `phone` (exact, same_national, one_digit, different), `birthday`
- * (exact, typo, different), `address` (same_postcode_street, same_postcode, same_city,
- * different), `company` (exact, similar, different). A level of `null` means a side had
- * no value: no evidence either way.
+ * The fields and their levels (most similar first): `name` (exact, same_parts, similar,
+ * partial, different), `email` (exact, same_mailbox, same_local, similar, different),
+ * `phone` (exact, same_national, one_digit, different), `birthday` (exact, typo,
+ * different), `address` (same_postcode_street, same_street_city, same_postcode,
+ * same_city, different), `company` (exact, similar, different); crm-core's
+ * `MatchField::levels` says what each means. A level of `null` means a side had no value:
+ * no evidence either way.
  *
  * JSON Schema of `settings_json`: `include/schema/match_settings.json`.
  *
@@ -3109,7 +3110,11 @@ enum crm_status crm_tier_history(const crm_t *crm, int64_t customer_id, char **o
  *   overwrite. Both UTF-8, NUL-terminated, borrowed for the call.
  * - `config_json`: NULL for the defaults, or crm-core's `SynthConfig` as JSON, any key
  *   optional: `{"seed":42,"customers":10000,"orders_per_customer":10.0,
- *   "interactions_per_customer":3.0,"end":"2026-11-01T00:00:00Z","years":3}`.
+ *   "interactions_per_customer":3.0,"end":"2026-11-01T00:00:00Z","years":3,
+ *   "duplicates":0.0}`. `duplicates` (0.0 to 1.0, clamped) adds
+ *   round(customers * duplicates) labelled duplicates after the customers: perturbed
+ *   copies of distinct customers whose external id is the original's followed by `~1`
+ *   (`C00000042~1`), so the true identity of a record is its external id up to the `~`.
  * - `out_rows`: may be NULL; receives the number of records written.
  *
  * JSON Schema of `config_json`: `include/schema/synth_config.json`.

@@ -49,12 +49,13 @@ unsafe fn settings_arg(p: *const c_char) -> FfiResult<MatchSettings> {
 ///   "largest_skipped_block":N}}`, pairs by probability (highest first). Free it with
 ///   `crm_string_free`.
 ///
-/// The fields and their levels (most similar first): `name` (exact, same_parts,
-/// jaro_winkler_0.92, jaro_winkler_0.80, different), `email` (exact, same_mailbox,
-/// similar, different), `phone` (exact, same_national, one_digit, different), `birthday`
-/// (exact, typo, different), `address` (same_postcode_street, same_postcode, same_city,
-/// different), `company` (exact, similar, different). A level of `null` means a side had
-/// no value: no evidence either way.
+/// The fields and their levels (most similar first): `name` (exact, same_parts, similar,
+/// partial, different), `email` (exact, same_mailbox, same_local, similar, different),
+/// `phone` (exact, same_national, one_digit, different), `birthday` (exact, typo,
+/// different), `address` (same_postcode_street, same_street_city, same_postcode,
+/// same_city, different), `company` (exact, similar, different); crm-core's
+/// `MatchField::levels` says what each means. A level of `null` means a side had no value:
+/// no evidence either way.
 ///
 /// JSON Schema of `settings_json`: `include/schema/match_settings.json`.
 ///

@@ -112,3 +112,19 @@ def test_a_wrongly_typed_argument_is_a_validation_error_too(db: crm.Crm) -> None
     with pytest.raises(crm.ValidationError) as e:
         db.find_duplicates(max_block_size=-3)
     assert e.value.field == "match_settings"
+
+
+def test_generated_duplicates_are_found_with_high_precision_and_recall(db: crm.Crm) -> None:
+    customers = crm.synth.generate(customers=2000, duplicates=0.05, seed=5, kinds=("customers",))["customers"]
+    assert len(customers) == 2100
+    db.ingest("customers", customers)
+    report = db.find_duplicates()
+    truth = {c.id: c.external_id.split("~")[0] for c in db.iter_customers()}
+    said = right = 0
+    for cluster in report.clusters:
+        for i, a in enumerate(cluster):
+            for b in cluster[i + 1:]:
+                said += 1
+                right += truth[a] == truth[b]
+    precision, recall = right / max(said, 1), right / 100
+    assert precision >= 0.95 and recall >= 0.9, (precision, recall)

@@ -2,9 +2,10 @@
 
 use crate::crm::Crm;
 use crate::customer::query::{Cursor, CustomerFilter, SortKey, SortValue};
+use crate::customer::Customer;
 use crate::customer::CustomerId;
 use crate::error::Result;
-use crate::identity::{find_duplicates_in, DuplicateReport, MatchSettings, Standard};
+use crate::identity::{find_duplicates_in, in_parallel, DuplicateReport, MatchSettings, Standard};
 use crate::store::prelude::*;
 
 /// Customers read per page while loading.
@@ -48,9 +49,11 @@ impl<S: Store> Crm<S> {
                 let Some((last, _)) = page.last() else { break };
                 after = Some(Cursor { value: SortValue::Int(last.id.0), id: last.id.0 });
                 let full = page.len() == PAGE;
-                for (c, _) in page.into_iter().filter(|(c, _)| c.merged_into.is_none()) {
-                    records.push(Standard::of(&c));
-                    ids.push(c.id);
+                let kept: Vec<Customer> =
+                    page.into_iter().filter(|(c, _)| c.merged_into.is_none()).map(|(c, _)| c).collect();
+                ids.extend(kept.iter().map(|c| c.id));
+                for part in in_parallel(&kept, 1024, |part| part.iter().map(Standard::of).collect::<Vec<_>>()) {
+                    records.extend(part);
                 }
                 if !full {
                     break;

@@ -3,11 +3,12 @@
 //! values at one of them. A field that is missing on either side has no level and gives
 //! no evidence either way.
 //!
-//! Similarities are strsim's Jaro-Winkler and Levenshtein, the measures splink's
-//! comparison libraries use.
+//! Similarities are strsim's Jaro-Winkler and optimal-string-alignment (Damerau-Levenshtein
+//! without repeated edits) distance, measures splink's comparison libraries use; "within
+//! one edit" is checked in one pass.
 
 use serde::{Deserialize, Serialize};
-use strsim::{jaro_winkler, levenshtein};
+use strsim::{jaro_winkler, osa_distance};
 
 use super::standardize::Standard;
 
@@ -41,6 +42,11 @@ pub const FIELDS: [MatchField; 6] = [
 ];
 
 impl MatchField {
+    /// The field's position in [`FIELDS`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The field's name as in JSON (`"name"`, `"email"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,26 +62,32 @@ impl MatchField {
     /// The field's agreement levels, most similar first; the last is `different`.
     ///
     /// - name: `exact` (same tokens in the same order), `same_parts` (the same tokens in
-    ///   another order or spacing, or Han characters against their pinyin),
-    ///   `jaro_winkler_0.92`, `jaro_winkler_0.80`, `different`;
-    /// - email: `exact`, `same_mailbox` (see
-    ///   [`email_key`](super::standardize::email_key)), `similar` (an edit distance of at
-    ///   most 2, or a Jaro-Winkler of the local parts at least 0.88 at the same domain),
+    ///   another order or spacing, or Han characters against their pinyin), `similar`
+    ///   (as many tokens, each within one edit or a Jaro-Winkler of 0.92 of its
+    ///   counterpart), `partial` (each token of the shorter name has a counterpart at a
+    ///   Jaro-Winkler of 0.8, or is its initial: a middle name left out, `J. Smith`),
     ///   `different`;
+    /// - email: `exact`, `same_mailbox` (see
+    ///   [`email_key`](super::standardize::email_key)), `same_local` (the same local part
+    ///   at another domain), `similar` (the same domain and digits, local parts within two
+    ///   edits, one for local parts under six characters), `different`;
     /// - phone: `exact`, `same_national` (the last 8 digits agree), `one_digit` (one digit
-    ///   changed, added or lost), `different`;
+    ///   changed, added or lost, or two adjacent ones swapped), `different`;
     /// - birthday: `exact`, `typo` (day and month swapped, or one character of
     ///   `YYYY-MM-DD` changed), `different`;
-    /// - address: `same_postcode_street` (same postal key and streets with a Jaro-Winkler
-    ///   of at least 0.9), `same_postcode`, `same_city`, `different`;
+    /// - address: `same_postcode_street` (same postal key and street: the same numbers and
+    ///   a Jaro-Winkler of 0.9), `same_street_city` (same street and city, a postal code
+    ///   missing or not compared), `same_postcode`, `same_city`, `different`;
     /// - company: `exact`, `similar` (Jaro-Winkler at least 0.9), `different`.
     pub fn levels(self) -> &'static [&'static str] {
         match self {
-            MatchField::Name => &["exact", "same_parts", "jaro_winkler_0.92", "jaro_winkler_0.80", "different"],
-            MatchField::Email => &["exact", "same_mailbox", "similar", "different"],
+            MatchField::Name => &["exact", "same_parts", "similar", "partial", "different"],
+            MatchField::Email => &["exact", "same_mailbox", "same_local", "similar", "different"],
             MatchField::Phone => &["exact", "same_national", "one_digit", "different"],
             MatchField::Birthday => &["exact", "typo", "different"],
-            MatchField::Address => &["same_postcode_street", "same_postcode", "same_city", "different"],
+            MatchField::Address => {
+                &["same_postcode_street", "same_street_city", "same_postcode", "same_city", "different"]
+            }
             MatchField::Company => &["exact", "similar", "different"],
         }
     }
@@ -129,6 +141,23 @@ impl Pattern {
     }
 }
 
+/// How alike two name tokens are, `0 ..= 1`: 1 when equal; 0.95 within one edit
+/// (substitution, insertion, deletion or transposition) when both have three letters or
+/// more; 0.85 when one is the other's initial; else their Jaro-Winkler.
+fn token_similarity(x: &str, y: &str) -> f64 {
+    if x == y {
+        return 1.0;
+    }
+    let (nx, ny) = (x.chars().count(), y.chars().count());
+    if nx.min(ny) >= 3 && within_one_edit(x, y) {
+        return 0.95;
+    }
+    if (nx == 1 && y.starts_with(x)) || (ny == 1 && x.starts_with(y)) {
+        return 0.85;
+    }
+    jaro_winkler(x, y)
+}
+
 fn name_level(a: &Standard, b: &Standard) -> Option<u8> {
     if a.name.is_empty() || b.name.is_empty() {
         return None;
@@ -139,16 +168,54 @@ fn name_level(a: &Standard, b: &Standard) -> Option<u8> {
     if a.name_key == b.name_key {
         return Some(1);
     }
-    let written = jaro_winkler(&a.name.join(" "), &b.name.join(" "));
-    let sorted = jaro_winkler(&a.name_key, &b.name_key);
-    let best = written.max(sorted);
-    Some(if best >= 0.92 {
+    // Each token of the shorter name against its most alike unused token of the other,
+    // in order of the shorter name's tokens; the worst of these decides.
+    let (short, long) = if a.name.len() <= b.name.len() { (&a.name, &b.name) } else { (&b.name, &a.name) };
+    let mut used = [false; 16];
+    let mut worst = 1.0f64;
+    for t in short.iter().take(16) {
+        let best = long
+            .iter()
+            .take(16)
+            .enumerate()
+            .filter(|(j, _)| !used[*j])
+            .map(|(j, u)| (token_similarity(t, u), j))
+            .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
+        let Some((sim, j)) = best else { break };
+        used[j] = true;
+        worst = worst.min(sim);
+    }
+    Some(if short.len() == long.len() && worst >= 0.92 {
         2
-    } else if best >= 0.80 {
+    } else if worst >= 0.80 {
         3
     } else {
         4
     })
+}
+
+/// Whether `x` and `y` are at most one edit apart (a substitution, insertion, deletion, or
+/// transposition of two adjacent characters), as `osa_distance(x, y) <= 1` says, in one
+/// pass without allocating.
+fn within_one_edit(x: &str, y: &str) -> bool {
+    let common: usize = x.chars().zip(y.chars()).take_while(|(p, q)| p == q).map(|(p, _)| p.len_utf8()).sum();
+    let (a, b) = (&x[common..], &y[common..]);
+    let (mut ca, mut cb) = (a.chars(), b.chars());
+    let (Some(p), Some(q)) = (ca.next(), cb.next()) else {
+        // One is the other with at most one character added at the end.
+        return a.chars().count() + b.chars().count() <= 1;
+    };
+    let (ra, rb) = (ca.as_str(), cb.as_str());
+    let transposed = || {
+        let (mut ta, mut tb) = (ra.chars(), rb.chars());
+        ta.next() == Some(q) && tb.next() == Some(p) && ta.as_str() == tb.as_str()
+    };
+    ra == rb || ra == b || a == rb || transposed()
+}
+
+/// The ASCII digits of `s`.
+fn digits(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().filter(char::is_ascii_digit)
 }
 
 fn email_level(a: &Standard, b: &Standard) -> Option<u8> {
@@ -159,12 +226,15 @@ fn email_level(a: &Standard, b: &Standard) -> Option<u8> {
     if a.email_key.is_some() && a.email_key == b.email_key {
         return Some(1);
     }
-    let similar = levenshtein(x, y) <= 2
-        || match (x.rsplit_once('@'), y.rsplit_once('@')) {
-            (Some((lx, dx)), Some((ly, dy))) => dx == dy && jaro_winkler(lx, ly) >= 0.88,
-            _ => false,
-        };
-    Some(if similar { 2 } else { 3 })
+    let (Some((lx, dx)), Some((ly, dy))) = (x.rsplit_once('@'), y.rsplit_once('@')) else {
+        return Some(4);
+    };
+    if lx == ly {
+        return Some(2);
+    }
+    let edits = if lx.len().min(ly.len()) >= 6 { 2 } else { 1 };
+    let similar = dx == dy && digits(lx).eq(digits(ly)) && osa_distance(lx, ly) <= edits;
+    Some(if similar { 3 } else { 4 })
 }
 
 fn phone_level(x: &str, y: &str) -> Option<u8> {
@@ -175,7 +245,7 @@ fn phone_level(x: &str, y: &str) -> Option<u8> {
     if x.len() >= 8 && y.len() >= 8 && tail(x) == tail(y) {
         return Some(1);
     }
-    Some(if levenshtein(x, y) <= 1 { 2 } else { 3 })
+    Some(if within_one_edit(x, y) { 2 } else { 3 })
 }
 
 fn birthday_level(x: chrono::NaiveDate, y: chrono::NaiveDate) -> Option<u8> {
@@ -184,8 +254,29 @@ fn birthday_level(x: chrono::NaiveDate, y: chrono::NaiveDate) -> Option<u8> {
         return Some(0);
     }
     let swapped = x.year() == y.year() && x.month() == y.day() && x.day() == y.month();
-    let typo = levenshtein(&x.format("%Y-%m-%d").to_string(), &y.format("%Y-%m-%d").to_string()) <= 1;
+    // One character of YYYY-MM-DD changed (the digits of the year, month and day).
+    let digits = |d: chrono::NaiveDate| {
+        let (y, m, d) = (d.year(), d.month(), d.day());
+        [
+            y / 1000 % 10,
+            y / 100 % 10,
+            y / 10 % 10,
+            y % 10,
+            (m / 10) as i32,
+            (m % 10) as i32,
+            (d / 10) as i32,
+            (d % 10) as i32,
+        ]
+    };
+    let typo =
+        x.year() >= 0 && y.year() >= 0 && digits(x).iter().zip(digits(y)).filter(|(p, q)| **p != *q).count() <= 1;
     Some(if swapped || typo { 1 } else { 2 })
+}
+
+/// Whether two street keys name the same place: equal, or the same numbers (house and
+/// flat) and a Jaro-Winkler of at least 0.9.
+fn same_street(x: &str, y: &str) -> bool {
+    x == y || (digits(x).eq(digits(y)) && jaro_winkler(x, y) >= 0.9)
 }
 
 fn address_level(a: &Standard, b: &Standard) -> Option<u8> {
@@ -197,17 +288,16 @@ fn address_level(a: &Standard, b: &Standard) -> Option<u8> {
         (Some(x), Some(y)) => Some(x == y),
         _ => None,
     };
+    let street = match (&a.street, &b.street) {
+        (Some(x), Some(y)) => same_street(x, y),
+        _ => false,
+    };
     match (postal, city) {
         (None, None) => None,
-        (Some(true), _) => {
-            let street = match (&a.street, &b.street) {
-                (Some(x), Some(y)) => x == y || jaro_winkler(x, y) >= 0.9,
-                _ => false,
-            };
-            Some(if street { 0 } else { 1 })
-        }
-        (_, Some(true)) => Some(2),
-        _ => Some(3),
+        (Some(true), _) => Some(if street { 0 } else { 2 }),
+        (None, Some(true)) if street => Some(1),
+        (_, Some(true)) => Some(3),
+        _ => Some(4),
     }
 }
 
@@ -224,12 +314,28 @@ mod tests {
     }
 
     #[test]
+    fn one_edit_is_the_optimal_string_alignment_distance_of_one() {
+        let words =
+            ["", "a", "ab", "ba", "abc", "acb", "abd", "abcd", "abdc", "bacd", "xbcd", "abcde", "zoë", "zeö", "zo"];
+        for x in words {
+            for y in words {
+                assert_eq!(within_one_edit(x, y), osa_distance(x, y) <= 1, "{x:?} {y:?}");
+            }
+        }
+    }
+
+    #[test]
     fn names_compare_by_tokens_order_and_pinyin() {
         let level = |a: &str, b: &str| MatchField::Name.compare(&person(a), &person(b));
         assert_eq!(level("Ada Lovelace", "ADA  LOVELACE"), Some(0));
         assert_eq!(level("Wei Wang", "王伟"), Some(1));
         assert_eq!(level("Lovelace Ada", "Ada Lovelace"), Some(1));
         assert_eq!(level("Ada Lovelace", "Ada Lovelcae"), Some(2));
+        assert_eq!(level("Ada Lovelace", "Fda Lovelace"), Some(2));
+        assert_eq!(level("Ada King Lovelace", "Ada Lovelace"), Some(3));
+        assert_eq!(level("A. Lovelace", "Ada Lovelace"), Some(3));
+        // One shared token is not enough.
+        assert_eq!(level("Gabriel Bernard", "Gabriel Girard"), Some(4));
         assert_eq!(level("Ada Lovelace", "Grace Hopper"), Some(4));
         assert_eq!(level("", "Grace Hopper"), None);
     }
@@ -251,8 +357,13 @@ mod tests {
         };
         let level = |a: &str, b: &str| MatchField::Email.compare(&mail(a), &mail(b));
         assert_eq!(level("a.b@gmail.com", "ab@gmail.com"), Some(1));
-        assert_eq!(level("ada@example.com", "adda@example.com"), Some(2));
-        assert_eq!(level("ada@example.com", "grace@other.org"), Some(3));
+        assert_eq!(level("ada.king@example.com", "ada.king@other.org"), Some(2));
+        assert_eq!(level("ada@example.com", "adda@example.com"), Some(3));
+        assert_eq!(level("ada.king@example.com", "ada.kign@example.com"), Some(3));
+        // Numbers in the local part tell people of one name apart.
+        assert_eq!(level("ada.king1815@example.com", "ada.king1852@example.com"), Some(4));
+        assert_eq!(level("ada@example.com", "adda@other.org"), Some(4));
+        assert_eq!(level("ada@example.com", "grace@other.org"), Some(4));
         let at = |postal: Option<&str>, street: Option<&str>, city: Option<&str>| Standard {
             postal: postal.map(str::to_owned),
             street: street.map(str::to_owned),
@@ -262,9 +373,13 @@ mod tests {
         let level = |a: &Standard, b: &Standard| MatchField::Address.compare(a, b);
         let home = at(Some("SG:1"), Some("1 main street"), Some("singapore"));
         assert_eq!(level(&home, &at(Some("SG:1"), Some("1 main street"), None)), Some(0));
-        assert_eq!(level(&home, &at(Some("SG:1"), None, None)), Some(1));
-        assert_eq!(level(&home, &at(None, None, Some("singapore"))), Some(2));
-        assert_eq!(level(&home, &at(Some("SG:2"), None, Some("jurong"))), Some(3));
+        assert_eq!(level(&home, &at(Some("SG:1"), Some("1 mian street"), None)), Some(0));
+        assert_eq!(level(&home, &at(None, Some("1 main street"), Some("singapore"))), Some(1));
+        // Another house in the same street is another address.
+        assert_eq!(level(&home, &at(Some("SG:1"), Some("7 main street"), None)), Some(2));
+        assert_eq!(level(&home, &at(Some("SG:1"), None, None)), Some(2));
+        assert_eq!(level(&home, &at(None, None, Some("singapore"))), Some(3));
+        assert_eq!(level(&home, &at(Some("SG:2"), None, Some("jurong"))), Some(4));
         assert_eq!(level(&home, &at(None, Some("1 main street"), None)), None);
     }
 

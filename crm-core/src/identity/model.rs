@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,7 @@ use super::standardize::Standard;
 use crate::error::{Error, Result};
 
 /// `m` and `u` are kept inside `[PROB_FLOOR, 1 - PROB_FLOOR]` so that no weight is infinite.
-pub const PROB_FLOOR: f64 = 1e-6;
+pub const PROB_FLOOR: f64 = 1e-9;
 
 /// One level's probabilities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ pub struct Estimation {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MatchModel {
-    /// `λ`: the share of true matches among candidate pairs, in `(0, 1)`.
+    /// `λ`: the probability that two customers drawn at random are one, in `(0, 1)`.
     pub prior: f64,
     /// The compared fields, each at most once; a field left out is not compared.
     pub fields: Vec<FieldModel>,
@@ -176,101 +176,248 @@ fn clamp(p: f64) -> f64 {
     p.clamp(PROB_FLOOR, 1.0 - PROB_FLOOR)
 }
 
-/// `u` by field and level from up to `pairs` pairs drawn at random (seeded) from `records`,
-/// and the number of pairs drawn. A level never seen gets half a count, so that its `u`
-/// is small but not zero.
-pub(crate) fn estimate_u(records: &[Standard], pairs: u64, seed: u64) -> ([Vec<f64>; 6], u64) {
-    let n = records.len() as u64;
-    let mut counts: [Vec<f64>; 6] = std::array::from_fn(|i| vec![0.0; FIELDS[i].levels().len()]);
-    let mut drawn = 0;
-    if n >= 2 {
-        let all_pairs = n.saturating_mul(n - 1) / 2;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let draws = pairs.min(all_pairs);
-        while drawn < draws {
-            let a = rng.gen_range(0..n) as usize;
-            let b = rng.gen_range(0..n) as usize;
-            if a == b {
-                continue;
-            }
-            let p = Pattern::of(&records[a], &records[b], &FIELDS);
-            for (i, c) in counts.iter_mut().enumerate() {
-                if let Some(l) = p.level(i) {
-                    c[l as usize] += 1.0;
+/// `u` from random pairs (see [`estimate_u`]).
+pub(crate) struct URandom {
+    /// By field (in [`FIELDS`] order) and level.
+    pub u: [Vec<f64>; 6],
+    /// Pairs drawn.
+    pub pairs: u64,
+    /// By field, the share of drawn pairs with a value on both sides.
+    pub both_present: [f64; 6],
+}
+
+/// `u` by field and level, as splink estimates it: the customers of a random (seeded)
+/// sample just large enough to form `pairs` pairs, each compared with each (row by row,
+/// the first `pairs` of them; every pair when there are fewer). Nearly all are
+/// non-matches. A level never seen gets half a count, so that its `u` is small but not
+/// zero. The sample's records are copied together, so the comparisons run in cache, on
+/// every core.
+pub(crate) fn estimate_u(records: &[Standard], pairs: u64, seed: u64) -> URandom {
+    let n = records.len();
+    // The smallest k with k(k-1)/2 >= pairs, at most n.
+    let mut k = ((2.0 * pairs as f64).sqrt().ceil() as usize + 1).min(n);
+    while k > 2 && (k as u64 - 1) * (k as u64 - 2) / 2 >= pairs {
+        k -= 1;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let sample: Vec<Standard> =
+        rand::seq::index::sample(&mut rng, n, k).into_iter().map(|i| records[i].clone()).collect();
+    // Rows i with their number of pairs (i, j > i), up to `pairs` in all.
+    let mut rows: Vec<(usize, u64)> = Vec::with_capacity(k);
+    let mut left = pairs;
+    for i in 0..k {
+        let here = ((k - 1 - i) as u64).min(left);
+        if here == 0 {
+            break;
+        }
+        rows.push((i, here));
+        left -= here;
+    }
+    // Rows interleaved over the workers so that each gets long and short rows alike.
+    let workers = if pairs < 100_000 { 1 } else { super::workers() };
+    let mut dealt: Vec<Vec<(usize, u64)>> = vec![Vec::new(); workers];
+    for (n, row) in rows.iter().enumerate() {
+        dealt[n % workers].push(*row);
+    }
+    let partial: Vec<[Vec<u64>; 6]> = super::in_parallel(&dealt, 1, |mine| {
+        let mut counts: [Vec<u64>; 6] = std::array::from_fn(|f| vec![0; FIELDS[f].levels().len()]);
+        for &(i, len) in mine.iter().flatten() {
+            for b in &sample[i + 1..i + 1 + len as usize] {
+                let p = Pattern::of(&sample[i], b, &FIELDS);
+                for (f, c) in counts.iter_mut().enumerate() {
+                    if let Some(l) = p.level(f) {
+                        c[l as usize] += 1;
+                    }
                 }
             }
-            drawn += 1;
         }
-    }
+        counts
+    });
+    let drawn: u64 = rows.iter().map(|r| r.1).sum();
+    let counts: [Vec<f64>; 6] = std::array::from_fn(|f| {
+        (0..FIELDS[f].levels().len()).map(|l| partial.iter().map(|c| c[f][l]).sum::<u64>() as f64).collect()
+    });
+    let both_present = std::array::from_fn(|i| counts[i].iter().sum::<f64>() / drawn.max(1) as f64);
     let u = counts.map(|c| {
         let total: f64 = c.iter().map(|v| v + 0.5).sum();
         c.iter().map(|v| clamp((v + 0.5) / total)).collect()
     });
-    (u, drawn)
+    URandom { u, pairs: drawn, both_present }
 }
 
 /// Starting `m` of a field with `k` levels: most mass on the first level, halving after.
+/// Also the pseudo-counts (one pair's worth) that keep a small session's `m` away from 0.
 fn initial_m(k: usize) -> Vec<f64> {
     let raw: Vec<f64> = (0..k).map(|j| if j + 1 == k { 0.05 } else { 0.9 / 2f64.powi(j as i32) }).collect();
     let total: f64 = raw.iter().sum();
     raw.iter().map(|v| v / total).collect()
 }
 
-/// Fits `λ` and `m` by EM over the distinct patterns of the candidate pairs, `u` fixed.
-pub(crate) fn estimate(
-    patterns: &HashMap<Pattern, u64>,
-    u: [Vec<f64>; 6],
-    u_pairs: u64,
+/// One EM training session: the candidate pairs that one blocking rule formed, by pattern,
+/// and the fields the rule blocks on. Those fields take no part in the session (within its
+/// blocks they agree because of the block, not because the pairs match); the session
+/// estimates `m` of the others, and the share of matches among its pairs.
+pub(crate) struct Session {
+    pub blocked_on: &'static [MatchField],
+    /// The levels, by field, at which a pair shares the rule's key: the share of all true
+    /// matches that the rule catches is the product over these fields of the share of
+    /// pairs with both values times the `m` of these levels.
+    pub key_levels: &'static [(MatchField, &'static [u8])],
+    pub patterns: HashMap<Pattern, u64>,
+}
+
+/// The smallest prior an estimate gives (a trillion customers each entered twice would
+/// still be above it).
+const PRIOR_FLOOR: f64 = 1e-15;
+
+/// What one EM run found.
+struct Fit {
+    prior: f64,
+    m: [Vec<f64>; 6],
+    /// Fields with at least one pair that has a level on them.
+    observed: [bool; 6],
+    iterations: u32,
+    converged: bool,
+}
+
+/// EM over `patterns` with `u` fixed, on the `active` fields only: `λ` always, `m` when
+/// `fit_m` (each field's counts smoothed by one pair's worth of [`initial_m`]).
+fn em(
+    patterns: &[(Pattern, u64)],
+    u: &[Vec<f64>; 6],
+    mut m: [Vec<f64>; 6],
+    active: [bool; 6],
+    fit_m: bool,
     max_iterations: u32,
-) -> MatchModel {
-    let mut m: [Vec<f64>; 6] = std::array::from_fn(|i| initial_m(FIELDS[i].levels().len()));
+) -> Fit {
     let mut prior = 0.1f64;
-    let total: u64 = patterns.values().sum();
-    let mut iterations = 0;
-    let mut converged = false;
-    if total > 0 {
-        while iterations < max_iterations {
-            iterations += 1;
-            let mut matched = 0.0;
-            let mut m_counts: [Vec<f64>; 6] = std::array::from_fn(|i| vec![0.0; FIELDS[i].levels().len()]);
-            for (&p, &count) in patterns {
-                let (mut lm, mut lu) = (prior.ln(), (1.0 - prior).ln());
-                for i in 0..FIELDS.len() {
-                    if let Some(l) = p.level(i) {
-                        lm += m[i][l as usize].ln();
-                        lu += u[i][l as usize].ln();
-                    }
-                }
-                let posterior = 1.0 / (1.0 + (lu - lm).exp());
-                let weight = posterior * count as f64;
-                matched += weight;
-                for (i, c) in m_counts.iter_mut().enumerate() {
-                    if let Some(l) = p.level(i) {
-                        c[l as usize] += weight;
-                    }
+    let total: u64 = patterns.iter().map(|p| p.1).sum();
+    let mut fit = Fit { prior, m: Default::default(), observed: [false; 6], iterations: 0, converged: false };
+    if total == 0 {
+        fit.m = m;
+        return fit;
+    }
+    while fit.iterations < max_iterations {
+        fit.iterations += 1;
+        let mut matched = 0.0;
+        let mut m_counts: [Vec<f64>; 6] = std::array::from_fn(|i| vec![0.0; FIELDS[i].levels().len()]);
+        for &(p, count) in patterns {
+            let (mut lm, mut lu) = (prior.ln(), (1.0 - prior).ln());
+            for i in (0..FIELDS.len()).filter(|&i| active[i]) {
+                if let Some(l) = p.level(i) {
+                    lm += m[i][l as usize].ln();
+                    lu += u[i][l as usize].ln();
                 }
             }
-            let mut moved = 0f64;
-            let new_prior = clamp(matched / total as f64);
-            moved = moved.max((new_prior - prior).abs());
-            prior = new_prior;
-            for (mi, ci) in m.iter_mut().zip(&m_counts) {
-                let sum: f64 = ci.iter().sum();
-                if sum <= 0.0 {
-                    continue;
+            let posterior = 1.0 / (1.0 + (lu - lm).exp());
+            let weight = posterior * count as f64;
+            matched += weight;
+            for i in (0..FIELDS.len()).filter(|&i| active[i]) {
+                if let Some(l) = p.level(i) {
+                    m_counts[i][l as usize] += weight;
+                    fit.observed[i] = true;
                 }
-                for (mv, cv) in mi.iter_mut().zip(ci) {
-                    let new = clamp(cv / sum);
+            }
+        }
+        let new_prior = clamp(matched / total as f64);
+        let mut moved = (new_prior - prior).abs();
+        prior = new_prior;
+        if fit_m {
+            for i in (0..FIELDS.len()).filter(|&i| active[i] && fit.observed[i]) {
+                let sum: f64 = m_counts[i].iter().sum::<f64>() + 1.0;
+                let pseudo = initial_m(m[i].len());
+                for (j, mv) in m[i].iter_mut().enumerate() {
+                    let new = clamp((m_counts[i][j] + pseudo[j]) / sum);
                     moved = moved.max((new - *mv).abs());
                     *mv = new;
                 }
             }
-            if moved < 1e-5 {
-                converged = true;
-                break;
+        }
+        if moved < 1e-5 {
+            fit.converged = true;
+            break;
+        }
+    }
+    fit.prior = prior;
+    fit.m = m;
+    fit
+}
+
+/// Fits `m` and `λ` with `u` fixed, as splink trains: one EM session per training blocking
+/// rule, each estimating `m` of the fields its rule does not block on and the share of
+/// matches among its pairs; a field's `m` is the mean over the sessions that saw it (the
+/// starting guess when none did).
+///
+/// `λ`, the probability that two customers drawn at random are one, follows from the
+/// sessions as splink derives it: the matches a session found, divided by the share of
+/// all matches its rule catches (from the `m` of its key levels), over all `total_pairs`
+/// pairs. When no training rule formed a pair, all candidate pairs form one session and
+/// `λ` is the matches EM finds among them over `total_pairs`.
+pub(crate) fn estimate(
+    sessions: &[Session],
+    all: &HashMap<Pattern, u64>,
+    random: URandom,
+    total_pairs: u64,
+    max_iterations: u32,
+) -> MatchModel {
+    let u = random.u;
+    let start: [Vec<f64>; 6] = std::array::from_fn(|i| initial_m(FIELDS[i].levels().len()));
+    let mut sums: [Vec<f64>; 6] = std::array::from_fn(|i| vec![0.0; FIELDS[i].levels().len()]);
+    let mut seen = [0u32; 6];
+    let (mut iterations, mut converged) = (0, true);
+    // Patterns in order, so that the sums (and so the model) are the same on every run.
+    let sorted = |p: &HashMap<Pattern, u64>| {
+        let mut v: Vec<(Pattern, u64)> = p.iter().map(|(k, v)| (*k, *v)).collect();
+        v.sort_unstable();
+        v
+    };
+    let all = sorted(all);
+    let whole = Session { blocked_on: &[], key_levels: &[], patterns: HashMap::new() };
+    let mut runs: Vec<(&Session, Vec<(Pattern, u64)>)> =
+        sessions.iter().filter(|s| !s.patterns.is_empty()).map(|s| (s, sorted(&s.patterns))).collect();
+    if runs.is_empty() {
+        runs.push((&whole, all.clone()));
+    }
+    // Per session: the matches it found.
+    let mut found: Vec<f64> = Vec::with_capacity(runs.len());
+    for (session, patterns) in &runs {
+        let active = FIELDS.map(|f| !session.blocked_on.contains(&f));
+        let fit = em(patterns, &u, start.clone(), active, true, max_iterations);
+        iterations += fit.iterations;
+        converged &= fit.converged;
+        found.push(fit.prior * patterns.iter().map(|p| p.1).sum::<u64>() as f64);
+        for i in (0..FIELDS.len()).filter(|&i| active[i] && fit.observed[i]) {
+            seen[i] += 1;
+            for (sum, v) in sums[i].iter_mut().zip(&fit.m[i]) {
+                *sum += v;
             }
         }
     }
+    let m: [Vec<f64>; 6] = std::array::from_fn(|i| {
+        if seen[i] == 0 {
+            start[i].clone()
+        } else {
+            sums[i].iter().map(|v| clamp(v / f64::from(seen[i]))).collect()
+        }
+    });
+    // The share of all matches each session's rule catches.
+    let caught: Vec<f64> = runs
+        .iter()
+        .map(|(session, _)| {
+            session.key_levels.iter().fold(1.0, |share, (field, levels)| {
+                let i = field.index();
+                share * random.both_present[i] * levels.iter().map(|&l| m[i][l as usize]).sum::<f64>()
+            })
+        })
+        .collect();
+    let caught_total: f64 = caught.iter().sum();
+    let matches: f64 = found.iter().sum();
+    let prior = if total_pairs == 0 || caught_total <= 0.0 {
+        0.5
+    } else {
+        (matches / caught_total / total_pairs as f64).clamp(PRIOR_FLOOR, 1.0 - PROB_FLOOR)
+    };
+    let total = all.iter().map(|p| p.1).sum();
     MatchModel {
         prior,
         fields: FIELDS
@@ -286,7 +433,7 @@ pub(crate) fn estimate(
                     .collect(),
             })
             .collect(),
-        estimation: Some(Estimation { u_pairs, candidate_pairs: total, iterations, converged }),
+        estimation: Some(Estimation { u_pairs: random.pairs, candidate_pairs: total, iterations, converged }),
     }
 }
 
@@ -312,11 +459,13 @@ mod tests {
             FIELDS.iter().enumerate().fold(0, |bits, (i, f)| bits | ((f.levels().len() as u32 - 1) << (3 * i as u32))),
         );
         let patterns = HashMap::from([(agree, 100), (disagree, 10_000)]);
+        let sessions = [Session { blocked_on: &[], key_levels: &[], patterns: patterns.clone() }];
         let u: [Vec<f64>; 6] = std::array::from_fn(|i| {
             let k = FIELDS[i].levels().len();
             (0..k).map(|j| if j + 1 == k { 0.99 } else { 0.01 / (k - 1) as f64 }).collect()
         });
-        let model = estimate(&patterns, u, 1000, 100);
+        let random = URandom { u, pairs: 1000, both_present: [1.0; 6] };
+        let model = estimate(&sessions, &patterns, random, 10_100, 100);
         assert!((model.prior - 100.0 / 10_100.0).abs() < 1e-3, "{}", model.prior);
         for f in &model.fields {
             assert!(f.levels[0].m > 0.99, "{f:?}");

@@ -5,18 +5,20 @@ Unicode NFKC, case- and accent-folded, Han characters read in pinyin; mailboxes 
 dots and ``+tags`` folded; phones in E.164; postal codes, streets and companies without
 their legal form), candidate pairs come from blocking keys (mailbox, phone, name, a name
 token with the birthday or postcode, ...), and each pair is scored by a Fellegi-Sunter
-model whose m and u probabilities are estimated from the data (u from random pairs, m and
-the prior by EM, as splink does) or given. :meth:`crm.Crm.find_duplicates` returns a
+model whose m and u probabilities are estimated from the data (u from random pairs, m by
+EM per blocking rule and the prior from what EM found, as splink does) or given. :meth:`crm.Crm.find_duplicates` returns a
 :class:`DuplicateReport`: the pairs at or above a threshold as a DataFrame with each
 field's agreement level and weight, the clusters (connected components), and the model.
 
 Fields and their levels, most similar first (``None``: a side has no value, no evidence):
 
-- ``name``: exact, same_parts, jaro_winkler_0.92, jaro_winkler_0.80, different
-- ``email``: exact, same_mailbox, similar, different
+- ``name``: exact, same_parts (another order, or Han characters and their pinyin),
+  similar (each token within one edit or a Jaro-Winkler of 0.92), partial (a token left
+  out, an initial), different
+- ``email``: exact, same_mailbox, same_local (another domain), similar, different
 - ``phone``: exact, same_national, one_digit, different
 - ``birthday``: exact, typo, different
-- ``address``: same_postcode_street, same_postcode, same_city, different
+- ``address``: same_postcode_street, same_street_city, same_postcode, same_city, different
 - ``company``: exact, similar, different
 """
 
