@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-loyalty bench-loyalty-sim bench-postgres bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-identity bench-loyalty bench-loyalty-sim bench-postgres bench-c bench-python clean
 
 PREFIX ?= /usr/local
 
@@ -63,6 +63,11 @@ bench-segments:
 # Summaries over 10M orders and BG/NBD + Gamma-Gamma fits on 1M customers against lifetimes.
 bench-analytics:
 	$(CARGO) bench -p crm-core --bench analytics -- $(ARGS)
+
+# find_duplicates on 1M customers with 5% labelled duplicates against splink on DuckDB
+# (a venv under target/identity-venv); prints a table.
+bench-identity:
+	$(CARGO) bench -p crm-core --bench identity -- $(ARGS)
 
 # Bulk earning over 10M orders (ingest with and without a program) and single earn/redeem latency.
 bench-loyalty:
