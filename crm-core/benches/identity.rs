@@ -177,18 +177,19 @@ fn write_csv(path: &Path, customers: &[Customer]) {
     writeln!(w, "unique_id,truth,first_name,surname,name_key,email,phone,dob,postcode,street,company").unwrap();
     for c in customers {
         let s = Standard::of(c);
-        let dob = s.birthday.map(|d| d.to_string());
+        let dob = s.birthday().map(|d| d.to_string());
+        let name: Vec<&str> = s.name_tokens().collect();
         write!(w, "{},", c.id.0).unwrap();
         field(&mut w, Some(truth(c)), false);
-        field(&mut w, s.name.first().map(String::as_str), false);
-        field(&mut w, s.name.last().filter(|_| s.name.len() > 1).map(String::as_str), false);
-        field(&mut w, Some(&s.name_key), false);
-        field(&mut w, s.email_key.as_deref(), false);
-        field(&mut w, s.phone.as_deref(), false);
+        field(&mut w, name.first().copied(), false);
+        field(&mut w, name.last().copied().filter(|_| name.len() > 1), false);
+        field(&mut w, Some(s.name_key()), false);
+        field(&mut w, s.email_key(), false);
+        field(&mut w, s.phone(), false);
         field(&mut w, dob.as_deref(), false);
-        field(&mut w, s.postal.as_deref(), false);
-        field(&mut w, s.street.as_deref(), false);
-        field(&mut w, s.company.as_deref(), true);
+        field(&mut w, s.postal(), false);
+        field(&mut w, s.street(), false);
+        field(&mut w, s.company(), true);
     }
 }
 

@@ -97,11 +97,11 @@ impl MatchField {
         match self {
             MatchField::Name => name_level(a, b),
             MatchField::Email => email_level(a, b),
-            MatchField::Phone => phone_level(a.phone.as_deref()?, b.phone.as_deref()?),
-            MatchField::Birthday => birthday_level(a.birthday?, b.birthday?),
+            MatchField::Phone => phone_level(a.phone()?, b.phone()?),
+            MatchField::Birthday => birthday_level(a.birthday()?, b.birthday()?),
             MatchField::Address => address_level(a, b),
             MatchField::Company => {
-                let (x, y) = (a.company.as_deref()?, b.company.as_deref()?);
+                let (x, y) = (a.company()?, b.company()?);
                 Some(if x == y {
                     0
                 } else if jaro_winkler(x, y) >= 0.9 {
@@ -193,25 +193,39 @@ fn token_similarity(x: &str, y: &str) -> f64 {
     jaro_winkler(x, y)
 }
 
+/// Up to 16 tokens of a name, and how many there are in all.
+fn tokens(s: &Standard) -> ([&str; 16], usize) {
+    let mut out = [""; 16];
+    let mut n = 0;
+    for t in s.name_tokens() {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = t;
+        }
+        n += 1;
+    }
+    (out, n)
+}
+
 fn name_level(a: &Standard, b: &Standard) -> Option<u8> {
-    if a.name.is_empty() || b.name.is_empty() {
+    if a.name().is_empty() || b.name().is_empty() {
         return None;
     }
-    if a.name == b.name {
+    if a.name() == b.name() {
         return Some(0);
     }
-    if a.name_key == b.name_key {
+    if a.name_key() == b.name_key() {
         return Some(1);
     }
     // Each token of the shorter name against its most alike unused token of the other,
     // in order of the shorter name's tokens; the worst of these decides.
-    let (short, long) = if a.name.len() <= b.name.len() { (&a.name, &b.name) } else { (&b.name, &a.name) };
+    let ((ta, na), (tb, nb)) = (tokens(a), tokens(b));
+    let ((short, ns), (long, nl)) = if na <= nb { ((ta, na), (tb, nb)) } else { ((tb, nb), (ta, na)) };
     let mut used = [false; 16];
     let mut worst = 1.0f64;
-    for t in short.iter().take(16) {
+    for t in short.iter().take(ns.min(16)) {
         let best = long
             .iter()
-            .take(16)
+            .take(nl.min(16))
             .enumerate()
             .filter(|(j, _)| !used[*j])
             .map(|(j, u)| (token_similarity(t, u), j))
@@ -220,7 +234,7 @@ fn name_level(a: &Standard, b: &Standard) -> Option<u8> {
         used[j] = true;
         worst = worst.min(sim);
     }
-    Some(if short.len() == long.len() && worst >= 0.92 {
+    Some(if ns == nl && worst >= 0.92 {
         2
     } else if worst >= PARTIAL {
         3
@@ -254,11 +268,11 @@ fn digits(s: &str) -> impl Iterator<Item = char> + '_ {
 }
 
 fn email_level(a: &Standard, b: &Standard) -> Option<u8> {
-    let (x, y) = (a.email.as_deref()?, b.email.as_deref()?);
+    let (x, y) = (a.email()?, b.email()?);
     if x == y {
         return Some(0);
     }
-    if a.email_key.is_some() && a.email_key == b.email_key {
+    if a.email_key().is_some() && a.email_key() == b.email_key() {
         return Some(1);
     }
     let (Some((lx, dx)), Some((ly, dy))) = (x.rsplit_once('@'), y.rsplit_once('@')) else {
@@ -315,15 +329,15 @@ fn same_street(x: &str, y: &str) -> bool {
 }
 
 fn address_level(a: &Standard, b: &Standard) -> Option<u8> {
-    let postal = match (&a.postal, &b.postal) {
+    let postal = match (a.postal(), b.postal()) {
         (Some(x), Some(y)) => Some(x == y),
         _ => None,
     };
-    let city = match (&a.city, &b.city) {
+    let city = match (a.city(), b.city()) {
         (Some(x), Some(y)) => Some(x == y),
         _ => None,
     };
-    let street = match (&a.street, &b.street) {
+    let street = match (a.street(), b.street()) {
         (Some(x), Some(y)) => same_street(x, y),
         _ => false,
     };
@@ -339,13 +353,13 @@ fn address_level(a: &Standard, b: &Standard) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::standardize::name_tokens;
+    use crate::identity::standardize::{name_tokens, Keys};
 
     fn person(name: &str) -> Standard {
         let name = name_tokens(name);
         let mut sorted = name.clone();
         sorted.sort();
-        Standard { name_key: sorted.concat(), name, ..Default::default() }
+        Standard::from(&Keys { name_key: sorted.concat(), name, ..Default::default() })
     }
 
     #[test]
@@ -362,8 +376,28 @@ mod tests {
     #[test]
     fn the_jaro_winkler_bound_is_never_below_jaro_winkler() {
         let words = [
-            "a", "ab", "ba", "abc", "cab", "martha", "marhta", "dwayne", "duane", "dixon", "dicksonx", "jones",
-            "johnson", "wang", "wei", "xiuying", "oliver", "olivia", "smith", "smyth", "zzzz", "aaaaaaaab",
+            "a",
+            "ab",
+            "ba",
+            "abc",
+            "cab",
+            "martha",
+            "marhta",
+            "dwayne",
+            "duane",
+            "dixon",
+            "dicksonx",
+            "jones",
+            "johnson",
+            "wang",
+            "wei",
+            "xiuying",
+            "oliver",
+            "olivia",
+            "smith",
+            "smyth",
+            "zzzz",
+            "aaaaaaaab",
         ];
         for x in words {
             for y in words {
@@ -399,10 +433,12 @@ mod tests {
         assert_eq!(birthday_level(d("1990-03-04"), d("1990-04-03")), Some(1));
         assert_eq!(birthday_level(d("1990-03-04"), d("1991-03-04")), Some(1));
         assert_eq!(birthday_level(d("1990-03-04"), d("1985-11-20")), Some(2));
-        let mail = |e: &str| Standard {
-            email: Some(e.into()),
-            email_key: crate::identity::standardize::email_key(e),
-            ..Default::default()
+        let mail = |e: &str| {
+            Standard::from(&Keys {
+                email: Some(e.into()),
+                email_key: crate::identity::standardize::email_key(e),
+                ..Default::default()
+            })
         };
         let level = |a: &str, b: &str| MatchField::Email.compare(&mail(a), &mail(b));
         assert_eq!(level("a.b@gmail.com", "ab@gmail.com"), Some(1));
@@ -413,11 +449,13 @@ mod tests {
         assert_eq!(level("ada.king1815@example.com", "ada.king1852@example.com"), Some(4));
         assert_eq!(level("ada@example.com", "adda@other.org"), Some(4));
         assert_eq!(level("ada@example.com", "grace@other.org"), Some(4));
-        let at = |postal: Option<&str>, street: Option<&str>, city: Option<&str>| Standard {
-            postal: postal.map(str::to_owned),
-            street: street.map(str::to_owned),
-            city: city.map(str::to_owned),
-            ..Default::default()
+        let at = |postal: Option<&str>, street: Option<&str>, city: Option<&str>| {
+            Standard::from(&Keys {
+                postal: postal.map(str::to_owned),
+                street: street.map(str::to_owned),
+                city: city.map(str::to_owned),
+                ..Default::default()
+            })
         };
         let level = |a: &Standard, b: &Standard| MatchField::Address.compare(a, b);
         let home = at(Some("SG:1"), Some("1 main street"), Some("singapore"));

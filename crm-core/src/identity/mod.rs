@@ -44,7 +44,7 @@ pub mod standardize;
 
 pub use compare::{MatchField, Pattern, FIELDS};
 pub use model::{Estimation, FieldModel, LevelModel, MatchModel};
-pub use standardize::Standard;
+pub use standardize::{Keys, Standard};
 
 /// Largest allowed [`MatchSettings::max_block_size`].
 pub const MAX_BLOCK_SIZE: u32 = 100_000;
@@ -268,28 +268,28 @@ impl Block {
 
 /// The blocking keys of one customer (see the [module documentation](self)).
 fn blocking_keys(s: &Standard, out: &mut Vec<u64>) {
-    if let Some(e) = &s.email_key {
+    if let Some(e) = s.email_key() {
         out.push(Block::Email.key(&[e]));
     }
-    if let Some(p) = &s.phone {
+    if let Some(p) = s.phone() {
         out.push(Block::Phone.key(&[p]));
     }
-    if let (false, Some(street)) = (s.name_key.is_empty(), &s.street) {
-        out.push(Block::NameStreet.key(&[&s.name_key, street]));
+    if let (false, Some(street)) = (s.name_key().is_empty(), s.street()) {
+        out.push(Block::NameStreet.key(&[s.name_key(), street]));
     }
-    let birthday = s.birthday.map(|d| d.to_string());
-    for t in s.name.iter().filter(|t| t.chars().count() >= 2) {
+    let birthday = s.birthday().map(|d| d.to_string());
+    for t in s.name_tokens().filter(|t| t.chars().count() >= 2) {
         if let Some(b) = &birthday {
             out.push(Block::TokenBirthday.key(&[t, b]));
         }
-        if let Some(p) = &s.postal {
+        if let Some(p) = s.postal() {
             out.push(Block::TokenPostal.key(&[t, p]));
         }
     }
-    if let (Some(c), Some(p)) = (&s.company, &s.postal) {
+    if let (Some(c), Some(p)) = (s.company(), s.postal()) {
         out.push(Block::CompanyPostal.key(&[c, p]));
     }
-    if let (Some(b), Some(p)) = (&birthday, &s.postal) {
+    if let (Some(b), Some(p)) = (&birthday, s.postal()) {
         out.push(Block::BirthdayPostal.key(&[b, p]));
     }
 }
@@ -332,7 +332,7 @@ fn candidate_pairs(records: &[Standard], max_block: usize) -> Candidates {
         for (n, &(_, a)) in block.iter().enumerate() {
             for &(_, b) in &block[n + 1..] {
                 // People are compared with people, companies with companies.
-                if records[a as usize].kind != records[b as usize].kind {
+                if records[a as usize].kind() != records[b as usize].kind() {
                     continue;
                 }
                 formed.push((((a as u64) << 32) | b as u64, rule));

@@ -14,9 +14,11 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::customer::{Customer, CustomerKind};
 
-/// A customer's comparison keys (see the [module documentation](self)).
+/// A customer's comparison keys, each its own value (see the [module documentation](self)).
+/// Build one to compare values that are not a stored customer; [`Standard`] holds the same
+/// keys packed for matching.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Standard {
+pub struct Keys {
     /// Person or company.
     pub kind: CustomerKind,
     /// The name's tokens in their written order (see [`name_tokens`]).
@@ -42,28 +44,13 @@ pub struct Standard {
     pub birthday: Option<NaiveDate>,
 }
 
-impl Standard {
+impl Keys {
     /// The comparison keys of a stored customer.
-    ///
-    /// ```
-    /// use crm_core::identity::standardize::Standard;
-    /// use crm_core::{Crm, NewCustomer};
-    /// let crm = Crm::in_memory()?;
-    /// let c = crm.create_customer(&NewCustomer {
-    ///     name: "Ｗａｎｇ  Xiuying".into(), email: Some("Wang.Xiu+shop@GoogleMail.com".into()),
-    ///     ..Default::default() })?;
-    /// let s = Standard::of(&c);
-    /// assert_eq!(s.name, ["wang", "xiuying"]);
-    /// assert_eq!(s.name_key, Standard::of(&crm.create_customer(&NewCustomer {
-    ///     name: "王秀英".into(), ..Default::default() })?).name_key);
-    /// assert_eq!(s.email_key.as_deref(), Some("wangxiu@gmail.com"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn of(c: &Customer) -> Standard {
+    pub fn of(c: &Customer) -> Keys {
         let name = name_tokens(&c.name);
         let name_key = sorted_key(&name);
         let country = c.address.country.as_deref();
-        Standard {
+        Keys {
             kind: c.kind,
             name,
             name_key,
@@ -80,6 +67,143 @@ impl Standard {
             company: c.company.as_deref().and_then(company_key),
             birthday: c.birthday,
         }
+    }
+}
+
+/// The parts of [`Standard::text`], in order.
+const NAME: usize = 0;
+const NAME_KEY: usize = 1;
+const EMAIL: usize = 2;
+const EMAIL_KEY: usize = 3;
+const PHONE: usize = 4;
+const POSTAL: usize = 5;
+const STREET: usize = 6;
+const CITY: usize = 7;
+const COMPANY: usize = 8;
+const PARTS: usize = 9;
+
+/// A customer's comparison keys packed for matching: every text in one allocation, so that
+/// comparing two customers reads a few cache lines instead of a dozen scattered strings
+/// (a third of the time of a whole-store search). Read through the accessors; an empty
+/// value reads as none.
+///
+/// ```
+/// use crm_core::identity::standardize::Standard;
+/// use crm_core::{Crm, NewCustomer};
+/// let crm = Crm::in_memory()?;
+/// let c = crm.create_customer(&NewCustomer {
+///     name: "Ｗａｎｇ  Xiuying".into(), email: Some("Wang.Xiu+shop@GoogleMail.com".into()),
+///     ..Default::default() })?;
+/// let s = Standard::of(&c);
+/// assert_eq!(s.name_tokens().collect::<Vec<_>>(), ["wang", "xiuying"]);
+/// assert_eq!(s.name_key(), Standard::of(&crm.create_customer(&NewCustomer {
+///     name: "王秀英".into(), ..Default::default() })?).name_key());
+/// assert_eq!(s.email_key(), Some("wangxiu@gmail.com"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Standard {
+    /// The name's tokens joined by single spaces, then the other texts, back to back.
+    text: Box<str>,
+    /// Where each part of `text` ends.
+    ends: [u32; PARTS],
+    birthday: Option<NaiveDate>,
+    kind: CustomerKind,
+}
+
+impl Standard {
+    /// The packed comparison keys of a stored customer.
+    pub fn of(c: &Customer) -> Standard {
+        Standard::from(&Keys::of(c))
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    fn some(&self, i: usize) -> Option<&str> {
+        Some(self.part(i)).filter(|p| !p.is_empty())
+    }
+
+    /// Person or company.
+    pub fn kind(&self) -> CustomerKind {
+        self.kind
+    }
+    /// The name's tokens in their written order.
+    pub fn name_tokens(&self) -> impl Iterator<Item = &str> + '_ {
+        self.part(NAME).split(' ').filter(|t| !t.is_empty())
+    }
+    /// The name's tokens joined by single spaces (equal exactly when the tokens are).
+    pub fn name(&self) -> &str {
+        self.part(NAME)
+    }
+    /// See [`Keys::name_key`].
+    pub fn name_key(&self) -> &str {
+        self.part(NAME_KEY)
+    }
+    /// See [`Keys::email`].
+    pub fn email(&self) -> Option<&str> {
+        self.some(EMAIL)
+    }
+    /// See [`Keys::email_key`].
+    pub fn email_key(&self) -> Option<&str> {
+        self.some(EMAIL_KEY)
+    }
+    /// See [`Keys::phone`].
+    pub fn phone(&self) -> Option<&str> {
+        self.some(PHONE)
+    }
+    /// See [`Keys::postal`].
+    pub fn postal(&self) -> Option<&str> {
+        self.some(POSTAL)
+    }
+    /// See [`Keys::street`].
+    pub fn street(&self) -> Option<&str> {
+        self.some(STREET)
+    }
+    /// See [`Keys::city`].
+    pub fn city(&self) -> Option<&str> {
+        self.some(CITY)
+    }
+    /// See [`Keys::company`].
+    pub fn company(&self) -> Option<&str> {
+        self.some(COMPANY)
+    }
+    /// Date of birth.
+    pub fn birthday(&self) -> Option<NaiveDate> {
+        self.birthday
+    }
+}
+
+impl From<&Keys> for Standard {
+    /// Packs `keys`; name tokens are split at whitespace and empty ones dropped, so that
+    /// the tokens read back are those of the name.
+    fn from(keys: &Keys) -> Standard {
+        let mut text = String::new();
+        let mut ends = [0u32; PARTS];
+        for t in keys.name.iter().flat_map(|t| t.split_whitespace()) {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(t);
+        }
+        ends[NAME] = text.len() as u32;
+        let rest = [
+            Some(keys.name_key.as_str()),
+            keys.email.as_deref(),
+            keys.email_key.as_deref(),
+            keys.phone.as_deref(),
+            keys.postal.as_deref(),
+            keys.street.as_deref(),
+            keys.city.as_deref(),
+            keys.company.as_deref(),
+        ];
+        for (i, part) in rest.into_iter().enumerate() {
+            text.push_str(part.unwrap_or(""));
+            ends[i + 1] = text.len() as u32;
+        }
+        Standard { text: text.into_boxed_str(), ends, birthday: keys.birthday, kind: keys.kind }
     }
 }
 
