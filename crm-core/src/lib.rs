@@ -57,8 +57,8 @@ pub mod validate;
 pub use changes::{Change, Op};
 pub use crm::{Counts, Crm, CrmConfig, Outcome, Written};
 pub use customer::{
-    Address, AddressPatch, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, LifecycleStage,
-    NewCustomer, UpsertMode,
+    Address, AddressPatch, Consent, Customer, CustomerId, CustomerKind, CustomerPatch, CustomerStats, IdentityFields,
+    LifecycleStage, NewCustomer, UpsertMode,
 };
 pub use error::{short_message, Entity, Error, Result, StorageErrorKind, MAX_MESSAGE_BYTES};
 pub use interaction::{Direction, Interaction, InteractionId, InteractionKind, NewInteraction, Score};

@@ -116,6 +116,32 @@ mod checks {
         assert_eq!(s.read(|tx| tx.count_customers()).unwrap(), 0);
     }
 
+    pub fn identity_fields_page_by_id_without_merged_customers<S: Store>(s: S) {
+        let mut ids = Vec::new();
+        for (i, name) in ["Ada", "Bo", "Cy", "Di", "Ed"].iter().enumerate() {
+            let mut c = customer(name);
+            c.phone = Some(format!("+659123456{i}"));
+            c.company = (i == 1).then(|| "Acme Ltd".into());
+            c.birthday = (i == 2).then(|| "1990-02-03".parse().unwrap());
+            c.address.street = Some("1 Main St".into());
+            c.address.postal_code = Some("018956".into());
+            c.address.city = Some("Singapore".into());
+            ids.push(s.write(|tx| tx.insert_customer(&c)).unwrap());
+        }
+        // Cy merged into Ada: left out.
+        let mut cy = s.read(|tx| tx.get_customer(ids[2])).unwrap().unwrap();
+        cy.merged_into = Some(ids[0]);
+        s.write(|tx| tx.update_customer(&cy)).unwrap();
+        let page = |after: CustomerId, limit| s.read(|tx| tx.identity_fields(after, limit)).unwrap();
+        let first = page(CustomerId(0), 2);
+        assert_eq!(first.iter().map(|f| f.id).collect::<Vec<_>>(), [ids[0], ids[1]]);
+        let bo = s.read(|tx| tx.get_customer(ids[1])).unwrap().unwrap();
+        assert_eq!(first[1], IdentityFields::from(&bo));
+        let rest = page(ids[1], 10);
+        assert_eq!(rest.iter().map(|f| f.id).collect::<Vec<_>>(), [ids[3], ids[4]]);
+        assert!(page(ids[4], 10).is_empty());
+    }
+
     pub fn orders_are_keyed_by_external_id<S: Store>(s: S) {
         let c = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
         let mut o = order("O-1", c, t(3, 0), 1000);
@@ -500,6 +526,10 @@ macro_rules! conformance {
             #[test]
             fn order_records_stream_whole_in_customer_time_order() {
                 checks::order_records_stream_whole_in_customer_time_order($make);
+            }
+            #[test]
+            fn identity_fields_page_by_id_without_merged_customers() {
+                checks::identity_fields_page_by_id_without_merged_customers($make);
             }
             #[test]
             fn search_by_name_email_phone_company() {

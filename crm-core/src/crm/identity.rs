@@ -1,8 +1,6 @@
 //! Identity resolution through the facade: [`identity`](crate::identity) over the store.
 
 use crate::crm::Crm;
-use crate::customer::query::{Cursor, CustomerFilter, SortKey, SortValue};
-use crate::customer::Customer;
 use crate::customer::CustomerId;
 use crate::error::Result;
 use crate::identity::{find_duplicates_in, in_parallel, DuplicateReport, MatchSettings, Standard};
@@ -43,19 +41,16 @@ impl<S: Store> Crm<S> {
         let (ids, records) = self.store.read(|tx| {
             let mut ids: Vec<CustomerId> = Vec::new();
             let mut records: Vec<Standard> = Vec::new();
-            let mut after: Option<Cursor> = None;
+            let mut after = CustomerId(0);
             loop {
-                let page = tx.query_customers(&CustomerFilter::default(), SortKey::Id, false, after.as_ref(), PAGE)?;
-                let Some((last, _)) = page.last() else { break };
-                after = Some(Cursor { value: SortValue::Int(last.id.0), id: last.id.0 });
-                let full = page.len() == PAGE;
-                let kept: Vec<Customer> =
-                    page.into_iter().filter(|(c, _)| c.merged_into.is_none()).map(|(c, _)| c).collect();
-                ids.extend(kept.iter().map(|c| c.id));
-                for part in in_parallel(&kept, 1024, |part| part.iter().map(Standard::of).collect::<Vec<_>>()) {
+                let page = tx.identity_fields(after, PAGE)?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                ids.extend(page.iter().map(|c| c.id));
+                for part in in_parallel(&page, 1024, |part| part.iter().map(Standard::of_fields).collect::<Vec<_>>()) {
                     records.extend(part);
                 }
-                if !full {
+                if page.len() < PAGE {
                     break;
                 }
             }

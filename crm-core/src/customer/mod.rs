@@ -134,6 +134,43 @@ pub struct Customer {
     pub merged_into: Option<CustomerId>,
 }
 
+/// The fields of a customer that identity resolution compares, read without the rest
+/// (tags, attributes, consents) by [`CustomerStore::identity_fields`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IdentityFields {
+    /// Store-assigned id.
+    pub id: CustomerId,
+    /// Person or company.
+    pub kind: CustomerKind,
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number in E.164 form.
+    pub phone: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Postal address.
+    pub address: Address,
+    /// Date of birth.
+    pub birthday: Option<NaiveDate>,
+}
+
+impl From<&Customer> for IdentityFields {
+    fn from(c: &Customer) -> IdentityFields {
+        IdentityFields {
+            id: c.id,
+            kind: c.kind,
+            name: c.name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            company: c.company.clone(),
+            address: c.address.clone(),
+            birthday: c.birthday,
+        }
+    }
+}
+
 /// Input for creating (or upserting) a customer. Every field but `name` is optional.
 ///
 /// Upserted with [`Crm::upsert_customer`](crate::Crm::upsert_customer) (a merge), a field

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::customer::query::{Cursor, CustomerFilter, SortKey, SortValue};
-use crate::customer::{Customer, CustomerId};
+use crate::customer::{Customer, CustomerId, IdentityFields};
 use crate::error::Result;
 
 /// The storage port of customer records: what the domain reads. Each store implements
@@ -17,6 +17,9 @@ pub trait CustomerStore {
     fn customer_id_by_external_id(&mut self, external_id: &str) -> Result<Option<CustomerId>>;
     /// Whether the id exists.
     fn customer_exists(&mut self, id: CustomerId) -> Result<bool>;
+    /// The fields identity resolution compares of the customers not merged away whose id
+    /// is above `after`, by id, at most `limit`.
+    fn identity_fields(&mut self, after: CustomerId, limit: usize) -> Result<Vec<IdentityFields>>;
     /// Customers matching `filter`, in `sort` order, strictly after `after`, at most `limit`,
     /// each with its sort value.
     fn query_customers(

@@ -12,7 +12,7 @@ use pinyin::ToPinyin;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::customer::{Customer, CustomerKind};
+use crate::customer::{Customer, CustomerKind, IdentityFields};
 
 /// A customer's comparison keys, each its own value (see the [module documentation](self)).
 /// Build one to compare values that are not a stored customer; [`Standard`] holds the same
@@ -47,6 +47,11 @@ pub struct Keys {
 impl Keys {
     /// The comparison keys of a stored customer.
     pub fn of(c: &Customer) -> Keys {
+        Keys::of_fields(&IdentityFields::from(c))
+    }
+
+    /// The comparison keys of a customer's identity fields.
+    pub fn of_fields(c: &IdentityFields) -> Keys {
         let name = name_tokens(&c.name);
         let name_key = sorted_key(&name);
         let country = c.address.country.as_deref();
@@ -115,6 +120,11 @@ impl Standard {
     /// The packed comparison keys of a stored customer.
     pub fn of(c: &Customer) -> Standard {
         Standard::from(&Keys::of(c))
+    }
+
+    /// The packed comparison keys of a customer's identity fields.
+    pub fn of_fields(c: &IdentityFields) -> Standard {
+        Standard::from(&Keys::of_fields(c))
     }
 
     fn part(&self, i: usize) -> &str {

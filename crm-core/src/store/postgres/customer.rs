@@ -9,7 +9,7 @@ use super::copy::Jsonb;
 use super::*;
 use crate::changes::Entity;
 use crate::customer::query::{Cursor, CustomerFilter, SortKey, SortValue};
-use crate::customer::{CustomerStore, CustomerStoreMut};
+use crate::customer::{CustomerStore, CustomerStoreMut, IdentityFields};
 
 /// A `LIMIT` value: `usize` as PostgreSQL's `bigint` (larger than any table: no limit).
 pub(crate) fn limit_value(limit: usize) -> i64 {
@@ -139,6 +139,35 @@ impl<M: Mode> CustomerStore for PgTx<'_, M> {
     fn customer_exists(&mut self, id: CustomerId) -> Result<bool> {
         self.lock_customer(id)?;
         Ok(self.query_opt("SELECT 1 FROM customers WHERE id = $1", &[&id.0])?.is_some())
+    }
+
+    fn identity_fields(&mut self, after: CustomerId, limit: usize) -> Result<Vec<IdentityFields>> {
+        let rows = self.query(
+            "SELECT id, kind, name, email, phone, company, country, region, city, postal_code, street, birthday \
+             FROM customers WHERE id > $1 AND merged_into IS NULL ORDER BY id LIMIT $2",
+            &[&after.0, &limit_value(limit)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let birthday: Option<String> = col(r, 11)?;
+                Ok(IdentityFields {
+                    id: CustomerId(col(r, 0)?),
+                    kind: enum_col(r, 1)?,
+                    name: col(r, 2)?,
+                    email: col(r, 3)?,
+                    phone: col(r, 4)?,
+                    company: col(r, 5)?,
+                    address: Address {
+                        country: col(r, 6)?,
+                        region: col(r, 7)?,
+                        city: col(r, 8)?,
+                        postal_code: col(r, 9)?,
+                        street: col(r, 10)?,
+                    },
+                    birthday: birthday.map(|b| b.parse().map_err(|e| corrupt("birthday", e))).transpose()?,
+                })
+            })
+            .collect()
     }
 
     fn query_customers(

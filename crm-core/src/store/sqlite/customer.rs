@@ -1,6 +1,7 @@
 //! The customer port on SQLite.
 
 use super::*;
+use crate::customer::IdentityFields;
 
 impl<M> crate::customer::CustomerStore for SqliteTx<'_, M> {
     fn get_customer(&mut self, id: CustomerId) -> Result<Option<Customer>> {
@@ -97,6 +98,40 @@ impl<M> crate::customer::CustomerStore for SqliteTx<'_, M> {
                     _ => SortValue::Int(r.get(CUSTOMER_NCOLS)?),
                 };
                 Ok((c, v))
+            })
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
+        Ok(rows)
+    }
+
+    fn identity_fields(&mut self, after: CustomerId, limit: usize) -> Result<Vec<IdentityFields>> {
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT id, kind, name, email, phone, company, country, region, city, postal_code, street, birthday \
+                 FROM customers WHERE id > ?1 AND merged_into IS NULL ORDER BY id LIMIT ?2",
+            )
+            .db()?;
+        let rows = st
+            .query_map(params![after.0, limit as i64], |r| {
+                let birthday: Option<String> = r.get(11)?;
+                Ok(IdentityFields {
+                    id: CustomerId(r.get(0)?),
+                    kind: enum_col(r, 1)?,
+                    name: r.get(2)?,
+                    email: r.get(3)?,
+                    phone: r.get(4)?,
+                    company: r.get(5)?,
+                    address: Address {
+                        country: r.get(6)?,
+                        region: r.get(7)?,
+                        city: r.get(8)?,
+                        postal_code: r.get(9)?,
+                        street: r.get(10)?,
+                    },
+                    birthday: birthday.map(|b| b.parse::<NaiveDate>().map_err(|e| conversion(11, e))).transpose()?,
+                })
             })
             .db()?
             .collect::<rusqlite::Result<_>>()
