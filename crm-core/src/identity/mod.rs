@@ -28,7 +28,8 @@
 //!
 //! Memory: every customer's keys are held at once, about 300 bytes a customer, plus about
 //! 30 bytes a candidate pair while the pairs are formed (16 for each rule that forms it),
-//! 13 after. On 1,050,000 generated customers: 7,000,000 candidate pairs.
+//! 13 after. On 1,050,000 generated customers: 7,000,000 candidate pairs, a peak of 550 MB
+//! (with SQLite's page cache).
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
