@@ -107,7 +107,7 @@ impl Crm<AnyStore> {
     /// `:memory:`, or a PostgreSQL database by URL (`postgresql://user:password@host/db`,
     /// cargo feature `postgres`). Missing tables are created and older schemas upgraded.
     ///
-    /// Errors: see [`SqliteStore::open`] and [`PostgresStore::open`](crate::store::PostgresStore::open)
+    /// Errors: see [`SqliteStore::open`] and `PostgresStore::open` (feature `postgres`)
     /// (a malformed URL, refused credentials, an unreachable or too old server, a database
     /// written by a newer crm); nothing is created when opening fails.
     pub fn open(target: impl AsRef<Path>) -> Result<Crm<AnyStore>> {
