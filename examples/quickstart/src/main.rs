@@ -1,7 +1,9 @@
 //! The quickstart: builds `crm.db` from a generated data set through the bulk path, with a
 //! loyalty program that earns as the orders go in, and prints the one-screen picture a CRM
 //! user asks for: RFM segment sizes, the customers at risk of churning, the top customers by
-//! predicted 12-month value and the loyalty liability. Each section is headed by the call
+//! predicted 12-month value, the loyalty liability and the customers entered twice (the
+//! generator adds 2% copies, as a second system would have recorded them; their external
+//! id is the original's with `~1`). Each section is headed by the call
 //! that produced it, so that a reader can reproduce it. Running it again ingests the same
 //! data and changes nothing.
 //!
@@ -12,6 +14,7 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use crm_core::analytics::{ChurnOptions, SummaryOptions, ValueOptions};
+use crm_core::identity::{MatchField, MatchPair, MatchSettings};
 use crm_core::ingest::{IngestOptions, Progress};
 use crm_core::loyalty::Program;
 use crm_core::segment::rfm::RfmConfig;
@@ -20,6 +23,9 @@ use crm_core::{Crm, Currency, CustomerId};
 
 /// Rows shown in each list.
 const TOP: usize = 5;
+
+/// The share of generated customers that another system recorded again.
+const DUPLICATES: f64 = 0.02;
 
 /// Look-ahead of the loyalty liability's "expiring soon", in days.
 const EXPIRING_WITHIN_DAYS: u32 = 90;
@@ -62,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let crm = Crm::open(&db)?;
-    let synth = Synth::new(SynthConfig { seed, customers, ..Default::default() });
+    let synth = Synth::new(SynthConfig { seed, customers, duplicates: DUPLICATES, ..Default::default() });
     let end = synth.config().end;
     println!("crm quickstart: {db}, {customers} generated customers (seed {seed}), data up to {}", day(end));
 
@@ -155,7 +161,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         day(owed.expiring_by),
         thousands(expired.points)
     );
+
+    let started = Instant::now();
+    let found = crm.find_duplicates(&MatchSettings::default())?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!("\n── Duplicates ── crm.find_duplicates(&MatchSettings::default())");
+    let copies = found
+        .clusters
+        .iter()
+        .filter(|c| {
+            let truth: Vec<String> = c.iter().filter_map(|&id| origin(&crm, id)).collect();
+            truth.len() == c.len() && truth.windows(2).all(|w| w[0] == w[1])
+        })
+        .count();
+    println!(
+        "   {} pairs at probability >= 0.95 in {} clusters ({seconds:.2} s); {} of the {} generated copies found",
+        found.pairs.len(),
+        found.clusters.len(),
+        copies,
+        synth.duplicate_count()
+    );
+    // A few whose names differ, with the evidence that joined them.
+    let name_level = |p: &MatchPair| p.evidence.iter().find(|e| e.field == MatchField::Name).and_then(|e| e.level);
+    for p in found.pairs.iter().filter(|p| name_level(p) != Some("exact")).take(3) {
+        let (a, b) = (crm.get_customer(p.a)?, crm.get_customer(p.b)?);
+        let evidence: Vec<String> =
+            p.evidence.iter().filter_map(|e| e.level.map(|l| format!("{} {l}", e.field.as_str()))).collect();
+        println!("   {:?} = {:?}: {}", a.name, b.name, evidence.join(", "));
+    }
     Ok(())
+}
+
+/// The generated customer a record stands for: its external id up to the `~`.
+fn origin(crm: &Crm, id: CustomerId) -> Option<String> {
+    let e = crm.get_customer(id).ok()?.external_id?;
+    Some(e.split('~').next().unwrap_or(&e).to_owned())
 }
 
 /// A customer's name, completed orders, last order day and completed spend in `currency`.
