@@ -222,8 +222,9 @@ impl Block {
     /// evidence.
     const TRAINING: [Block; 4] = [Block::Email, Block::Phone, Block::TokenBirthday, Block::TokenPostal];
 
-    /// The levels, by field, at which a pair shares this rule's key (for the prior; see
-    /// [`model`]). Names sharing a token are taken as those at `similar` or above.
+    /// The fields this rule's keys are made of, each with the levels at which a pair shares
+    /// the key (for the prior; see [`model`]). Names sharing a token are taken as those at
+    /// `similar` or above.
     fn key_levels(self) -> &'static [(MatchField, &'static [u8])] {
         use MatchField::*;
         const NAME: (MatchField, &[u8]) = (Name, &[0, 1, 2]);
@@ -235,20 +236,6 @@ impl Block {
             Block::TokenPostal => &[NAME, (Address, &[0, 2])],
             Block::CompanyPostal => &[(Company, &[0]), (Address, &[0, 2])],
             Block::BirthdayPostal => &[(Birthday, &[0]), (Address, &[0, 2])],
-        }
-    }
-
-    /// The fields this rule's keys are made of.
-    fn fields(self) -> &'static [MatchField] {
-        use MatchField::*;
-        match self {
-            Block::Email => &[Email],
-            Block::Phone => &[Phone],
-            Block::NameStreet => &[Name, Address],
-            Block::TokenBirthday => &[Name, Birthday],
-            Block::TokenPostal => &[Name, Address],
-            Block::CompanyPostal => &[Company, Address],
-            Block::BirthdayPostal => &[Birthday, Address],
         }
     }
 
@@ -424,11 +411,7 @@ pub fn find_duplicates_in(ids: &[CustomerId], records: &[Standard], settings: &M
             let mut all: HashMap<Pattern, u64> = HashMap::new();
             let mut sessions: Vec<model::Session> = Block::TRAINING
                 .iter()
-                .map(|b| model::Session {
-                    blocked_on: b.fields(),
-                    key_levels: b.key_levels(),
-                    patterns: HashMap::new(),
-                })
+                .map(|b| model::Session { key_levels: b.key_levels(), patterns: HashMap::new() })
                 .collect();
             for (p, r) in patterns.iter().zip(&rules) {
                 *all.entry(*p).or_default() += 1;

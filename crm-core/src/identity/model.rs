@@ -258,10 +258,9 @@ fn initial_m(k: usize) -> Vec<f64> {
 /// blocks they agree because of the block, not because the pairs match); the session
 /// estimates `m` of the others, and the share of matches among its pairs.
 pub(crate) struct Session {
-    pub blocked_on: &'static [MatchField],
-    /// The levels, by field, at which a pair shares the rule's key: the share of all true
-    /// matches that the rule catches is the product over these fields of the share of
-    /// pairs with both values times the `m` of these levels.
+    /// The fields the rule blocks on, each with the levels at which a pair shares the
+    /// rule's key: the share of all true matches that the rule catches is the product over
+    /// these fields of the share of pairs with both values times the `m` of these levels.
     pub key_levels: &'static [(MatchField, &'static [u8])],
     pub patterns: HashMap<Pattern, u64>,
 }
@@ -372,7 +371,7 @@ pub(crate) fn estimate(
         v
     };
     let all = sorted(all);
-    let whole = Session { blocked_on: &[], key_levels: &[], patterns: HashMap::new() };
+    let whole = Session { key_levels: &[], patterns: HashMap::new() };
     let mut runs: Vec<(&Session, Vec<(Pattern, u64)>)> =
         sessions.iter().filter(|s| !s.patterns.is_empty()).map(|s| (s, sorted(&s.patterns))).collect();
     if runs.is_empty() {
@@ -381,7 +380,7 @@ pub(crate) fn estimate(
     // Per session: the matches it found.
     let mut found: Vec<f64> = Vec::with_capacity(runs.len());
     for (session, patterns) in &runs {
-        let active = FIELDS.map(|f| !session.blocked_on.contains(&f));
+        let active = FIELDS.map(|f| !session.key_levels.iter().any(|(blocked, _)| *blocked == f));
         let fit = em(patterns, &u, start.clone(), active, true, max_iterations);
         iterations += fit.iterations;
         converged &= fit.converged;
@@ -459,7 +458,7 @@ mod tests {
             FIELDS.iter().enumerate().fold(0, |bits, (i, f)| bits | ((f.levels().len() as u32 - 1) << (3 * i as u32))),
         );
         let patterns = HashMap::from([(agree, 100), (disagree, 10_000)]);
-        let sessions = [Session { blocked_on: &[], key_levels: &[], patterns: patterns.clone() }];
+        let sessions = [Session { key_levels: &[], patterns: patterns.clone() }];
         let u: [Vec<f64>; 6] = std::array::from_fn(|i| {
             let k = FIELDS[i].levels().len();
             (0..k).map(|j| if j + 1 == k { 0.99 } else { 0.01 / (k - 1) as f64 }).collect()
