@@ -23,7 +23,7 @@ use crm_core::synth::{Synth, SynthConfig};
 use crm_core::Crm;
 
 mod common;
-use common::{config, peak_rss_mib, reset_peak_rss};
+use common::{config, peak_rss_mib, reset_peak_rss, venv};
 
 struct Args {
     customers: u64,
@@ -94,23 +94,10 @@ fn write_csv(path: &Path, summaries: &[Summary]) {
     }
 }
 
-/// Creates `target/analytics-venv` with lifetimes and the versions it was checked against.
+/// `target/analytics-venv` with lifetimes and the versions it was checked against:
+/// lifetimes 0.11.3 (2020) runs on these current releases; pinned to what was measured.
 fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/analytics-venv");
-    let py = venv.join("bin/python");
-    let ok = py.exists()
-        && Command::new(&py).args(["-c", "import lifetimes"]).status().map(|s| s.success()).unwrap_or(false);
-    if !ok {
-        eprintln!("creating {} (lifetimes 0.11.3) ...", venv.display());
-        assert!(Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success());
-        // lifetimes 0.11.3 (2020) runs on these current releases; pinned to what was measured.
-        let st = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "lifetimes==0.11.3", "numpy==2.4.6", "scipy==1.17.1", "pandas==3.1.1"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "pip install failed");
-    }
-    py
+    venv("analytics-venv", "lifetimes", &["lifetimes==0.11.3", "numpy==2.4.6", "scipy==1.17.1", "pandas==3.1.1"])
 }
 
 fn main() {

@@ -26,7 +26,7 @@ use crm_core::synth::{Synth, SynthConfig};
 use crm_core::{Crm, Customer, CustomerId, CustomerQuery};
 
 mod common;
-use common::{config, peak_rss_mib, reset_peak_rss};
+use common::{config, peak_rss_mib, reset_peak_rss, venv};
 
 struct Args {
     customers: u64,
@@ -193,22 +193,9 @@ fn write_csv(path: &Path, customers: &[Customer]) {
     }
 }
 
-/// Creates `target/identity-venv` with splink and the versions it was measured with.
+/// `target/identity-venv` with splink and the versions it was measured with.
 fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/identity-venv");
-    let py = venv.join("bin/python");
-    let ok = py.exists()
-        && Command::new(&py).args(["-c", "import splink, duckdb"]).status().map(|s| s.success()).unwrap_or(false);
-    if !ok {
-        eprintln!("creating {} (splink 5.0.0, duckdb 1.5.6) ...", venv.display());
-        assert!(Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success());
-        let st = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "splink==5.0.0", "duckdb==1.5.6", "pandas==3.1.1"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "pip install failed");
-    }
-    py
+    venv("identity-venv", "splink, duckdb", &["splink==5.0.0", "duckdb==1.5.6", "pandas==3.1.1"])
 }
 
 fn main() {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use crm_core::store::SqliteOptions;
@@ -37,6 +38,23 @@ pub fn peak_rss_mib() -> f64 {
 /// Resets the peak that [`peak_rss_mib`] reports (Linux `clear_refs`).
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The Python of `target/<name>`, a virtualenv holding `packages` (pinned `name==version`
+/// specs), created when it is missing or `import <imports>` fails in it. For the baselines
+/// that run in Python.
+pub fn venv(name: &str, imports: &str, packages: &[&str]) -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target").join(name);
+    let py = venv.join("bin/python");
+    let ok = py.exists()
+        && Command::new(&py).args(["-c", &format!("import {imports}")]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        eprintln!("creating {} ({}) ...", venv.display(), packages.join(", "));
+        assert!(Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success());
+        let st = Command::new(venv.join("bin/pip")).args(["install", "-q"]).args(packages).status().unwrap();
+        assert!(st.success(), "pip install failed");
+    }
+    py
 }
 
 /// Items per second.
