@@ -153,6 +153,15 @@ pub enum Error {
     /// The write conflicts with stored state (for example a unique key owned by another record).
     #[error("conflict: {}", clip(.0, MAX_PART_BYTES))]
     Conflict(String),
+    /// A merge or unmerge of customers was refused; nothing was written. `kind` says why
+    /// (see [`MergeErrorKind`](crate::identity::MergeErrorKind)).
+    #[error("cannot merge ({kind}): {}", clip(message, MAX_PART_BYTES))]
+    Merge {
+        /// Why.
+        kind: crate::identity::MergeErrorKind,
+        /// The customers involved and what to do instead.
+        message: String,
+    },
     /// A redemption (or a debit) asked for more points than the account has available;
     /// nothing was written.
     #[error("insufficient points: {requested} requested, {available} available")]

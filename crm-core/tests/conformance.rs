@@ -142,6 +142,62 @@ mod checks {
         assert!(page(ids[4], 10).is_empty());
     }
 
+    pub fn merge_log_records_links_and_moves<S: Store>(s: S) {
+        use crm_core::identity::{MergeId, MergeRecord, Survivorship};
+        let a = s.write(|tx| tx.insert_customer(&customer("Ada"))).unwrap();
+        let b = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
+        let c = s.write(|tx| tx.insert_customer(&customer("Cy"))).unwrap();
+        let ada = s.read(|tx| tx.get_customer(a)).unwrap().unwrap();
+        let bo = s.read(|tx| tx.get_customer(b)).unwrap().unwrap();
+        let rec = MergeRecord {
+            id: MergeId(0),
+            survivor: a,
+            merged: b,
+            actor: Some("ops".into()),
+            reason: Some("same".into()),
+            evidence: Some(serde_json::json!({"score": 0.9})),
+            survivorship: Survivorship::default(),
+            merged_at: t(2, 0),
+            survivor_before: ada.clone(),
+            merged_before: bo.clone(),
+            survivor_after: ada.clone(),
+            unmerged_at: None,
+            unmerged_by: None,
+            unmerge_reason: None,
+        };
+        assert!(!s.read(|tx| tx.any_merge()).unwrap());
+        let id = s.write(|tx| tx.insert_merge(&rec)).unwrap();
+        let stored = MergeRecord { id, ..rec.clone() };
+        assert_eq!(s.read(|tx| tx.get_merge(id)).unwrap(), Some(stored.clone()));
+        assert!(s.read(|tx| tx.any_merge()).unwrap());
+        assert_eq!(s.read(|tx| tx.merge_link(b)).unwrap(), Some((id, a)));
+        assert_eq!(s.read(|tx| tx.merge_link(a)).unwrap(), None);
+        let links = s.read(|tx| tx.merge_links(&[a, b, c])).unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[&b], (id, a));
+        assert_eq!(s.read(|tx| tx.merged_into(a)).unwrap(), [b]);
+        assert_eq!(s.read(|tx| tx.merges_of(a)).unwrap(), std::slice::from_ref(&stored));
+        assert_eq!(s.read(|tx| tx.merges_of(b)).unwrap(), std::slice::from_ref(&stored));
+        assert!(s.read(|tx| tx.merges_of(c)).unwrap().is_empty());
+        // Moves: listed once each.
+        s.write(|tx| tx.add_merge_moves(id, "order", &[7, 3, 7])).unwrap();
+        s.write(|tx| tx.add_merge_moves(id, "order", &[3])).unwrap();
+        s.write(|tx| tx.add_merge_moves(id, "interaction", &[])).unwrap();
+        assert_eq!(s.read(|tx| tx.merge_moves(id)).unwrap(), [("order".to_string(), 3), ("order".to_string(), 7)]);
+        assert_eq!(s.read(|tx| tx.merges_listing("order", 7)).unwrap(), [id]);
+        // Closed: no longer a link, still in the log.
+        s.write(|tx| tx.close_merge(id, t(3, 0), Some("ops"), Some("two people"))).unwrap();
+        assert_eq!(s.read(|tx| tx.merge_link(b)).unwrap(), None);
+        assert!(!s.read(|tx| tx.any_merge()).unwrap());
+        let closed = s.read(|tx| tx.last_merge_of(b)).unwrap().unwrap();
+        assert_eq!(closed.unmerged_at, Some(t(3, 0)));
+        assert_eq!(closed.unmerge_reason.as_deref(), Some("two people"));
+        // Deleting a customer's log.
+        s.write(|tx| tx.delete_merges_of(b)).unwrap();
+        assert!(s.read(|tx| tx.merges_of(a)).unwrap().is_empty());
+        assert!(s.read(|tx| tx.merge_moves(id)).unwrap().is_empty());
+    }
+
     pub fn orders_are_keyed_by_external_id<S: Store>(s: S) {
         let c = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
         let mut o = order("O-1", c, t(3, 0), 1000);
@@ -530,6 +586,10 @@ macro_rules! conformance {
             #[test]
             fn identity_fields_page_by_id_without_merged_customers() {
                 checks::identity_fields_page_by_id_without_merged_customers($make);
+            }
+            #[test]
+            fn merge_log_records_links_and_moves() {
+                checks::merge_log_records_links_and_moves($make);
             }
             #[test]
             fn search_by_name_email_phone_company() {

@@ -70,7 +70,7 @@ impl<S: Store> Crm<S> {
         ledger::check_key(key)?;
         let at = self.validator.time("at", at)?;
         self.store.write(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             if let Some(p) = ledger::replay(tx, key, customer, EntryKind::Earn, Some(points))? {
                 return Ok(p);
             }
@@ -112,7 +112,7 @@ impl<S: Store> Crm<S> {
         ledger::check_key(key)?;
         let at = self.validator.time("at", at)?;
         self.store.write(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             if let Some(p) = ledger::replay(tx, key, customer, EntryKind::Redeem, Some(-points))? {
                 return Ok(p);
             }
@@ -150,7 +150,7 @@ impl<S: Store> Crm<S> {
             return Err(Error::validation("reason", "1 to 2,000 characters"));
         }
         self.store.write(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             if let Some(p) = ledger::replay(tx, key, customer, EntryKind::Adjust, Some(points))? {
                 return Ok(p);
             }
@@ -198,7 +198,7 @@ impl<S: Store> Crm<S> {
         ledger::check_key(key)?;
         let at = self.validator.time("at", at)?;
         self.store.write(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             if let Some(p) = ledger::replay(tx, key, customer, EntryKind::Earn, None)? {
                 return Ok(Some(p));
             }
@@ -261,7 +261,7 @@ impl<S: Store> Crm<S> {
     /// A customer's balances now.
     pub fn points_balance(&self, customer: CustomerId) -> Result<Balance> {
         self.store.read(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             balance_of(tx, customer, now())
         })
     }
@@ -271,7 +271,7 @@ impl<S: Store> Crm<S> {
     pub fn points_balance_as_of(&self, customer: CustomerId, at: DateTime<Utc>) -> Result<i64> {
         let at = self.validator.time("at", at)?;
         self.store.read(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             tx.loyalty_points_as_of(customer, at)
         })
     }
@@ -279,7 +279,7 @@ impl<S: Store> Crm<S> {
     /// A customer's statement: balances, entries, lots and tier changes.
     pub fn points_statement(&self, customer: CustomerId) -> Result<Statement> {
         self.store.read(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             Ok(Statement {
                 balance: balance_of(tx, customer, now())?,
                 entries: tx.loyalty_entries(customer)?,
@@ -292,7 +292,7 @@ impl<S: Store> Crm<S> {
     /// Sets a customer's tier by hand (`None` removes it); the tier must be in the program.
     pub fn set_loyalty_tier(&self, customer: CustomerId, tier: Option<&str>) -> Result<()> {
         self.store.write(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             let program = require_program(tx)?;
             let tiers = program.tiers.as_ref().ok_or_else(|| Error::validation("tier", "the program has no tiers"))?;
             if let Some(t) = tier {
@@ -337,7 +337,7 @@ impl<S: Store> Crm<S> {
     /// A customer's tier changes, oldest first.
     pub fn loyalty_tier_history(&self, customer: CustomerId) -> Result<Vec<TierChange>> {
         self.store.read(|tx| {
-            require_customer(tx, customer)?;
+            let customer = require_customer(tx, customer)?;
             tx.loyalty_tier_history(customer)
         })
     }

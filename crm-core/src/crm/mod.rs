@@ -4,6 +4,7 @@ mod analytics;
 mod identity;
 pub mod ingest;
 mod loyalty;
+pub(crate) mod merge;
 mod rfm;
 mod segments;
 mod uow;
@@ -18,6 +19,8 @@ use crate::customer::{
     Address, Customer, CustomerId, CustomerPatch, CustomerStats, LifecycleStage, NewCustomer, UpsertMode,
 };
 use crate::error::{Error, Result};
+use crate::identity::merge::Moved;
+use crate::identity::MergeId;
 use crate::interaction::{Interaction, InteractionId, NewInteraction};
 use crate::money::{Currency, Money};
 use crate::order::{NewOrder, Order, OrderId, OrderPatch, OrderRefund, OrderStatus, Refund};
@@ -28,6 +31,7 @@ use crate::store::prelude::*;
 use crate::store::{AnyStore, SqliteOptions, SqliteStore};
 use crate::timeline::TimelineEntry;
 use crate::validate::{CheckedPatch, ValidationConfig, Validator};
+pub(crate) use merge::Target;
 pub(crate) use uow::UnitOfWork;
 
 /// What a write did.
@@ -236,16 +240,24 @@ impl<S: Store> Crm<S> {
         self.store.write(|tx| upsert_customer(tx, &self.validator, u, now()))
     }
 
-    /// Reads a customer.
+    /// Reads a customer; the id of a customer merged into another reads the survivor
+    /// (see [`Crm::merge_customers`]).
     pub fn get_customer(&self, id: CustomerId) -> Result<Customer> {
-        self.store.read(|tx| tx.get_customer(id)?.ok_or_else(|| Error::not_found(Entity::Customer, id)))
+        self.store.read(|tx| {
+            let c = tx.get_customer(id)?.ok_or_else(|| Error::not_found(Entity::Customer, id))?;
+            merge::resolve_customer_record(tx, c)
+        })
     }
 
     /// Reads a customer by the host's external id (normalised as on the way in, see
     /// [`normalize_external_id`](crate::validate::normalize_external_id)).
+    /// The external id of a customer merged into another reads the survivor.
     pub fn get_customer_by_external_id(&self, external_id: &str) -> Result<Customer> {
         let ext = self.validator.external_id("external_id", external_id)?;
-        self.store.read(|tx| tx.customer_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Customer, &ext)))
+        self.store.read(|tx| {
+            let c = tx.customer_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Customer, &ext))?;
+            merge::resolve_customer_record(tx, c)
+        })
     }
 
     /// The store id of the customer with this external id (normalised as on the way in);
@@ -262,8 +274,10 @@ impl<S: Store> Crm<S> {
     /// ```
     pub fn customer_id_by_external_id(&self, external_id: &str) -> Result<CustomerId> {
         let ext = self.validator.external_id("external_id", external_id)?;
-        self.store
-            .read(|tx| tx.customer_id_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Customer, &ext)))
+        self.store.read(|tx| {
+            let id = tx.customer_id_by_external_id(&ext)?.ok_or_else(|| Error::not_found(Entity::Customer, &ext))?;
+            Ok(merge::resolve(tx, id)?.id)
+        })
     }
 
     /// The store id of the order with this external id (normalised as on the way in);
@@ -282,11 +296,14 @@ impl<S: Store> Crm<S> {
         })
     }
 
-    /// Applies a partial update (see [`CustomerPatch`]) and returns the customer as stored.
+    /// Applies a partial update (see [`CustomerPatch`]) and returns the customer as stored
+    /// (the survivor, when `id` was merged into another).
     pub fn update_customer(&self, id: CustomerId, patch: &CustomerPatch) -> Result<Customer> {
         let p = self.validator.customer_patch(patch)?;
         self.store.write(|tx| {
             let old = tx.get_customer(id)?.ok_or_else(|| Error::not_found(Entity::Customer, id))?;
+            let old = merge::resolve_customer_record(tx, old)?;
+            let id = old.id;
             let v = profile(&self.validator, Some(&old), p, UpsertMode::Merge)?;
             if let Some(ext) = &v.external_id {
                 if old.external_id.as_ref() != Some(ext) && tx.customer_id_by_external_id(ext)?.is_some() {
@@ -304,32 +321,31 @@ impl<S: Store> Crm<S> {
         })
     }
 
-    /// Deletes a customer with all their orders and interactions.
+    /// Deletes a customer with all their orders and interactions, and the customers merged
+    /// into them (the same person's other records) with their merge log. A customer merged
+    /// into another is not deleted alone ([`Error::Merge`]): unmerge it first, or delete
+    /// the survivor.
     pub fn delete_customer(&self, id: CustomerId) -> Result<()> {
         self.store.write(|tx| {
             if !tx.customer_exists(id)? {
                 return Err(Error::not_found(Entity::Customer, id));
             }
-            let at = now();
-            let mut orders = Vec::new();
-            for o in tx.order_ids_of(id)? {
-                orders.extend(tx.get_order(o)?);
+            if let Some((_, s)) = tx.merge_link(id)? {
+                return Err(crate::identity::merge::merge_error(
+                    crate::identity::MergeErrorKind::MergedAway,
+                    format!("customer {id} is merged into customer {s}: unmerge it first, or delete {s}"),
+                ));
             }
-            // The ledger first, while the orders are there: other customers' entries of these
-            // orders (an order moved here from them) are settled and unlinked.
-            let mut acc = UnitOfWork::default();
-            acc.customer_deleting(tx, id, &orders, at)?;
-            acc.flush(tx)?;
-            for o in &orders {
-                tx.delete_order(o.id)?;
-                tx.append_change(Entity::Order, o.id.0, Op::Delete, at)?;
+            let mut gone = vec![id];
+            let mut i = 0;
+            while i < gone.len() {
+                let more = tx.merged_into(gone[i])?;
+                gone.extend(more);
+                i += 1;
             }
-            for i in tx.interaction_ids_of(id)? {
-                tx.delete_interaction(i)?;
-                tx.append_change(Entity::Interaction, i.0, Op::Delete, at)?;
+            for c in gone.into_iter().rev() {
+                delete_one(tx, c)?;
             }
-            tx.delete_customer(id)?;
-            tx.append_change(Entity::Customer, id.0, Op::Delete, at)?;
             Ok(())
         })
     }
@@ -340,6 +356,7 @@ impl<S: Store> Crm<S> {
             if !tx.customer_exists(id)? {
                 return Err(Error::not_found(Entity::Customer, id));
             }
+            let id = merge::resolve(tx, id)?.id;
             tx.get_stats(id)
         })
     }
@@ -699,10 +716,11 @@ pub(crate) fn checked_upsert(
 pub(crate) fn upsert_customer(
     tx: &mut (impl StoreTx + ?Sized),
     validator: &Validator,
-    u: CustomerUpsert,
+    mut u: CustomerUpsert,
     now: DateTime<Utc>,
 ) -> Result<Written<Customer>> {
     let old = tx.customer_by_external_id(&u.key)?;
+    let old = merge::upsert_target(tx, old, &mut u)?;
     let w = plan_upsert(validator, u, old, now)?;
     apply_upsert(tx, w, now)
 }
@@ -897,16 +915,18 @@ fn apply_patch(c: &mut NewCustomer, p: CustomerPatch) {
     set(&mut c.created_at, p.created_at.map(Some));
 }
 
-/// Resolves the customer an order or interaction names, by id or by external id (exactly one).
+/// Resolves the customer an order or interaction names, by id or by external id (exactly
+/// one), to the customer written to (the survivor when the one named was merged away).
 pub(crate) fn resolve_customer(
     tx: &mut (impl StoreTx + ?Sized),
     id: Option<CustomerId>,
     external_id: Option<&str>,
-) -> Result<CustomerId> {
-    resolve_customer_with(id, external_id, |by| match by {
+) -> Result<Target> {
+    let named = resolve_customer_with(id, external_id, |by| match by {
         CustomerRef::Id(id) => Ok(tx.customer_exists(id)?.then_some(id)),
         CustomerRef::External(ext) => tx.customer_id_by_external_id(ext),
-    })
+    })?;
+    merge::resolve(tx, named)
 }
 
 /// How a record names its customer, for [`resolve_customer_with`].
@@ -950,7 +970,7 @@ pub(crate) fn write_order(
     } else {
         None
     };
-    write_order_for(tx, v, customer, now, acc)
+    write_order_for(tx, v, customer.as_ref(), now, acc)
 }
 
 /// Whether an order names its customer (a new order must; a change may leave it out).
@@ -975,24 +995,28 @@ pub(crate) fn new_order(v: NewOrder, customer: Option<CustomerId>, now: DateTime
     }
 }
 
-/// [`write_order`] once the customer the order names (if it names one) is resolved.
+/// [`write_order`] once the customer the order names (if it names one) is resolved. An
+/// order written through a merged-away customer is listed with the merges on the way.
 pub(crate) fn write_order_for(
     tx: &mut (impl StoreTx + ?Sized),
     v: NewOrder,
-    customer: Option<CustomerId>,
+    target: Option<&Target>,
     now: DateTime<Utc>,
     acc: &mut UnitOfWork,
 ) -> Result<Written<Order>> {
     let sent_items = v.items.is_some();
     let status = v.status;
+    let customer = target.map(|t| t.id);
     let mut o = new_order(v, customer, now);
-    if customer.is_some() {
+    if let Some(t) = target {
         if let Some(id) = tx.insert_order(&o)? {
             o.id = id;
             tx.append_change(Entity::Order, id.0, Op::Insert, now)?;
             acc.order_added(tx, &o, now)?;
+            merge::list_written(tx, &t.via, Moved::Order, id.0)?;
             return Ok(Written { record: o, outcome: Outcome::Created });
         }
+        merge::list_written_by_key(tx, &t.via, Moved::Order, &o.external_id)?;
     }
     let Some(old) = tx.order_by_external_id(&o.external_id)? else {
         return Err(Error::validation("customer_id", "customer_id or customer_external_id is required"));
@@ -1063,7 +1087,9 @@ fn patch_order(
 ) -> Result<Written<Order>> {
     let mut new = old.clone();
     if p.customer_id.is_some() || p.customer_external_id.is_some() {
-        new.customer_id = resolve_customer(tx, p.customer_id, p.customer_external_id.as_deref())?;
+        let t = resolve_customer(tx, p.customer_id, p.customer_external_id.as_deref())?;
+        merge::list_written(tx, &t.via, Moved::Order, old.id.0)?;
+        new.customer_id = t.id;
     }
     if let Some(t) = p.occurred_at {
         new.occurred_at = t;
@@ -1085,7 +1111,7 @@ fn patch_order(
 
 /// Replaces the stored order `old` with `new` (same id and external id): the one path of
 /// every order change, so that statistics and loyalty follow each the same way.
-fn change_order(
+pub(crate) fn change_order(
     tx: &mut (impl StoreTx + ?Sized),
     old: Order,
     mut new: Order,
@@ -1171,8 +1197,8 @@ pub(crate) fn write_interaction(
     now: DateTime<Utc>,
     acc: &mut UnitOfWork,
 ) -> Result<Written<Interaction>> {
-    let customer_id = resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?;
-    write_interaction_for(tx, new_interaction(v, customer_id, now), now, acc)
+    let t = resolve_customer(tx, v.customer_id, v.customer_external_id.as_deref())?;
+    write_interaction_for(tx, new_interaction(v, t.id, now), &t.via, now, acc)
 }
 
 /// The interaction `v` makes for its (resolved) customer, its id still unassigned.
@@ -1194,10 +1220,12 @@ pub(crate) fn new_interaction(v: NewInteraction, customer_id: CustomerId, now: D
 }
 
 /// [`write_interaction`] of the interaction [`new_interaction`] made: stored, or applied
-/// to the stored one with its external id.
+/// to the stored one with its external id. `via`: the merges passed resolving its customer
+/// (the interaction is listed with each).
 pub(crate) fn write_interaction_for(
     tx: &mut (impl StoreTx + ?Sized),
     mut i: Interaction,
+    via: &[MergeId],
     now: DateTime<Utc>,
     acc: &mut UnitOfWork,
 ) -> Result<Written<Interaction>> {
@@ -1205,11 +1233,13 @@ pub(crate) fn write_interaction_for(
         i.id = id;
         tx.append_change(Entity::Interaction, id.0, Op::Insert, now)?;
         acc.interaction_added(&i);
+        merge::list_written(tx, via, Moved::Interaction, id.0)?;
         return Ok(Written { record: i, outcome: Outcome::Created });
     }
     let ext = i.external_id.clone().unwrap_or_default();
     let old =
         tx.interaction_by_external_id(&ext)?.ok_or_else(|| Error::Conflict(format!("interaction {ext:?} vanished")))?;
+    merge::list_written(tx, via, Moved::Interaction, old.id.0)?;
     i.id = old.id;
     i.created_at = old.created_at;
     if old == i {
@@ -1220,4 +1250,30 @@ pub(crate) fn write_interaction_for(
     acc.recompute(old.customer_id);
     acc.recompute(i.customer_id);
     Ok(Written { record: i, outcome: Outcome::Updated })
+}
+
+/// Deletes one customer with their records and merge log (the caller checked it exists).
+fn delete_one(tx: &mut (impl StoreTx + ?Sized), id: CustomerId) -> Result<()> {
+    let at = now();
+    let mut orders = Vec::new();
+    for o in tx.order_ids_of(id)? {
+        orders.extend(tx.get_order(o)?);
+    }
+    // The ledger first, while the orders are there: other customers' entries of these
+    // orders (an order moved here from them) are settled and unlinked.
+    let mut acc = UnitOfWork::default();
+    acc.customer_deleting(tx, id, &orders, at)?;
+    acc.flush(tx)?;
+    for o in &orders {
+        tx.delete_order(o.id)?;
+        tx.append_change(Entity::Order, o.id.0, Op::Delete, at)?;
+    }
+    for i in tx.interaction_ids_of(id)? {
+        tx.delete_interaction(i)?;
+        tx.append_change(Entity::Interaction, i.0, Op::Delete, at)?;
+    }
+    tx.delete_customer(id)?;
+    tx.append_change(Entity::Customer, id.0, Op::Delete, at)?;
+    tx.delete_merges_of(id)?;
+    Ok(())
 }

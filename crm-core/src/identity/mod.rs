@@ -40,10 +40,15 @@ use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 
 pub mod compare;
+pub mod merge;
 pub mod model;
 pub mod standardize;
 
 pub use compare::{MatchField, Pattern, FIELDS};
+pub use merge::{
+    MergeErrorKind, MergeId, MergeOutcome, MergeRecord, MergeRequest, MergeStore, MergeStoreMut, Prefer, Survivorship,
+    UnmergeRequest, MAX_EVIDENCE_BYTES, MAX_MERGE_DEPTH, MAX_MERGE_TEXT, SURVIVORSHIP_FIELDS,
+};
 pub use model::{Estimation, FieldModel, LevelModel, MatchModel};
 pub use standardize::{Keys, Standard};
 

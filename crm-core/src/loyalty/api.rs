@@ -120,9 +120,11 @@ pub(crate) fn check_points(points: i64) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn require_customer(tx: &mut (impl LoyaltyRead + ?Sized), c: CustomerId) -> Result<()> {
+/// The customer a loyalty call names, resolved (a merged-away customer's points are its
+/// survivor's); [`Error::NotFound`] when there is none.
+pub(crate) fn require_customer(tx: &mut (impl LoyaltyRead + ?Sized), c: CustomerId) -> Result<CustomerId> {
     if tx.customer_exists(c)? {
-        Ok(())
+        Ok(crate::crm::merge::resolve(tx, c)?.id)
     } else {
         Err(Error::not_found(Entity::Customer, c))
     }

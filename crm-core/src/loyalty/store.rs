@@ -77,9 +77,15 @@ pub trait LedgerStoreMut: LedgerStore {
 
 /// What loyalty reads: what segmentation reads (earning conditions are rules), the ledger,
 /// and order scans (the simulator). Implemented for every type with those ports.
-pub trait LoyaltyRead: crate::segment::SegmentRead + LedgerStore + crate::order::OrderScanStore {}
+pub trait LoyaltyRead:
+    crate::segment::SegmentRead + LedgerStore + crate::order::OrderScanStore + crate::identity::MergeStore
+{
+}
 
-impl<T: ?Sized> LoyaltyRead for T where T: crate::segment::SegmentRead + LedgerStore + crate::order::OrderScanStore {}
+impl<T: ?Sized> LoyaltyRead for T where
+    T: crate::segment::SegmentRead + LedgerStore + crate::order::OrderScanStore + crate::identity::MergeStore
+{
+}
 
 /// What loyalty writes: the ledger, statistics (settled before a condition reads them) and
 /// the change feed. Implemented for every type with those ports.

@@ -19,6 +19,7 @@ use crate::changes::{FeedStore, FeedStoreMut};
 use crate::config::{ConfigStore, ConfigStoreMut};
 use crate::customer::{CustomerStore, CustomerStoreMut};
 use crate::error::Result;
+use crate::identity::{MergeStore, MergeStoreMut};
 use crate::interaction::{InteractionStore, InteractionStoreMut};
 use crate::loyalty::{LedgerStore, LedgerStoreMut};
 use crate::order::{OrderScanStore, OrderStore, OrderStoreMut};
@@ -38,6 +39,7 @@ pub mod prelude {
     pub use crate::changes::{FeedStore, FeedStoreMut};
     pub use crate::config::{ConfigStore, ConfigStoreMut};
     pub use crate::customer::{CustomerStore, CustomerStoreMut};
+    pub use crate::identity::{MergeStore, MergeStoreMut};
     pub use crate::interaction::{InteractionStore, InteractionStoreMut};
     pub use crate::loyalty::{LedgerStore, LedgerStoreMut};
     pub use crate::order::{OrderScanStore, OrderStore, OrderStoreMut};
@@ -96,6 +98,7 @@ pub trait ReadTx:
     + RfmStore
     + LedgerStore
     + ConfigStore
+    + MergeStore
 {
 }
 
@@ -111,6 +114,7 @@ impl<T: ?Sized> ReadTx for T where
         + RfmStore
         + LedgerStore
         + ConfigStore
+        + MergeStore
 {
 }
 
@@ -127,6 +131,7 @@ pub trait StoreTx:
     + RfmStoreMut
     + LedgerStoreMut
     + ConfigStoreMut
+    + MergeStoreMut
 {
 }
 
@@ -141,5 +146,6 @@ impl<T: ?Sized> StoreTx for T where
         + RfmStoreMut
         + LedgerStoreMut
         + ConfigStoreMut
+        + MergeStoreMut
 {
 }

@@ -20,12 +20,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::changes::{Entity, Op};
+use crate::crm::merge::upsert_target;
 use crate::crm::{
     apply_upsert, names_customer, new_interaction, new_order, plan_upsert, resolve_customer_with,
-    write_interaction_for, write_order_for, CustomerRef, CustomerUpsert, CustomerWrite, Outcome, UnitOfWork,
+    write_interaction_for, write_order_for, CustomerRef, CustomerUpsert, CustomerWrite, Outcome, Target, UnitOfWork,
 };
 use crate::customer::{Customer, CustomerId};
 use crate::error::Result;
+use crate::identity::MergeId;
 use crate::interaction::{Interaction, InteractionId, NewInteraction};
 use crate::order::{NewOrder, Order, OrderId};
 use crate::store::prelude::*;
@@ -40,6 +42,9 @@ pub struct Batch {
     /// (orders and interactions batches).
     customer_ids: HashMap<String, CustomerId>,
     customers_known: HashSet<CustomerId>,
+    /// Standing merges of the customers named (and of their survivors): merged customer
+    /// to (merge, survivor). Empty when no merge stands.
+    links: HashMap<CustomerId, (MergeId, CustomerId)>,
     /// Stored orders and interactions by external id.
     orders: HashMap<String, OrderId>,
     interactions: HashMap<String, InteractionId>,
@@ -102,18 +107,43 @@ impl Batch {
         keys.dedup();
         self.customers_known = if ids.is_empty() { HashSet::new() } else { tx.existing_customers(&ids)? };
         self.customer_ids = if keys.is_empty() { HashMap::new() } else { tx.customer_ids_by_external_ids(&keys)? };
+        self.links.clear();
+        if tx.any_merge()? {
+            let mut ask: Vec<CustomerId> =
+                self.customers_known.iter().chain(self.customer_ids.values()).copied().collect();
+            // Survivors of survivors, a chain at most MAX_MERGE_DEPTH long.
+            for _ in 0..=crate::identity::MAX_MERGE_DEPTH {
+                if ask.is_empty() {
+                    break;
+                }
+                let found = tx.merge_links(&ask)?;
+                ask = found.values().map(|l| l.1).filter(|s| !self.links.contains_key(s)).collect();
+                ask.sort_unstable();
+                ask.dedup();
+                self.links.extend(found);
+            }
+        }
         Ok(())
     }
 
     /// The customer a record names, as [`resolve_customer`](crate::crm::resolve_customer)
     /// finds it, from what was looked up.
-    fn resolve(&self, id: Option<CustomerId>, ext: Option<&str>) -> Result<CustomerId> {
-        resolve_customer_with(id, ext, |by| {
+    fn resolve(&self, id: Option<CustomerId>, ext: Option<&str>) -> Result<Target> {
+        let named = resolve_customer_with(id, ext, |by| {
             Ok(match by {
                 CustomerRef::Id(id) => self.customers_known.contains(&id).then_some(id),
                 CustomerRef::External(ext) => self.customer_ids.get(ext).copied(),
             })
-        })
+        })?;
+        let mut t = Target::direct(named);
+        while let Some(&(m, s)) = self.links.get(&t.id) {
+            if t.via.len() > crate::identity::MAX_MERGE_DEPTH {
+                break;
+            }
+            t.via.push(m);
+            t.id = s;
+        }
+        Ok(t)
     }
 
     /// Writes a customer upsert: a new customer is deferred, a change written through.
@@ -125,7 +155,16 @@ impl Batch {
         now: DateTime<Utc>,
         acc: &mut UnitOfWork,
     ) -> Result<Outcome> {
-        let old = self.customers.get(&u.key).cloned();
+        let mut u = u;
+        let mut old = self.customers.get(&u.key).cloned();
+        // An upsert of a merged-away customer writes its survivor, read now (an earlier
+        // row may have changed it); the survivor's own row, if it comes later, reads
+        // what this one wrote.
+        let redirected = old.as_ref().is_some_and(|c| c.merged_into.is_some());
+        if redirected {
+            self.flush(tx, acc, now)?;
+            old = upsert_target(tx, old, &mut u)?;
+        }
         match plan_upsert(v, u, old, now)? {
             CustomerWrite::Create(c) => {
                 self.new_customers.push(c);
@@ -134,7 +173,13 @@ impl Batch {
             CustomerWrite::Same(_) => Ok(Outcome::Unchanged),
             w @ CustomerWrite::Update { .. } => {
                 self.flush(tx, acc, now)?;
-                apply_upsert(tx, w, now).map(|w| w.outcome)
+                let w = apply_upsert(tx, w, now)?;
+                if let Some(ext) = w.record.external_id.as_ref().filter(|_| redirected) {
+                    if self.customers.contains_key(ext) {
+                        self.customers.insert(ext.clone(), w.record.clone());
+                    }
+                }
+                Ok(w.outcome)
             }
         }
     }
@@ -153,12 +198,15 @@ impl Batch {
         } else {
             None
         };
-        if customer.is_some() && self.defer_orders && !self.orders.contains_key(&o.external_id) {
-            self.new_orders.push(new_order(o, customer, now));
+        // An order written through a merged-away customer takes the single-record path,
+        // which lists it with the merges.
+        let direct = customer.as_ref().is_some_and(|t| t.via.is_empty());
+        if direct && self.defer_orders && !self.orders.contains_key(&o.external_id) {
+            self.new_orders.push(new_order(o, customer.map(|t| t.id), now));
             return Ok(Outcome::Created);
         }
         self.flush(tx, acc, now)?;
-        write_order_for(tx, o, customer, now, acc).map(|w| w.outcome)
+        write_order_for(tx, o, customer.as_ref(), now, acc).map(|w| w.outcome)
     }
 
     /// Writes an interaction: a new one is deferred, any other written through.
@@ -171,13 +219,13 @@ impl Batch {
     ) -> Result<Outcome> {
         let customer = self.resolve(i.customer_id, i.customer_external_id.as_deref())?;
         let new = i.external_id.as_ref().is_some_and(|ext| !self.interactions.contains_key(ext));
-        let i = new_interaction(i, customer, now);
-        if new {
+        let i = new_interaction(i, customer.id, now);
+        if new && customer.via.is_empty() {
             self.new_interactions.push(i);
             return Ok(Outcome::Created);
         }
         self.flush(tx, acc, now)?;
-        write_interaction_for(tx, i, now, acc).map(|w| w.outcome)
+        write_interaction_for(tx, i, &customer.via, now, acc).map(|w| w.outcome)
     }
 
     /// Stores the deferred records, in row order, with their change entries, and runs their

@@ -180,7 +180,7 @@ impl<M: Mode> CustomerStore for PgTx<'_, M> {
     ) -> Result<Vec<(Customer, SortValue)>> {
         let key = sort_expr(sort);
         let mut sql = format!(
-            "SELECT {CUSTOMER_COLS}, {key} FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id WHERE 1 = 1"
+            "SELECT {CUSTOMER_COLS}, {key} FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id WHERE c.merged_into IS NULL"
         );
         let mut p: Vec<Box<dyn ToSql + Sync>> = Vec::new();
         let mut cond = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
@@ -260,9 +260,9 @@ impl<M: Mode> CustomerStore for PgTx<'_, M> {
         // Fewer than 3 digits match no phone (NULL matches nothing).
         let phone_like = (digits.len() >= 3).then(|| format!("%{digits}%"));
         let sql = format!(
-            "SELECT {CUSTOMER_COLS} FROM customers c WHERE \
+            "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.merged_into IS NULL AND (\
                (c.email COLLATE \"C\" >= $1 AND c.email COLLATE \"C\" < $2) \
-               OR {} LIKE $3 ESCAPE '\\' OR {} LIKE $3 ESCAPE '\\' OR c.phone LIKE $4 \
+               OR {} LIKE $3 ESCAPE '\\' OR {} LIKE $3 ESCAPE '\\' OR c.phone LIKE $4) \
              ORDER BY c.id LIMIT $5",
             ascii_lower_sql("c.name"),
             ascii_lower_sql("c.company"),
@@ -272,7 +272,7 @@ impl<M: Mode> CustomerStore for PgTx<'_, M> {
     }
 
     fn count_customers(&mut self) -> Result<i64> {
-        col(&self.query_one("SELECT count(*) FROM customers", &[])?, 0)
+        col(&self.query_one("SELECT count(*) FROM customers WHERE merged_into IS NULL", &[])?, 0)
     }
 }
 

@@ -48,6 +48,7 @@ mod error;
 mod feed;
 mod interaction;
 mod loyalty;
+mod merge;
 mod order;
 mod rfm;
 pub(crate) mod schema;

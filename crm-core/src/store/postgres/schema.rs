@@ -316,6 +316,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE loyalty_entries DROP CONSTRAINT loyalty_entries_idempotency_key_key;
     CREATE INDEX loyalty_entries_key ON loyalty_entries(idempotency_key);
     "#,
+    // 9: the merge log (see SQLite's migration 9).
+    r#"
+    CREATE TABLE merges (
+        id             BIGSERIAL PRIMARY KEY,
+        survivor_id    BIGINT NOT NULL,
+        merged_id      BIGINT NOT NULL,
+        merged_at      BIGINT NOT NULL,
+        unmerged_at    BIGINT,
+        unmerged_by    TEXT,
+        unmerge_reason TEXT,
+        body           TEXT NOT NULL
+    );
+    CREATE INDEX merges_survivor ON merges(survivor_id);
+    CREATE INDEX merges_merged ON merges(merged_id);
+    CREATE TABLE merge_moves (
+        merge_id  BIGINT NOT NULL,
+        kind      TEXT NOT NULL,
+        record_id BIGINT NOT NULL,
+        PRIMARY KEY (merge_id, kind, record_id)
+    );
+    CREATE INDEX merge_moves_record ON merge_moves(kind, record_id);
+    "#,
 ];
 
 // One schema version for both stores.

@@ -129,7 +129,7 @@ impl<M: Mode> SegmentStore for PgTx<'_, M> {
         let after_p = c.params.len();
         c.params.push(RuleParam::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
         let sql = format!(
-            "SELECT c.id FROM customers c{} WHERE {} AND c.id > ${after_p}::bigint ORDER BY c.id LIMIT ${}::bigint",
+            "SELECT c.id FROM customers c{} WHERE c.merged_into IS NULL AND ({}) AND c.id > ${after_p}::bigint ORDER BY c.id LIMIT ${}::bigint",
             c.joins,
             c.sql,
             after_p + 1
@@ -140,7 +140,7 @@ impl<M: Mode> SegmentStore for PgTx<'_, M> {
 
     fn rule_count(&mut self, rule: &Cond) -> Result<i64> {
         let c = compile(rule, Dialect::Postgres);
-        let sql = format!("SELECT count(*) FROM customers c{} WHERE {}", c.joins, c.sql);
+        let sql = format!("SELECT count(*) FROM customers c{} WHERE c.merged_into IS NULL AND ({})", c.joins, c.sql);
         let rows = self.compiled_rows(&sql, c.params)?;
         rows.first().map_or(Ok(0), |r| col(r, 0))
     }
@@ -158,7 +158,7 @@ impl<M: Mode> SegmentStore for PgTx<'_, M> {
                 format!("(CASE{whens} ELSE NULL END)::bigint")
             };
             let sql =
-                format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{} ORDER BY c.id", batch.joins);
+                format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{} WHERE c.merged_into IS NULL ORDER BY c.id", batch.joins);
             let rows = self.compiled_rows(&sql, batch.params)?;
             let rows = rows
                 .iter()
@@ -192,8 +192,11 @@ impl<M: Mode> SegmentStore for PgTx<'_, M> {
                 batch.params.push(RuleParam::Int(plan[*i].1));
                 sum.push(format!("(CASE WHEN {sql} THEN ${}::bigint ELSE 0 END)", batch.params.len()));
             }
-            let sql =
-                format!("SELECT c.id, ({})::bigint FROM customers c{} ORDER BY c.id", rule_sql::sum(&sum), batch.joins);
+            let sql = format!(
+                "SELECT c.id, ({})::bigint FROM customers c{} WHERE c.merged_into IS NULL ORDER BY c.id",
+                rule_sql::sum(&sum),
+                batch.joins
+            );
             let rows = self.compiled_rows(&sql, batch.params)?;
             let rows = rows
                 .iter()

@@ -32,7 +32,7 @@ impl<M> crate::customer::CustomerStore for SqliteTx<'_, M> {
     ) -> Result<Vec<(Customer, SortValue)>> {
         let key = sort_expr(sort);
         let mut sql = format!(
-            "SELECT {CUSTOMER_COLS}, {key} FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id WHERE 1 = 1"
+            "SELECT {CUSTOMER_COLS}, {key} FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id WHERE c.merged_into IS NULL"
         );
         let mut p: Vec<Value> = Vec::new();
         let mut cond = |sql: &mut String, clause: &str, v: Value| {
@@ -153,7 +153,7 @@ impl<M> crate::customer::CustomerStore for SqliteTx<'_, M> {
             "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id IN ( \
                SELECT id FROM customers WHERE email >= ?1 AND email < ?2 \
                UNION SELECT id FROM customers WHERE name LIKE ?3 ESCAPE '\\' OR company LIKE ?3 ESCAPE '\\' OR phone LIKE ?4) \
-             ORDER BY c.id LIMIT ?5"
+             AND c.merged_into IS NULL ORDER BY c.id LIMIT ?5"
         );
         let mut st = self.tx.prepare_cached(&sql).db()?;
         let rows = st
@@ -165,7 +165,7 @@ impl<M> crate::customer::CustomerStore for SqliteTx<'_, M> {
     }
 
     fn count_customers(&mut self) -> Result<i64> {
-        self.count("SELECT count(*) FROM customers")
+        self.count("SELECT count(*) FROM customers WHERE merged_into IS NULL")
     }
 }
 

@@ -324,6 +324,30 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE order_refunds ADD COLUMN customer_id INTEGER NOT NULL DEFAULT 0;
     UPDATE order_refunds SET customer_id = (SELECT o.customer_id FROM orders o WHERE o.id = order_refunds.order_id);
     "#,
+    // 9: the merge log: one row per merge of two customers (the profiles before and after,
+    // the evidence and the rules, as JSON in `body`), and the records each merge moved or
+    // that were written through the merged customer afterwards, for the unmerge.
+    r#"
+    CREATE TABLE merges (
+        id             INTEGER PRIMARY KEY,
+        survivor_id    INTEGER NOT NULL,
+        merged_id      INTEGER NOT NULL,
+        merged_at      INTEGER NOT NULL,
+        unmerged_at    INTEGER,
+        unmerged_by    TEXT,
+        unmerge_reason TEXT,
+        body           TEXT NOT NULL
+    );
+    CREATE INDEX merges_survivor ON merges(survivor_id);
+    CREATE INDEX merges_merged ON merges(merged_id);
+    CREATE TABLE merge_moves (
+        merge_id  INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        record_id INTEGER NOT NULL,
+        PRIMARY KEY (merge_id, kind, record_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX merge_moves_record ON merge_moves(kind, record_id);
+    "#,
 ];
 
 /// The schema version this build writes.

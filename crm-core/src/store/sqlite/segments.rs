@@ -71,7 +71,7 @@ pub(super) fn rule_members(
     let after_p = c.params.len();
     c.params.push(Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     let sql = format!(
-        "SELECT c.id FROM customers c{} WHERE {} AND c.id > ?{after_p} ORDER BY c.id LIMIT ?{}",
+        "SELECT c.id FROM customers c{} WHERE c.merged_into IS NULL AND ({}) AND c.id > ?{after_p} ORDER BY c.id LIMIT ?{}",
         c.joins,
         c.sql,
         after_p + 1
@@ -83,7 +83,7 @@ pub(super) fn rule_members(
 
 pub(super) fn rule_count(conn: &Connection, rule: &Cond) -> Result<i64> {
     let c = compile(rule, Dialect::Sqlite);
-    let sql = format!("SELECT count(*) FROM customers c{} WHERE {}", c.joins, c.sql);
+    let sql = format!("SELECT count(*) FROM customers c{} WHERE c.merged_into IS NULL AND ({})", c.joins, c.sql);
     conn.prepare(&sql).db()?.query_row(params_from_iter(bound(c.params)), |r| r.get(0)).db()
 }
 
@@ -95,7 +95,7 @@ pub(super) fn classify(conn: &Connection, rules: &[Cond]) -> Result<Vec<Classifi
         let whens: String = batch.parts.iter().map(|(i, sql)| format!(" WHEN {sql} THEN {i}")).collect();
         let pick = if batch.parts.is_empty() { "NULL".to_string() } else { format!("CASE{whens} ELSE NULL END") };
         let sql =
-            format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{} ORDER BY c.id", batch.joins);
+            format!("SELECT c.id, c.lifecycle, c.created_at, {pick} FROM customers c{} WHERE c.merged_into IS NULL ORDER BY c.id", batch.joins);
         let mut st = conn.prepare(&sql).db()?;
         let rows = st
             .query_map(params_from_iter(bound(batch.params)), |r| {
@@ -130,7 +130,11 @@ pub(super) fn score_all(conn: &Connection, plan: &[(Cond, i64)]) -> Result<Vec<(
             batch.params.push(Param::Int(plan[*i].1));
             sum.push(format!("(CASE WHEN {sql} THEN ?{} ELSE 0 END)", batch.params.len()));
         }
-        let sql = format!("SELECT c.id, {} FROM customers c{} ORDER BY c.id", rule_sql::sum(&sum), batch.joins);
+        let sql = format!(
+            "SELECT c.id, {} FROM customers c{} WHERE c.merged_into IS NULL ORDER BY c.id",
+            rule_sql::sum(&sum),
+            batch.joins
+        );
         let mut st = conn.prepare(&sql).db()?;
         let rows =
             st.query_map(params_from_iter(bound(batch.params)), |r| Ok((CustomerId(r.get(0)?), r.get(1)?))).db()?;
