@@ -46,6 +46,7 @@
  *   Period (in analytics_summary.json, analytics_fit.json, analytics_clv.json,
  *       analytics_customer_values.json, analytics_churn.json, analytics_alive_path.json): "day",
  *       "week"
+ *   Prefer (in merge_request.json): "survivor", "merged", "most_recent", "most_complete"
  *   ReportPeriod (in analytics_reports.json): "month", "week"
  *   Rounding (in loyalty_program.json): "down", "nearest", "up"
  *   RuleKind (in loyalty_program.json): "base", "multiplier", "bonus"
@@ -202,6 +203,12 @@ typedef enum crm_status {
      * nothing was written. Retry once the cause is fixed.
      */
     CRM_ERR_UNAVAILABLE = 18,
+    /**
+     * A merge or unmerge of customers was refused; nothing was written.
+     * `crm_last_error_field()` names why: `self_merge`, `merged_away`, `cycle`, `too_deep`,
+     * `not_merged` or `order` (see `crm_customer_merge` and `crm_customer_unmerge`).
+     */
+    CRM_ERR_MERGE = 19,
 } crm_status;
 
 /**
@@ -1642,6 +1649,95 @@ enum crm_status crm_close(crm_t *crm);
  * Pointers are NULL or valid for their documented use.
  */
 enum crm_status crm_find_duplicates(const crm_t *crm, const char *settings_json, char **out_json);
+
+/**
+ * Merges customer `merged_id` into customer `survivor_id` in one transaction: the
+ * survivor's profile takes fields from the merged customer by the survivorship rules
+ * (never a value replaced by nothing; tags united; consents the most restrictive answer
+ * per purpose); the merged customer's orders and interactions move to the survivor with
+ * their statistics and loyalty points; its unspent points move as lots with their own
+ * dates; the survivor joins the static segments it was in. The merged customer stays,
+ * marked `merged_into`: its id and external id resolve to the survivor from then on (reads,
+ * upserts, orders, interactions, points), and it is left out of queries, counts, segments
+ * and `crm_find_duplicates`. The merge is logged (`crm_customer_merge_history`);
+ * `crm_customer_unmerge` undoes it. Repeating a merge that stands writes nothing and
+ * reports `"replayed":true`.
+ *
+ * - `request_json`: NULL for the defaults, or UTF-8 JSON (at most `CRM_MAX_JSON_LEN` bytes,
+ *   borrowed for the call): `{"actor":"ops","reason":"same email","evidence":{...},
+ *   "survivorship":{"default":"survivor","fields":{"email":"most_recent"}}}`; every key may
+ *   be left out. `actor` and `reason`: 1 to 2,000 characters; `evidence`: any JSON (for
+ *   example a pair from `crm_find_duplicates`) of at most 65,536 bytes; a rule is one of
+ *   `survivor`, `merged`, `most_recent`, `most_complete`, for the fields `name`, `email`,
+ *   `phone`, `company`, `title`, `industry`, `address`, `birthday`, `gender`, `attributes`,
+ *   `kind`. JSON Schema: `include/schema/merge_request.json`.
+ * - `out_json`: required; receives `{"merge":{...},"survivor":{customer},"merged":{customer},
+ *   "orders_moved":N,"interactions_moved":N,"points_moved":N,"replayed":false}` (NULL on
+ *   failure). `merge` holds `id`, `survivor`, `merged`, `actor`, `reason`, `evidence`,
+ *   `survivorship`, `merged_at`, the profiles `survivor_before`, `merged_before`,
+ *   `survivor_after`, and `unmerged_at`, `unmerged_by`, `unmerge_reason` (null while the
+ *   merge stands). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
+ * `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`request_json`),
+ * `CRM_ERR_VALIDATION` (`actor`, `reason`, `evidence`, `survivorship.fields.<name>`),
+ * `CRM_ERR_NOT_FOUND`, `CRM_ERR_MERGE` (the field names why: `self_merge`, `merged_away`,
+ * `cycle`, `too_deep`), `CRM_ERR_STORAGE`; nothing is written on any error. Thread
+ * safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_merge(const crm_t *crm,
+                                   int64_t survivor_id,
+                                   int64_t merged_id,
+                                   const char *request_json,
+                                   char **out_json);
+
+/**
+ * Undoes the standing merge of customer `merged_id` (see `crm_customer_merge`). Each side
+ * gets back what is its own: the records the merge moved and those written through the
+ * merged customer's id or external id since, in their current state, go back to it with
+ * their statistics and points; what the survivor has not spent of the points the merge
+ * moved goes back; the static segments are as before; every profile field the merge set
+ * and nobody changed since goes back to the survivor's own value. Repeating an unmerge
+ * writes nothing and reports `"replayed":true`.
+ *
+ * - `request_json`: NULL, or UTF-8 JSON `{"actor":"ops","reason":"two people"}` (either
+ *   key may be left out; 1 to 2,000 characters each). JSON Schema:
+ *   `include/schema/unmerge_request.json`.
+ * - `out_json`: required; receives the result as for `crm_customer_merge`, the merge with
+ *   its `unmerged_at` (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT` (`out_json`), `CRM_ERR_INVALID_HANDLE`,
+ * `CRM_ERR_INVALID_UTF8`, `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`request_json`),
+ * `CRM_ERR_VALIDATION` (`actor`, `reason`), `CRM_ERR_NOT_FOUND`, `CRM_ERR_MERGE` (the field
+ * names why: `not_merged` for a customer never merged, `order` when its survivor was since
+ * merged into another: unmerge that first), `CRM_ERR_STORAGE`; nothing is written on any
+ * error. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_unmerge(const crm_t *crm,
+                                     int64_t merged_id,
+                                     const char *request_json,
+                                     char **out_json);
+
+/**
+ * The merges a customer took part in, as survivor or merged customer, oldest first,
+ * standing and undone.
+ *
+ * - `out_json`: required; receives a JSON array of merges, each as `"merge"` in
+ *   `crm_customer_merge`'s result (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_merge_history(const crm_t *crm, int64_t customer_id, char **out_json);
 
 /**
  * Imports a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`) file of one kind of record,

@@ -60,6 +60,10 @@ pub enum crm_status {
     /// The database could not be opened or reached (a missing directory, no permission);
     /// nothing was written. Retry once the cause is fixed.
     CRM_ERR_UNAVAILABLE = 18,
+    /// A merge or unmerge of customers was refused; nothing was written.
+    /// `crm_last_error_field()` names why: `self_merge`, `merged_away`, `cycle`, `too_deep`,
+    /// `not_merged` or `order` (see `crm_customer_merge` and `crm_customer_unmerge`).
+    CRM_ERR_MERGE = 19,
 }
 
 use crm_status::*;
@@ -87,6 +91,7 @@ impl crm_status {
             CRM_ERR_CANCELLED => "CRM_ERR_CANCELLED\0",
             CRM_ERR_BUSY => "CRM_ERR_BUSY\0",
             CRM_ERR_UNAVAILABLE => "CRM_ERR_UNAVAILABLE\0",
+            CRM_ERR_MERGE => "CRM_ERR_MERGE\0",
         }
     }
 }
@@ -141,6 +146,10 @@ impl From<crm_core::Error> for FfiError {
             E::Storage { .. } => CRM_ERR_STORAGE,
             E::InsufficientPoints { .. } => CRM_ERR_INSUFFICIENT_POINTS,
             E::Cancelled => CRM_ERR_CANCELLED,
+            E::Merge { kind, .. } => {
+                let field = Some(kind.as_str().to_owned());
+                return FfiError { status: CRM_ERR_MERGE, message: e.to_string(), field, position: None };
+            }
             // The core's error is non-exhaustive: a variant added there without a code here
             // is still reported, with its message, rather than lost.
             _ => CRM_ERR_INTERNAL,
@@ -287,7 +296,7 @@ pub extern "C" fn crm_status_name(status: i32) -> *const c_char {
     })
 }
 
-const ALL_STATUSES: [crm_status; 19] = [
+const ALL_STATUSES: [crm_status; 20] = [
     CRM_OK,
     CRM_ERR_VALIDATION,
     CRM_ERR_NOT_FOUND,
@@ -307,6 +316,7 @@ const ALL_STATUSES: [crm_status; 19] = [
     CRM_ERR_CANCELLED,
     CRM_ERR_BUSY,
     CRM_ERR_UNAVAILABLE,
+    CRM_ERR_MERGE,
 ];
 
 #[cfg(test)]
@@ -332,6 +342,9 @@ mod tests {
         assert_eq!(i.status, CRM_ERR_INSUFFICIENT_POINTS);
         let c: FfiError = crm_core::Error::Cancelled.into();
         assert_eq!((c.status, c.field), (CRM_ERR_CANCELLED, None));
+        let m: FfiError =
+            crm_core::Error::Merge { kind: crm_core::identity::MergeErrorKind::Cycle, message: "x".into() }.into();
+        assert_eq!((m.status, m.field.as_deref()), (CRM_ERR_MERGE, Some("cycle")));
         use crm_core::StorageErrorKind as K;
         for (kind, status) in [
             (K::Busy, CRM_ERR_BUSY),
@@ -365,7 +378,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(crm_status_name(s as i32)) };
             assert!(name.to_str().unwrap().starts_with("CRM_"));
         }
-        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..19).collect::<Vec<_>>());
+        assert_eq!(ALL_STATUSES.iter().map(|s| *s as i32).collect::<Vec<_>>(), (0..20).collect::<Vec<_>>());
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub fn input_schemas() -> Vec<(&'static str, &'static [&'static str], Schema)> {
         entry::<RfmConfig>("rfm_config.json", &["crm_rfm_compute", "crm_rfm_refresh"]),
         entry::<CrmConfig>("config.json", &["crm_open_with"]),
         entry::<crm_core::identity::MatchSettings>("match_settings.json", &["crm_find_duplicates"]),
+        entry::<crm_core::identity::MergeRequest>("merge_request.json", &["crm_customer_merge"]),
+        entry::<crm_core::identity::UnmergeRequest>("unmerge_request.json", &["crm_customer_unmerge"]),
         entry::<crate::ingest::Options>("ingest_options.json", &["crm_ingest_file"]),
         entry::<SynthConfig>("synth_config.json", &["crm_synth_write"]),
         entry::<SummaryOptions>(

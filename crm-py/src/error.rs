@@ -102,6 +102,7 @@ impl From<Error> for PyErr {
                             ],
                         ),
                         E::Cancelled => raise(py, "CancelledError", msg, &[]),
+                        E::Merge { kind, .. } => raise(py, "MergeError", msg, &[("kind", s(kind.as_str())?)]),
                         E::Io(_) => raise(py, "IoError", msg, &[]),
                         E::Storage { kind, .. } => {
                             let class = match kind {

@@ -1,8 +1,9 @@
-//! Identity resolution: the duplicate finder's report as JSON (crm.identity builds the
-//! frames). The rules are crm-core's `identity`; this module converts the argument and
-//! the result.
+//! Identity resolution: the duplicate finder's report, merges, unmerges and the merge log
+//! as JSON (crm.identity builds the frames and records). The rules are crm-core's
+//! `identity`; this module converts the arguments and the results.
 
-use crm_core::identity::MatchSettings;
+use crm_core::identity::{MatchSettings, MergeRequest, UnmergeRequest};
+use crm_core::CustomerId;
 use pyo3::prelude::*;
 
 use crate::error::Result;
@@ -20,5 +21,28 @@ impl PyCrm {
             settings.threshold = threshold;
             Ok(json::dump(&crm.find_duplicates(&settings)?))
         })
+    }
+
+    /// Merges customer `merged` into `survivor` with the `MergeRequest` JSON; returns the
+    /// `MergeOutcome` as JSON. Runs with the GIL released.
+    fn merge_customers(&self, py: Python<'_>, survivor: i64, merged: i64, request: String) -> Result<String> {
+        self.run(py, move |crm| {
+            let request: MergeRequest = json::parse(&request)?;
+            Ok(json::dump(&crm.merge_customers(CustomerId(survivor), CustomerId(merged), &request)?))
+        })
+    }
+
+    /// Undoes the merge of customer `merged` with the `UnmergeRequest` JSON; returns the
+    /// `MergeOutcome` as JSON. Runs with the GIL released.
+    fn unmerge_customer(&self, py: Python<'_>, merged: i64, request: String) -> Result<String> {
+        self.run(py, move |crm| {
+            let request: UnmergeRequest = json::parse(&request)?;
+            Ok(json::dump(&crm.unmerge_customer(CustomerId(merged), &request)?))
+        })
+    }
+
+    /// The merges a customer took part in, as a JSON array of `MergeRecord`s.
+    fn merge_history(&self, py: Python<'_>, customer: i64) -> Result<String> {
+        self.run(py, move |crm| Ok(json::dump(&crm.merge_history(CustomerId(customer))?)))
     }
 }

@@ -44,6 +44,7 @@ impl std::fmt::Display for MergeId {
 /// Which side a profile field is taken from when both have a value. A value is never
 /// replaced by nothing: when the preferred side has no value, the other side's is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Prefer {
     /// The survivor's value (the default).
@@ -67,6 +68,7 @@ pub const SURVIVORSHIP_FIELDS: [&str; 11] =
 /// preferred side winning a key both have; the creation time is the earlier one; the
 /// external id, lifecycle stage and id stay the survivor's.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Survivorship {
     /// The rule of every field not named in `fields`.
@@ -77,6 +79,7 @@ pub struct Survivorship {
 
 /// A merge as the host asks for it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct MergeRequest {
     /// Who merged (a user or process name the host chooses), at most [`MAX_MERGE_TEXT`] characters.
@@ -93,6 +96,7 @@ pub struct MergeRequest {
 
 /// An unmerge as the host asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct UnmergeRequest {
     /// Who undid the merge, at most [`MAX_MERGE_TEXT`] characters.

@@ -23,6 +23,7 @@ from .exceptions import (
     CrmError,
     InsufficientPointsError,
     IoError,
+    MergeError,
     NotFoundError,
     ParseError,
     SchemaTooNewError,
@@ -62,7 +63,7 @@ from .segments import (
     parse_rule,
 )
 from . import identity
-from .identity import DuplicateReport
+from .identity import DuplicateReport, MergeOutcome, MergeRecord
 from . import rfm
 from .rfm import RfmBoundaries, RfmConfig, RfmModel, RfmScore
 
@@ -71,11 +72,12 @@ __all__ = [
     "CUSTOMER_COLUMNS", "ORDER_COLUMNS", "INTERACTION_COLUMNS",
     "CrmError", "ValidationError", "NotFoundError", "ConflictError", "ParseError", "SchemaTooNewError",
     "StorageError", "BusyError", "UnavailableError", "IoError", "InsufficientPointsError", "CancelledError",
+    "MergeError",
     "PointsEntry", "PointsBalance", "LoyaltyLiability", "LoyaltySimulation",
     "IngestReport", "RowError",
     "Address", "Change", "Consent", "Counts", "Customer", "CustomerStats", "Interaction", "LineItem", "Money",
     "Order", "OrderRefund", "RefundLine", "Page", "TimelineEntry", "Written",
     "Rule", "Segment", "Snapshot", "Refresh", "ScoringPlan", "ScoringRule", "StageRule",
     "rfm", "RfmBoundaries", "RfmConfig", "RfmModel", "RfmScore",
-    "identity", "DuplicateReport",
+    "identity", "DuplicateReport", "MergeOutcome", "MergeRecord",
 ]

@@ -808,6 +808,67 @@ class Crm:
         )
         return _identity.DuplicateReport.from_json(text)
 
+    def merge_customers(
+        self,
+        survivor: int,
+        merged: int,
+        *,
+        actor: Optional[str] = None,
+        reason: Optional[str] = None,
+        evidence: Any = None,
+        prefer: str = "survivor",
+        rules: Optional[Mapping[str, str]] = None,
+    ) -> _identity.MergeOutcome:
+        """Merges customer ``merged`` into ``survivor`` in one transaction (see
+        :mod:`crm.identity`): the survivor's profile takes fields from the merged customer
+        by ``prefer`` (the default rule) and ``rules`` (per field: ``{"email":
+        "most_recent"}``; rules in :data:`crm.identity.PREFER`, fields in
+        :data:`crm.identity.SURVIVORSHIP_FIELDS`); its orders and interactions move to the
+        survivor with their statistics and points, its unspent points move as lots, and the
+        survivor joins its static segments. From then on the merged id and external id read
+        and write the survivor, and the merged customer is left out of queries, counts,
+        segments and :meth:`find_duplicates`. ``actor`` and ``reason`` (1 to 2,000
+        characters) and ``evidence`` (anything JSON, such as a row of
+        :attr:`DuplicateReport.pairs` as a dict; at most 64 KiB) go to the merge log.
+        Repeating a merge that stands returns it with ``replayed`` set and writes nothing.
+
+        Raises :class:`crm.MergeError` (``kind``: ``self_merge``, ``merged_away``,
+        ``cycle``, ``too_deep``), :class:`crm.NotFoundError`, :class:`crm.ValidationError`
+        (``actor``, ``reason``, ``evidence``, ``survivorship.fields.<name>``, ``record`` for
+        an unknown rule); nothing is written on any error.
+
+        >>> import crm
+        >>> with crm.open(":memory:") as db:
+        ...     web = db.upsert_customer({"external_id": "WEB-1", "name": "Ada", "email": "ada@example.com"}).record
+        ...     pos = db.upsert_customer({"external_id": "POS-9", "name": "Ada Lovelace"}).record
+        ...     done = db.merge_customers(pos.id, web.id, reason="same person")
+        ...     done.survivor.email, db.get_customer_by_external_id("WEB-1").id == pos.id
+        ('ada@example.com', True)
+        """
+        request = _identity.merge_request_json(actor, reason, evidence, prefer, rules)
+        return _identity.MergeOutcome.from_json(self._native.merge_customers(int(survivor), int(merged), request))
+
+    def unmerge_customer(
+        self, merged: int, *, actor: Optional[str] = None, reason: Optional[str] = None
+    ) -> _identity.MergeOutcome:
+        """Undoes the standing merge of customer ``merged``: the records the merge moved and
+        those written through the merged customer's id or external id since go back to it
+        (in their current state) with their statistics and points; what the survivor has not
+        spent of the points the merge moved goes back; every profile field the merge set and
+        nobody changed since gets the survivor's own value back. Repeating an unmerge returns
+        the undone merge with ``replayed`` set and writes nothing.
+
+        Raises :class:`crm.MergeError` (``kind``: ``not_merged``, or ``order`` when the
+        survivor was since merged into another: unmerge that first),
+        :class:`crm.NotFoundError`, :class:`crm.ValidationError` (``actor``, ``reason``)."""
+        request = _identity.merge_request_json(actor, reason, unmerge=True)
+        return _identity.MergeOutcome.from_json(self._native.unmerge_customer(int(merged), request))
+
+    def merge_history(self, customer: int) -> List[_identity.MergeRecord]:
+        """The merges a customer took part in, as survivor or merged customer, oldest first,
+        standing and undone."""
+        return [_identity.MergeRecord.from_dict(d) for d in json.loads(self._native.merge_history(int(customer)))]
+
     def compute_rfm(
         self,
         currency: str,

@@ -22,6 +22,7 @@ __all__ = [
     "IoError",
     "InsufficientPointsError",
     "CancelledError",
+    "MergeError",
 ]
 
 
@@ -141,3 +142,16 @@ class CancelledError(CrmError):
     """A long call (a summary, a fit, scoring customers) was stopped by its ``progress``
     callback returning ``False``; it wrote nothing and returned nothing. (Ctrl-C stops such
     a call too, and raises ``KeyboardInterrupt``.)"""
+
+
+class MergeError(CrmError):
+    """A merge or unmerge of customers was refused; nothing was written. ``kind`` says why:
+    ``"self_merge"`` (a customer merged with itself), ``"merged_away"`` (a customer already
+    merged into another, as survivor or as the one to merge), ``"cycle"`` (the survivor is
+    merged into the customer to merge), ``"too_deep"`` (a chain of more than 16 merges),
+    ``"not_merged"`` (an unmerge of a customer never merged) or ``"order"`` (an unmerge of a
+    customer whose survivor was since merged into another: unmerge that first)."""
+
+    def __init__(self, message: str, *, kind: str = "", **_: Any) -> None:
+        super().__init__(message)
+        self.kind = kind

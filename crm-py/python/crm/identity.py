@@ -20,6 +20,14 @@ Fields and their levels, most similar first (``None``: a side has no value, no e
 - ``birthday``: exact, typo, different
 - ``address``: same_postcode_street, same_street_city, same_postcode, same_city, different
 - ``company``: exact, similar, different
+
+:meth:`crm.Crm.merge_customers` folds a duplicate into the customer that remains (its
+survivor) and logs why (:class:`MergeRecord`); :meth:`crm.Crm.unmerge_customer` undoes it,
+giving each side back what is its own; :meth:`crm.Crm.merge_history` lists a customer's
+merges. Survivorship rules, per field or as the default: ``"survivor"`` (the survivor's
+value), ``"merged"``, ``"most_recent"`` (the record changed last), ``"most_complete"`` (the
+longer value; for the address the one with more parts). A value is never replaced by
+nothing; tags are united; consents take the most restrictive answer per purpose.
 """
 
 from __future__ import annotations
@@ -29,8 +37,19 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
 from . import frames as _frames
+from .records import Customer, parse_time
 
-__all__ = ["DuplicateReport", "FIELDS", "PAIR_COLUMNS", "settings_json"]
+__all__ = [
+    "DuplicateReport",
+    "FIELDS",
+    "PAIR_COLUMNS",
+    "MergeOutcome",
+    "MergeRecord",
+    "SURVIVORSHIP_FIELDS",
+    "PREFER",
+    "settings_json",
+    "merge_request_json",
+]
 
 FIELDS = ("name", "email", "phone", "birthday", "address", "company")
 """The compared fields, in the order of the evidence columns."""
@@ -121,4 +140,130 @@ class DuplicateReport:
             model=d["model"],
             threshold=d["threshold"],
             stats=d["stats"],
+        )
+
+
+SURVIVORSHIP_FIELDS = (
+    "name", "email", "phone", "company", "title", "industry", "address", "birthday", "gender", "attributes", "kind",
+)
+"""The profile fields survivorship rules name."""
+
+PREFER = ("survivor", "merged", "most_recent", "most_complete")
+"""The survivorship rules."""
+
+
+def _jsonable(value: Any) -> Any:
+    """``json.dumps``'s fallback for evidence: numpy and pandas scalars (a row of
+    :attr:`DuplicateReport.pairs` as a dict holds them) become Python numbers, NaN ``None``;
+    anything else is a ``TypeError`` naming its type."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        v = item()
+        if isinstance(v, float) and v != v:
+            return None
+        return v
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"evidence: {type(value).__name__} is not JSON")
+
+
+def merge_request_json(
+    actor: Optional[str],
+    reason: Optional[str],
+    evidence: Any = None,
+    prefer: str = "survivor",
+    rules: Optional[Mapping[str, str]] = None,
+    unmerge: bool = False,
+) -> str:
+    """The core's ``MergeRequest`` (or ``UnmergeRequest``) as JSON; the core checks every
+    bound and name.
+
+    >>> merge_request_json("ops", "same email", {"score": 0.98}, rules={"email": "most_recent"})
+    '{"actor": "ops", "reason": "same email", "evidence": {"score": 0.98}, "survivorship": {"default": "survivor", "fields": {"email": "most_recent"}}}'
+    """
+    d: Dict[str, Any] = {"actor": actor, "reason": reason}
+    if not unmerge:
+        d["evidence"] = evidence
+        d["survivorship"] = {"default": prefer, "fields": dict(rules or {})}
+    try:
+        return json.dumps(d, default=_jsonable, allow_nan=False)
+    except ValueError as e:  # NaN or infinity in the evidence
+        from .exceptions import ValidationError
+
+        raise ValidationError(f"invalid evidence: {e}", field="evidence", reason=str(e)) from None
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """One merge in the merge log: who, when, why, on what evidence, and both profiles as
+    they were (so an unmerge can restore them)."""
+
+    id: int
+    survivor: int
+    """The customer that remained."""
+    merged: int
+    """The customer folded into it."""
+    actor: Optional[str]
+    reason: Optional[str]
+    evidence: Any
+    survivorship: Dict[str, Any]
+    """``{"default": rule, "fields": {field: rule}}``."""
+    merged_at: Any
+    survivor_before: Customer
+    merged_before: Customer
+    survivor_after: Customer
+    unmerged_at: Any
+    """When the merge was undone (``None`` while it stands)."""
+    unmerged_by: Optional[str]
+    unmerge_reason: Optional[str]
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "MergeRecord":
+        """The record from the core's dict shape."""
+        return MergeRecord(
+            id=int(d["id"]),
+            survivor=int(d["survivor"]),
+            merged=int(d["merged"]),
+            actor=d.get("actor"),
+            reason=d.get("reason"),
+            evidence=d.get("evidence"),
+            survivorship=dict(d.get("survivorship") or {}),
+            merged_at=parse_time(d["merged_at"]),
+            survivor_before=Customer.from_dict(d["survivor_before"]),
+            merged_before=Customer.from_dict(d["merged_before"]),
+            survivor_after=Customer.from_dict(d["survivor_after"]),
+            unmerged_at=parse_time(d.get("unmerged_at")),
+            unmerged_by=d.get("unmerged_by"),
+            unmerge_reason=d.get("unmerge_reason"),
+        )
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """What :meth:`crm.Crm.merge_customers` or :meth:`crm.Crm.unmerge_customer` did."""
+
+    merge: MergeRecord
+    survivor: Customer
+    """The survivor as stored now."""
+    merged: Customer
+    """The merged customer as stored now (``merged_into`` set while the merge stands)."""
+    orders_moved: int
+    interactions_moved: int
+    points_moved: int
+    """Unspent loyalty points moved (orders' points follow their orders, not counted here)."""
+    replayed: bool
+    """``True`` when the call repeated one already done; nothing was written."""
+
+    @staticmethod
+    def from_json(text: str) -> "MergeOutcome":
+        """The outcome from the core's JSON."""
+        d = json.loads(text)
+        return MergeOutcome(
+            merge=MergeRecord.from_dict(d["merge"]),
+            survivor=Customer.from_dict(d["survivor"]),
+            merged=Customer.from_dict(d["merged"]),
+            orders_moved=int(d["orders_moved"]),
+            interactions_moved=int(d["interactions_moved"]),
+            points_moved=int(d["points_moved"]),
+            replayed=bool(d["replayed"]),
         )
