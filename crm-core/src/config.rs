@@ -18,6 +18,13 @@ pub enum ConfigKey {
     RfmModel,
     /// The loyalty program ([`Program`](crate::loyalty::Program)).
     LoyaltyProgram,
+    /// The model incremental matching scores with ([`MatchModel`](crate::identity::MatchModel)).
+    MatchModel,
+    /// What customer writes do with likely duplicates ([`MatchPolicy`](crate::identity::MatchPolicy)).
+    MatchPolicy,
+    /// `"pending"` while the match keys of customers stored before schema 10 are not yet
+    /// computed (absent once they are).
+    MatchKeys,
 }
 
 impl ConfigKey {
@@ -28,6 +35,9 @@ impl ConfigKey {
             ConfigKey::ValueTiers => "tier_config",
             ConfigKey::RfmModel => "rfm_model",
             ConfigKey::LoyaltyProgram => "loyalty_program",
+            ConfigKey::MatchModel => "match_model",
+            ConfigKey::MatchPolicy => "match_policy",
+            ConfigKey::MatchKeys => "match_keys",
         }
     }
 }

@@ -198,6 +198,45 @@ mod checks {
         assert!(s.read(|tx| tx.merge_moves(id)).unwrap().is_empty());
     }
 
+    pub fn match_keys_and_suggestions<S: Store>(s: S) {
+        use crm_core::identity::{MatchSuggestion, SuggestionStatus};
+        let a = s.write(|tx| tx.insert_customer(&customer("Ada"))).unwrap();
+        let b = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
+        s.write(|tx| tx.add_match_keys(&[(7, a), (7, b), (-3, a), (7, a)])).unwrap();
+        assert_eq!(s.read(|tx| tx.match_candidates(7, 10)).unwrap(), [a, b]);
+        assert_eq!(s.read(|tx| tx.match_candidates(7, 1)).unwrap(), [a]);
+        assert_eq!(s.read(|tx| tx.match_candidates(-3, 10)).unwrap(), [a]);
+        s.write(|tx| tx.remove_match_keys(&[(7, a), (99, b)])).unwrap();
+        assert_eq!(s.read(|tx| tx.match_candidates(7, 10)).unwrap(), [b]);
+        let fields = s.read(|tx| tx.identity_fields_of(&[b, a, CustomerId(999)])).unwrap();
+        assert_eq!(fields.iter().map(|f| f.id).collect::<Vec<_>>(), [a, b]);
+        let mut bo = s.read(|tx| tx.get_customer(b)).unwrap().unwrap();
+        bo.merged_into = Some(a);
+        s.write(|tx| tx.update_customer(&bo)).unwrap();
+        assert_eq!(s.read(|tx| tx.identity_fields_of(&[a, b])).unwrap().len(), 1, "merged away: left out");
+
+        let sug = MatchSuggestion {
+            id: 0,
+            customer: b,
+            candidate: a,
+            probability: 0.97,
+            evidence: serde_json::json!([{"field": "email", "level": "exact", "weight": 9.5}]),
+            status: SuggestionStatus::Open,
+            created_at: t(2, 0),
+        };
+        let id = s.write(|tx| tx.insert_match_suggestion(&sug)).unwrap().expect("new");
+        assert_eq!(s.write(|tx| tx.insert_match_suggestion(&sug)).unwrap(), None, "one per pair");
+        let all = s.read(|tx| tx.match_suggestions(None, 0, 10)).unwrap();
+        assert_eq!(all, [MatchSuggestion { id, ..sug.clone() }]);
+        assert!(s.write(|tx| tx.set_suggestion_status(id, SuggestionStatus::Dismissed)).unwrap());
+        assert!(!s.write(|tx| tx.set_suggestion_status(id + 1, SuggestionStatus::Dismissed)).unwrap());
+        assert!(s.read(|tx| tx.match_suggestions(Some(SuggestionStatus::Open), 0, 10)).unwrap().is_empty());
+        assert_eq!(s.read(|tx| tx.match_suggestions(Some(SuggestionStatus::Dismissed), 0, 10)).unwrap().len(), 1);
+        assert!(s.read(|tx| tx.match_suggestions(None, id, 10)).unwrap().is_empty());
+        s.write(|tx| tx.delete_suggestions_of(a)).unwrap();
+        assert!(s.read(|tx| tx.match_suggestions(None, 0, 10)).unwrap().is_empty());
+    }
+
     pub fn orders_are_keyed_by_external_id<S: Store>(s: S) {
         let c = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
         let mut o = order("O-1", c, t(3, 0), 1000);
@@ -586,6 +625,10 @@ macro_rules! conformance {
             #[test]
             fn identity_fields_page_by_id_without_merged_customers() {
                 checks::identity_fields_page_by_id_without_merged_customers($make);
+            }
+            #[test]
+            fn match_keys_and_suggestions() {
+                checks::match_keys_and_suggestions($make);
             }
             #[test]
             fn merge_log_records_links_and_moves() {

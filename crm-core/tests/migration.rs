@@ -545,3 +545,35 @@ fn a_single_order_commit_writes_one_page_per_table_it_changes() {
     let median = pages[pages.len() / 2];
     assert!(median <= 7, "a single order commit writes {median} pages (median; all: {pages:?})");
 }
+
+#[test]
+fn customers_stored_before_matching_get_their_match_keys_on_first_use() {
+    use crm_core::identity::{MatchOptions, MatchSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(dir.path());
+    let crm = Crm::open(&path).unwrap();
+    let keys = |p: &Path| -> i64 {
+        Connection::open(p).unwrap().query_row("SELECT count(*) FROM match_keys", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(keys(&path), 0, "not computed at upgrade");
+    // Customers written after the upgrade get theirs at once.
+    for i in 0..20 {
+        let c =
+            NewCustomer { name: format!("Person {i}"), email: Some(format!("p{i}@example.org")), ..Default::default() };
+        crm.create_customer(&c).unwrap();
+    }
+    let written = keys(&path);
+    assert!(written > 0);
+    let model = crm.find_duplicates(&MatchSettings::default()).unwrap().model;
+    let ada = NewCustomer { name: "Ada Lovelace".into(), email: Some("ada@example.com".into()), ..Default::default() };
+    // Any candidate counts (a model trained on data without duplicates gives low odds).
+    let found =
+        crm.match_customer(&ada, &MatchOptions { model: Some(model), threshold: 0.0, ..Default::default() }).unwrap();
+    assert_eq!(found.first().map(|m| m.customer), Some(CustomerId(1)), "the v1 customer, keys computed on first use");
+    assert!(keys(&path) > written);
+    let flag: String = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT value FROM settings WHERE key = 'match_keys'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(flag, "\"built\"");
+}

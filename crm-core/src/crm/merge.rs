@@ -231,7 +231,7 @@ fn outcome(
     })
 }
 
-fn merge(
+pub(crate) fn merge(
     tx: &mut (impl StoreTx + ?Sized),
     survivor: CustomerId,
     merged: CustomerId,
@@ -313,10 +313,10 @@ fn merge(
     }
 
     // Profiles.
-    tx.update_customer(&after)?;
+    super::matching::update_customer(tx, &s, &after)?;
     tx.append_change(Entity::Customer, survivor.0, Op::Update, at)?;
-    let gone = Customer { merged_into: Some(survivor), updated_at: at, ..m };
-    tx.update_customer(&gone)?;
+    let gone = Customer { merged_into: Some(survivor), updated_at: at, ..m.clone() };
+    super::matching::update_customer(tx, &m, &gone)?;
     tx.append_change(Entity::Customer, merged.0, Op::Update, at)?;
     outcome(tx, rec, (orders.len() as u64, interactions, points.0), false)
 }
@@ -502,10 +502,10 @@ fn unmerge(
     }
 
     let back = restore(&s, &rec.survivor_before, &rec.survivor_after, at);
-    tx.update_customer(&back)?;
+    super::matching::update_customer(tx, &s, &back)?;
     tx.append_change(Entity::Customer, survivor.0, Op::Update, at)?;
-    let own = Customer { merged_into: None, updated_at: at, ..m };
-    tx.update_customer(&own)?;
+    let own = Customer { merged_into: None, updated_at: at, ..m.clone() };
+    super::matching::update_customer(tx, &m, &own)?;
     tx.append_change(Entity::Customer, merged.0, Op::Update, at)?;
     tx.close_merge(id, at, request.actor.as_deref(), request.reason.as_deref())?;
     let rec = tx.get_merge(id)?.ok_or_else(|| Error::not_found(Entity::Customer, merged))?;

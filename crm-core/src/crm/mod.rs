@@ -4,6 +4,7 @@ mod analytics;
 mod identity;
 pub mod ingest;
 mod loyalty;
+pub(crate) mod matching;
 pub(crate) mod merge;
 mod rfm;
 mod segments;
@@ -314,7 +315,7 @@ impl<S: Store> Crm<S> {
             if same_customer(&old, &new) {
                 return Ok(old);
             }
-            tx.update_customer(&new)?;
+            matching::update_customer(tx, &old, &new)?;
             record_stage_change(tx, &old, &new)?;
             tx.append_change(Entity::Customer, id.0, Op::Update, new.updated_at)?;
             Ok(new)
@@ -657,11 +658,26 @@ fn decode_timeline_cursor(text: &str) -> Result<(i64, u8, i64)> {
     Ok((t.parse().map_err(|_| bad())?, k.parse().map_err(|_| bad())?, i.parse().map_err(|_| bad())?))
 }
 
+/// Stores a new customer with its match keys, then applies the match policy; returns the
+/// customer the write ends at (the survivor when the policy merged the new one).
 fn insert_customer(tx: &mut (impl StoreTx + ?Sized), v: NewCustomer, now: DateTime<Utc>) -> Result<Customer> {
     let mut c = new_customer(v, now);
     c.id = tx.insert_customer(&c)?;
     tx.append_change(Entity::Customer, c.id.0, Op::Insert, now)?;
-    Ok(c)
+    created(tx, c, now)
+}
+
+/// A customer just stored: its match keys, then the match policy. The customer the write
+/// ends at (the survivor when the policy merged it).
+fn created(tx: &mut (impl StoreTx + ?Sized), c: Customer, now: DateTime<Utc>) -> Result<Customer> {
+    matching::add_keys(tx, std::slice::from_ref(&c))?;
+    let policy = matching::active_policy(tx)?;
+    let end = matching::after_create(tx, &c, &policy, now)?;
+    if end == c.id {
+        Ok(c)
+    } else {
+        tx.get_customer(end)?.ok_or_else(|| Error::not_found(Entity::Customer, end))
+    }
 }
 
 /// The customer a validated profile creates (its id is the store's to assign).
@@ -768,10 +784,10 @@ pub(crate) fn apply_upsert(
         CustomerWrite::Create(mut c) => {
             c.id = tx.insert_customer(&c)?;
             tx.append_change(Entity::Customer, c.id.0, Op::Insert, now)?;
-            Ok(Written { record: c, outcome: Outcome::Created })
+            Ok(Written { record: created(tx, c, now)?, outcome: Outcome::Created })
         }
         CustomerWrite::Update { old, new } => {
-            tx.update_customer(&new)?;
+            matching::update_customer(tx, &old, &new)?;
             record_stage_change(tx, &old, &new)?;
             tx.append_change(Entity::Customer, new.id.0, Op::Update, now)?;
             Ok(Written { record: *new, outcome: Outcome::Updated })
@@ -1252,9 +1268,13 @@ pub(crate) fn write_interaction_for(
     Ok(Written { record: i, outcome: Outcome::Updated })
 }
 
-/// Deletes one customer with their records and merge log (the caller checked it exists).
+/// Deletes one customer with their records, match keys, suggestions and merge log (the
+/// caller checked it exists).
 fn delete_one(tx: &mut (impl StoreTx + ?Sized), id: CustomerId) -> Result<()> {
     let at = now();
+    let old = tx.get_customer(id)?;
+    matching::sync_keys(tx, old.as_ref(), None)?;
+    tx.delete_suggestions_of(id)?;
     let mut orders = Vec::new();
     for o in tx.order_ids_of(id)? {
         orders.extend(tx.get_order(o)?);

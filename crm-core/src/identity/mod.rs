@@ -32,7 +32,6 @@
 //! (with SQLite's page cache).
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,11 +39,16 @@ use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 
 pub mod compare;
+pub mod matching;
 pub mod merge;
 pub mod model;
 pub mod standardize;
 
 pub use compare::{MatchField, Pattern, FIELDS};
+pub use matching::{
+    MatchCandidate, MatchOptions, MatchPolicy, MatchStore, MatchStoreMut, MatchSuggestion, PolicyMode,
+    SuggestionStatus, MAX_MATCHES,
+};
 pub use merge::{
     MergeErrorKind, MergeId, MergeOutcome, MergeRecord, MergeRequest, MergeStore, MergeStoreMut, Prefer, Survivorship,
     UnmergeRequest, MAX_EVIDENCE_BYTES, MAX_MERGE_DEPTH, MAX_MERGE_TEXT, SURVIVORSHIP_FIELDS,
@@ -244,14 +248,25 @@ impl Block {
         }
     }
 
-    /// A key of this rule: a hash of `parts` with the rule in its top three bits.
+    /// A key of this rule: a hash of `parts` with the rule in its top three bits. The hash
+    /// is stable (FNV-1a, then a SplitMix64 finaliser to spread it) because stores keep the
+    /// keys ([`match_keys`]): the same parts give the same key in every build.
     fn key(self, parts: &[&str]) -> u64 {
-        let mut h = DefaultHasher::new();
-        (self as u8).hash(&mut h);
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |b: u8| {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        };
+        eat(self as u8);
         for p in parts {
-            p.hash(&mut h);
+            p.bytes().for_each(&mut eat);
+            eat(0xff);
         }
-        (h.finish() >> 3) | ((self as u64) << 61)
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 3) | ((self as u64) << 61)
     }
 
     fn of_key(key: u64) -> Block {
@@ -285,6 +300,17 @@ fn blocking_keys(s: &Standard, out: &mut Vec<u64>) {
     if let (Some(b), Some(p)) = (&birthday, s.postal()) {
         out.push(Block::BirthdayPostal.key(&[b, p]));
     }
+}
+
+/// The blocking keys a store keeps for a customer, for
+/// [`Crm::match_customer`](crate::Crm::match_customer): distinct, ascending, as `i64`
+/// (the bits of the `u64`).
+pub fn match_keys(s: &Standard) -> Vec<i64> {
+    let mut out = Vec::with_capacity(8);
+    blocking_keys(s, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out.into_iter().map(|k| k as i64).collect()
 }
 
 /// Candidate pairs of a search.

@@ -19,7 +19,7 @@ use crate::changes::{FeedStore, FeedStoreMut};
 use crate::config::{ConfigStore, ConfigStoreMut};
 use crate::customer::{CustomerStore, CustomerStoreMut};
 use crate::error::Result;
-use crate::identity::{MergeStore, MergeStoreMut};
+use crate::identity::{MatchStore, MatchStoreMut, MergeStore, MergeStoreMut};
 use crate::interaction::{InteractionStore, InteractionStoreMut};
 use crate::loyalty::{LedgerStore, LedgerStoreMut};
 use crate::order::{OrderScanStore, OrderStore, OrderStoreMut};
@@ -39,7 +39,7 @@ pub mod prelude {
     pub use crate::changes::{FeedStore, FeedStoreMut};
     pub use crate::config::{ConfigStore, ConfigStoreMut};
     pub use crate::customer::{CustomerStore, CustomerStoreMut};
-    pub use crate::identity::{MergeStore, MergeStoreMut};
+    pub use crate::identity::{MatchStore, MatchStoreMut, MergeStore, MergeStoreMut};
     pub use crate::interaction::{InteractionStore, InteractionStoreMut};
     pub use crate::loyalty::{LedgerStore, LedgerStoreMut};
     pub use crate::order::{OrderScanStore, OrderStore, OrderStoreMut};
@@ -99,6 +99,7 @@ pub trait ReadTx:
     + LedgerStore
     + ConfigStore
     + MergeStore
+    + MatchStore
 {
 }
 
@@ -115,6 +116,7 @@ impl<T: ?Sized> ReadTx for T where
         + LedgerStore
         + ConfigStore
         + MergeStore
+        + MatchStore
 {
 }
 
@@ -132,6 +134,7 @@ pub trait StoreTx:
     + LedgerStoreMut
     + ConfigStoreMut
     + MergeStoreMut
+    + MatchStoreMut
 {
 }
 
@@ -147,5 +150,6 @@ impl<T: ?Sized> StoreTx for T where
         + LedgerStoreMut
         + ConfigStoreMut
         + MergeStoreMut
+        + MatchStoreMut
 {
 }

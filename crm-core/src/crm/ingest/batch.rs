@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::changes::{Entity, Op};
+use crate::crm::matching::{active_policy, add_keys, after_create};
 use crate::crm::merge::upsert_target;
 use crate::crm::{
     apply_upsert, names_customer, new_interaction, new_order, plan_upsert, resolve_customer_with,
@@ -236,6 +237,13 @@ impl Batch {
             tx.insert_new_customers(&mut self.new_customers)?;
             let ids: Vec<i64> = self.new_customers.iter().map(|c| c.id.0).collect();
             tx.append_changes(Entity::Customer, &ids, Op::Insert, now)?;
+            add_keys(tx, &self.new_customers)?;
+            let policy = active_policy(tx)?;
+            if policy.is_some() {
+                for c in &self.new_customers {
+                    after_create(tx, c, &policy, now)?;
+                }
+            }
             self.new_customers.clear();
         }
         if !self.new_orders.is_empty() {

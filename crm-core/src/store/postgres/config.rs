@@ -10,9 +10,11 @@ use crate::config::{ConfigKey, ConfigStore, ConfigStoreMut};
 impl<M: Mode> ConfigStore for PgTx<'_, M> {
     fn config(&mut self, key: ConfigKey) -> Result<Option<String>> {
         let r = match key {
-            ConfigKey::LifecycleRules | ConfigKey::ValueTiers => {
-                self.query_opt("SELECT value FROM settings WHERE key = $1", &[&key.as_str()])?
-            }
+            ConfigKey::LifecycleRules
+            | ConfigKey::ValueTiers
+            | ConfigKey::MatchModel
+            | ConfigKey::MatchPolicy
+            | ConfigKey::MatchKeys => self.query_opt("SELECT value FROM settings WHERE key = $1", &[&key.as_str()])?,
             ConfigKey::RfmModel => self.query_opt("SELECT model FROM rfm_model WHERE id = 1", &[])?,
             ConfigKey::LoyaltyProgram => self.query_opt("SELECT config FROM loyalty_programs WHERE id = 1", &[])?,
         };
@@ -24,7 +26,11 @@ impl ConfigStoreMut for PgTx<'_, Writing> {
     fn put_config(&mut self, key: ConfigKey, json: &str, at: DateTime<Utc>) -> Result<()> {
         self.lock_global()?;
         match key {
-            ConfigKey::LifecycleRules | ConfigKey::ValueTiers => self.execute(
+            ConfigKey::LifecycleRules
+            | ConfigKey::ValueTiers
+            | ConfigKey::MatchModel
+            | ConfigKey::MatchPolicy
+            | ConfigKey::MatchKeys => self.execute(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 &[&key.as_str(), &json],
             )?,

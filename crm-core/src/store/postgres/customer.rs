@@ -147,27 +147,7 @@ impl<M: Mode> CustomerStore for PgTx<'_, M> {
              FROM customers WHERE id > $1 AND merged_into IS NULL ORDER BY id LIMIT $2",
             &[&after.0, &limit_value(limit)],
         )?;
-        rows.iter()
-            .map(|r| {
-                let birthday: Option<String> = col(r, 11)?;
-                Ok(IdentityFields {
-                    id: CustomerId(col(r, 0)?),
-                    kind: enum_col(r, 1)?,
-                    name: col(r, 2)?,
-                    email: col(r, 3)?,
-                    phone: col(r, 4)?,
-                    company: col(r, 5)?,
-                    address: Address {
-                        country: col(r, 6)?,
-                        region: col(r, 7)?,
-                        city: col(r, 8)?,
-                        postal_code: col(r, 9)?,
-                        street: col(r, 10)?,
-                    },
-                    birthday: birthday.map(|b| b.parse().map_err(|e| corrupt("birthday", e))).transpose()?,
-                })
-            })
-            .collect()
+        rows.iter().map(identity_row).collect()
     }
 
     fn query_customers(
@@ -439,4 +419,26 @@ impl CustomerStoreMut for PgTx<'_, Writing> {
         self.execute("INSERT INTO customer_stats (customer_id) SELECT unnest($1::bigint[])", &[&ids])?;
         self.copy_keys("customer", customers.iter().filter_map(|c| Some((c.external_id.as_deref()?, c.id))))
     }
+}
+
+/// A row of the identity columns (`id, kind, name, email, phone, company, country, region,
+/// city, postal_code, street, birthday`) as identity fields.
+pub(super) fn identity_row(r: &Row) -> Result<IdentityFields> {
+    let birthday: Option<String> = col(r, 11)?;
+    Ok(IdentityFields {
+        id: CustomerId(col(r, 0)?),
+        kind: enum_col(r, 1)?,
+        name: col(r, 2)?,
+        email: col(r, 3)?,
+        phone: col(r, 4)?,
+        company: col(r, 5)?,
+        address: Address {
+            country: col(r, 6)?,
+            region: col(r, 7)?,
+            city: col(r, 8)?,
+            postal_code: col(r, 9)?,
+            street: col(r, 10)?,
+        },
+        birthday: birthday.map(|b| b.parse().map_err(|e| corrupt("birthday", e))).transpose()?,
+    })
 }

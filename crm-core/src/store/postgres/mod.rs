@@ -48,6 +48,7 @@ mod error;
 mod feed;
 mod interaction;
 mod loyalty;
+mod matching;
 mod merge;
 mod order;
 mod rfm;

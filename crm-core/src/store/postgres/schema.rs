@@ -338,6 +338,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX merge_moves_record ON merge_moves(kind, record_id);
     "#,
+    // 10: incremental matching (see SQLite's migration 10).
+    r#"
+    CREATE TABLE match_keys (
+        key         BIGINT NOT NULL,
+        customer_id BIGINT NOT NULL,
+        PRIMARY KEY (key, customer_id)
+    );
+    CREATE TABLE match_suggestions (
+        id           BIGSERIAL PRIMARY KEY,
+        customer_id  BIGINT NOT NULL,
+        candidate_id BIGINT NOT NULL,
+        probability  DOUBLE PRECISION NOT NULL,
+        evidence     TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        created_at   BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX match_suggestions_pair ON match_suggestions(customer_id, candidate_id);
+    CREATE INDEX match_suggestions_candidate ON match_suggestions(candidate_id);
+    INSERT INTO settings (key, value) SELECT 'match_keys', '"pending"' WHERE EXISTS (SELECT 1 FROM customers);
+    "#,
 ];
 
 // One schema version for both stores.

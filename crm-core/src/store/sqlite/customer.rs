@@ -113,29 +113,8 @@ impl<M> crate::customer::CustomerStore for SqliteTx<'_, M> {
                  FROM customers WHERE id > ?1 AND merged_into IS NULL ORDER BY id LIMIT ?2",
             )
             .db()?;
-        let rows = st
-            .query_map(params![after.0, limit as i64], |r| {
-                let birthday: Option<String> = r.get(11)?;
-                Ok(IdentityFields {
-                    id: CustomerId(r.get(0)?),
-                    kind: enum_col(r, 1)?,
-                    name: r.get(2)?,
-                    email: r.get(3)?,
-                    phone: r.get(4)?,
-                    company: r.get(5)?,
-                    address: Address {
-                        country: r.get(6)?,
-                        region: r.get(7)?,
-                        city: r.get(8)?,
-                        postal_code: r.get(9)?,
-                        street: r.get(10)?,
-                    },
-                    birthday: birthday.map(|b| b.parse::<NaiveDate>().map_err(|e| conversion(11, e))).transpose()?,
-                })
-            })
-            .db()?
-            .collect::<rusqlite::Result<_>>()
-            .db()?;
+        let rows =
+            st.query_map(params![after.0, limit as i64], identity_row).db()?.collect::<rusqlite::Result<_>>().db()?;
         Ok(rows)
     }
 
@@ -212,3 +191,28 @@ impl crate::customer::CustomerStoreMut for SqliteTx<'_, Writing> {
         Ok(())
     }
 }
+
+/// The columns of [`IDENTITY_COLS`] as identity fields.
+pub(super) fn identity_row(r: &Row<'_>) -> rusqlite::Result<IdentityFields> {
+    let birthday: Option<String> = r.get(11)?;
+    Ok(IdentityFields {
+        id: CustomerId(r.get(0)?),
+        kind: enum_col(r, 1)?,
+        name: r.get(2)?,
+        email: r.get(3)?,
+        phone: r.get(4)?,
+        company: r.get(5)?,
+        address: Address {
+            country: r.get(6)?,
+            region: r.get(7)?,
+            city: r.get(8)?,
+            postal_code: r.get(9)?,
+            street: r.get(10)?,
+        },
+        birthday: birthday.map(|b| b.parse::<NaiveDate>().map_err(|e| conversion(11, e))).transpose()?,
+    })
+}
+
+/// The columns [`identity_row`] reads.
+pub(super) const IDENTITY_COLS: &str =
+    "id, kind, name, email, phone, company, country, region, city, postal_code, street, birthday";

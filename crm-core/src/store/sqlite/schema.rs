@@ -348,6 +348,29 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX merge_moves_record ON merge_moves(kind, record_id);
     "#,
+    // 10: incremental matching: the blocking keys of every customer not merged away (kept
+    // by every customer write; `crm_core::identity::match_keys` computes them), and the
+    // suggestions the match policy makes. A database that already holds customers is
+    // marked so that the keys of those are computed once, on first use.
+    r#"
+    CREATE TABLE match_keys (
+        key         INTEGER NOT NULL,
+        customer_id INTEGER NOT NULL,
+        PRIMARY KEY (key, customer_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE match_suggestions (
+        id           INTEGER PRIMARY KEY,
+        customer_id  INTEGER NOT NULL,
+        candidate_id INTEGER NOT NULL,
+        probability  REAL NOT NULL,
+        evidence     TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX match_suggestions_pair ON match_suggestions(customer_id, candidate_id);
+    CREATE INDEX match_suggestions_candidate ON match_suggestions(candidate_id);
+    INSERT INTO settings (key, value) SELECT 'match_keys', '"pending"' WHERE EXISTS (SELECT 1 FROM customers);
+    "#,
 ];
 
 /// The schema version this build writes.
