@@ -40,12 +40,14 @@
  *   LifecycleStage (in customer.json, customer_patch.json, customer_query.json,
  *       lifecycle_rules.json): "prospect", "new", "active", "loyal", "at_risk", "churned",
  *       "won_back"
- *   MatchField (in match_settings.json): "name", "email", "phone", "birthday", "address", "company"
+ *   MatchField (in match_settings.json, match_options.json, match_model.json): "name", "email",
+ *       "phone", "birthday", "address", "company"
  *   MultiplierBy (in loyalty_program.json): "tier", "category", "sku", "channel"
  *   OrderStatus (in order.json, order_patch.json): "completed", "refunded", "cancelled"
  *   Period (in analytics_summary.json, analytics_fit.json, analytics_clv.json,
  *       analytics_customer_values.json, analytics_churn.json, analytics_alive_path.json): "day",
  *       "week"
+ *   PolicyMode (in match_policy.json): "off", "suggest", "auto_merge"
  *   Prefer (in merge_request.json): "survivor", "merged", "most_recent", "most_complete"
  *   ReportPeriod (in analytics_reports.json): "month", "week"
  *   Rounding (in loyalty_program.json): "down", "nearest", "up"
@@ -1738,6 +1740,169 @@ enum crm_status crm_customer_unmerge(const crm_t *crm,
  * Pointers are NULL or valid for their documented use.
  */
 enum crm_status crm_customer_merge_history(const crm_t *crm, int64_t customer_id, char **out_json);
+
+/**
+ * The stored customers that may be the person or company `record_json` describes, the
+ * most likely first: those sharing a blocking key with it (mailbox, phone, name and
+ * street, a name token with the birthday or postcode, company or birthday with the
+ * postcode; keys every customer write keeps), scored with the stored model
+ * (`crm_match_model_set`, `crm_match_model_train`) or the options' own. Reads only the
+ * candidates: milliseconds against millions of customers. The record is validated as
+ * `crm_customer_create` validates it and is not stored. Customers merged away are never
+ * candidates; people are compared with people, companies with companies.
+ *
+ * - `record_json`: UTF-8 JSON of a customer as for `crm_customer_create` (at most
+ *   `CRM_MAX_JSON_LEN` bytes, borrowed for the call). JSON Schema:
+ *   `include/schema/customer.json`.
+ * - `options_json`: NULL for the defaults, or `{"threshold":0.5,"limit":10,
+ *   "max_block_size":500,"model":null}` (any key may be left out): candidates at or above
+ *   `threshold` (0 to 1), at most `limit` (1 to 1000); a blocking key shared by more than
+ *   `max_block_size` (2 to 100000) customers gives none; `model` as in
+ *   `crm_find_duplicates`. JSON Schema: `include/schema/match_options.json`.
+ * - `out_json`: required; receives `[{"customer":7,"probability":0.999,"weight":14.2,
+ *   "evidence":[{"field":"name","level":"exact","weight":6.1},...]},...]` (NULL on
+ *   failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`record_json`, `options_json`),
+ * `CRM_ERR_VALIDATION` (the record's fields; `threshold`, `limit`, `max_block_size`,
+ * `model.*`; `model` when none is stored and none is given), `CRM_ERR_STORAGE`. Thread
+ * safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_match(const crm_t *crm,
+                                   const char *record_json,
+                                   const char *options_json,
+                                   char **out_json);
+
+/**
+ * Stores the model `crm_customer_match` and the match policy score with.
+ *
+ * - `model_json`: UTF-8 JSON of a model as `crm_find_duplicates` returns it in `"model"`,
+ *   or as the host writes it (see `crm_find_duplicates`); borrowed. JSON Schema:
+ *   `include/schema/match_model.json`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`model_json`), `CRM_ERR_VALIDATION`
+ * (`model.prior`, `model.fields[i]...`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_model_set(const crm_t *crm, const char *model_json);
+
+/**
+ * The stored match model as JSON, or `null` when none was stored.
+ *
+ * - `out_json`: required; receives the JSON (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`. Thread
+ * safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_model_get(const crm_t *crm, char **out_json);
+
+/**
+ * Estimates a model from the stored customers as `crm_find_duplicates` does under
+ * `settings_json` (NULL for the defaults; its `model` must be absent; JSON Schema:
+ * `include/schema/match_settings.json`), stores it and returns it.
+ *
+ * - `out_json`: required; receives the model (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: as `crm_find_duplicates`, and `CRM_ERR_VALIDATION` on `model` when the settings
+ * give one. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_model_train(const crm_t *crm, const char *settings_json, char **out_json);
+
+/**
+ * Stores the match policy of customer writes: from then on every customer created (by
+ * `crm_customer_create`, an upsert or bulk ingest) is matched against the stored
+ * customers in the same transaction, and the policy acts: `off` (the default) nothing;
+ * `suggest` records a suggestion per stored customer at or above the threshold
+ * (`crm_match_suggestions`); `auto_merge` merges the new customer into the most likely
+ * stored one at or above it (the stored one survives; logged with actor `auto-match` and
+ * the evidence) and suggests the others.
+ *
+ * - `policy_json`: UTF-8 JSON `{"mode":"suggest","threshold":0.95,"max_block_size":500}`
+ *   (any key may be left out). JSON Schema: `include/schema/match_policy.json`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`policy_json`, an unknown mode),
+ * `CRM_ERR_VALIDATION` (`threshold`, `max_block_size`; `model` when the mode is not `off`
+ * and no model is stored), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_policy_set(const crm_t *crm, const char *policy_json);
+
+/**
+ * The stored match policy as JSON (`{"mode":"off",...}` when none was stored).
+ *
+ * - `out_json`: required; receives the JSON (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`. Thread
+ * safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_policy_get(const crm_t *crm, char **out_json);
+
+/**
+ * The suggestions the match policy made, by id after `after_id` (0 for the first), at
+ * most `limit` (1 to 10000).
+ *
+ * - `status`: NULL for all, or `"open"`, `"dismissed"` or `"merged"`; borrowed.
+ * - `out_json`: required; receives `[{"id":1,"customer":12,"candidate":7,
+ *   "probability":0.98,"evidence":[...],"status":"open","created_at":"..."},...]` (NULL on
+ *   failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_INVALID_ARGUMENT` (`status`), `CRM_ERR_VALIDATION` (`limit`),
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_suggestions(const crm_t *crm,
+                                      const char *status,
+                                      int64_t after_id,
+                                      size_t limit,
+                                      char **out_json);
+
+/**
+ * Marks a suggestion decided: `"dismissed"` (the two are different) or `"merged"` (the
+ * host merged them with `crm_customer_merge`).
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_INVALID_ARGUMENT` (`status` not a status), `CRM_ERR_VALIDATION` (`id`: no such
+ * suggestion; `status`: `"open"`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_suggestion_resolve(const crm_t *crm, int64_t id, const char *status);
+
+/**
+ * Computes the match keys of customers stored before this library's schema 10, once (a
+ * write that reads every customer; the matching calls do it themselves on first use).
+ *
+ * Errors: `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_BUSY`, `CRM_ERR_STORAGE`. Thread safety: see
+ * `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_match_keys_ensure(const crm_t *crm);
 
 /**
  * Imports a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`) file of one kind of record,

@@ -4,10 +4,12 @@
 
 use std::ffi::c_char;
 
-use crm_core::identity::{MatchSettings, MergeRequest, UnmergeRequest};
-use crm_core::CustomerId;
+use crm_core::identity::{
+    MatchModel, MatchOptions, MatchPolicy, MatchSettings, MergeRequest, SuggestionStatus, UnmergeRequest,
+};
+use crm_core::{CustomerId, NewCustomer};
 
-use crate::convert::{clear_out, json_arg, opt_str_arg, out_ptr, write_json_opt, CRM_MAX_JSON_LEN};
+use crate::convert::{clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, CRM_MAX_JSON_LEN};
 use crate::error::{crm_status, crm_status::*, ffi_call, FfiError, FfiResult};
 use crate::handle::{crm_arg, crm_t};
 
@@ -211,5 +213,241 @@ pub unsafe extern "C" fn crm_customer_merge_history(
         let out = out_ptr(out_json, "out_json")?;
         clear_out(out);
         write_json_opt(out, &crm_arg(crm)?.merge_history(CustomerId(customer_id))?)
+    })
+}
+
+/// The stored customers that may be the person or company `record_json` describes, the
+/// most likely first: those sharing a blocking key with it (mailbox, phone, name and
+/// street, a name token with the birthday or postcode, company or birthday with the
+/// postcode; keys every customer write keeps), scored with the stored model
+/// (`crm_match_model_set`, `crm_match_model_train`) or the options' own. Reads only the
+/// candidates: milliseconds against millions of customers. The record is validated as
+/// `crm_customer_create` validates it and is not stored. Customers merged away are never
+/// candidates; people are compared with people, companies with companies.
+///
+/// - `record_json`: UTF-8 JSON of a customer as for `crm_customer_create` (at most
+///   `CRM_MAX_JSON_LEN` bytes, borrowed for the call). JSON Schema:
+///   `include/schema/customer.json`.
+/// - `options_json`: NULL for the defaults, or `{"threshold":0.5,"limit":10,
+///   "max_block_size":500,"model":null}` (any key may be left out): candidates at or above
+///   `threshold` (0 to 1), at most `limit` (1 to 1000); a blocking key shared by more than
+///   `max_block_size` (2 to 100000) customers gives none; `model` as in
+///   `crm_find_duplicates`. JSON Schema: `include/schema/match_options.json`.
+/// - `out_json`: required; receives `[{"customer":7,"probability":0.999,"weight":14.2,
+///   "evidence":[{"field":"name","level":"exact","weight":6.1},...]},...]` (NULL on
+///   failure). Free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`record_json`, `options_json`),
+/// `CRM_ERR_VALIDATION` (the record's fields; `threshold`, `limit`, `max_block_size`,
+/// `model.*`; `model` when none is stored and none is given), `CRM_ERR_STORAGE`. Thread
+/// safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_customer_match(
+    crm: *const crm_t,
+    record_json: *const c_char,
+    options_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        let crm = crm_arg(crm)?;
+        let record: NewCustomer = json_arg(record_json, "record_json")?;
+        let options: MatchOptions = request_arg(options_json, "options_json")?;
+        write_json_opt(out, &crm.match_customer(&record, &options)?)
+    })
+}
+
+/// Stores the model `crm_customer_match` and the match policy score with.
+///
+/// - `model_json`: UTF-8 JSON of a model as `crm_find_duplicates` returns it in `"model"`,
+///   or as the host writes it (see `crm_find_duplicates`); borrowed. JSON Schema:
+///   `include/schema/match_model.json`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`model_json`), `CRM_ERR_VALIDATION`
+/// (`model.prior`, `model.fields[i]...`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_model_set(crm: *const crm_t, model_json: *const c_char) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        let model: MatchModel = json_arg(model_json, "model_json")?;
+        crm.set_match_model(&model)?;
+        Ok(())
+    })
+}
+
+/// The stored match model as JSON, or `null` when none was stored.
+///
+/// - `out_json`: required; receives the JSON (NULL on failure). Free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`. Thread
+/// safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_model_get(crm: *const crm_t, out_json: *mut *mut c_char) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        write_json_opt(out, &crm_arg(crm)?.match_model()?)
+    })
+}
+
+/// Estimates a model from the stored customers as `crm_find_duplicates` does under
+/// `settings_json` (NULL for the defaults; its `model` must be absent; JSON Schema:
+/// `include/schema/match_settings.json`), stores it and returns it.
+///
+/// - `out_json`: required; receives the model (NULL on failure). Free it with
+///   `crm_string_free`.
+///
+/// Errors: as `crm_find_duplicates`, and `CRM_ERR_VALIDATION` on `model` when the settings
+/// give one. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_model_train(
+    crm: *const crm_t,
+    settings_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        let crm = crm_arg(crm)?;
+        let settings = settings_arg(settings_json)?;
+        write_json_opt(out, &crm.train_match_model(&settings)?)
+    })
+}
+
+/// Stores the match policy of customer writes: from then on every customer created (by
+/// `crm_customer_create`, an upsert or bulk ingest) is matched against the stored
+/// customers in the same transaction, and the policy acts: `off` (the default) nothing;
+/// `suggest` records a suggestion per stored customer at or above the threshold
+/// (`crm_match_suggestions`); `auto_merge` merges the new customer into the most likely
+/// stored one at or above it (the stored one survives; logged with actor `auto-match` and
+/// the evidence) and suggests the others.
+///
+/// - `policy_json`: UTF-8 JSON `{"mode":"suggest","threshold":0.95,"max_block_size":500}`
+///   (any key may be left out). JSON Schema: `include/schema/match_policy.json`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_INVALID_JSON` (`policy_json`, an unknown mode),
+/// `CRM_ERR_VALIDATION` (`threshold`, `max_block_size`; `model` when the mode is not `off`
+/// and no model is stored), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_policy_set(crm: *const crm_t, policy_json: *const c_char) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        let policy: MatchPolicy = json_arg(policy_json, "policy_json")?;
+        crm.set_match_policy(&policy)?;
+        Ok(())
+    })
+}
+
+/// The stored match policy as JSON (`{"mode":"off",...}` when none was stored).
+///
+/// - `out_json`: required; receives the JSON (NULL on failure). Free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_STORAGE`. Thread
+/// safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_policy_get(crm: *const crm_t, out_json: *mut *mut c_char) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        write_json_opt(out, &crm_arg(crm)?.match_policy()?)
+    })
+}
+
+/// The status argument of the suggestion calls.
+///
+/// # Safety
+/// As for [`text`].
+unsafe fn status_arg(p: *const c_char, arg: &str) -> FfiResult<SuggestionStatus> {
+    let t = text(p, arg)?;
+    SuggestionStatus::parse(t).ok_or_else(|| {
+        FfiError::argument(arg, format!("{arg}: {t:?} is not a status; use \"open\", \"dismissed\" or \"merged\""))
+    })
+}
+
+/// The suggestions the match policy made, by id after `after_id` (0 for the first), at
+/// most `limit` (1 to 10000).
+///
+/// - `status`: NULL for all, or `"open"`, `"dismissed"` or `"merged"`; borrowed.
+/// - `out_json`: required; receives `[{"id":1,"customer":12,"candidate":7,
+///   "probability":0.98,"evidence":[...],"status":"open","created_at":"..."},...]` (NULL on
+///   failure). Free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_INVALID_ARGUMENT` (`status`), `CRM_ERR_VALIDATION` (`limit`),
+/// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_suggestions(
+    crm: *const crm_t,
+    status: *const c_char,
+    after_id: i64,
+    limit: usize,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        let crm = crm_arg(crm)?;
+        let status = if status.is_null() { None } else { Some(status_arg(status, "status")?) };
+        write_json_opt(out, &crm.match_suggestions(status, after_id, limit)?)
+    })
+}
+
+/// Marks a suggestion decided: `"dismissed"` (the two are different) or `"merged"` (the
+/// host merged them with `crm_customer_merge`).
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_INVALID_ARGUMENT` (`status` not a status), `CRM_ERR_VALIDATION` (`id`: no such
+/// suggestion; `status`: `"open"`), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_suggestion_resolve(crm: *const crm_t, id: i64, status: *const c_char) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        let status = status_arg(status, "status")?;
+        crm.resolve_suggestion(id, status)?;
+        Ok(())
+    })
+}
+
+/// Computes the match keys of customers stored before this library's schema 10, once (a
+/// write that reads every customer; the matching calls do it themselves on first use).
+///
+/// Errors: `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_BUSY`, `CRM_ERR_STORAGE`. Thread safety: see
+/// `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_match_keys_ensure(crm: *const crm_t) -> crm_status {
+    ffi_call(|| {
+        crm_arg(crm)?.ensure_match_keys()?;
+        Ok(())
     })
 }

@@ -26,7 +26,7 @@ use crate::analytics::{Affinity, AlivePath, Clv, DataFit, Predict, Recommend, Si
 /// it (`function:parameter` where a function takes several JSON inputs), and the schema.
 pub fn input_schemas() -> Vec<(&'static str, &'static [&'static str], Schema)> {
     vec![
-        entry::<NewCustomer>("customer.json", &["crm_customer_create"]),
+        entry::<NewCustomer>("customer.json", &["crm_customer_create", "crm_customer_match:record_json"]),
         entry::<CustomerPatch>(
             "customer_patch.json",
             &["crm_customer_update", "crm_customer_upsert", "crm_customer_upsert_replace"],
@@ -46,9 +46,15 @@ pub fn input_schemas() -> Vec<(&'static str, &'static [&'static str], Schema)> {
         entry::<SimulationOptions>("loyalty_simulation_options.json", &["crm_loyalty_simulate:options_json"]),
         entry::<RfmConfig>("rfm_config.json", &["crm_rfm_compute", "crm_rfm_refresh"]),
         entry::<CrmConfig>("config.json", &["crm_open_with"]),
-        entry::<crm_core::identity::MatchSettings>("match_settings.json", &["crm_find_duplicates"]),
+        entry::<crm_core::identity::MatchSettings>(
+            "match_settings.json",
+            &["crm_find_duplicates", "crm_match_model_train"],
+        ),
         entry::<crm_core::identity::MergeRequest>("merge_request.json", &["crm_customer_merge"]),
         entry::<crm_core::identity::UnmergeRequest>("unmerge_request.json", &["crm_customer_unmerge"]),
+        entry::<crm_core::identity::MatchOptions>("match_options.json", &["crm_customer_match:options_json"]),
+        entry::<crm_core::identity::MatchPolicy>("match_policy.json", &["crm_match_policy_set"]),
+        entry::<crm_core::identity::MatchModel>("match_model.json", &["crm_match_model_set"]),
         entry::<crate::ingest::Options>("ingest_options.json", &["crm_ingest_file"]),
         entry::<SynthConfig>("synth_config.json", &["crm_synth_write"]),
         entry::<SummaryOptions>(

@@ -869,6 +869,97 @@ class Crm:
         standing and undone."""
         return [_identity.MergeRecord.from_dict(d) for d in json.loads(self._native.merge_history(int(customer)))]
 
+    def match_customer(
+        self,
+        record: Record,
+        threshold: float = 0.5,
+        *,
+        limit: int = 10,
+        max_block_size: int = 500,
+        model: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
+        """The stored customers that may be the person or company ``record`` describes (a
+        dict as for :meth:`create_customer`; validated the same way and not stored), the
+        most likely first, as a DataFrame with :data:`crm.identity.CANDIDATE_COLUMNS`: the
+        customers sharing a blocking key with it (mailbox, phone, name and street, a name
+        token with the birthday or postcode, ...; keys every customer write keeps), scored
+        with the stored model (:meth:`set_match_model`, :meth:`train_match_model`) or
+        ``model``. Reads only the candidates: milliseconds against millions of customers.
+
+        ``threshold`` (0 to 1), ``limit`` (1 to 1,000), ``max_block_size`` (2 to 100,000: a
+        key shared by more customers gives no candidates). Raises
+        :class:`crm.ValidationError` naming the field (the record's, ``threshold``,
+        ``limit``, ``max_block_size``, ``model.*``; ``model`` when none is stored or given).
+
+        >>> import crm
+        >>> with crm.open(":memory:") as db:
+        ...     ada = db.create_customer({"name": "Ada Lovelace", "email": "ada@example.com"})
+        ...     again = db.create_customer({"name": "LOVELACE Ada", "email": "Ada@Example.com"})
+        ...     others = [db.create_customer({"name": f"Person {i}", "email": f"p{i}@example.org"})
+        ...               for i in range(20)]
+        ...     _ = db.train_match_model()
+        ...     found = db.match_customer({"name": "Ada Lovelace", "email": "ada+news@example.com"})
+        ...     sorted(found["customer_id"]) == sorted([ada.id, again.id])
+        True
+        """
+        options = json.dumps(
+            {"limit": limit, "max_block_size": max_block_size, "model": None if model is None else dict(model)}
+        )
+        text = self._native.match_customer(_frames.record_json(record), options, float(threshold))
+        return _identity.candidates_frame(text)
+
+    def set_match_model(self, model: Mapping[str, Any]) -> None:
+        """Stores the model :meth:`match_customer` and the match policy score with: a model
+        as :attr:`DuplicateReport.model` holds one, or written by hand (see
+        :meth:`find_duplicates`). Raises :class:`crm.ValidationError` naming the path."""
+        self._native.set_match_model(json.dumps(dict(model)))
+
+    def match_model(self) -> Optional[Dict[str, Any]]:
+        """The stored match model, or ``None``."""
+        text = self._native.match_model()
+        return None if text is None else dict(json.loads(text))
+
+    def train_match_model(
+        self, *, max_block_size: int = 500, max_iterations: int = 50, u_pairs: int = 1_000_000, seed: int = 0
+    ) -> Dict[str, Any]:
+        """Estimates a model from the stored customers as :meth:`find_duplicates` does,
+        stores it and returns it. Runs with the GIL released."""
+        settings = _identity.settings_json(None, max_block_size, max_iterations, u_pairs, seed)
+        return dict(json.loads(self._native.train_match_model(settings)))
+
+    def set_match_policy(self, mode: str, *, threshold: float = 0.95, max_block_size: int = 500) -> None:
+        """What creating a customer (:meth:`create_customer`, an upsert, bulk ingest) does
+        with the stored customers it matches, in the same transaction: ``"off"`` (the
+        default) nothing; ``"suggest"`` records a suggestion for each at or above
+        ``threshold`` (:meth:`match_suggestions`); ``"auto_merge"`` merges the new customer
+        into the most likely one at or above it (the stored one survives; logged with actor
+        ``auto-match`` and the evidence) and suggests the others. A mode other than
+        ``"off"`` needs a stored model. Raises :class:`crm.ValidationError` (``mode``,
+        ``threshold``, ``max_block_size``, ``model``)."""
+        policy = json.dumps({"mode": mode, "max_block_size": max_block_size})
+        self._native.set_match_policy(policy, float(threshold))
+
+    def match_policy(self) -> Dict[str, Any]:
+        """The stored match policy: ``{"mode": ..., "threshold": ..., "max_block_size": ...}``."""
+        return dict(json.loads(self._native.match_policy()))
+
+    def match_suggestions(self, status: Optional[str] = "open", *, after: int = 0, limit: int = 10_000) -> Any:
+        """The suggestions the match policy made (``status``: ``"open"``, ``"dismissed"``,
+        ``"merged"`` or ``None`` for all), by id after ``after``, at most ``limit`` (1 to
+        10,000), as a DataFrame with :data:`crm.identity.SUGGESTION_COLUMNS`."""
+        return _identity.suggestions_frame(self._native.match_suggestions(status, int(after), int(limit)))
+
+    def resolve_suggestion(self, id: int, status: str) -> None:
+        """Marks a suggestion ``"dismissed"`` (the two are different) or ``"merged"`` (you
+        merged them with :meth:`merge_customers`). Raises :class:`crm.ValidationError` on
+        ``id`` (no such suggestion) or ``status``."""
+        self._native.resolve_suggestion(int(id), status)
+
+    def ensure_match_keys(self) -> None:
+        """Computes the match keys of customers stored by a crm older than the matching
+        (once; the matching calls do it themselves on first use)."""
+        self._native.ensure_match_keys()
+
     def compute_rfm(
         self,
         currency: str,

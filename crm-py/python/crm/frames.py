@@ -155,7 +155,7 @@ def _cell(name: str, v: Any) -> Any:
     if name == "tags" and isinstance(v, (list, tuple, set, frozenset)):
         return ";".join(sorted(str(t) for t in v))
     if isinstance(v, (list, tuple, dict)):
-        return json.dumps(v, default=_json_default)
+        return json.dumps(v, default=json_default)
     if hasattr(v, "tolist"):  # numpy arrays (for example list columns from Arrow)
         return _cell(name, v.tolist())
     if hasattr(v, "isoformat"):
@@ -163,7 +163,7 @@ def _cell(name: str, v: Any) -> Any:
     return str(v)
 
 
-def _json_default(v: Any) -> Any:
+def json_default(v: Any) -> Any:
     # Times are UTC: a naive datetime (or numpy/pandas time) is read as UTC, as everywhere
     # else in the package; a date is its midnight, UTC.
     if isinstance(v, _dt.datetime):
@@ -171,9 +171,9 @@ def _json_default(v: Any) -> Any:
     if isinstance(v, _dt.date):
         return _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.timezone.utc).isoformat()
     if hasattr(v, "to_pydatetime"):
-        return _json_default(v.to_pydatetime())
+        return json_default(v.to_pydatetime())
     if type(v).__name__ == "datetime64":
-        return _json_default(v.astype("datetime64[us]").item())
+        return json_default(v.astype("datetime64[us]").item())
     if hasattr(v, "isoformat"):
         return v.isoformat()
     if isinstance(v, (set, frozenset)):
@@ -378,7 +378,7 @@ def records_jsonl(records: Iterable[Mapping[str, Any]]) -> Tuple[str, int]:
     lines = []
     for r in records:
         try:
-            lines.append(json.dumps(r, default=_json_default, separators=(",", ":")))
+            lines.append(json.dumps(r, default=json_default, separators=(",", ":")))
         except RecursionError:
             lines.append(_TOO_DEEP_LINE)
     return "\n".join(lines), len(lines)
@@ -389,7 +389,7 @@ def record_json(record: Mapping[str, Any]) -> str:
     too deep for the encoder (a rule tree thousands of levels deep) raises the core's
     :class:`crm.ValidationError` naming the nesting limit, not RecursionError."""
     try:
-        return json.dumps(record, default=_json_default, separators=(",", ":"))
+        return json.dumps(record, default=json_default, separators=(",", ":"))
     except RecursionError:
         _crm.json_too_deep_error("record")
         raise

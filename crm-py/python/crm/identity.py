@@ -49,6 +49,10 @@ __all__ = [
     "PREFER",
     "settings_json",
     "merge_request_json",
+    "CANDIDATE_COLUMNS",
+    "SUGGESTION_COLUMNS",
+    "candidates_frame",
+    "suggestions_frame",
 ]
 
 FIELDS = ("name", "email", "phone", "birthday", "address", "company")
@@ -152,21 +156,6 @@ PREFER = ("survivor", "merged", "most_recent", "most_complete")
 """The survivorship rules."""
 
 
-def _jsonable(value: Any) -> Any:
-    """``json.dumps``'s fallback for evidence: numpy and pandas scalars (a row of
-    :attr:`DuplicateReport.pairs` as a dict holds them) become Python numbers, NaN ``None``;
-    anything else is a ``TypeError`` naming its type."""
-    item = getattr(value, "item", None)
-    if callable(item):
-        v = item()
-        if isinstance(v, float) and v != v:
-            return None
-        return v
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"evidence: {type(value).__name__} is not JSON")
-
-
 def merge_request_json(
     actor: Optional[str],
     reason: Optional[str],
@@ -186,7 +175,7 @@ def merge_request_json(
         d["evidence"] = evidence
         d["survivorship"] = {"default": prefer, "fields": dict(rules or {})}
     try:
-        return json.dumps(d, default=_jsonable, allow_nan=False)
+        return json.dumps(d, default=_frames.json_default, allow_nan=False)
     except ValueError as e:  # NaN or infinity in the evidence
         from .exceptions import ValidationError
 
@@ -267,3 +256,64 @@ class MergeOutcome:
             points_moved=int(d["points_moved"]),
             replayed=bool(d["replayed"]),
         )
+
+
+CANDIDATE_COLUMNS = ["customer_id", "probability", "weight"] + [
+    f"{f}_{part}" for f in FIELDS for part in ("level", "weight")
+]
+"""Columns of :meth:`crm.Crm.match_customer`'s frame: the stored customer, the match
+probability and weight, then per field its level and weight as in :data:`PAIR_COLUMNS`."""
+
+_CANDIDATE_SCHEMA = {
+    "customer_id": _frames.INT, "probability": _frames.FLOAT, "weight": _frames.FLOAT,
+    **{f"{f}_level": _frames.TEXT for f in FIELDS},
+    **{f"{f}_weight": _frames.FLOAT for f in FIELDS},
+}
+
+
+def _evidence_columns(data: Dict[str, List[Any]], evidence: List[Mapping[str, Any]]) -> None:
+    seen = {e["field"]: e for e in evidence}
+    for f in FIELDS:
+        e = seen.get(f)
+        data[f"{f}_level"].append(None if e is None else e["level"])
+        data[f"{f}_weight"].append(0.0 if e is None else e["weight"])
+
+
+def candidates_frame(text: str) -> Any:
+    """The core's candidates (JSON) as a DataFrame with :data:`CANDIDATE_COLUMNS`."""
+    data: Dict[str, List[Any]] = {c: [] for c in CANDIDATE_COLUMNS}
+    for m in json.loads(text):
+        data["customer_id"].append(m["customer"])
+        data["probability"].append(m["probability"])
+        data["weight"].append(m["weight"])
+        _evidence_columns(data, m["evidence"])
+    return _frames.frame_from_columns(data, _CANDIDATE_SCHEMA)
+
+
+SUGGESTION_COLUMNS = ["id", "customer_id", "candidate_id", "probability", "status", "created_at"] + [
+    f"{f}_{part}" for f in FIELDS for part in ("level", "weight")
+]
+"""Columns of :meth:`crm.Crm.match_suggestions`'s frame: the suggestion's id, the customer
+created, the stored customer it matched, the probability, ``open``/``dismissed``/``merged``,
+when it was made, then the evidence per field."""
+
+_SUGGESTION_SCHEMA = {
+    "id": _frames.INT, "customer_id": _frames.INT, "candidate_id": _frames.INT, "probability": _frames.FLOAT,
+    "status": _frames.TEXT, "created_at": _frames.TIME,
+    **{f"{f}_level": _frames.TEXT for f in FIELDS},
+    **{f"{f}_weight": _frames.FLOAT for f in FIELDS},
+}
+
+
+def suggestions_frame(text: str) -> Any:
+    """The core's suggestions (JSON) as a DataFrame with :data:`SUGGESTION_COLUMNS`."""
+    data: Dict[str, List[Any]] = {c: [] for c in SUGGESTION_COLUMNS}
+    for s in json.loads(text):
+        data["id"].append(s["id"])
+        data["customer_id"].append(s["customer"])
+        data["candidate_id"].append(s["candidate"])
+        data["probability"].append(s["probability"])
+        data["status"].append(s["status"])
+        data["created_at"].append(parse_time(s["created_at"]))
+        _evidence_columns(data, s["evidence"] if isinstance(s["evidence"], list) else [])
+    return _frames.frame_from_columns(data, _SUGGESTION_SCHEMA)
