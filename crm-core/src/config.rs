@@ -22,8 +22,8 @@ pub enum ConfigKey {
     MatchModel,
     /// What customer writes do with likely duplicates ([`MatchPolicy`](crate::identity::MatchPolicy)).
     MatchPolicy,
-    /// `"pending"` while the match keys of customers stored before schema 10 are not yet
-    /// computed (absent once they are).
+    /// `"built"` once the match keys are computed and kept by every customer write (absent
+    /// until matching is first used).
     MatchKeys,
 }
 

@@ -547,7 +547,7 @@ fn a_single_order_commit_writes_one_page_per_table_it_changes() {
 }
 
 #[test]
-fn customers_stored_before_matching_get_their_match_keys_on_first_use() {
+fn match_keys_are_computed_on_first_use_then_kept_by_writes() {
     use crm_core::identity::{MatchOptions, MatchSettings};
     let dir = tempfile::tempdir().unwrap();
     let path = v1_file(dir.path());
@@ -556,24 +556,31 @@ fn customers_stored_before_matching_get_their_match_keys_on_first_use() {
         Connection::open(p).unwrap().query_row("SELECT count(*) FROM match_keys", [], |r| r.get(0)).unwrap()
     };
     assert_eq!(keys(&path), 0, "not computed at upgrade");
-    // Customers written after the upgrade get theirs at once.
     for i in 0..20 {
         let c =
             NewCustomer { name: format!("Person {i}"), email: Some(format!("p{i}@example.org")), ..Default::default() };
         crm.create_customer(&c).unwrap();
     }
-    let written = keys(&path);
-    assert!(written > 0);
+    assert_eq!(keys(&path), 0, "nor by writes while matching was never used");
     let model = crm.find_duplicates(&MatchSettings::default()).unwrap().model;
     let ada = NewCustomer { name: "Ada Lovelace".into(), email: Some("ada@example.com".into()), ..Default::default() };
     // Any candidate counts (a model trained on data without duplicates gives low odds).
-    let found =
-        crm.match_customer(&ada, &MatchOptions { model: Some(model), threshold: 0.0, ..Default::default() }).unwrap();
-    assert_eq!(found.first().map(|m| m.customer), Some(CustomerId(1)), "the v1 customer, keys computed on first use");
-    assert!(keys(&path) > written);
+    let options = MatchOptions { model: Some(model), threshold: 0.0, ..Default::default() };
+    let found = crm.match_customer(&ada, &options).unwrap();
+    assert_eq!(found.first().map(|m| m.customer), Some(CustomerId(1)), "the version 1 customer");
+    let built = keys(&path);
+    assert!(built >= 21, "every customer's keys: {built}");
     let flag: String = Connection::open(&path)
         .unwrap()
         .query_row("SELECT value FROM settings WHERE key = 'match_keys'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(flag, "\"built\"");
+    // From then on, writes keep them.
+    crm.create_customer(&NewCustomer {
+        name: "Late Comer".into(),
+        email: Some("late@example.org".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(keys(&path) > built);
 }

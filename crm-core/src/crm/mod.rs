@@ -670,7 +670,9 @@ fn insert_customer(tx: &mut (impl StoreTx + ?Sized), v: NewCustomer, now: DateTi
 /// A customer just stored: its match keys, then the match policy. The customer the write
 /// ends at (the survivor when the policy merged it).
 fn created(tx: &mut (impl StoreTx + ?Sized), c: Customer, now: DateTime<Utc>) -> Result<Customer> {
-    matching::add_keys(tx, std::slice::from_ref(&c))?;
+    if !matching::add_keys(tx, std::slice::from_ref(&c))? {
+        return Ok(c);
+    }
     let policy = matching::active_policy(tx)?;
     let end = matching::after_create(tx, &c, &policy, now)?;
     if end == c.id {

@@ -237,8 +237,8 @@ impl Batch {
             tx.insert_new_customers(&mut self.new_customers)?;
             let ids: Vec<i64> = self.new_customers.iter().map(|c| c.id.0).collect();
             tx.append_changes(Entity::Customer, &ids, Op::Insert, now)?;
-            add_keys(tx, &self.new_customers)?;
-            let policy = active_policy(tx)?;
+            let keyed = add_keys(tx, &self.new_customers)?;
+            let policy = if keyed { active_policy(tx)? } else { None };
             if policy.is_some() {
                 for c in &self.new_customers {
                     after_create(tx, c, &policy, now)?;

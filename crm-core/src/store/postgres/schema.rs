@@ -356,7 +356,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX match_suggestions_pair ON match_suggestions(customer_id, candidate_id);
     CREATE INDEX match_suggestions_candidate ON match_suggestions(candidate_id);
-    INSERT INTO settings (key, value) SELECT 'match_keys', '"pending"' WHERE EXISTS (SELECT 1 FROM customers);
     "#,
 ];
 

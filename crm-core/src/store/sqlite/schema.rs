@@ -348,10 +348,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX merge_moves_record ON merge_moves(kind, record_id);
     "#,
-    // 10: incremental matching: the blocking keys of every customer not merged away (kept
-    // by every customer write; `crm_core::identity::match_keys` computes them), and the
-    // suggestions the match policy makes. A database that already holds customers is
-    // marked so that the keys of those are computed once, on first use.
+    // 10: incremental matching: the blocking keys of every customer not merged away
+    // (`crm_core::identity::match_keys` computes them; computed for every customer on the
+    // first use of matching, then kept by every customer write), and the suggestions the
+    // match policy makes.
     r#"
     CREATE TABLE match_keys (
         key         INTEGER NOT NULL,
@@ -369,7 +369,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX match_suggestions_pair ON match_suggestions(customer_id, candidate_id);
     CREATE INDEX match_suggestions_candidate ON match_suggestions(candidate_id);
-    INSERT INTO settings (key, value) SELECT 'match_keys', '"pending"' WHERE EXISTS (SELECT 1 FROM customers);
     "#,
 ];
 
