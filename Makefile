@@ -24,13 +24,13 @@ lint:
 # every port on all three by itself; tests/postgres.rs and pg_restart.rs test what only a
 # server has.) tests/pg/scratch.sh starts the machine's PostgreSQL if needed and makes a
 # fresh database; CRM_TEST_PG, its URL, reaches the tests.
-STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm identity merge matching \
+STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm identity merge matching sources \
 	segments rule_agreement rule_limits loyalty loyalty_corrections loyalty_liability loyalty_prop \
 	loyalty_replay_prop loyalty_sim
 FILE_SUITES = stats_prop loyalty_prop loyalty_replay_prop loyalty_sim merge
 # The same facade suites (their quicker part) on PostgreSQL with the customer-owned tables
 # hash-partitioned by customer, as a distributed PostgreSQL lays them out (docs/scale-out.md).
-PARTITIONED_SUITES = facade ingest upsert_merge bad_input segments merge matching loyalty loyalty_corrections \
+PARTITIONED_SUITES = facade ingest upsert_merge bad_input segments merge matching sources loyalty loyalty_corrections \
 	loyalty_liability
 
 test-rust:

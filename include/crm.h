@@ -1905,6 +1905,94 @@ enum crm_status crm_match_suggestion_resolve(const crm_t *crm, int64_t id, const
 enum crm_status crm_match_keys_ensure(const crm_t *crm);
 
 /**
+ * `crm_customer_upsert` addressed by an identity: the JSON's `external_id` is the
+ * customer's key in system `source`. The customer that identity names takes the changes
+ * (keeping its own primary external id; a customer merged away: its survivor); without
+ * one, a new customer is created, with no primary external id, and the identity names it.
+ * Sending the same input twice changes nothing the second time.
+ *
+ * - `source`: the system, 1 to 64 letters, digits, `_`, `-`, `.` or `:`; UTF-8, borrowed.
+ * - `customer_json`, `out_id`, `out_outcome`, `out_json`: as for `crm_customer_upsert`.
+ *
+ * JSON Schema of `customer_json`: `include/schema/customer_patch.json`.
+ *
+ * Errors: as for `crm_customer_upsert`, and `CRM_ERR_VALIDATION` on `source`. Thread
+ * safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_upsert_from(const crm_t *crm,
+                                         const char *source,
+                                         const char *customer_json,
+                                         int64_t *out_id,
+                                         enum crm_outcome *out_outcome,
+                                         char **out_json);
+
+/**
+ * Reads the customer that system `source` knows as `external_id` (its survivor when it was
+ * merged into another).
+ *
+ * - `out_json`: required; receives the customer (NULL on failure). Free it with
+ *   `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`source`, `external_id`), `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_get_by_identity(const crm_t *crm,
+                                             const char *source,
+                                             const char *external_id,
+                                             char **out_json);
+
+/**
+ * Links an identity (system `source`'s key `external_id`) to a customer (its survivor when
+ * it was merged away). Linking it again to the same customer changes nothing.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`source`, `external_id`), `CRM_ERR_NOT_FOUND`
+ * (the customer), `CRM_ERR_CONFLICT` (the identity names another customer: unlink it
+ * first, or merge the two), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_identity_add(const crm_t *crm,
+                                 int64_t customer_id,
+                                 const char *source,
+                                 const char *external_id);
+
+/**
+ * Unlinks an identity.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`source`, `external_id`), `CRM_ERR_NOT_FOUND`
+ * (it names no customer), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_identity_remove(const crm_t *crm, const char *source, const char *external_id);
+
+/**
+ * A customer's identities, with those of the customers merged into it, by source and
+ * external id.
+ *
+ * - `out_json`: required; receives `[{"source":"pos","external_id":"P-77","customer":3,
+ *   "created_at":"..."},...]` (NULL on failure). Free it with `crm_string_free`.
+ *
+ * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+ * `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+ *
+ * # Safety
+ * Pointers are NULL or valid for their documented use.
+ */
+enum crm_status crm_customer_identities(const crm_t *crm, int64_t customer_id, char **out_json);
+
+/**
  * Imports a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`) file of one kind of record,
  * batch by batch; each batch is one transaction. Every valid row is stored; refused rows are
  * reported. Records carry external ids, so importing the same file again changes nothing.
@@ -1913,9 +2001,12 @@ enum crm_status crm_match_keys_ensure(const crm_t *crm);
  * - `kind`: `"customers"`, `"orders"` or `"interactions"`. `path`: the file. Both UTF-8,
  *   NUL-terminated, borrowed for the call.
  * - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000,
- *   "ignore_unknown_columns":false}` (every key optional): rows per transaction, refused rows
- *   kept in the report (all are counted), and whether CSV columns that are not columns of
- *   `kind` are skipped (and listed in the report) instead of refusing the file.
+ *   "ignore_unknown_columns":false,"source":null}` (every key optional): rows per
+ *   transaction, refused rows kept in the report (all are counted), whether CSV columns
+ *   that are not columns of `kind` are skipped (and listed in the report) instead of
+ *   refusing the file, and the system the rows come from: with a `source`, the rows'
+ *   customer external ids are that system's keys (identities, see
+ *   `crm_customer_upsert_from`; field `source` of a `CRM_ERR_VALIDATION` when malformed).
  * - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`; it
  *   may cancel the import by returning `false`.
  * - `out_report_json`: required; receives `{"rows":n,"created":n,"updated":n,"unchanged":n,

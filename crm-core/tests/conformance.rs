@@ -237,6 +237,30 @@ mod checks {
         assert!(s.read(|tx| tx.match_suggestions(None, 0, 10)).unwrap().is_empty());
     }
 
+    pub fn identities_by_source_and_key<S: Store>(s: S) {
+        use crm_core::identity::Identity;
+        let a = s.write(|tx| tx.insert_customer(&customer("Ada"))).unwrap();
+        let b = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
+        let id = |src: &str, ext: &str, c| Identity {
+            source: src.into(),
+            external_id: ext.into(),
+            customer: c,
+            created_at: t(2, 0),
+        };
+        s.write(|tx| tx.add_identities(&[id("pos", "P-1", a), id("web", "P-1", b), id("pos", "P-2", a)])).unwrap();
+        assert_eq!(s.read(|tx| tx.identity("pos", "P-1")).unwrap(), Some(a));
+        assert_eq!(s.read(|tx| tx.identity("web", "P-1")).unwrap(), Some(b));
+        assert_eq!(s.read(|tx| tx.identity("pos", "P-3")).unwrap(), None);
+        let found = s.read(|tx| tx.identities_by_keys("pos", &["P-1", "P-2", "P-3"])).unwrap();
+        assert_eq!((found.len(), found["P-2"]), (2, a));
+        assert_eq!(s.read(|tx| tx.identities_of(&[a])).unwrap(), [id("pos", "P-1", a), id("pos", "P-2", a)]);
+        assert!(s.write(|tx| tx.add_identities(&[id("pos", "P-1", b)])).is_err(), "one customer per identity");
+        assert!(s.write(|tx| tx.remove_identity("pos", "P-1")).unwrap());
+        assert!(!s.write(|tx| tx.remove_identity("pos", "P-1")).unwrap());
+        s.write(|tx| tx.delete_identities_of(a)).unwrap();
+        assert!(s.read(|tx| tx.identities_of(&[a, b])).unwrap() == [id("web", "P-1", b)]);
+    }
+
     pub fn orders_are_keyed_by_external_id<S: Store>(s: S) {
         let c = s.write(|tx| tx.insert_customer(&customer("Bo"))).unwrap();
         let mut o = order("O-1", c, t(3, 0), 1000);
@@ -625,6 +649,10 @@ macro_rules! conformance {
             #[test]
             fn identity_fields_page_by_id_without_merged_customers() {
                 checks::identity_fields_page_by_id_without_merged_customers($make);
+            }
+            #[test]
+            fn identities_by_source_and_key() {
+                checks::identities_by_source_and_key($make);
             }
             #[test]
             fn match_keys_and_suggestions() {

@@ -7,9 +7,10 @@ use std::ffi::c_char;
 use crm_core::identity::{
     MatchModel, MatchOptions, MatchPolicy, MatchSettings, MergeRequest, SuggestionStatus, UnmergeRequest,
 };
-use crm_core::{CustomerId, NewCustomer};
+use crm_core::{CustomerId, CustomerPatch, NewCustomer, UpsertMode};
 
-use crate::convert::{clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, CRM_MAX_JSON_LEN};
+use crate::convert::{clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, write_opt, CRM_MAX_JSON_LEN};
+use crate::customers::crm_outcome;
 use crate::error::{crm_status, crm_status::*, ffi_call, FfiError, FfiResult};
 use crate::handle::{crm_arg, crm_t};
 
@@ -449,5 +450,139 @@ pub unsafe extern "C" fn crm_match_keys_ensure(crm: *const crm_t) -> crm_status 
     ffi_call(|| {
         crm_arg(crm)?.ensure_match_keys()?;
         Ok(())
+    })
+}
+
+/// `crm_customer_upsert` addressed by an identity: the JSON's `external_id` is the
+/// customer's key in system `source`. The customer that identity names takes the changes
+/// (keeping its own primary external id; a customer merged away: its survivor); without
+/// one, a new customer is created, with no primary external id, and the identity names it.
+/// Sending the same input twice changes nothing the second time.
+///
+/// - `source`: the system, 1 to 64 letters, digits, `_`, `-`, `.` or `:`; UTF-8, borrowed.
+/// - `customer_json`, `out_id`, `out_outcome`, `out_json`: as for `crm_customer_upsert`.
+///
+/// JSON Schema of `customer_json`: `include/schema/customer_patch.json`.
+///
+/// Errors: as for `crm_customer_upsert`, and `CRM_ERR_VALIDATION` on `source`. Thread
+/// safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_customer_upsert_from(
+    crm: *const crm_t,
+    source: *const c_char,
+    customer_json: *const c_char,
+    out_id: *mut i64,
+    out_outcome: *mut crm_outcome,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        clear_out(out_json);
+        let crm = crm_arg(crm)?;
+        let source = text(source, "source")?;
+        let input: CustomerPatch = json_arg(customer_json, "customer_json")?;
+        let w = crm.upsert_customer_patch_from(source, &input, UpsertMode::Merge)?;
+        write_opt(out_id, w.record.id.0);
+        write_opt(out_outcome, w.outcome.into());
+        write_json_opt(out_json, &w.record)
+    })
+}
+
+/// Reads the customer that system `source` knows as `external_id` (its survivor when it was
+/// merged into another).
+///
+/// - `out_json`: required; receives the customer (NULL on failure). Free it with
+///   `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`source`, `external_id`), `CRM_ERR_NOT_FOUND`,
+/// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_customer_get_by_identity(
+    crm: *const crm_t,
+    source: *const c_char,
+    external_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        let crm = crm_arg(crm)?;
+        let c = crm.customer_by_identity(text(source, "source")?, text(external_id, "external_id")?)?;
+        write_json_opt(out, &c)
+    })
+}
+
+/// Links an identity (system `source`'s key `external_id`) to a customer (its survivor when
+/// it was merged away). Linking it again to the same customer changes nothing.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`source`, `external_id`), `CRM_ERR_NOT_FOUND`
+/// (the customer), `CRM_ERR_CONFLICT` (the identity names another customer: unlink it
+/// first, or merge the two), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_identity_add(
+    crm: *const crm_t,
+    customer_id: i64,
+    source: *const c_char,
+    external_id: *const c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        crm.add_identity(CustomerId(customer_id), text(source, "source")?, text(external_id, "external_id")?)?;
+        Ok(())
+    })
+}
+
+/// Unlinks an identity.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`source`, `external_id`), `CRM_ERR_NOT_FOUND`
+/// (it names no customer), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_identity_remove(
+    crm: *const crm_t,
+    source: *const c_char,
+    external_id: *const c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let crm = crm_arg(crm)?;
+        crm.remove_identity(text(source, "source")?, text(external_id, "external_id")?)?;
+        Ok(())
+    })
+}
+
+/// A customer's identities, with those of the customers merged into it, by source and
+/// external id.
+///
+/// - `out_json`: required; receives `[{"source":"pos","external_id":"P-77","customer":3,
+///   "created_at":"..."},...]` (NULL on failure). Free it with `crm_string_free`.
+///
+/// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_NOT_FOUND`,
+/// `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
+///
+/// # Safety
+/// Pointers are NULL or valid for their documented use.
+#[no_mangle]
+pub unsafe extern "C" fn crm_customer_identities(
+    crm: *const crm_t,
+    customer_id: i64,
+    out_json: *mut *mut c_char,
+) -> crm_status {
+    ffi_call(|| {
+        let out = out_ptr(out_json, "out_json")?;
+        clear_out(out);
+        write_json_opt(out, &crm_arg(crm)?.identities(CustomerId(customer_id))?)
     })
 }

@@ -34,6 +34,8 @@ pub(crate) struct Options {
     batch_size: Option<usize>,
     max_errors: Option<usize>,
     ignore_unknown_columns: bool,
+    /// The system the rows' customer keys belong to (see `crm_customer_upsert_from`).
+    source: Option<String>,
 }
 
 /// Imports a CSV (`.csv`) or JSON Lines (`.jsonl`, `.ndjson`) file of one kind of record,
@@ -44,9 +46,12 @@ pub(crate) struct Options {
 /// - `kind`: `"customers"`, `"orders"` or `"interactions"`. `path`: the file. Both UTF-8,
 ///   NUL-terminated, borrowed for the call.
 /// - `options_json`: NULL, or `{"batch_size":20000,"max_errors":10000,
-///   "ignore_unknown_columns":false}` (every key optional): rows per transaction, refused rows
-///   kept in the report (all are counted), and whether CSV columns that are not columns of
-///   `kind` are skipped (and listed in the report) instead of refusing the file.
+///   "ignore_unknown_columns":false,"source":null}` (every key optional): rows per
+///   transaction, refused rows kept in the report (all are counted), whether CSV columns
+///   that are not columns of `kind` are skipped (and listed in the report) instead of
+///   refusing the file, and the system the rows come from: with a `source`, the rows'
+///   customer external ids are that system's keys (identities, see
+///   `crm_customer_upsert_from`; field `source` of a `CRM_ERR_VALIDATION` when malformed).
 /// - `progress`: NULL, or called after each batch (see `crm_progress_fn`) with `user`; it
 ///   may cancel the import by returning `false`.
 /// - `out_report_json`: required; receives `{"rows":n,"created":n,"updated":n,"unchanged":n,
@@ -103,6 +108,7 @@ pub unsafe extern "C" fn crm_ingest_file(
             batch_size: o.batch_size.unwrap_or(defaults.batch_size),
             max_errors: o.max_errors.unwrap_or(defaults.max_errors),
             ignore_unknown_columns: o.ignore_unknown_columns,
+            source: o.source.as_deref(),
             progress: if progress.is_some() { Some(&mut report_progress) } else { None },
             ..defaults
         };

@@ -29,7 +29,7 @@ pub fn input_schemas() -> Vec<(&'static str, &'static [&'static str], Schema)> {
         entry::<NewCustomer>("customer.json", &["crm_customer_create", "crm_customer_match:record_json"]),
         entry::<CustomerPatch>(
             "customer_patch.json",
-            &["crm_customer_update", "crm_customer_upsert", "crm_customer_upsert_replace"],
+            &["crm_customer_update", "crm_customer_upsert", "crm_customer_upsert_replace", "crm_customer_upsert_from"],
         ),
         entry::<CustomerQuery>("customer_query.json", &["crm_customer_query", "crm_customer_cursor_open"]),
         entry::<NewOrder>("order.json", &["crm_order_record_json"]),

@@ -16,12 +16,37 @@ impl PyCrm {
 
     /// Upserts a JSON `CustomerPatch` by external id, merged into the stored customer (or,
     /// with `replace`, replacing the profile); returns `{"record": ..., "outcome": ...}`.
-    #[pyo3(signature = (record, replace=false))]
-    fn upsert_customer(&self, py: Python<'_>, record: String, replace: bool) -> Result<String> {
+    /// With `source`, the external id is that system's key (an identity).
+    #[pyo3(signature = (record, replace=false, source=None))]
+    fn upsert_customer(&self, py: Python<'_>, record: String, replace: bool, source: Option<String>) -> Result<String> {
         let mode = if replace { UpsertMode::Replace } else { UpsertMode::Merge };
         self.run(py, move |crm| {
-            Ok(json::dump(&crm.upsert_customer_patch(&json::parse::<CustomerPatch>(&record)?, mode)?))
+            let patch = json::parse::<CustomerPatch>(&record)?;
+            Ok(json::dump(&match &source {
+                None => crm.upsert_customer_patch(&patch, mode)?,
+                Some(s) => crm.upsert_customer_patch_from(s, &patch, mode)?,
+            }))
         })
+    }
+
+    /// The customer an identity names, as JSON.
+    fn customer_by_identity(&self, py: Python<'_>, source: String, external_id: String) -> Result<String> {
+        self.run(py, move |crm| Ok(json::dump(&crm.customer_by_identity(&source, &external_id)?)))
+    }
+
+    /// Links an identity; returns it as JSON.
+    fn add_identity(&self, py: Python<'_>, customer: i64, source: String, external_id: String) -> Result<String> {
+        self.run(py, move |crm| Ok(json::dump(&crm.add_identity(CustomerId(customer), &source, &external_id)?)))
+    }
+
+    /// Unlinks an identity.
+    fn remove_identity(&self, py: Python<'_>, source: String, external_id: String) -> Result<()> {
+        self.run(py, move |crm| Ok(crm.remove_identity(&source, &external_id)?))
+    }
+
+    /// A customer's identities as a JSON array.
+    fn identities(&self, py: Python<'_>, customer: i64) -> Result<String> {
+        self.run(py, move |crm| Ok(json::dump(&crm.identities(CustomerId(customer))?)))
     }
 
     /// The store id of the customer with this external id.

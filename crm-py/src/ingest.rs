@@ -70,11 +70,18 @@ impl Reporter {
         max_errors: usize,
         rows_total: Option<u64>,
         ignore_unknown_columns: bool,
+        source: Option<&str>,
         ingest: impl FnOnce(IngestOptions<'_>) -> Result<IngestReport>,
     ) -> Result<String> {
         let mut progress = |p: Progress| self.report(p);
-        let opts =
-            IngestOptions { batch_size, max_errors, rows_total, progress: Some(&mut progress), ignore_unknown_columns };
+        let opts = IngestOptions {
+            batch_size,
+            max_errors,
+            rows_total,
+            progress: Some(&mut progress),
+            ignore_unknown_columns,
+            source,
+        };
         let report = ingest(opts)?;
         match self.failed {
             Some(e) => Err(Error::Py(e)),
@@ -267,7 +274,7 @@ type PyColumn<'py> = (String, String, Bound<'py, PyAny>, Option<Bound<'py, PyByt
 #[pymethods]
 impl PyCrm {
     /// Ingests a CSV or JSON Lines file; returns the report as JSON.
-    #[pyo3(signature = (kind, path, batch_size, max_errors, progress=None, ignore_unknown_columns=false))]
+    #[pyo3(signature = (kind, path, batch_size, max_errors, progress=None, ignore_unknown_columns=false, source=None))]
     #[allow(clippy::too_many_arguments)]
     fn ingest_file(
         &self,
@@ -278,17 +285,23 @@ impl PyCrm {
         max_errors: usize,
         progress: Option<Py<PyAny>>,
         ignore_unknown_columns: bool,
+        source: Option<String>,
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         self.run(py, move |crm| {
-            Reporter::new(progress).run(batch_size, max_errors, None, ignore_unknown_columns, |opts| {
-                Ok(crm.ingest_file(kind, &path, opts)?)
-            })
+            Reporter::new(progress).run(
+                batch_size,
+                max_errors,
+                None,
+                ignore_unknown_columns,
+                source.as_deref(),
+                |opts| Ok(crm.ingest_file(kind, &path, opts)?),
+            )
         })
     }
 
     /// Ingests JSON Lines text (one record per line, in the serde shape); returns the report.
-    #[pyo3(signature = (kind, text, rows, batch_size, max_errors, progress=None))]
+    #[pyo3(signature = (kind, text, rows, batch_size, max_errors, progress=None, source=None))]
     #[allow(clippy::too_many_arguments)]
     fn ingest_jsonl(
         &self,
@@ -299,10 +312,11 @@ impl PyCrm {
         batch_size: usize,
         max_errors: usize,
         progress: Option<Py<PyAny>>,
+        source: Option<String>,
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         self.run(py, move |crm| {
-            Reporter::new(progress).run(batch_size, max_errors, Some(rows), false, |opts| {
+            Reporter::new(progress).run(batch_size, max_errors, Some(rows), false, source.as_deref(), |opts| {
                 Ok(crm.ingest_reader(kind, Cursor::new(text.into_bytes()), Format::JsonLines, opts)?)
             })
         })
@@ -316,7 +330,7 @@ impl PyCrm {
     /// missing cell is a null one (it clears a customer's field); a column that is not
     /// there changes nothing. With `ignore_unknown_columns`, columns that are not columns of
     /// `kind` are skipped and listed in the report.
-    #[pyo3(signature = (kind, columns, rows, batch_size, max_errors, progress=None, ignore_unknown_columns=false))]
+    #[pyo3(signature = (kind, columns, rows, batch_size, max_errors, progress=None, ignore_unknown_columns=false, source=None))]
     #[allow(clippy::too_many_arguments)]
     fn ingest_columns(
         &self,
@@ -328,6 +342,7 @@ impl PyCrm {
         max_errors: usize,
         progress: Option<Py<PyAny>>,
         ignore_unknown_columns: bool,
+        source: Option<String>,
     ) -> Result<String> {
         let kind = record_kind(kind)?;
         let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
@@ -344,15 +359,23 @@ impl PyCrm {
             .map(|((name, k, data, valid), at)| Column::new(name, at, &k, &data, valid.as_ref(), rows))
             .collect::<Result<Vec<_>>>()?;
         self.run(py, move |crm| {
-            Reporter::new(progress).run(batch_size, max_errors, Some(rows as u64), ignore_unknown_columns, |opts| {
-                let mut report = match kind {
-                    RecordKind::Customers => ingest_columns_as::<CustomerPatch>(crm, &columns, rows, opts),
-                    RecordKind::Orders => ingest_columns_as::<NewOrder>(crm, &columns, rows, opts),
-                    RecordKind::Interactions => ingest_columns_as::<NewInteraction>(crm, &columns, rows, opts),
-                }?;
-                report.ignored_columns = ignored;
-                Ok(report)
-            })
+            let source = source.as_deref();
+            Reporter::new(progress).run(
+                batch_size,
+                max_errors,
+                Some(rows as u64),
+                ignore_unknown_columns,
+                source,
+                |opts| {
+                    let mut report = match kind {
+                        RecordKind::Customers => ingest_columns_as::<CustomerPatch>(crm, &columns, rows, opts),
+                        RecordKind::Orders => ingest_columns_as::<NewOrder>(crm, &columns, rows, opts),
+                        RecordKind::Interactions => ingest_columns_as::<NewInteraction>(crm, &columns, rows, opts),
+                    }?;
+                    report.ignored_columns = ignored;
+                    Ok(report)
+                },
+            )
         })
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod matching;
 pub(crate) mod merge;
 mod rfm;
 mod segments;
+pub(crate) mod sources;
 mod uow;
 
 use std::path::Path;
@@ -669,7 +670,7 @@ fn insert_customer(tx: &mut (impl StoreTx + ?Sized), v: NewCustomer, now: DateTi
 
 /// A customer just stored: its match keys, then the match policy. The customer the write
 /// ends at (the survivor when the policy merged it).
-fn created(tx: &mut (impl StoreTx + ?Sized), c: Customer, now: DateTime<Utc>) -> Result<Customer> {
+pub(crate) fn created(tx: &mut (impl StoreTx + ?Sized), c: Customer, now: DateTime<Utc>) -> Result<Customer> {
     if !matching::add_keys(tx, std::slice::from_ref(&c))? {
         return Ok(c);
     }
@@ -1277,6 +1278,7 @@ fn delete_one(tx: &mut (impl StoreTx + ?Sized), id: CustomerId) -> Result<()> {
     let old = tx.get_customer(id)?;
     matching::sync_keys(tx, old.as_ref(), None)?;
     tx.delete_suggestions_of(id)?;
+    tx.delete_identities_of(id)?;
     let mut orders = Vec::new();
     for o in tx.order_ids_of(id)? {
         orders.extend(tx.get_order(o)?);

@@ -42,6 +42,7 @@ pub mod compare;
 pub mod matching;
 pub mod merge;
 pub mod model;
+pub mod sources;
 pub mod standardize;
 
 pub use compare::{MatchField, Pattern, FIELDS};
@@ -54,6 +55,7 @@ pub use merge::{
     UnmergeRequest, MAX_EVIDENCE_BYTES, MAX_MERGE_DEPTH, MAX_MERGE_TEXT, SURVIVORSHIP_FIELDS,
 };
 pub use model::{Estimation, FieldModel, LevelModel, MatchModel};
+pub use sources::{Identity, IdentityStore, IdentityStoreMut, MAX_SOURCE_LEN};
 pub use standardize::{Keys, Standard};
 
 /// Largest allowed [`MatchSettings::max_block_size`].

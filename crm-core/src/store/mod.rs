@@ -19,7 +19,7 @@ use crate::changes::{FeedStore, FeedStoreMut};
 use crate::config::{ConfigStore, ConfigStoreMut};
 use crate::customer::{CustomerStore, CustomerStoreMut};
 use crate::error::Result;
-use crate::identity::{MatchStore, MatchStoreMut, MergeStore, MergeStoreMut};
+use crate::identity::{IdentityStore, IdentityStoreMut, MatchStore, MatchStoreMut, MergeStore, MergeStoreMut};
 use crate::interaction::{InteractionStore, InteractionStoreMut};
 use crate::loyalty::{LedgerStore, LedgerStoreMut};
 use crate::order::{OrderScanStore, OrderStore, OrderStoreMut};
@@ -39,7 +39,7 @@ pub mod prelude {
     pub use crate::changes::{FeedStore, FeedStoreMut};
     pub use crate::config::{ConfigStore, ConfigStoreMut};
     pub use crate::customer::{CustomerStore, CustomerStoreMut};
-    pub use crate::identity::{MatchStore, MatchStoreMut, MergeStore, MergeStoreMut};
+    pub use crate::identity::{IdentityStore, IdentityStoreMut, MatchStore, MatchStoreMut, MergeStore, MergeStoreMut};
     pub use crate::interaction::{InteractionStore, InteractionStoreMut};
     pub use crate::loyalty::{LedgerStore, LedgerStoreMut};
     pub use crate::order::{OrderScanStore, OrderStore, OrderStoreMut};
@@ -100,6 +100,7 @@ pub trait ReadTx:
     + ConfigStore
     + MergeStore
     + MatchStore
+    + IdentityStore
 {
 }
 
@@ -117,6 +118,7 @@ impl<T: ?Sized> ReadTx for T where
         + ConfigStore
         + MergeStore
         + MatchStore
+        + IdentityStore
 {
 }
 
@@ -135,6 +137,7 @@ pub trait StoreTx:
     + ConfigStoreMut
     + MergeStoreMut
     + MatchStoreMut
+    + IdentityStoreMut
 {
 }
 
@@ -151,5 +154,6 @@ impl<T: ?Sized> StoreTx for T where
         + ConfigStoreMut
         + MergeStoreMut
         + MatchStoreMut
+        + IdentityStoreMut
 {
 }

@@ -63,7 +63,7 @@ from .segments import (
     parse_rule,
 )
 from . import identity
-from .identity import DuplicateReport, MergeOutcome, MergeRecord
+from .identity import DuplicateReport, Identity, MergeOutcome, MergeRecord
 from . import rfm
 from .rfm import RfmBoundaries, RfmConfig, RfmModel, RfmScore
 
@@ -79,5 +79,5 @@ __all__ = [
     "Order", "OrderRefund", "RefundLine", "Page", "TimelineEntry", "Written",
     "Rule", "Segment", "Snapshot", "Refresh", "ScoringPlan", "ScoringRule", "StageRule",
     "rfm", "RfmBoundaries", "RfmConfig", "RfmModel", "RfmScore",
-    "identity", "DuplicateReport", "MergeOutcome", "MergeRecord",
+    "identity", "DuplicateReport", "Identity", "MergeOutcome", "MergeRecord",
 ]

@@ -154,6 +154,7 @@ class Crm:
         consents: Union[Record, None, _Unset] = _UNSET,
         lifecycle: Union[str, None, _Unset] = _UNSET,
         created_at: Union[_dt.datetime, str, None, _Unset] = _UNSET,
+        source: Optional[str] = None,
     ) -> Written[Customer]:
         """Creates the customer with this ``external_id`` (required; ``name`` is then
         required too) or merges the changes into it, in the shape of the core's
@@ -167,6 +168,12 @@ class Crm:
         invisible characters such as U+200B removed). The same input twice is
         ``unchanged`` the second time. ``mode="replace"`` makes the input the whole profile
         instead: what it leaves out is cleared, save the lifecycle stage and creation time.
+
+        With ``source`` (a system's name: 1 to 64 letters, digits, ``_``, ``-``, ``.`` or
+        ``:``), ``external_id`` is that system's key for the customer, an identity: the
+        customer it names (linked by :meth:`add_identity`, or created by an earlier upsert
+        from that source) takes the changes and keeps its own external id; without one a
+        customer is created, with no external id of its own, and the identity names it.
 
         >>> import crm
         >>> with crm.open(":memory:") as db:
@@ -190,8 +197,28 @@ class Crm:
         if isinstance(tags, _Unset):
             del given["tags"]
         body = {**(record or {}), **{k: v for k, v in given.items() if not isinstance(v, _Unset)}}
-        d = json.loads(self._native.upsert_customer(_frames.record_json(body), mode == "replace"))
+        d = json.loads(self._native.upsert_customer(_frames.record_json(body), mode == "replace", source))
         return Written(Customer.from_dict(d["record"]), d["outcome"])
+
+    def customer_by_identity(self, source: str, external_id: str) -> Customer:
+        """The customer that system ``source`` knows as ``external_id`` (its survivor when it
+        was merged into another); :class:`crm.NotFoundError` when none."""
+        return Customer.from_dict(json.loads(self._native.customer_by_identity(source, external_id)))
+
+    def add_identity(self, customer_id: int, source: str, external_id: str) -> _identity.Identity:
+        """Links an identity (system ``source``'s key ``external_id``) to a customer (its
+        survivor when it was merged away). Linking it again to the same customer changes
+        nothing; one that names another customer raises :class:`crm.ConflictError`."""
+        return _identity.Identity.from_dict(json.loads(self._native.add_identity(int(customer_id), source, external_id)))
+
+    def remove_identity(self, source: str, external_id: str) -> None:
+        """Unlinks an identity; :class:`crm.NotFoundError` when it names no customer."""
+        self._native.remove_identity(source, external_id)
+
+    def identities(self, customer_id: int) -> List[_identity.Identity]:
+        """A customer's identities, with those of the customers merged into it, by source
+        and external id."""
+        return [_identity.Identity.from_dict(d) for d in json.loads(self._native.identities(int(customer_id)))]
 
     def customer_id_by_external_id(self, external_id: str) -> int:
         """The store id of the customer with this external id (normalised as on the way
@@ -704,6 +731,7 @@ class Crm:
         max_errors: int = 10_000,
         progress: ProgressArg = None,
         ignore_unknown_columns: bool = False,
+        identity_source: Optional[str] = None,
     ) -> IngestReport:
         """Bulk-ingests ``kind`` records ("customers", "orders", "interactions") from:
 
@@ -726,6 +754,10 @@ class Crm:
         ``ignore_unknown_columns=True`` skips columns that are not columns of ``kind``
         (listed in ``report.ignored_columns``) instead of refusing the input.
 
+        ``identity_source`` names the system the rows come from: the rows' customer keys
+        (a customer's ``external_id``, an order's or interaction's ``customer_external_id``)
+        are then that system's identities, as in :meth:`upsert_customer` with ``source``.
+
         ``progress`` (see :data:`crm.ingest.ProgressArg`) is called after each committed
         batch. A callable returning ``False`` cancels the ingest: the batches committed so
         far stay (each batch is one transaction), no later row is stored, and the report
@@ -742,7 +774,10 @@ class Crm:
             path = os.fspath(source)
             cb = progress_callback(progress, f"ingest {kind}", path=path)
             return self._finish(
-                cb, lambda: self._native.ingest_file(kind, path, batch_size, max_errors, cb, ignore_unknown_columns)
+                cb,
+                lambda: self._native.ingest_file(
+                    kind, path, batch_size, max_errors, cb, ignore_unknown_columns, identity_source
+                ),
             )
         if _is_arrow(source) or _is_frame(source):
             columns, rows = (_frames.arrow_ingest_columns if _is_arrow(source) else _frames.ingest_columns)(source)
@@ -750,12 +785,14 @@ class Crm:
             return self._finish(
                 cb,
                 lambda: self._native.ingest_columns(
-                    kind, columns, rows, batch_size, max_errors, cb, ignore_unknown_columns
+                    kind, columns, rows, batch_size, max_errors, cb, ignore_unknown_columns, identity_source
                 ),
             )
         text, rows = _frames.records_jsonl(source)
         cb = progress_callback(progress, f"ingest {kind}", rows=rows)
-        return self._finish(cb, lambda: self._native.ingest_jsonl(kind, text, rows, batch_size, max_errors, cb))
+        return self._finish(
+            cb, lambda: self._native.ingest_jsonl(kind, text, rows, batch_size, max_errors, cb, identity_source)
+        )
 
     @staticmethod
     def _finish(cb: Any, call: Any) -> IngestReport:

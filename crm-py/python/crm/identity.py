@@ -49,6 +49,7 @@ __all__ = [
     "PREFER",
     "settings_json",
     "merge_request_json",
+    "Identity",
     "CANDIDATE_COLUMNS",
     "SUGGESTION_COLUMNS",
     "candidates_frame",
@@ -317,3 +318,25 @@ def suggestions_frame(text: str) -> Any:
         data["created_at"].append(parse_time(s["created_at"]))
         _evidence_columns(data, s["evidence"] if isinstance(s["evidence"], list) else [])
     return _frames.frame_from_columns(data, _SUGGESTION_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One system's key for a customer: ``(source, external_id)`` naming ``customer_id``."""
+
+    source: str
+    external_id: str
+    customer_id: int
+    """The customer it was linked to (for one merged into another, that one; it resolves
+    to the survivor)."""
+    created_at: Any
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> "Identity":
+        """The identity from the core's dict shape."""
+        return Identity(
+            source=d["source"],
+            external_id=d["external_id"],
+            customer_id=int(d["customer"]),
+            created_at=parse_time(d["created_at"]),
+        )

@@ -22,12 +22,14 @@ use chrono::{DateTime, Utc};
 use crate::changes::{Entity, Op};
 use crate::crm::matching::{active_policy, add_keys, after_create};
 use crate::crm::merge::upsert_target;
+use crate::crm::sources::{readdress, resolve_keys};
 use crate::crm::{
     apply_upsert, names_customer, new_interaction, new_order, plan_upsert, resolve_customer_with,
     write_interaction_for, write_order_for, CustomerRef, CustomerUpsert, CustomerWrite, Outcome, Target, UnitOfWork,
 };
 use crate::customer::{Customer, CustomerId};
 use crate::error::Result;
+use crate::identity::Identity;
 use crate::identity::MergeId;
 use crate::interaction::{Interaction, InteractionId, NewInteraction};
 use crate::order::{NewOrder, Order, OrderId};
@@ -52,14 +54,35 @@ pub struct Batch {
     /// Whether new orders may be deferred (no order hook reads the store).
     defer_orders: bool,
     new_customers: Vec<Customer>,
+    /// The system whose keys the rows' customer external ids are (see
+    /// [`IngestOptions::source`](crate::ingest::IngestOptions::source)), and the identity
+    /// key of each new customer (aligned with `new_customers`).
+    source: Option<String>,
+    new_identities: Vec<String>,
     new_orders: Vec<Order>,
     new_interactions: Vec<Interaction>,
 }
 
 impl Batch {
+    /// A batch whose rows name customers by the keys of `source` (`None`: the host's own).
+    pub fn from_source(source: Option<String>) -> Batch {
+        Batch { source, ..Default::default() }
+    }
+
     /// Looks up what writing customer upserts under `keys` will read.
     pub fn prefetch_customers(&mut self, tx: &mut (impl StoreTx + ?Sized), keys: &[&str]) -> Result<()> {
-        self.customers = tx.customers_by_external_ids(keys)?;
+        self.customers = match &self.source {
+            None => tx.customers_by_external_ids(keys)?,
+            Some(source) => {
+                let mut found = HashMap::new();
+                for (key, id) in resolve_keys(tx, source, keys)? {
+                    if let Some(c) = tx.get_customer(id)? {
+                        found.insert(key, c);
+                    }
+                }
+                found
+            }
+        };
         Ok(())
     }
 
@@ -107,7 +130,11 @@ impl Batch {
         keys.sort_unstable();
         keys.dedup();
         self.customers_known = if ids.is_empty() { HashSet::new() } else { tx.existing_customers(&ids)? };
-        self.customer_ids = if keys.is_empty() { HashMap::new() } else { tx.customer_ids_by_external_ids(&keys)? };
+        self.customer_ids = match (&self.source, keys.is_empty()) {
+            (_, true) => HashMap::new(),
+            (None, false) => tx.customer_ids_by_external_ids(&keys)?,
+            (Some(source), false) => resolve_keys(tx, source, &keys)?,
+        };
         self.links.clear();
         if tx.any_merge()? {
             let mut ask: Vec<CustomerId> =
@@ -158,6 +185,7 @@ impl Batch {
     ) -> Result<Outcome> {
         let mut u = u;
         let mut old = self.customers.get(&u.key).cloned();
+        let identity = self.source.is_some().then(|| u.key.clone());
         // An upsert of a merged-away customer writes its survivor, read now (an earlier
         // row may have changed it); the survivor's own row, if it comes later, reads
         // what this one wrote.
@@ -166,16 +194,20 @@ impl Batch {
             self.flush(tx, acc, now)?;
             old = upsert_target(tx, old, &mut u)?;
         }
+        if identity.is_some() {
+            readdress(&mut u, old.as_ref());
+        }
         match plan_upsert(v, u, old, now)? {
             CustomerWrite::Create(c) => {
                 self.new_customers.push(c);
+                self.new_identities.extend(identity);
                 Ok(Outcome::Created)
             }
             CustomerWrite::Same(_) => Ok(Outcome::Unchanged),
             w @ CustomerWrite::Update { .. } => {
                 self.flush(tx, acc, now)?;
                 let w = apply_upsert(tx, w, now)?;
-                if let Some(ext) = w.record.external_id.as_ref().filter(|_| redirected) {
+                if let Some(ext) = w.record.external_id.as_ref().filter(|_| redirected && self.source.is_none()) {
                     if self.customers.contains_key(ext) {
                         self.customers.insert(ext.clone(), w.record.clone());
                     }
@@ -237,6 +269,20 @@ impl Batch {
             tx.insert_new_customers(&mut self.new_customers)?;
             let ids: Vec<i64> = self.new_customers.iter().map(|c| c.id.0).collect();
             tx.append_changes(Entity::Customer, &ids, Op::Insert, now)?;
+            if let Some(source) = &self.source {
+                let ids: Vec<Identity> = self
+                    .new_customers
+                    .iter()
+                    .zip(self.new_identities.drain(..))
+                    .map(|(c, key)| Identity {
+                        source: source.clone(),
+                        external_id: key,
+                        customer: c.id,
+                        created_at: now,
+                    })
+                    .collect();
+                tx.add_identities(&ids)?;
+            }
             let keyed = add_keys(tx, &self.new_customers)?;
             let policy = if keyed { active_policy(tx)? } else { None };
             if policy.is_some() {

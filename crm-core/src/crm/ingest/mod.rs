@@ -203,6 +203,14 @@ pub struct IngestOptions<'a> {
     /// Applies to CSV headers and to the columns a binding passes; keys of JSON Lines
     /// records are always checked.
     pub ignore_unknown_columns: bool,
+    /// The system the rows come from (1 to 64 letters, digits, `_`, `-`, `.` or `:`), or
+    /// `None` (the default) for the host's own keys. With a source, the customer external
+    /// ids of the rows (a customer row's `external_id`, an order's or interaction's
+    /// `customer_external_id`) are that system's keys: a row addresses the customer that
+    /// identity names ([`Crm::add_identity`]), and a customer row without one creates a
+    /// customer, without a primary external id, named by the identity (see
+    /// [`Crm::upsert_customer_from`]).
+    pub source: Option<&'a str>,
 }
 
 impl Default for IngestOptions<'_> {
@@ -213,6 +221,7 @@ impl Default for IngestOptions<'_> {
             rows_total: None,
             progress: None,
             ignore_unknown_columns: false,
+            source: None,
         }
     }
 }
@@ -836,6 +845,7 @@ impl<S: Store> Crm<S> {
                 format!("{} is outside 1 ..= {MAX_BATCH_SIZE}", opts.batch_size),
             ));
         }
+        let source = opts.source.map(crate::identity::sources::check_source).transpose()?.map(str::to_owned);
         let batch_size = opts.batch_size;
         let mut report = IngestReport::default();
         let mut rows = rows.peekable();
@@ -856,7 +866,7 @@ impl<S: Store> Crm<S> {
             let outcomes = self.store().write_alone(|tx| {
                 let now = now();
                 let mut acc = UnitOfWork::default();
-                let mut bulk = Batch::default();
+                let mut bulk = Batch::from_source(source.clone());
                 T::prefetch(&batch, tx, &mut acc, &mut bulk)?;
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for (i, n, rec) in batch.drain(..) {

@@ -357,6 +357,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX match_suggestions_pair ON match_suggestions(customer_id, candidate_id);
     CREATE INDEX match_suggestions_candidate ON match_suggestions(candidate_id);
     "#,
+    // 11: identities (see SQLite's migration 11).
+    r#"
+    CREATE TABLE customer_identities (
+        source      TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        customer_id BIGINT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        PRIMARY KEY (source, external_id)
+    );
+    CREATE INDEX customer_identities_customer ON customer_identities(customer_id);
+    "#,
 ];
 
 // One schema version for both stores.

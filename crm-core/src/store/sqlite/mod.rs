@@ -14,6 +14,7 @@ mod order;
 mod rfm;
 pub(crate) mod schema;
 mod segments;
+mod sources;
 mod stats;
 mod timeline;
 

@@ -370,6 +370,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX match_suggestions_pair ON match_suggestions(customer_id, candidate_id);
     CREATE INDEX match_suggestions_candidate ON match_suggestions(candidate_id);
     "#,
+    // 11: identities: the (source, external id) pairs naming a customer in other systems.
+    r#"
+    CREATE TABLE customer_identities (
+        source      TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        customer_id INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (source, external_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX customer_identities_customer ON customer_identities(customer_id);
+    "#,
 ];
 
 /// The schema version this build writes.
