@@ -155,7 +155,7 @@ pub enum Error {
     Conflict(String),
     /// A merge or unmerge of customers was refused; nothing was written. `kind` says why
     /// (see [`MergeErrorKind`](crate::identity::MergeErrorKind)).
-    #[error("cannot merge ({kind}): {}", clip(message, MAX_PART_BYTES))]
+    #[error("merge refused ({kind}): {}", clip(message, MAX_PART_BYTES))]
     Merge {
         /// Why.
         kind: crate::identity::MergeErrorKind,

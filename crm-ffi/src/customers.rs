@@ -141,7 +141,7 @@ pub unsafe extern "C" fn crm_customer_upsert(
     out_outcome: *mut crm_outcome,
     out_json: *mut *mut c_char,
 ) -> crm_status {
-    upsert_json(crm, customer_json, UpsertMode::Merge, out_id, out_outcome, out_json)
+    upsert_json(crm, None, customer_json, UpsertMode::Merge, out_id, out_outcome, out_json)
 }
 
 /// Creates the customer, or replaces the whole profile of the customer with the same
@@ -161,11 +161,12 @@ pub unsafe extern "C" fn crm_customer_upsert_replace(
     out_outcome: *mut crm_outcome,
     out_json: *mut *mut c_char,
 ) -> crm_status {
-    upsert_json(crm, customer_json, UpsertMode::Replace, out_id, out_outcome, out_json)
+    upsert_json(crm, None, customer_json, UpsertMode::Replace, out_id, out_outcome, out_json)
 }
 
-unsafe fn upsert_json(
+pub(crate) unsafe fn upsert_json(
     crm: *const crm_t,
+    source: Option<*const c_char>,
     customer_json: *const c_char,
     mode: UpsertMode,
     out_id: *mut i64,
@@ -175,8 +176,12 @@ unsafe fn upsert_json(
     ffi_call(|| {
         clear_out(out_json);
         let crm = crm_arg(crm)?;
+        let source = source.map(|s| crate::convert::text(s, "source")).transpose()?;
         let input: CustomerPatch = json_arg(customer_json, "customer_json")?;
-        let w = crm.upsert_customer_patch(&input, mode)?;
+        let w = match source {
+            None => crm.upsert_customer_patch(&input, mode)?,
+            Some(s) => crm.upsert_customer_patch_from(s, &input, mode)?,
+        };
         write_opt(out_id, w.record.id.0);
         write_opt(out_outcome, w.outcome.into());
         write_json_opt(out_json, &w.record)

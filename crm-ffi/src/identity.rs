@@ -7,9 +7,9 @@ use std::ffi::c_char;
 use crm_core::identity::{
     MatchModel, MatchOptions, MatchPolicy, MatchSettings, MergeRequest, SuggestionStatus, UnmergeRequest,
 };
-use crm_core::{CustomerId, CustomerPatch, NewCustomer, UpsertMode};
+use crm_core::{CustomerId, NewCustomer, UpsertMode};
 
-use crate::convert::{clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, write_opt, CRM_MAX_JSON_LEN};
+use crate::convert::{clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, CRM_MAX_JSON_LEN};
 use crate::customers::crm_outcome;
 use crate::error::{crm_status, crm_status::*, ffi_call, FfiError, FfiResult};
 use crate::handle::{crm_arg, crm_t};
@@ -478,16 +478,7 @@ pub unsafe extern "C" fn crm_customer_upsert_from(
     out_outcome: *mut crm_outcome,
     out_json: *mut *mut c_char,
 ) -> crm_status {
-    ffi_call(|| {
-        clear_out(out_json);
-        let crm = crm_arg(crm)?;
-        let source = text(source, "source")?;
-        let input: CustomerPatch = json_arg(customer_json, "customer_json")?;
-        let w = crm.upsert_customer_patch_from(source, &input, UpsertMode::Merge)?;
-        write_opt(out_id, w.record.id.0);
-        write_opt(out_outcome, w.outcome.into());
-        write_json_opt(out_json, &w.record)
-    })
+    crate::customers::upsert_json(crm, Some(source), customer_json, UpsertMode::Merge, out_id, out_outcome, out_json)
 }
 
 /// Reads the customer that system `source` knows as `external_id` (its survivor when it was

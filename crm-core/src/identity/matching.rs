@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::compare::{Pattern, FIELDS};
+use super::compare::Pattern;
 use super::model::MatchModel;
 use super::{FieldEvidence, Standard, MAX_BLOCK_SIZE};
 use crate::customer::{CustomerId, IdentityFields};
@@ -230,19 +230,7 @@ pub fn score_candidates(
                 customer: *id,
                 probability,
                 weight,
-                evidence: FIELDS
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| compared.contains(f))
-                    .map(|(i, &field)| {
-                        let level = p.level(i);
-                        FieldEvidence {
-                            field,
-                            level: level.map(|l| field.levels()[l as usize]),
-                            weight: level.map_or(0.0, |l| weights.by_field[i][l as usize]),
-                        }
-                    })
-                    .collect(),
+                evidence: super::evidence(p, &compared, &weights),
             })
         })
         .collect();

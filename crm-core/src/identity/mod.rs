@@ -315,6 +315,23 @@ pub fn match_keys(s: &Standard) -> Vec<i64> {
     out.into_iter().map(|k| k as i64).collect()
 }
 
+/// A scored pattern's evidence: per compared field, in [`FIELDS`] order, its level and weight.
+pub(crate) fn evidence(p: Pattern, compared: &[MatchField], weights: &model::Weights) -> Vec<FieldEvidence> {
+    FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| compared.contains(f))
+        .map(|(i, &field)| {
+            let level = p.level(i);
+            FieldEvidence {
+                field,
+                level: level.map(|l| field.levels()[l as usize]),
+                weight: level.map_or(0.0, |l| weights.by_field[i][l as usize]),
+            }
+        })
+        .collect()
+}
+
 /// Candidate pairs of a search.
 struct Candidates {
     /// `(i, j)`, `i < j`, indexes into the records, each once, in order.
@@ -469,19 +486,7 @@ pub fn find_duplicates_in(ids: &[CustomerId], records: &[Standard], settings: &M
             continue;
         }
         components.union(a, b);
-        let evidence = FIELDS
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| compared.contains(f))
-            .map(|(i, &field)| {
-                let level = p.level(i);
-                FieldEvidence {
-                    field,
-                    level: level.map(|l| field.levels()[l as usize]),
-                    weight: level.map_or(0.0, |l| weights.by_field[i][l as usize]),
-                }
-            })
-            .collect();
+        let evidence = evidence(p, &compared, &weights);
         found.push(MatchPair { a: ids[a as usize], b: ids[b as usize], probability, weight, evidence });
     }
     found.sort_by(|x, y| y.probability.total_cmp(&x.probability).then(x.a.cmp(&y.a)).then(x.b.cmp(&y.b)));

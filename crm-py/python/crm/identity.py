@@ -177,10 +177,11 @@ def merge_request_json(
         d["survivorship"] = {"default": prefer, "fields": dict(rules or {})}
     try:
         return json.dumps(d, default=_frames.json_default, allow_nan=False)
-    except ValueError as e:  # NaN or infinity in the evidence
+    except ValueError:  # NaN or infinity in the evidence
         from .exceptions import ValidationError
 
-        raise ValidationError(f"invalid evidence: {e}", field="evidence", reason=str(e)) from None
+        reason = "NaN and infinity are not JSON; replace them with None"
+        raise ValidationError(f"invalid evidence: {reason}", field="evidence", reason=reason) from None
 
 
 @dataclass(frozen=True)
