@@ -48,7 +48,8 @@
  *       analytics_customer_values.json, analytics_churn.json, analytics_alive_path.json): "day",
  *       "week"
  *   PolicyMode (in match_policy.json): "off", "suggest", "auto_merge"
- *   Prefer (in merge_request.json): "survivor", "merged", "most_recent", "most_complete"
+ *   Prefer (in merge_request.json): "survivor", "merged", "most_recent", "most_complete",
+ *       "source_priority"
  *   ReportPeriod (in analytics_reports.json): "month", "week"
  *   Rounding (in loyalty_program.json): "down", "nearest", "up"
  *   RuleKind (in loyalty_program.json): "base", "multiplier", "bonus"
@@ -1670,7 +1671,9 @@ enum crm_status crm_find_duplicates(const crm_t *crm, const char *settings_json,
  *   "survivorship":{"default":"survivor","fields":{"email":"most_recent"}}}`; every key may
  *   be left out. `actor` and `reason`: 1 to 2,000 characters; `evidence`: any JSON (for
  *   example a pair from `crm_find_duplicates`) of at most 65,536 bytes; a rule is one of
- *   `survivor`, `merged`, `most_recent`, `most_complete`, for the fields `name`, `email`,
+ *   `survivor`, `merged`, `most_recent`, `most_complete`, `source_priority` (the side known
+ *   to the source listed first in `"survivorship":{"source_priority":["pos","primary"]}`,
+ *   `primary` naming the host's own external ids), for the fields `name`, `email`,
  *   `phone`, `company`, `title`, `industry`, `address`, `birthday`, `gender`, `attributes`,
  *   `kind`. JSON Schema: `include/schema/merge_request.json`.
  * - `out_json`: required; receives `{"merge":{...},"survivor":{customer},"merged":{customer},

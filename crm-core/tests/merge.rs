@@ -181,6 +181,7 @@ fn survivorship_rules_per_field() {
             ("address".to_string(), Prefer::MostComplete),
         ]
         .into(),
+        ..Default::default()
     };
     let s =
         crm.merge_customers(a.id, b.id, &MergeRequest { survivorship: rules, ..Default::default() }).unwrap().survivor;
@@ -189,6 +190,48 @@ fn survivorship_rules_per_field() {
     assert_eq!(s.address.postal_code.as_deref(), Some("LS1 4AP"));
     assert!(!s.consents["email_marketing"].granted);
     assert_eq!(s.external_id.as_deref(), Some("A"));
+}
+
+#[test]
+fn source_priority_prefers_the_more_trusted_system() {
+    let crm = test_crm();
+    let mut erp = person("E-1", "Bob");
+    erp.email = Some("bob@erp.example".into());
+    let erp = crm.upsert_customer(&erp).unwrap().record;
+    let mut crm_web = person("W-1", "Robert");
+    crm_web.email = Some("robert@web.example".into());
+    crm_web.title = Some("CFO".into());
+    let web = crm.upsert_customer_from("webshop", &crm_web).unwrap().record;
+    let rules = |priority: &[&str]| Survivorship {
+        default: Prefer::SourcePriority,
+        source_priority: priority.iter().map(|p| p.to_string()).collect(),
+        ..Default::default()
+    };
+    let done = crm
+        .merge_customers(
+            erp.id,
+            web.id,
+            &MergeRequest { survivorship: rules(&["webshop", "primary"]), ..Default::default() },
+        )
+        .unwrap();
+    assert_eq!((done.survivor.name.as_str(), done.survivor.email.as_deref()), ("Robert", Some("robert@web.example")));
+    crm.unmerge_customer(web.id, &UnmergeRequest::default()).unwrap();
+    let done = crm
+        .merge_customers(
+            erp.id,
+            web.id,
+            &MergeRequest { survivorship: rules(&["primary", "webshop"]), ..Default::default() },
+        )
+        .unwrap();
+    assert_eq!(
+        (done.survivor.name.as_str(), done.survivor.title.as_deref()),
+        ("Bob", Some("CFO")),
+        "filled, not overwritten"
+    );
+    let bad = MergeRequest { survivorship: rules(&["point of sale"]), ..Default::default() };
+    let other = crm.upsert_customer(&person("X", "X")).unwrap().record;
+    assert!(matches!(crm.merge_customers(other.id, erp.id, &bad),
+        Err(Error::Validation { ref field, .. }) if field == "survivorship.source_priority[0]"));
 }
 
 #[test]

@@ -118,7 +118,9 @@ unsafe fn request_arg<T: serde::de::DeserializeOwned + Default>(p: *const c_char
 ///   "survivorship":{"default":"survivor","fields":{"email":"most_recent"}}}`; every key may
 ///   be left out. `actor` and `reason`: 1 to 2,000 characters; `evidence`: any JSON (for
 ///   example a pair from `crm_find_duplicates`) of at most 65,536 bytes; a rule is one of
-///   `survivor`, `merged`, `most_recent`, `most_complete`, for the fields `name`, `email`,
+///   `survivor`, `merged`, `most_recent`, `most_complete`, `source_priority` (the side known
+///   to the source listed first in `"survivorship":{"source_priority":["pos","primary"]}`,
+///   `primary` naming the host's own external ids), for the fields `name`, `email`,
 ///   `phone`, `company`, `title`, `industry`, `address`, `birthday`, `gender`, `attributes`,
 ///   `kind`. JSON Schema: `include/schema/merge_request.json`.
 /// - `out_json`: required; receives `{"merge":{...},"survivor":{customer},"merged":{customer},

@@ -51,7 +51,7 @@ def test_merge_moves_orders_resolves_the_merged_id_and_unmerge_gives_them_back(d
     history = db.merge_history(web.id)
     assert [(m.survivor, m.merged, m.actor, m.reason) for m in history] == [(pos.id, web.id, "notebook", "same person")]
     assert history[0].survivor_before.email is None and history[0].unmerged_at is None
-    assert history[0].survivorship == {"default": "survivor", "fields": {"name": "most_complete"}}
+    assert history[0].survivorship == {"default": "survivor", "fields": {"name": "most_complete"}, "source_priority": []}
 
     undone = db.unmerge_customer(web.id, reason="two people")
     assert undone.merge.unmerged_at is not None and undone.merge.unmerge_reason == "two people"
@@ -119,3 +119,13 @@ def test_refused_merges_raise_merge_error_and_write_nothing(db: crm.Crm, pair) -
     assert e.value.kind == "merged_away"
     assert db.changes_since(0, 10_000) == feed
     assert len(db.merge_history(pos.id)) == 1
+
+
+def test_source_priority_takes_the_trusted_systems_values(db: crm.Crm) -> None:
+    erp = db.upsert_customer(external_id="E-1", name="Bob", email="bob@erp.example").record
+    web = db.upsert_customer(external_id="W-1", name="Robert", email="robert@web.example", source="webshop").record
+    done = db.merge_customers(erp.id, web.id, prefer="source_priority", source_priority=["webshop", "primary"])
+    assert (done.survivor.name, done.survivor.email) == ("Robert", "robert@web.example")
+    with pytest.raises(crm.ValidationError) as e:
+        db.merge_customers(erp.id, web.id, prefer="source_priority", source_priority=["point of sale"])
+    assert e.value.field == "survivorship.source_priority[0]"

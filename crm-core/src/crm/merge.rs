@@ -7,7 +7,7 @@ use super::{change_order, now, Crm, UnitOfWork};
 use crate::changes::{Entity, Op};
 use crate::customer::{Customer, CustomerId};
 use crate::error::{Error, Result};
-use crate::identity::merge::{check_request, check_survivorship, merge_error, restore, survive, Moved};
+use crate::identity::merge::{check_request, check_survivorship, merge_error, restore, source_rank, survive, Moved};
 use crate::identity::{
     MergeErrorKind, MergeId, MergeOutcome, MergeRecord, MergeRequest, UnmergeRequest, MAX_MERGE_DEPTH,
 };
@@ -272,7 +272,13 @@ pub(crate) fn merge(
             format!("merging customer {merged} would make a chain of more than {MAX_MERGE_DEPTH} merges"),
         ));
     }
-    let after = survive(&s, &m, &request.survivorship, at);
+    let rank = |tx: &mut _, c: &Customer| -> Result<usize> {
+        let ids = IdentityStore::identities_of(tx, &[c.id])?;
+        let primary = c.external_id.as_ref().map(|_| "primary");
+        Ok(source_rank(&request.survivorship.source_priority, ids.iter().map(|i| i.source.as_str()).chain(primary)))
+    };
+    let ranks = if request.survivorship.source_priority.is_empty() { (0, 0) } else { (rank(tx, &s)?, rank(tx, &m)?) };
+    let after = survive(&s, &m, &request.survivorship, ranks, at);
     let mut rec = MergeRecord {
         id: MergeId(0),
         survivor,

@@ -56,6 +56,10 @@ pub enum Prefer {
     MostRecent,
     /// The longer value (for the address: the one with more parts; the survivor on a tie).
     MostComplete,
+    /// The value of the customer known to the higher-ranked source
+    /// ([`Survivorship::source_priority`]; a customer ranks by the best of its identities'
+    /// sources, and its own external id counts as source `"primary"`; the survivor on a tie).
+    SourcePriority,
 }
 
 /// The profile fields survivorship rules name.
@@ -75,6 +79,16 @@ pub struct Survivorship {
     pub default: Prefer,
     /// Rules per field (names in [`SURVIVORSHIP_FIELDS`]).
     pub fields: BTreeMap<String, Prefer>,
+    /// Sources, most trusted first, for [`Prefer::SourcePriority`] (at most 64; `"primary"`
+    /// names the host's own external ids).
+    pub source_priority: Vec<String>,
+}
+
+/// The rank of a customer's sources in `priority` (lower is better; `usize::MAX` when none
+/// is listed): the best of its identities' sources, and `"primary"` when it has its own
+/// external id.
+pub(crate) fn source_rank<'a>(priority: &[String], sources: impl IntoIterator<Item = &'a str>) -> usize {
+    sources.into_iter().filter_map(|s| priority.iter().position(|p| p == s)).min().unwrap_or(usize::MAX)
 }
 
 /// A merge as the host asks for it.
@@ -373,8 +387,16 @@ pub(crate) fn check_request(
     Ok(())
 }
 
-/// Checks survivorship rules: every field named is one of [`SURVIVORSHIP_FIELDS`].
+/// Checks survivorship rules: every field named is one of [`SURVIVORSHIP_FIELDS`]; at
+/// most 64 sources, each a source name.
 pub(crate) fn check_survivorship(s: &Survivorship) -> Result<()> {
+    if s.source_priority.len() > 64 {
+        return Err(Error::validation("survivorship.source_priority", "at most 64 sources"));
+    }
+    for (i, src) in s.source_priority.iter().enumerate() {
+        super::sources::check_source(src)
+            .map_err(|_| Error::validation(format!("survivorship.source_priority[{i}]"), "not a source name"))?;
+    }
     for f in s.fields.keys() {
         if !SURVIVORSHIP_FIELDS.contains(&f.as_str()) {
             return Err(Error::validation(
@@ -387,7 +409,14 @@ pub(crate) fn check_survivorship(s: &Survivorship) -> Result<()> {
 }
 
 /// The surviving profile of `s` (survivor) and `m` (merged) under `rules`, as of `now`.
-pub(crate) fn survive(s: &Customer, m: &Customer, rules: &Survivorship, now: DateTime<Utc>) -> Customer {
+/// `ranks`: the survivor's and the merged customer's [`source_rank`]s.
+pub(crate) fn survive(
+    s: &Customer,
+    m: &Customer,
+    rules: &Survivorship,
+    ranks: (usize, usize),
+    now: DateTime<Utc>,
+) -> Customer {
     let rule = |field: &str| rules.fields.get(field).copied().unwrap_or(rules.default);
     // Whether the merged side's value wins when both have one.
     let merged_wins = |field: &str, s_len: usize, m_len: usize| match rule(field) {
@@ -395,6 +424,7 @@ pub(crate) fn survive(s: &Customer, m: &Customer, rules: &Survivorship, now: Dat
         Prefer::Merged => true,
         Prefer::MostRecent => m.updated_at > s.updated_at,
         Prefer::MostComplete => m_len > s_len,
+        Prefer::SourcePriority => ranks.1 < ranks.0,
     };
     fn pick<T: Clone>(a: &Option<T>, b: &Option<T>, b_wins: bool) -> Option<T> {
         match (a, b) {
@@ -555,7 +585,7 @@ mod tests {
         m.phone = Some("+6591234567".into());
         m.tags.insert("web".into());
         let rules = Survivorship { default: Prefer::Merged, ..Default::default() };
-        let out = survive(&s, &m, &rules, s.updated_at);
+        let out = survive(&s, &m, &rules, (0, 0), s.updated_at);
         assert_eq!(out.name, "Ada L.");
         assert_eq!(out.email.as_deref(), Some("ada@example.com"), "a null never overwrites");
         assert_eq!(out.phone.as_deref(), Some("+6591234567"));
@@ -573,7 +603,7 @@ mod tests {
         let mut m = customer(2, "A");
         m.consents.insert("email".into(), Consent { granted: false, at: t0, source: None });
         m.consents.insert("sms".into(), Consent { granted: true, at: t1, source: None });
-        let out = survive(&s, &m, &Survivorship::default(), t1);
+        let out = survive(&s, &m, &Survivorship::default(), (0, 0), t1);
         assert!(!out.consents["email"].granted && !out.consents["sms"].granted);
     }
 
@@ -584,9 +614,12 @@ mod tests {
         let mut m = customer(2, "Ada Lovelace");
         m.address = Address { city: Some("London".into()), postal_code: Some("N1".into()), ..Default::default() };
         m.updated_at += chrono::TimeDelta::days(1);
-        let rules =
-            Survivorship { default: Prefer::MostComplete, fields: [("name".to_string(), Prefer::MostRecent)].into() };
-        let out = survive(&s, &m, &rules, m.updated_at);
+        let rules = Survivorship {
+            default: Prefer::MostComplete,
+            fields: [("name".to_string(), Prefer::MostRecent)].into(),
+            ..Default::default()
+        };
+        let out = survive(&s, &m, &rules, (0, 0), m.updated_at);
         assert_eq!(out.name, "Ada Lovelace");
         assert_eq!(out.address.postal_code.as_deref(), Some("N1"));
     }
@@ -597,7 +630,8 @@ mod tests {
         let mut m = customer(2, "Ada Lovelace");
         m.email = Some("ada@example.com".into());
         m.tags.insert("web".into());
-        let after = survive(&s, &m, &Survivorship { default: Prefer::Merged, ..Default::default() }, s.updated_at);
+        let after =
+            survive(&s, &m, &Survivorship { default: Prefer::Merged, ..Default::default() }, (0, 0), s.updated_at);
         let mut current = after.clone();
         current.email = Some("new@example.com".into());
         let back = restore(&current, &s, &after, s.updated_at);

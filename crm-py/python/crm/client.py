@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _crm
 from . import frames as _frames
@@ -855,12 +855,15 @@ class Crm:
         evidence: Any = None,
         prefer: str = "survivor",
         rules: Optional[Mapping[str, str]] = None,
+        source_priority: Optional[Sequence[str]] = None,
     ) -> _identity.MergeOutcome:
         """Merges customer ``merged`` into ``survivor`` in one transaction (see
         :mod:`crm.identity`): the survivor's profile takes fields from the merged customer
         by ``prefer`` (the default rule) and ``rules`` (per field: ``{"email":
         "most_recent"}``; rules in :data:`crm.identity.PREFER`, fields in
-        :data:`crm.identity.SURVIVORSHIP_FIELDS`); its orders and interactions move to the
+        :data:`crm.identity.SURVIVORSHIP_FIELDS`; ``"source_priority"`` takes the side known to
+        the source listed first in ``source_priority``, ``"primary"`` naming the host's own
+        external ids); its orders and interactions move to the
         survivor with their statistics and points, its unspent points move as lots, and the
         survivor joins its static segments. From then on the merged id and external id read
         and write the survivor, and the merged customer is left out of queries, counts,
@@ -882,7 +885,7 @@ class Crm:
         ...     done.survivor.email, db.get_customer_by_external_id("WEB-1").id == pos.id
         ('ada@example.com', True)
         """
-        request = _identity.merge_request_json(actor, reason, evidence, prefer, rules)
+        request = _identity.merge_request_json(actor, reason, evidence, prefer, rules, source_priority=source_priority)
         return _identity.MergeOutcome.from_json(self._native.merge_customers(int(survivor), int(merged), request))
 
     def unmerge_customer(

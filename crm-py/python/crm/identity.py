@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from . import frames as _frames
 from .records import Customer, parse_time
@@ -153,7 +153,7 @@ SURVIVORSHIP_FIELDS = (
 )
 """The profile fields survivorship rules name."""
 
-PREFER = ("survivor", "merged", "most_recent", "most_complete")
+PREFER = ("survivor", "merged", "most_recent", "most_complete", "source_priority")
 """The survivorship rules."""
 
 
@@ -164,17 +164,20 @@ def merge_request_json(
     prefer: str = "survivor",
     rules: Optional[Mapping[str, str]] = None,
     unmerge: bool = False,
+    source_priority: Optional[Sequence[str]] = None,
 ) -> str:
     """The core's ``MergeRequest`` (or ``UnmergeRequest``) as JSON; the core checks every
     bound and name.
 
     >>> merge_request_json("ops", "same email", {"score": 0.98}, rules={"email": "most_recent"})
-    '{"actor": "ops", "reason": "same email", "evidence": {"score": 0.98}, "survivorship": {"default": "survivor", "fields": {"email": "most_recent"}}}'
+    '{"actor": "ops", "reason": "same email", "evidence": {"score": 0.98}, "survivorship": {"default": "survivor", "fields": {"email": "most_recent"}, "source_priority": []}}'
     """
     d: Dict[str, Any] = {"actor": actor, "reason": reason}
     if not unmerge:
         d["evidence"] = evidence
-        d["survivorship"] = {"default": prefer, "fields": dict(rules or {})}
+        d["survivorship"] = {
+            "default": prefer, "fields": dict(rules or {}), "source_priority": list(source_priority or []),
+        }
     try:
         return json.dumps(d, default=_frames.json_default, allow_nan=False)
     except ValueError:  # NaN or infinity in the evidence
