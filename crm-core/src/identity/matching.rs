@@ -81,7 +81,7 @@ pub struct MatchCandidate {
     pub probability: f64,
     /// Match weight: the prior's and every field's weight summed.
     pub weight: f64,
-    /// Per compared field, in [`FIELDS`] order.
+    /// Per compared field, in [`FIELDS`](super::FIELDS) order.
     pub evidence: Vec<FieldEvidence>,
 }
 
