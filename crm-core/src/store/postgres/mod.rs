@@ -274,6 +274,20 @@ impl std::ops::DerefMut for Pooled<'_> {
     }
 }
 
+impl Pooled<'_> {
+    /// After a call: a connection whose call failed as `Unavailable` (the server closed it,
+    /// or said it is shutting down) is closed instead of kept, even when the client has not
+    /// noticed yet (a server's `57P01` arrives before the socket closes), so that the next
+    /// call opens a new one.
+    fn keep_if_usable<R>(&mut self, r: &Result<R>) {
+        let unavailable = matches!(r, Err(e) if e.storage_kind() == Some(StorageErrorKind::Unavailable));
+        if unavailable && self.conn.take().is_some() {
+            self.pool.lock().open -= 1;
+            self.pool.freed.notify_one();
+        }
+    }
+}
+
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take() {
@@ -418,29 +432,41 @@ impl Store for PostgresStore {
 
     fn read<R>(&self, f: impl FnOnce(&mut PgTx<'_, Reading>) -> Result<R>) -> Result<R> {
         let mut conn = self.conn()?;
-        let Conn { client, statements } = &mut *conn;
-        let tx =
-            client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().pg()?;
-        let mut t = PgTx::new(tx, statements, self.salt);
-        let r = f(&mut t)?;
-        t.tx.commit().pg()?;
-        Ok(r)
+        let r = (|| {
+            let Conn { client, statements } = &mut *conn;
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .pg()?;
+            let mut t = PgTx::new(tx, statements, self.salt);
+            let r = f(&mut t)?;
+            t.tx.commit().pg()?;
+            Ok(r)
+        })();
+        conn.keep_if_usable(&r);
+        r
     }
 }
 
 impl PostgresStore {
     fn write_as<R>(&self, alone: bool, f: impl FnOnce(&mut PgTx<'_, Writing>) -> Result<R>) -> Result<R> {
         let mut conn = self.conn()?;
-        let Conn { client, statements } = &mut *conn;
-        let tx = client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().pg()?;
-        let mut t = PgTx::new(tx, statements, self.salt);
-        if alone {
-            t.go_alone()?;
-        }
-        let r = f(&mut t)?;
-        t.flush_feed()?;
-        t.tx.commit().pg()?;
-        Ok(r)
+        let r = (|| {
+            let Conn { client, statements } = &mut *conn;
+            let tx = client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().pg()?;
+            let mut t = PgTx::new(tx, statements, self.salt);
+            if alone {
+                t.go_alone()?;
+            }
+            let r = f(&mut t)?;
+            t.flush_feed()?;
+            t.tx.commit().pg()?;
+            Ok(r)
+        })();
+        conn.keep_if_usable(&r);
+        r
     }
 }
 
