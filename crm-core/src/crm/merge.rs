@@ -88,22 +88,6 @@ pub(crate) fn list_written(tx: &mut (impl StoreTx + ?Sized), via: &[MergeId], ki
     Ok(())
 }
 
-/// [`list_written`] of the order with this external id, if it is stored.
-pub(crate) fn list_written_by_key(
-    tx: &mut (impl StoreTx + ?Sized),
-    via: &[MergeId],
-    kind: Moved,
-    key: &str,
-) -> Result<()> {
-    if via.is_empty() {
-        return Ok(());
-    }
-    if let Some(id) = tx.order_id_by_external_id(key)? {
-        list_written(tx, via, kind, id.0)?;
-    }
-    Ok(())
-}
-
 impl<S: Store> Crm<S> {
     /// Merges customer `merged` into `survivor` in one transaction.
     ///
@@ -301,7 +285,7 @@ pub(crate) fn merge(
     // follow), then interactions.
     let orders = tx.order_ids_of(merged)?;
     let interaction_ids = tx.interaction_ids_of(merged)?;
-    let interactions = move_records(tx, Some(rec.id), &orders, &interaction_ids, merged, survivor, at)?;
+    let (orders_moved, interactions) = move_records(tx, Some(rec.id), &orders, &interaction_ids, merged, survivor, at)?;
     let points = move_points(tx, rec.id, merged, survivor, &format!("merge:{}", rec.id), at)?;
     for (kind, id) in &points.1 {
         tx.add_merge_moves(rec.id, kind.as_str(), &[*id])?;
@@ -324,11 +308,13 @@ pub(crate) fn merge(
     let gone = Customer { merged_into: Some(survivor), updated_at: at, ..m.clone() };
     super::matching::update_customer(tx, &m, &gone)?;
     tx.append_change(Entity::Customer, merged.0, Op::Update, at)?;
-    outcome(tx, rec, (orders.len() as u64, interactions, points.0), false)
+    outcome(tx, rec, (orders_moved, interactions, points.0), false)
 }
 
 /// Moves orders and interactions from `from` to `to` (the orders through the one path of
-/// every order change), listing them with merge `list` (when merging).
+/// every order change), listing them with merge `list` (when merging). Those no longer
+/// `from`'s (deleted, or moved by the host since) are left alone. Returns the orders and
+/// interactions moved.
 fn move_records(
     tx: &mut (impl StoreTx + ?Sized),
     list: Option<MergeId>,
@@ -337,8 +323,9 @@ fn move_records(
     from: CustomerId,
     to: CustomerId,
     at: DateTime<Utc>,
-) -> Result<u64> {
+) -> Result<(u64, u64)> {
     let mut acc = UnitOfWork::default();
+    let mut orders_moved = 0;
     for o in orders {
         let Some(old) = tx.get_order(*o)? else { continue };
         if old.customer_id != from {
@@ -346,6 +333,7 @@ fn move_records(
         }
         let new = crate::order::Order { customer_id: to, ..old.clone() };
         change_order(tx, old, new, at, &mut acc)?;
+        orders_moved += 1;
     }
     if let Some(id) = list {
         let ids: Vec<i64> = orders.iter().map(|o| o.0).collect();
@@ -372,7 +360,7 @@ fn move_records(
         tx.add_merge_moves(id, Moved::Interaction.as_str(), &listed)?;
     }
     acc.flush(tx)?;
-    Ok(moved)
+    Ok((orders_moved, moved))
 }
 
 /// Moves what is left of `from`'s lots (`only`: these lots; else every open one) to `to`,
@@ -470,15 +458,7 @@ fn unmerge(
     };
     let orders: Vec<OrderId> = of(Moved::Order).into_iter().map(OrderId).collect();
     let interactions: Vec<_> = of(Moved::Interaction).into_iter().map(crate::interaction::InteractionId).collect();
-    let orders_back = orders
-        .iter()
-        .map(|o| tx.get_order(*o))
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .filter(|o| o.customer_id == survivor)
-        .count() as u64;
-    let interactions_back = move_records(tx, None, &orders, &interactions, survivor, merged, at)?;
+    let (orders_back, interactions_back) = move_records(tx, None, &orders, &interactions, survivor, merged, at)?;
 
     // Points: what is left of the lots the merge credited goes back.
     let mut lots = Vec::new();

@@ -1035,11 +1035,13 @@ pub(crate) fn write_order_for(
             merge::list_written(tx, &t.via, Moved::Order, id.0)?;
             return Ok(Written { record: o, outcome: Outcome::Created });
         }
-        merge::list_written_by_key(tx, &t.via, Moved::Order, &o.external_id)?;
     }
     let Some(old) = tx.order_by_external_id(&o.external_id)? else {
         return Err(Error::validation("customer_id", "customer_id or customer_external_id is required"));
     };
+    if let Some(t) = target {
+        merge::list_written(tx, &t.via, Moved::Order, old.id.0)?;
+    }
     o.customer_id = customer.unwrap_or(old.customer_id);
     o.status = status.unwrap_or(old.status);
     if o.channel.is_none() {

@@ -1,9 +1,6 @@
 //! Identities (see [`crate::identity::sources`]): upserts addressed by `(source, external
 //! id)`, and linking, unlinking and listing a customer's identities. The one place their
-//! rules live; bulk ingest with a source comes here through [`upsert_from`] and
-//! [`resolve_keys`].
-
-use std::collections::HashMap;
+//! rules live; bulk ingest with a source shares [`readdress`] with [`upsert_from`].
 
 use chrono::{DateTime, Utc};
 
@@ -56,15 +53,6 @@ pub(crate) fn upsert_from(
         }
         w => apply_upsert(tx, w, now),
     }
-}
-
-/// The customers a batch's keys of `source` name (resolved through merges by the caller).
-pub(crate) fn resolve_keys(
-    tx: &mut (impl StoreTx + ?Sized),
-    source: &str,
-    keys: &[&str],
-) -> Result<HashMap<String, CustomerId>> {
-    tx.identities_by_keys(source, keys)
 }
 
 impl<S: Store> Crm<S> {

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use crate::changes::{Entity, Op};
 use crate::crm::matching::{active_policy, add_keys, after_create};
 use crate::crm::merge::upsert_target;
-use crate::crm::sources::{readdress, resolve_keys};
+use crate::crm::sources::readdress;
 use crate::crm::{
     apply_upsert, names_customer, new_interaction, new_order, plan_upsert, resolve_customer_with,
     write_interaction_for, write_order_for, CustomerRef, CustomerUpsert, CustomerWrite, Outcome, Target, UnitOfWork,
@@ -75,7 +75,7 @@ impl Batch {
             None => tx.customers_by_external_ids(keys)?,
             Some(source) => {
                 let mut found = HashMap::new();
-                for (key, id) in resolve_keys(tx, source, keys)? {
+                for (key, id) in tx.identities_by_keys(source, keys)? {
                     if let Some(c) = tx.get_customer(id)? {
                         found.insert(key, c);
                     }
@@ -133,7 +133,7 @@ impl Batch {
         self.customer_ids = match (&self.source, keys.is_empty()) {
             (_, true) => HashMap::new(),
             (None, false) => tx.customer_ids_by_external_ids(&keys)?,
-            (Some(source), false) => resolve_keys(tx, source, &keys)?,
+            (Some(source), false) => tx.identities_by_keys(source, &keys)?,
         };
         self.links.clear();
         if tx.any_merge()? {
