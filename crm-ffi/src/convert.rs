@@ -86,6 +86,18 @@ pub(crate) unsafe fn json_arg<T: DeserializeOwned>(p: *const c_char, arg: &str) 
     crm_core::json::parse_object(s).map_err(|e| FfiError::json(arg, &e))
 }
 
+/// An optional JSON argument: NULL is `T`'s default, anything else as [`json_arg`].
+///
+/// # Safety
+/// As for [`str_arg`].
+pub(crate) unsafe fn opt_json_arg<T: DeserializeOwned + Default>(p: *const c_char, arg: &str) -> FfiResult<T> {
+    if p.is_null() {
+        Ok(T::default())
+    } else {
+        json_arg(p, arg)
+    }
+}
+
 /// Checks that a required out-parameter is not NULL.
 pub(crate) fn out_ptr<T>(p: *mut T, arg: &str) -> FfiResult<*mut T> {
     if p.is_null() {

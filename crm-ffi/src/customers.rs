@@ -382,11 +382,7 @@ pub unsafe extern "C" fn crm_customer_query(
 }
 
 unsafe fn query_arg(query_json: *const c_char) -> FfiResult<CustomerQuery> {
-    if query_json.is_null() {
-        Ok(CustomerQuery::default())
-    } else {
-        json_arg(query_json, "query_json")
-    }
+    crate::convert::opt_json_arg(query_json, "query_json")
 }
 
 /// Customers whose email or phone starts with, or whose name or company contains, `text`

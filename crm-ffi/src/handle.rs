@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use crm_core::{Crm, CrmConfig};
 
-use crate::convert::{json_arg, out_ptr, text};
+use crate::convert::{opt_json_arg, out_ptr, text};
 use crate::error::{crm_status, crm_status::*, ffi_call, FfiError, FfiResult};
 
 /// An open customer database. Opaque: only ever used through a pointer.
@@ -144,8 +144,7 @@ pub unsafe extern "C" fn crm_open_with(
 ) -> crm_status {
     open(out, || {
         let path = text(path, "path")?;
-        let config: CrmConfig =
-            if config_json.is_null() { CrmConfig::default() } else { json_arg(config_json, "config_json")? };
+        let config: CrmConfig = opt_json_arg(config_json, "config_json")?;
         Ok(Crm::open_with(path, config)?)
     })
 }

@@ -9,7 +9,7 @@ use crm_core::identity::{
 };
 use crm_core::{CustomerId, NewCustomer, UpsertMode};
 
-use crate::convert::{clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, CRM_MAX_JSON_LEN};
+use crate::convert::{clear_out, json_arg, opt_json_arg, opt_str_arg, out_ptr, text, write_json_opt, CRM_MAX_JSON_LEN};
 use crate::customers::crm_outcome;
 use crate::error::{crm_status, crm_status::*, ffi_call, FfiError, FfiResult};
 use crate::handle::{crm_arg, crm_t};
@@ -89,18 +89,6 @@ pub unsafe extern "C" fn crm_find_duplicates(
     })
 }
 
-/// A request argument: NULL for the defaults, else JSON of the request's shape.
-///
-/// # Safety
-/// As for [`json_arg`].
-unsafe fn request_arg<T: serde::de::DeserializeOwned + Default>(p: *const c_char, arg: &str) -> FfiResult<T> {
-    if p.is_null() {
-        Ok(T::default())
-    } else {
-        json_arg(p, arg)
-    }
-}
-
 /// Merges customer `merged_id` into customer `survivor_id` in one transaction: the
 /// survivor's profile takes fields from the merged customer by the survivorship rules
 /// (never a value replaced by nothing; tags united; consents the most restrictive answer
@@ -151,7 +139,7 @@ pub unsafe extern "C" fn crm_customer_merge(
         let out = out_ptr(out_json, "out_json")?;
         clear_out(out);
         let crm = crm_arg(crm)?;
-        let request: MergeRequest = request_arg(request_json, "request_json")?;
+        let request: MergeRequest = opt_json_arg(request_json, "request_json")?;
         write_json_opt(out, &crm.merge_customers(CustomerId(survivor_id), CustomerId(merged_id), &request)?)
     })
 }
@@ -190,7 +178,7 @@ pub unsafe extern "C" fn crm_customer_unmerge(
         let out = out_ptr(out_json, "out_json")?;
         clear_out(out);
         let crm = crm_arg(crm)?;
-        let request: UnmergeRequest = request_arg(request_json, "request_json")?;
+        let request: UnmergeRequest = opt_json_arg(request_json, "request_json")?;
         write_json_opt(out, &crm.unmerge_customer(CustomerId(merged_id), &request)?)
     })
 }
@@ -260,7 +248,7 @@ pub unsafe extern "C" fn crm_customer_match(
         clear_out(out);
         let crm = crm_arg(crm)?;
         let record: NewCustomer = json_arg(record_json, "record_json")?;
-        let options: MatchOptions = request_arg(options_json, "options_json")?;
+        let options: MatchOptions = opt_json_arg(options_json, "options_json")?;
         write_json_opt(out, &crm.match_customer(&record, &options)?)
     })
 }

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use crm_core::ingest::{IngestOptions, Progress, RecordKind};
 use serde::Deserialize;
 
-use crate::convert::{clear_out, json_arg, out_ptr, text, write_json_opt};
+use crate::convert::{clear_out, opt_json_arg, out_ptr, text, write_json_opt};
 use crate::error::{crm_status, ffi_call, FfiError};
 use crate::handle::{crm_arg, crm_t};
 
@@ -94,8 +94,7 @@ pub unsafe extern "C" fn crm_ingest_file(
         let crm = crm_arg(crm)?;
         let kind = record_kind(text(kind, "kind")?)?;
         let path = text(path, "path")?;
-        let o: Options =
-            if options_json.is_null() { Options::default() } else { json_arg(options_json, "options_json")? };
+        let o: Options = opt_json_arg(options_json, "options_json")?;
         let defaults = IngestOptions::default();
         let mut report_progress = |p: Progress| {
             let total = p.rows_total.and_then(|n| i64::try_from(n).ok()).unwrap_or(-1);

@@ -8,7 +8,7 @@ use crm_core::loyalty::{Event, Posted, Program, SimulationOptions};
 use crm_core::CustomerId;
 
 use crate::convert::{
-    as_of, clear_out, json_arg, opt_str_arg, out_ptr, text, write_json_opt, write_opt, CRM_MAX_JSON_LEN,
+    as_of, clear_out, opt_json_arg, opt_str_arg, out_ptr, text, write_json_opt, write_opt, CRM_MAX_JSON_LEN,
     CRM_MAX_STRING_LEN, CRM_NO_TIME,
 };
 use crate::error::{crm_status, ffi_call, FfiError};
@@ -558,8 +558,7 @@ pub unsafe extern "C" fn crm_loyalty_simulate(
         let crm = crm_arg(crm)?;
         let program =
             opt_str_arg(program_json, CRM_MAX_JSON_LEN, "program_json")?.map(Program::from_json).transpose()?;
-        let options: SimulationOptions =
-            if options_json.is_null() { SimulationOptions::default() } else { json_arg(options_json, "options_json")? };
+        let options: SimulationOptions = opt_json_arg(options_json, "options_json")?;
         write_json_opt(out, &crm.simulate_loyalty(program.as_ref(), &options)?)
     })
 }

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use crm_core::synth::{Synth, SynthConfig};
 
-use crate::convert::{json_arg, text, write_opt};
+use crate::convert::{opt_json_arg, text, write_opt};
 use crate::error::{crm_status, ffi_call};
 use crate::ingest::record_kind;
 
@@ -43,8 +43,7 @@ pub unsafe extern "C" fn crm_synth_write(
     ffi_call(|| {
         let kind = record_kind(text(kind, "kind")?)?;
         let path = text(path, "path")?;
-        let config: SynthConfig =
-            if config_json.is_null() { SynthConfig::default() } else { json_arg(config_json, "config_json")? };
+        let config: SynthConfig = opt_json_arg(config_json, "config_json")?;
         let n = Synth::new(config).write_file(kind, path)?;
         write_opt(out_rows, n);
         Ok(())
