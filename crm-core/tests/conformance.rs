@@ -253,6 +253,9 @@ mod checks {
         assert_eq!(s.read(|tx| tx.identity("pos", "P-3")).unwrap(), None);
         let found = s.read(|tx| tx.identities_by_keys("pos", &["P-1", "P-2", "P-3"])).unwrap();
         assert_eq!((found.len(), found["P-2"]), (2, a));
+        let customers = s.write(|tx| tx.customers_by_identities("pos", &["P-1", "P-3"])).unwrap();
+        let ada = s.read(|tx| tx.get_customer(a)).unwrap().unwrap();
+        assert_eq!((customers.len(), &customers["P-1"]), (1, &ada));
         assert_eq!(s.read(|tx| tx.identities_of(&[a])).unwrap(), [id("pos", "P-1", a), id("pos", "P-2", a)]);
         assert!(s.write(|tx| tx.add_identities(&[id("pos", "P-1", b)])).is_err(), "one customer per identity");
         assert!(s.write(|tx| tx.remove_identity("pos", "P-1")).unwrap());

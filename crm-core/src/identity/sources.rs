@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::customer::CustomerId;
+use crate::customer::{Customer, CustomerId};
 use crate::error::{Error, Result};
 
 /// Longest source name, in characters.
@@ -48,8 +48,8 @@ pub(crate) fn check_source(source: &str) -> Result<&str> {
     Ok(s)
 }
 
-/// The storage port of identities: what the domain reads.
-pub trait IdentityStore {
+/// The storage port of identities: what the domain reads (with the customers they name).
+pub trait IdentityStore: crate::customer::CustomerStore {
     /// The customer an identity names.
     fn identity(&mut self, source: &str, external_id: &str) -> Result<Option<CustomerId>>;
     /// The customers identities of one source name, by external id (those found).
@@ -58,6 +58,20 @@ pub trait IdentityStore {
         for e in external_ids {
             if let Some(c) = self.identity(source, e)? {
                 out.insert((*e).to_owned(), c);
+            }
+        }
+        Ok(out)
+    }
+    /// The customers identities of one source name, by external id (those found), as a
+    /// writer reads them (see
+    /// [`customers_by_external_ids`](crate::customer::CustomerStoreMut::customers_by_external_ids)).
+    /// The default reads each customer; a store where a statement costs a round trip reads
+    /// them in one.
+    fn customers_by_identities(&mut self, source: &str, external_ids: &[&str]) -> Result<HashMap<String, Customer>> {
+        let mut out = HashMap::new();
+        for (key, id) in self.identities_by_keys(source, external_ids)? {
+            if let Some(c) = self.get_customer(id)? {
+                out.insert(key, c);
             }
         }
         Ok(out)

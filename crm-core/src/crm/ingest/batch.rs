@@ -73,15 +73,7 @@ impl Batch {
     pub fn prefetch_customers(&mut self, tx: &mut (impl StoreTx + ?Sized), keys: &[&str]) -> Result<()> {
         self.customers = match &self.source {
             None => tx.customers_by_external_ids(keys)?,
-            Some(source) => {
-                let mut found = HashMap::new();
-                for (key, id) in tx.identities_by_keys(source, keys)? {
-                    if let Some(c) = tx.get_customer(id)? {
-                        found.insert(key, c);
-                    }
-                }
-                found
-            }
+            Some(source) => tx.customers_by_identities(source, keys)?,
         };
         Ok(())
     }

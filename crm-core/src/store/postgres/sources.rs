@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::customer::Customer;
 use crate::identity::{Identity, IdentityStore, IdentityStoreMut};
 
 impl<M: Mode> IdentityStore for PgTx<'_, M> {
@@ -22,6 +23,17 @@ impl<M: Mode> IdentityStore for PgTx<'_, M> {
             &[&source, &external_ids],
         )?;
         rows.iter().map(|r| Ok((col(r, 0)?, CustomerId(col(r, 1)?)))).collect()
+    }
+
+    fn customers_by_identities(&mut self, source: &str, external_ids: &[&str]) -> Result<HashMap<String, Customer>> {
+        let sql = format!(
+            "SELECT {CUSTOMER_COLS}, i.external_id FROM customer_identities i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.source = $1 AND i.external_id = ANY($2)"
+        );
+        let rows = self.query(&sql, &[&source, &external_ids])?;
+        // The key follows the customer's columns.
+        let key = CUSTOMER_COLS.split(',').count();
+        rows.iter().map(|r| Ok((col(r, key)?, customer_row(r)?))).collect()
     }
 
     fn identities_of(&mut self, customers: &[CustomerId]) -> Result<Vec<Identity>> {
