@@ -8,6 +8,8 @@
 //! lays them out: [`pg_partitioned_url`]). `make test` runs them on all of them.
 #![allow(dead_code)]
 
+pub mod invariants;
+
 use std::collections::BTreeMap;
 
 use crm_core::store::prelude::*;
