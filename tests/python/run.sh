@@ -11,7 +11,7 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-    "maturin>=1.5,<2" pytest pandas pyarrow mypy pandas-stubs "tqdm>=4.60"
+    "maturin>=1.5,<2" pytest hypothesis pandas pyarrow mypy pandas-stubs "tqdm>=4.60"
 
 cd "$root/crm-py"
 # maturin develop builds the abi3 extension in release mode and installs it editable.

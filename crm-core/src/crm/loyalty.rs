@@ -19,6 +19,7 @@ use crate::store::prelude::*;
 
 impl<S: Store> Crm<S> {
     /// Sets (or replaces) the loyalty program, validated first. From then on orders earn.
+    /// Setting the program that is set changes nothing.
     ///
     /// ```
     /// use crm_core::{Crm, NewCustomer, NewOrder};
@@ -43,7 +44,12 @@ impl<S: Store> Crm<S> {
         let json = program.to_json();
         self.store.write(|tx| {
             let now = now();
-            let had = tx.config(ConfigKey::LoyaltyProgram)?.is_some();
+            let stored = tx.config(ConfigKey::LoyaltyProgram)?;
+            // Setting the program it has is a no-op: no feed entry for a change that is none.
+            if stored.as_deref().and_then(|s| serde_json::from_str::<Program>(s).ok()).as_ref() == Some(program) {
+                return Ok(());
+            }
+            let had = stored.is_some();
             tx.put_config(ConfigKey::LoyaltyProgram, &json, now)?;
             tx.append_change(Entity::LoyaltyProgram, 1, if had { Op::Update } else { Op::Insert }, now)?;
             Ok(())

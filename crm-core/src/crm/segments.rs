@@ -329,6 +329,7 @@ impl<S: Store> Crm<S> {
     }
 
     /// Stores a scoring plan (replacing one of the same name); its rules are checked.
+    /// Storing a plan exactly as it is stored changes nothing.
     ///
     /// ```
     /// use crm_core::{Crm, NewCustomer, segment::ScoringPlan};
@@ -353,6 +354,10 @@ impl<S: Store> Crm<S> {
                 right: Value::Literal { value: rule::Literal::Int(0) },
             };
             check(&probe, &defs, now)?;
+            // Storing the plan as it is stored is a no-op: no feed entry for a change that is none.
+            if tx.list_plans()?.iter().any(|p| p == plan) {
+                return Ok(());
+            }
             let (id, created) = tx.put_plan(plan, now)?;
             tx.append_change(Entity::ScoringPlan, id, if created { Op::Insert } else { Op::Update }, now)?;
             Ok(())

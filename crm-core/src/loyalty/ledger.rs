@@ -182,7 +182,8 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
 }
 
 /// The stored entry under `key`, checked to be the same request (a key reused for a
-/// different request is a conflict, not a replay).
+/// different request is a conflict, not a replay). `customer` is the customer the call
+/// names, resolved to its survivor.
 pub(crate) fn replay(
     tx: &mut (impl LoyaltyWrite + ?Sized),
     key: &str,
@@ -191,7 +192,11 @@ pub(crate) fn replay(
     points: Option<i64>,
 ) -> Result<Option<Posted>> {
     let Some(e) = tx.loyalty_entry_by_key(key)? else { return Ok(None) };
-    if e.customer_id != customer || e.kind != kind || points.is_some_and(|p| p != e.points) {
+    // The customer posted to is compared as it resolves now: a retry naming a customer
+    // merged since (the entry is its, the call resolves to the survivor) is the same request.
+    let posted_to =
+        if e.customer_id == customer { customer } else { crate::crm::merge::resolve(tx, e.customer_id)?.id };
+    if posted_to != customer || e.kind != kind || points.is_some_and(|p| p != e.points) {
         return Err(Error::Conflict(format!(
             "idempotency key {} was used for {} entry of {} points for customer {}",
             crate::error::quoted(key),
