@@ -4,7 +4,7 @@
 
 CARGO ?= cargo
 
-.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-identity bench-loyalty bench-loyalty-sim bench-postgres bench-c bench-python clean
+.PHONY: quickstart test lint test-rust test-c test-python install bench bench-segments bench-analytics bench-identity bench-loyalty bench-loyalty-sim bench-postgres bench-c bench-python soak clean fuzz
 
 PREFIX ?= /usr/local
 
@@ -26,8 +26,8 @@ lint:
 # fresh database; CRM_TEST_PG, its URL, reaches the tests.
 STORE_SUITES = facade ingest upsert_merge bad_input stats_prop analytics rfm identity merge matching sources \
 	segments rule_agreement rule_limits loyalty loyalty_corrections loyalty_liability loyalty_prop \
-	loyalty_replay_prop loyalty_sim
-FILE_SUITES = stats_prop loyalty_prop loyalty_replay_prop loyalty_sim merge
+	loyalty_replay_prop loyalty_sim idempotency_prop
+FILE_SUITES = stats_prop loyalty_prop loyalty_replay_prop loyalty_sim merge idempotency_prop
 # The same facade suites (their quicker part) on PostgreSQL with the customer-owned tables
 # hash-partitioned by customer, as a distributed PostgreSQL lays them out (docs/scale-out.md).
 PARTITIONED_SUITES = facade ingest upsert_merge bad_input segments merge matching sources loyalty loyalty_corrections \
@@ -85,6 +85,13 @@ bench-postgres:
 	url="$${CRM_BENCH_PG:-$$(CRM_TEST_DB=crm_bench tests/pg/scratch.sh)}" && \
 	$(CARGO) bench -p crm-core --features postgres --bench postgres -- --url "$$url" $(ARGS)
 
+# Mixed load from several processes and threads on one file for SOAK_MINUTES (default 10),
+# printing latency percentiles, throughput and memory every minute; fails on any error, memory
+# growth, an unbounded WAL or a broken invariant at the end. Never part of `make test`.
+SOAK_MINUTES ?= 10
+soak:
+	$(CARGO) bench -p crm-core --bench soak -- --minutes $(SOAK_MINUTES) $(ARGS)
+
 bench-c:
 	$(CARGO) bench -p crm-ffi --bench overhead -- $(ARGS)
 
@@ -97,6 +104,23 @@ bench-python: test-python
 bench-python-rfm: test-python
 	target/pyenv/bin/python -m pip install -q --disable-pip-version-check duckdb
 	target/pyenv/bin/python crm-py/bench/bench_rfm.py $(ARGS)
+
+# Fuzzing (cargo-fuzz and libFuzzer, on the nightly toolchain; never part of `make test`):
+# installs cargo-fuzz if missing, then runs each target of fuzz/ for FUZZ_SECONDS (default 60),
+# starting from its committed seeds (fuzz/seeds/<target>, the inputs of the tests). New inputs
+# collect in fuzz/corpus/<target>, a crash in fuzz/artifacts/<target> (both ignored by git); a
+# crash stops the run. One target for longer: `make fuzz FUZZ_TARGETS=rule_text FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= rule_text rule_json json_inputs ingest loyalty_program c_api
+FUZZ_CARGO ?= cargo +nightly
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	$(FUZZ_CARGO) fuzz build --debug-assertions
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		$(FUZZ_CARGO) fuzz run --debug-assertions $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean
