@@ -324,7 +324,16 @@ fn work(crm: &Crm, sh: &Shared, process: usize, thread: usize) {
                     ));
                 }
                 *sh.orders_created.lock().unwrap() += r.created;
-                ingested.extend(fresh);
+                // A bounded sample of the rows ingested, so that the soak's own memory stays
+                // flat: the newest rows replace random older ones once it is full.
+                for row in fresh {
+                    if ingested.len() < 5_000 {
+                        ingested.push(row);
+                    } else {
+                        let at = rng.below(ingested.len() as u64) as usize;
+                        ingested[at] = row;
+                    }
+                }
             }
         }
     }
