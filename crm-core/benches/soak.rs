@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 #[path = "../tests/common/mod.rs"]
 mod testing;
+use testing::SplitMix;
 
 const SEEDED: usize = 2_000;
 const PROGRAM: &str = r#"{"name": "Soak", "rates": {"USD": {"points": 1, "per_minor": 100}},
@@ -185,27 +186,11 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn seeded_ext(i: u64) -> String {
     format!("S{i}")
 }
 
-fn order(ext: String, customer: String, rng: &mut Rng) -> NewOrder {
+fn order(ext: String, customer: String, rng: &mut SplitMix) -> NewOrder {
     NewOrder {
         external_id: ext,
         customer_id: None,
@@ -221,7 +206,7 @@ fn order(ext: String, customer: String, rng: &mut Rng) -> NewOrder {
 
 /// One worker thread: the mixed calls until told to stop.
 fn work(crm: &Crm, sh: &Shared, process: usize, thread: usize) {
-    let mut rng = Rng((process as u64) << 32 | thread as u64);
+    let mut rng = SplitMix((process as u64) << 32 | thread as u64);
     let me = format!("{process}-{thread}");
     let rule = parse(RULE).unwrap();
     let mut n = 0u64;

@@ -210,19 +210,6 @@ fn crash_child() {
     out.flush().unwrap();
 }
 
-/// splitmix64: the kill delays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 fn copy_db(from: &Path, to: &Path) {
     for f in ["customers.jsonl", "orders.jsonl", "orders_a.jsonl", "orders_b.jsonl", "crm.db", "crm.db-wal"] {
         if from.join(f).exists() {
@@ -274,7 +261,7 @@ fn trials(call: Call) {
     );
     let rounds: usize = std::env::var("CRM_CRASH_ROUNDS").map_or(3, |s| s.parse().unwrap());
     eprintln!("crash {}: CRM_CRASH_SEED={seed}", call.name());
-    let mut rng = Rng(seed);
+    let mut rng = common::SplitMix(seed); // the kill delays
     let template = tempfile::tempdir().unwrap();
     call.prepare(template.path());
     let mut took = 0;

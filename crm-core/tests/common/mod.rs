@@ -205,3 +205,23 @@ pub fn pg_store() -> Option<crm_core::store::PostgresStore> {
     }
     Some(crm_core::store::PostgresStore::open(&pg_scratch_url()?).unwrap())
 }
+
+/// A small seeded generator (splitmix64) for the tests and the soak that pick at random
+/// without a crate: the same seed gives the same picks.
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
