@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -143,8 +143,8 @@ enum Msg {
 struct Shared {
     calls: Mutex<BTreeMap<String, CallStats>>,
     problems: Mutex<Vec<String>>,
-    customers_created: Mutex<u64>,
-    orders_created: Mutex<u64>,
+    customers_created: AtomicU64,
+    orders_created: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -230,7 +230,7 @@ fn work(crm: &Crm, sh: &Shared, process: usize, thread: usize) {
                     if !new {
                         sh.problem(format!("upsert_customer created {ext} again"));
                     }
-                    *sh.customers_created.lock().unwrap() += 1;
+                    sh.customers_created.fetch_add(1, Ordering::Relaxed);
                 }
             }
         } else if roll < 510 {
@@ -241,7 +241,9 @@ fn work(crm: &Crm, sh: &Shared, process: usize, thread: usize) {
             };
             if let Some(w) = sh.call("record_order", || crm.record_order(&o)) {
                 match (repeat, w.outcome) {
-                    (false, Outcome::Created) => *sh.orders_created.lock().unwrap() += 1,
+                    (false, Outcome::Created) => {
+                        sh.orders_created.fetch_add(1, Ordering::Relaxed);
+                    }
                     (true, Outcome::Unchanged) => {}
                     (_, got) => sh.problem(format!("record_order {} (repeat: {repeat}): {got:?}", o.external_id)),
                 }
@@ -308,7 +310,7 @@ fn work(crm: &Crm, sh: &Shared, process: usize, thread: usize) {
                         r.created, r.updated, r.failed
                     ));
                 }
-                *sh.orders_created.lock().unwrap() += r.created;
+                sh.orders_created.fetch_add(r.created, Ordering::Relaxed);
                 // A bounded sample of the rows ingested, so that the soak's own memory stays
                 // flat: the newest rows replace random older ones once it is full.
                 for row in fresh {
@@ -348,8 +350,8 @@ fn run_process(a: &Args, db: &Path, process: usize, send: impl Fn(Msg)) {
     let sh = Arc::new(Shared {
         calls: Mutex::default(),
         problems: Mutex::default(),
-        customers_created: Mutex::new(0),
-        orders_created: Mutex::new(0),
+        customers_created: AtomicU64::new(0),
+        orders_created: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
     let mut handles = Vec::new();
@@ -380,8 +382,8 @@ fn run_process(a: &Args, db: &Path, process: usize, send: impl Fn(Msg)) {
     }
     send(Msg::Done {
         process,
-        customers_created: *sh.customers_created.lock().unwrap(),
-        orders_created: *sh.orders_created.lock().unwrap(),
+        customers_created: sh.customers_created.load(Ordering::Relaxed),
+        orders_created: sh.orders_created.load(Ordering::Relaxed),
         problems: sh.problems.lock().unwrap().clone(),
     });
 }
