@@ -501,8 +501,19 @@ fn a_single_order_commit_writes_one_page_per_table_it_changes() {
     // `wal_checkpoint` returns (busy, frames in the WAL, frames checkpointed); once every
     // frame is checkpointed the next commit starts the WAL again, so the count after one
     // commit is that commit's pages.
+    // The store's background checkpointer may hold the checkpoint lock at that moment
+    // (busy): then try again.
     let checkpoint = || -> (i64, i64, i64) {
-        raw.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap()
+        for _ in 0..1000 {
+            let r: (i64, i64, i64) = raw
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap();
+            if r.0 == 0 {
+                return r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("the checkpoint stayed busy for 5 s");
     };
     // Customers who already spend in dollars only, as most repeat orders go.
     let buyers: Vec<i64> = raw

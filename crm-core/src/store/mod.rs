@@ -31,7 +31,7 @@ use crate::timeline::TimelineStore;
 pub use any::AnyStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use sqlite::{SqliteOptions, SqliteStore, WAL_KEEP_BYTES, WAL_RESTART_BYTES};
+pub use sqlite::{SqliteOptions, SqliteStore, WAL_HARD_BYTES, WAL_KEEP_BYTES, WAL_RESTART_BYTES};
 
 /// Every port trait, for code that calls port methods on a concrete transaction type.
 pub mod prelude {

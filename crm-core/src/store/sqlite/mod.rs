@@ -2,6 +2,7 @@
 //! with a busy timeout so that writers in other threads and processes wait instead of failing.
 
 mod analytics;
+mod checkpoint;
 mod config;
 mod customer;
 mod error;
@@ -44,7 +45,10 @@ use crate::store::prelude::*;
 use crate::timeline::TimelineEntry;
 use error::{db_error, own, Db};
 
+pub use checkpoint::{WAL_HARD_BYTES, WAL_KEEP_BYTES, WAL_RESTART_BYTES};
 pub use schema::SCHEMA_VERSION;
+
+use checkpoint::Checkpointer;
 
 /// How durable each commit is (SQLite's `synchronous` setting, in WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -114,28 +118,32 @@ pub(crate) mod millis {
 /// store.read(|tx| tx.delete_customer(crm_core::CustomerId(1))).unwrap();
 /// ```
 ///
-/// On a file, the write-ahead log is kept bounded: SQLite's own checkpoint after a commit
-/// cannot rewind the log while readers keep reading it, and under a steady mix of readers
-/// and writers (the soak: `make soak`) it grew to 1.1 GB beside a 78 MB database within a
-/// minute, slowing every read. So when a commit leaves the log larger than
-/// [`WAL_RESTART_BYTES`], the writer checkpoints it in `RESTART` mode, waiting (within the
-/// busy timeout) for the readers of that moment to finish, and the log starts over; SQLite
-/// then truncates the file to [`WAL_KEEP_BYTES`]. The commit has happened whatever the
-/// checkpoint does: a checkpoint that cannot finish is left to the next commit.
+/// On a file, commits never checkpoint the write-ahead log themselves: a background thread
+/// does, on its own connection, after the commits that leave the log at 1,000 pages or more
+/// (see `checkpoint.rs`). SQLite's passive checkpoint cannot start the log over while
+/// readers keep reading it, and under a steady mix of readers and writers (the soak: `make
+/// soak`) it grew to 1.1 GB beside a 78 MB database within a minute, slowing every read. So
+/// past [`WAL_RESTART_BYTES`] the thread checkpoints in `RESTART` mode, waiting up to 250 ms
+/// for the readers of that moment to finish (new writers wait meanwhile), and the log starts
+/// over; SQLite then truncates the file to [`WAL_KEEP_BYTES`]. Should the log still pass
+/// [`WAL_HARD_BYTES`], the committing caller rewinds it itself. A commit has happened
+/// whatever its checkpoint does: a checkpoint that cannot finish is retried later.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: Option<PathBuf>,
-    /// The write-ahead log's file (`None` in memory).
-    wal: Option<PathBuf>,
+    /// The background checkpointer (`None` in memory).
+    checkpointer: Option<Checkpointer>,
     opts: SqliteOptions,
 }
 
-/// The size of the write-ahead log past which a commit rewinds it (see [`SqliteStore`]).
-pub const WAL_RESTART_BYTES: u64 = 64 << 20;
-
-/// The size SQLite truncates a rewound write-ahead log file to (`journal_size_limit`).
-pub const WAL_KEEP_BYTES: u64 = 16 << 20;
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.checkpointer {
+            c.stop(self.conn.get_mut().unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+}
 
 /// Idle read connections kept per store.
 const MAX_IDLE_READERS: usize = 8;
@@ -204,12 +212,14 @@ impl SqliteStore {
         configure(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
-        let wal = path.as_ref().map(|p| {
-            let mut w = p.clone().into_os_string();
-            w.push("-wal");
-            PathBuf::from(w)
-        });
-        Ok(SqliteStore { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path, wal, opts: opts.clone() })
+        let checkpointer = path.as_deref().and_then(|p| Checkpointer::start(&mut conn, p));
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            path,
+            checkpointer,
+            opts: opts.clone(),
+        })
     }
 
     /// The file behind the store (`None` in memory).
@@ -294,11 +304,9 @@ impl Store for SqliteStore {
             t.tx.commit().db()?;
             r
         };
-        if let Some(wal) = &self.wal {
-            if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_RESTART_BYTES) {
-                // Best effort (see the type's doc): a busy checkpoint is retried next commit.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
-            }
+        if self.checkpointer.as_ref().is_some_and(Checkpointer::over_hard_bound) {
+            // Best effort (see the type's doc): a busy checkpoint is retried next commit.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
         }
         Ok(r)
     }
