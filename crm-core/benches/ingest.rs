@@ -21,7 +21,9 @@ use crm_core::{Crm, NewOrder, OrderStatus};
 use rusqlite::{params, Connection};
 
 mod common;
-use common::{config, fresh, peak_rss_mib, percentile, rate, raw_insert_order, reset_peak_rss};
+use common::{
+    config, fresh, peak_rss_mib, percentile, rate, raw_background_checkpoints, raw_insert_order, reset_peak_rss,
+};
 
 struct Args {
     customers: u64,
@@ -240,52 +242,79 @@ fn main() {
         ..template.clone()
     };
     let singles: Vec<NewOrder> = (0..a.single).map(|n| mk(n, next_customer())).collect();
-    // Both sides write into large files whose pages the OS may have evicted; alternating
-    // blocks of calls (after an untimed warm-up) gives both the same cache conditions.
-    let raw_write = |o: &NewOrder| {
-        raw.execute_batch("BEGIN IMMEDIATE").unwrap();
-        raw_insert_order(&raw, o, now);
-        raw.execute_batch("COMMIT").unwrap();
+    // Two raw baselines: SQLite's automatic checkpoint inside the commits that cross its
+    // threshold (its default), and checkpoints in a background thread, as the store does.
+    // The store's target is a ratio against the second: the same work off the callers' path.
+    // On a copy of the raw file, so that the two do not share a log.
+    let raw_path = a.dir.join("raw-bg.db");
+    raw.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    std::fs::copy(a.dir.join("raw.db"), fresh(&raw_path)).unwrap();
+    let raw_bg = std::cell::RefCell::new(raw_connection(&raw_path));
+    let raw_bg_thread = raw_background_checkpoints(&mut raw_bg.borrow_mut(), &raw_path);
+    let raw_write = |c: &Connection, o: &NewOrder| {
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        raw_insert_order(c, o, now);
+        c.execute_batch("COMMIT").unwrap();
     };
     let warm = a.single / 10;
     for o in &singles[..warm] {
-        crm.record_order(&NewOrder { external_id: format!("W{}", o.external_id), ..o.clone() }).unwrap();
-        raw_write(&NewOrder { external_id: format!("W{}", o.external_id), ..o.clone() });
+        let w = NewOrder { external_id: format!("W{}", o.external_id), ..o.clone() };
+        crm.record_order(&w).unwrap();
+        raw_write(&raw, &w);
+        raw_write(&raw_bg.borrow(), &NewOrder { external_id: format!("B{}", w.external_id), ..o.clone() });
     }
-    let (mut lat, mut raw_lat) = (Vec::with_capacity(a.single), Vec::with_capacity(a.single));
-    let (mut d_ours, mut d_raw) = (Duration::ZERO, Duration::ZERO);
+    // Alternating blocks of 1,000 calls: ours, raw, raw with background checkpoints.
+    let sides = 3;
+    let mut lat: Vec<Vec<Duration>> = (0..sides).map(|_| Vec::with_capacity(a.single)).collect();
+    let mut total = [Duration::ZERO; 3];
     for block in singles.chunks(1_000) {
-        let t = Instant::now();
-        for o in block {
-            let s = Instant::now();
-            crm.record_order(o).unwrap();
-            lat.push(s.elapsed());
+        for (side, (l, d)) in lat.iter_mut().zip(total.iter_mut()).enumerate() {
+            let t = Instant::now();
+            for o in block {
+                let s = Instant::now();
+                match side {
+                    0 => {
+                        crm.record_order(o).unwrap();
+                    }
+                    1 => raw_write(&raw, o),
+                    _ => raw_write(
+                        &raw_bg.borrow(),
+                        &NewOrder { external_id: format!("B{}", o.external_id), ..o.clone() },
+                    ),
+                }
+                l.push(s.elapsed());
+            }
+            *d += t.elapsed();
         }
-        d_ours += t.elapsed();
-        let t = Instant::now();
-        for o in block {
-            let s = Instant::now();
-            raw_write(o);
-            raw_lat.push(s.elapsed());
-        }
-        d_raw += t.elapsed();
     }
-    lat.sort();
-    raw_lat.sort();
-    let (os, rs) = (rate(a.single as u64, d_ours), rate(a.single as u64, d_raw));
+    raw_bg
+        .borrow_mut()
+        .wal_hook(None::<fn(&mut rusqlite::hooks::Wal, std::ffi::c_int) -> rusqlite::Result<()>>)
+        .unwrap();
+    raw_bg_thread.join().unwrap();
+    for l in &mut lat {
+        l.sort();
+    }
+    let rates: Vec<f64> = total.iter().map(|d| rate(a.single as u64, *d)).collect();
+    let lat_note = |l: &[Duration]| format!("median {:?}, p99 {:?}", percentile(l, 0.5), percentile(l, 0.99));
     row(
         "raw rusqlite: single-order tx/s",
-        format!("{rs:.0}"),
-        format!("median {:?}, p99 {:?}", percentile(&raw_lat, 0.5), percentile(&raw_lat, 0.99)),
+        format!("{:.0}", rates[1]),
+        format!("{}; SQLite's checkpoints in the commits", lat_note(&lat[1])),
+    );
+    row(
+        "raw rusqlite, background checkpoints: single-order tx/s",
+        format!("{:.0}", rates[2]),
+        format!("{}; checkpoints off the callers' path, as the store's", lat_note(&lat[2])),
     );
     row(
         "ours: record_order calls/s",
-        format!("{os:.0}"),
+        format!("{:.0}", rates[0]),
         format!(
-            "{:.0}% of raw; median {:?}, p99 {:?} (target >= 5000/s)",
-            100.0 * os / rs,
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99)
+            "{:.0}% of raw with background checkpoints (target >= 70%, p99 < 2 ms), {:.0}% of raw; {}",
+            100.0 * rates[0] / rates[2],
+            100.0 * rates[0] / rates[1],
+            lat_note(&lat[0])
         ),
     );
 

@@ -99,3 +99,26 @@ pub fn raw_insert_order(c: &Connection, o: &NewOrder, now: i64) -> (i64, i64) {
     }
     (id, customer)
 }
+
+/// The raw baseline's checkpoints moved off its callers' path the way the store moves its
+/// own (`store/sqlite/checkpoint.rs`): a WAL hook wakes a thread that checkpoints
+/// (`PASSIVE`) on a second connection from 1,000 pages. Without it the raw side pays
+/// SQLite's automatic checkpoint inside its commits and the store is compared with a
+/// baseline slower than it needs to be. The thread ends when `conn` drops its hook.
+#[allow(dead_code)]
+pub fn raw_background_checkpoints(conn: &mut Connection, path: &Path) -> std::thread::JoinHandle<()> {
+    let (wake, wakes) = std::sync::mpsc::sync_channel::<()>(1);
+    conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+        if pages >= 1000 {
+            let _ = wake.try_send(());
+        }
+        Ok(())
+    }))
+    .unwrap();
+    let ck = Connection::open(path).unwrap();
+    std::thread::spawn(move || {
+        while wakes.recv().is_ok() {
+            let _ = ck.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+    })
+}
