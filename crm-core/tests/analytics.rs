@@ -666,13 +666,21 @@ fn progress_reports_each_step_and_a_stop_cancels_writing_nothing() {
 
     // Each call with a callback that never stops gives what the plain call gives, and reports
     // its steps in order, each counting up from 0.
+    // As of now the summary reads the maintained states: a report every SUMMARY_EVERY customers.
     let summary = crm.purchase_summary(&opts).unwrap();
     let (r, s) = watched(None, |p| crm.purchase_summary_with_progress(&opts, p));
     assert_eq!(r.unwrap(), summary);
     let orders = s.last().unwrap().1;
     assert!(orders > SUMMARY_EVERY, "{orders} orders: enough for reports along the way");
     assert_eq!(s.last().unwrap(), &(Step::Summary, orders, Some(orders)));
-    assert_eq!(s.len() as u64, 2 + orders / SUMMARY_EVERY);
+    assert_eq!(s.len() as u64, 2 + summary.rows.len() as u64 / SUMMARY_EVERY);
+    // With a calibration split it reads the orders: a report every SUMMARY_EVERY orders.
+    let split = SummaryOptions { calibration_end: Some(opts.observation_end - Duration::days(90)), ..opts };
+    let (r, s) = watched(None, |p| crm.purchase_summary_with_progress(&split, p));
+    assert_eq!(r.unwrap(), crm.purchase_summary(&split).unwrap());
+    let read = s.last().unwrap().1;
+    assert!(read > SUMMARY_EVERY, "{read} orders read");
+    assert_eq!(s.len() as u64, 2 + read / SUMMARY_EVERY);
     let (r, s) = watched(None, |p| crm.purchase_summaries_with_progress(&opts, p));
     assert_eq!(r.unwrap(), crm.purchase_summaries(&opts).unwrap());
     assert!(s.iter().all(|p| p.0 == Step::Summary) && s.last().unwrap().1 >= orders);

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeZone, Utc};
 use crm_core::order::OrderScan;
-use crm_core::stats::StatsDelta;
+use crm_core::stats::{PeriodState, StatsDelta};
 use crm_core::store::prelude::*;
 use crm_core::store::SqliteStore;
 use crm_core::TimelineEntry;
@@ -349,6 +349,7 @@ mod checks {
                 spend: vec![(usd(), 5), (eur, 9)],
                 interactions: 4,
                 last_interaction_at: Some(t(8, 0)),
+                ..Default::default()
             })?;
             // A delta with no times must not erase the known ones.
             tx.add_stats(&StatsDelta { customer_id: c, interactions: 1, ..Default::default() })
@@ -376,6 +377,33 @@ mod checks {
         };
         s.write(|tx| tx.put_stats(&fresh)).unwrap();
         assert_eq!(s.read(|tx| tx.get_stats(c)).unwrap(), fresh);
+
+        // Period states: kept beside the spend rows (one is made, with a total of 0, where
+        // none is), read per customer and scanned per currency with the spend total.
+        let state = |currency: Currency, orders: i64, days: i64| PeriodState {
+            currency,
+            orders,
+            first_at: t(2, 0),
+            last_at: t(9, 0),
+            days,
+            first_day_minor: 4,
+            weeks: 2,
+            first_week_minor: 6,
+        };
+        let jpy: Currency = "JPY".parse().unwrap();
+        s.write(|tx| tx.put_period_states(c, &[state(usd(), 3, 3), state(jpy, 1, 1)])).unwrap();
+        assert_eq!(s.read(|tx| tx.period_states(c)).unwrap(), vec![state(jpy, 1, 1), state(usd(), 3, 3)]);
+        s.write(|tx| tx.put_period_states(c, &[state(usd(), 0, 3)])).unwrap();
+        let mut scanned = Vec::new();
+        s.read(|tx| {
+            tx.scan_period_states(None, &mut |id, st, total| {
+                scanned.push((id, st.currency, st.orders, total));
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_eq!(scanned, vec![(c, jpy, 1, 0)], "states without orders are not scanned");
+        assert_eq!(s.read(|tx| tx.get_stats(c)).unwrap(), fresh, "a total of 0 is no spend");
     }
 
     pub fn failed_or_panicking_transactions_leave_nothing<S: Store + std::panic::RefUnwindSafe>(s: S) {

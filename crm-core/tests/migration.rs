@@ -505,9 +505,8 @@ fn a_single_order_commit_writes_one_page_per_table_it_changes() {
     // (busy): then try again.
     let checkpoint = || -> (i64, i64, i64) {
         for _ in 0..1000 {
-            let r: (i64, i64, i64) = raw
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .unwrap();
+            let r: (i64, i64, i64) =
+                raw.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
             if r.0 == 0 {
                 return r;
             }
@@ -594,4 +593,66 @@ fn match_keys_are_computed_on_first_use_then_kept_by_writes() {
     })
     .unwrap();
     assert!(keys(&path) > built);
+}
+
+/// A file of schema 11 (made by undoing migration 12 on a loaded file) gets its period states
+/// from the orders: the same states the writes had kept, and so the same purchase summaries,
+/// by day and by week, in every currency.
+#[test]
+fn a_schema_11_file_gets_period_states_from_its_orders() {
+    use crm_core::analytics::{Period, SummaryOptions};
+    use crm_core::synth::{Synth, SynthConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v11.sqlite");
+    let synth = Synth::new(SynthConfig { customers: 300, ..Default::default() });
+    let summaries = |crm: &Crm| {
+        [Period::Day, Period::Week].map(|period| {
+            let opts = SummaryOptions { period, ..SummaryOptions::new(cur("USD"), synth.config().end) };
+            crm.purchase_summaries(&opts).unwrap()
+        })
+    };
+    let kept = {
+        let crm = Crm::open(&path).unwrap();
+        crm.ingest_customers(synth.customers(), Default::default()).unwrap();
+        crm.ingest_orders(synth.orders(), Default::default()).unwrap();
+        // A refund and a cancellation, so that some states were recomputed.
+        let some: Vec<String> = Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT external_id FROM orders WHERE status = 'completed' ORDER BY id LIMIT 2")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        crm.set_order_status(&some[0], OrderStatus::Refunded).unwrap();
+        crm.set_order_status(&some[1], OrderStatus::Cancelled).unwrap();
+        summaries(&crm)
+    };
+    assert!(kept[0].len() > 1 && kept[0].iter().all(|s| !s.rows.is_empty()));
+    let states = |p: &Path| -> Vec<Vec<Value>> {
+        let c = Connection::open(p).unwrap();
+        let mut st = c
+            .prepare(
+                "SELECT currency, customer_id, total_minor, orders, first_at, last_at, days, first_day_minor, weeks, \
+                 first_week_minor FROM customer_spend WHERE orders > 0 ORDER BY currency, customer_id",
+            )
+            .unwrap();
+        let rows = st.query_map([], |r| (0..10).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<_>>>());
+        rows.unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    };
+    let kept_states = states(&path);
+    assert!(kept_states.len() > 250, "{} states", kept_states.len());
+    let raw = Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "ALTER TABLE customer_spend DROP COLUMN orders; ALTER TABLE customer_spend DROP COLUMN first_at;
+         ALTER TABLE customer_spend DROP COLUMN last_at; ALTER TABLE customer_spend DROP COLUMN days;
+         ALTER TABLE customer_spend DROP COLUMN first_day_minor; ALTER TABLE customer_spend DROP COLUMN weeks;
+         ALTER TABLE customer_spend DROP COLUMN first_week_minor; PRAGMA user_version = 11;",
+    )
+    .unwrap();
+    drop(raw);
+    let crm = Crm::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert_eq!(states(&path), kept_states);
+    assert_eq!(summaries(&crm), kept);
 }

@@ -318,9 +318,9 @@ fn connection_settings_out_of_range_are_validation_errors_before_connecting() {
 }
 
 /// A database of schema 7 with records of every kind that has a key (made by undoing
-/// migrations 8 to 11 on a new one) is upgraded: every external id and idempotency key is in the key
-/// table with its customer, order lines and refunds carry their order's customer, and the
-/// keys stay unique through the facade.
+/// migrations 8 to 12 on a new one) is upgraded: every external id and idempotency key is in the key
+/// table with its customer, order lines and refunds carry their order's customer, the
+/// keys stay unique through the facade, and the completed order has its period state.
 #[test]
 fn a_schema_7_database_gets_its_keys_and_customers_of_lines_and_refunds() {
     let Some((url, schema)) = scratch() else { return };
@@ -329,6 +329,8 @@ fn a_schema_7_database_gets_its_keys_and_customers_of_lines_and_refunds() {
     admin
         .batch_execute(&format!(
             "SET search_path = {schema};
+             ALTER TABLE customer_spend DROP COLUMN orders, DROP COLUMN first_at, DROP COLUMN last_at,
+                 DROP COLUMN days, DROP COLUMN first_day_minor, DROP COLUMN weeks, DROP COLUMN first_week_minor;
              DROP TABLE customer_identities, match_keys, match_suggestions, merges, merge_moves;
              DROP TABLE external_keys;
              ALTER TABLE order_items DROP COLUMN customer_id;
@@ -362,6 +364,19 @@ fn a_schema_7_database_gets_its_keys_and_customers_of_lines_and_refunds() {
 
     let crm = Crm::open(&url).unwrap();
     let (c1, c2) = (crm.customer_id_by_external_id("C1").unwrap().0, crm.customer_id_by_external_id("C2").unwrap().0);
+    let state: (i64, String, i64, i64, i64, i64, i64) = {
+        let r = admin
+            .query_one(
+                &format!(
+                    "SELECT customer_id, currency, total_minor, orders, days, first_day_minor, weeks \
+                     FROM {schema}.customer_spend"
+                ),
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6))
+    };
+    assert_eq!(state, (c2, "EUR".to_string(), 500, 1, 1, 500, 1));
     let keys: Vec<(String, String, i64)> = admin
         .query(&format!("SELECT kind, key, customer_id FROM {schema}.external_keys ORDER BY kind, key"), &[])
         .unwrap()

@@ -572,11 +572,11 @@ pub unsafe extern "C" fn crm_analytics_reports(
 }
 
 /// Progress of a long analytics call, called on the calling thread between units of work
-/// (every few thousand orders read, every likelihood evaluation of a fit, every few hundred
+/// (every few thousand orders or customers read, every likelihood evaluation of a fit, every few hundred
 /// customers scored):
 ///
 /// - `step`: what the call is doing, a static string (never free it): `"summary"` (`done`
-///   orders read; `total` known only at the step's end), `"fit_bgnbd"` and
+///   orders summarised; `total` known only at the step's end), `"fit_bgnbd"` and
 ///   `"fit_gamma_gamma"` (`done` likelihood evaluations; `total` -1), `"score"` (`done` of
 ///   `total` customers). `done` starts from 0 at each step. Other steps may be added.
 /// - `total`: the units of the step in all, or -1 when unknown.

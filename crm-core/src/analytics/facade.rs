@@ -9,13 +9,14 @@ use super::churn::DEFAULT_CHURN_THRESHOLD;
 use super::gamma_gamma::{spends, FittedGammaGamma, GammaGamma};
 use super::optim::FitOptions;
 use super::progress::{report, ProgressFn, Step, SCORE_EVERY, SUMMARY_EVERY};
-use super::summary::{Summary, SummaryBuilder, SummaryOptions};
+use super::summary::{CustomerSummary, Summary, SummaryBuilder, SummaryOptions};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
 use crate::money::Currency;
 use crate::order::OrderScan;
 use crate::order::OrderScanStore;
 use crate::order::OrderStatus;
+use crate::stats::StatsStore;
 
 /// A summary with both purchase models fitted on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,10 +170,13 @@ impl OrderCount<'_, '_> {
 }
 
 pub(crate) fn summarise(
-    tx: &mut (impl OrderScanStore + ?Sized),
+    tx: &mut (impl OrderScanStore + StatsStore + ?Sized),
     opts: &SummaryOptions,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Summary> {
+    if let Some(mut s) = summaries_from_states(tx, opts, Some(opts.currency), progress)? {
+        return Ok(s.pop().expect("one currency asked, one summary"));
+    }
     let mut b = SummaryBuilder::new(opts)?;
     let mut count = OrderCount { progress, read: 0 };
     report(count.progress, Step::Summary, 0, None)?;
@@ -220,4 +224,70 @@ pub(crate) fn fit_both(
     }
     let gg = GammaGamma::fit_with_progress(&spend, None, fit, progress)?;
     Ok((bg, gg))
+}
+
+/// Summaries from the period states the statistics keep ([`PeriodState`]), one row per
+/// customer instead of every order, when they describe the summary exactly: no calibration
+/// split and no completed order after the observation end in any currency summarised.
+/// `None` otherwise, or when there is nothing to summarise: the scan of the orders then gives
+/// the summaries, their warnings or their errors. By currency code.
+pub(crate) fn summaries_from_states(
+    tx: &mut (impl StatsStore + ?Sized),
+    opts: &SummaryOptions,
+    currency: Option<Currency>,
+    progress: &mut ProgressFn<'_>,
+) -> Result<Option<Vec<Summary>>> {
+    SummaryBuilder::new(opts)?;
+    if opts.calibration_end.is_some() {
+        return Ok(None);
+    }
+    report(progress, Step::Summary, 0, None)?;
+    let p = opts.period;
+    let end = p.index(opts.observation_end);
+    let unit = f64::from(opts.freq_multiplier);
+    let mut out: Vec<Summary> = Vec::new();
+    let (mut orders, mut rows, mut exact) = (0u64, 0u64, true);
+    tx.scan_period_states(currency, &mut |customer, state, total| {
+        if state.last_at > opts.observation_end {
+            exact = false;
+        }
+        if !exact {
+            return Ok(());
+        }
+        if out.last().is_none_or(|s| s.currency != state.currency) {
+            out.push(Summary {
+                currency: state.currency,
+                period: p,
+                freq_multiplier: opts.freq_multiplier,
+                duration_holdout: None,
+                rows: Vec::new(),
+                warnings: Vec::new(),
+            });
+        }
+        let (periods, first_minor) = state.periods(p);
+        let first = p.index(state.first_at);
+        let frequency = u32::try_from(periods - 1).unwrap_or(0);
+        let repeat_spend = total - first_minor;
+        out.last_mut().expect("pushed above").rows.push(CustomerSummary {
+            customer_id: customer,
+            frequency,
+            recency: (p.index(state.last_at) - first) as f64 / unit,
+            t: (end - first) as f64 / unit,
+            repeat_spend_minor: repeat_spend,
+            monetary_value: if frequency == 0 { 0.0 } else { repeat_spend as f64 / f64::from(frequency) },
+            frequency_holdout: None,
+            monetary_value_holdout: None,
+        });
+        orders += state.orders as u64;
+        rows += 1;
+        if rows % SUMMARY_EVERY == 0 {
+            report(progress, Step::Summary, orders, None)?;
+        }
+        Ok(())
+    })?;
+    if !exact || out.is_empty() {
+        return Ok(None);
+    }
+    report(progress, Step::Summary, orders, Some(orders))?;
+    Ok(Some(out))
 }

@@ -17,8 +17,11 @@ use crate::error::{Error, Result};
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Step {
-    /// Reading completed orders into a summary: `done` counts the orders read so far; the
-    /// total is not known in advance.
+    /// Reading completed orders into a summary: `done` counts the orders summarised so far;
+    /// the total is not known in advance. A summary as of now reads one row of maintained
+    /// state per customer instead of every order, and reports every
+    /// [`SUMMARY_EVERY`] customers (with the orders they hold) rather than every
+    /// [`SUMMARY_EVERY`] orders.
     Summary,
     /// Fitting BG/NBD: `done` counts likelihood evaluations (an L-BFGS iteration takes one
     /// or a few, the standard errors at the end a few more); the total is not known in advance

@@ -90,8 +90,11 @@ impl<S: Store> Crm<S> {
         SummaryBuilder::new(opts)?;
         let mut builders: BTreeMap<&'static str, SummaryBuilder> = BTreeMap::new();
         let mut count = OrderCount { progress, read: 0 };
-        report(count.progress, Step::Summary, 0, None)?;
-        self.store().read(|tx| {
+        let from_states = self.store().read(|tx| {
+            if let Some(all) = summaries_from_states(tx, opts, None, count.progress)? {
+                return Ok(Some(all));
+            }
+            report(count.progress, Step::Summary, 0, None)?;
             tx.scan_orders(&completed(None), &mut |o| {
                 let b = match builders.entry(o.currency.code()) {
                     Entry::Occupied(e) => e.into_mut(),
@@ -101,8 +104,12 @@ impl<S: Store> Crm<S> {
                 };
                 b.push(o.customer_id, o.occurred_at, o.total_minor);
                 count.one()
-            })
+            })?;
+            Ok(None)
         })?;
+        if let Some(all) = from_states {
+            return Ok(all);
+        }
         count.end()?;
         if builders.is_empty() {
             return Err(Error::validation("orders", "there are no completed orders to summarise"));

@@ -67,7 +67,7 @@ ProgressArg = Union[None, bool, Callable[[str, int, Optional[int]], Any]]
 ``None``: a tqdm bar for each step that runs longer than a second, when tqdm is
 installed; ``False``: none; ``True``: a tqdm bar always; a callable: called
 ``(step, done, total)`` with the GIL held, at most about every 100 ms and at each new step.
-``step`` is ``"summary"`` (``done`` orders read; ``total`` known at its end),
+``step`` is ``"summary"`` (``done`` orders summarised; ``total`` known at its end),
 ``"fit_bgnbd"`` or ``"fit_gamma_gamma"`` (``done`` likelihood evaluations, ``total``
 None) or ``"score"`` (``done`` of ``total`` customers). The callable returning ``False``
 (exactly) stops the call with :class:`crm.CancelledError`; an exception it raises is

@@ -368,6 +368,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX customer_identities_customer ON customer_identities(customer_id);
     "#,
+    // 12: period states, as on SQLite (see its migration 12).
+    r#"
+    ALTER TABLE customer_spend ADD COLUMN orders BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN first_at BIGINT;
+    ALTER TABLE customer_spend ADD COLUMN last_at BIGINT;
+    ALTER TABLE customer_spend ADD COLUMN days BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN first_day_minor BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN weeks BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN first_week_minor BIGINT NOT NULL DEFAULT 0;
+    INSERT INTO customer_spend (currency, customer_id, total_minor, orders, first_at, last_at, days, first_day_minor,
+        weeks, first_week_minor)
+    SELECT currency, customer_id, sum(total_minor), count(*), min(occurred_at), max(occurred_at), count(DISTINCT d),
+        sum(CASE WHEN d = fd THEN total_minor ELSE 0 END), count(DISTINCT w),
+        sum(CASE WHEN w = fw THEN total_minor ELSE 0 END)
+    FROM (
+        SELECT currency, customer_id, occurred_at, total_minor, d, w,
+            min(d) OVER (PARTITION BY customer_id, currency) AS fd, min(w) OVER (PARTITION BY customer_id, currency) AS fw
+        FROM (SELECT currency, customer_id, occurred_at, total_minor, occurred_at / 86400000000 AS d,
+                (occurred_at / 86400000000 + 3) / 7 AS w
+            FROM orders WHERE status = 'completed') o
+    ) p
+    GROUP BY currency, customer_id
+    ON CONFLICT (currency, customer_id) DO UPDATE SET orders = EXCLUDED.orders, first_at = EXCLUDED.first_at,
+        last_at = EXCLUDED.last_at, days = EXCLUDED.days, first_day_minor = EXCLUDED.first_day_minor,
+        weeks = EXCLUDED.weeks, first_week_minor = EXCLUDED.first_week_minor;
+    "#,
 ];
 
 // One schema version for both stores.

@@ -4,8 +4,8 @@ use super::order::currency_col;
 use super::*;
 use crate::customer::CustomerStats;
 use crate::money::{Currency, Money};
-use crate::stats::{StatsDelta, StatsStore, StatsStoreMut};
-use crate::store::codec::opt_time;
+use crate::stats::{PeriodState, StatsDelta, StatsStore, StatsStoreMut};
+use crate::store::codec::{micros, opt_time, time};
 
 impl<M: Mode> StatsStore for PgTx<'_, M> {
     fn get_stats(&mut self, customer: CustomerId) -> Result<CustomerStats> {
@@ -47,14 +47,81 @@ impl<M: Mode> StatsStore for PgTx<'_, M> {
 
     fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>> {
         let rows = self.query(
-            "SELECT total_minor FROM customer_spend WHERE currency = $1 ORDER BY total_minor",
+            "SELECT total_minor FROM customer_spend WHERE currency = $1 AND total_minor <> 0 ORDER BY total_minor",
             &[&currency.code()],
         )?;
         rows.iter().map(|r| col(r, 0)).collect()
     }
+
+    fn period_states(&mut self, customer: CustomerId) -> Result<Vec<PeriodState>> {
+        self.lock_customer(customer)?;
+        let rows = self.query(
+            "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor \
+             FROM customer_spend WHERE customer_id = $1 AND first_at IS NOT NULL ORDER BY currency COLLATE \"C\"",
+            &[&customer.0],
+        )?;
+        rows.iter().map(|r| period_state(r, 0)).collect()
+    }
+
+    fn scan_period_states(
+        &mut self,
+        currency: Option<Currency>,
+        f: &mut dyn FnMut(CustomerId, &PeriodState, i64) -> Result<()>,
+    ) -> Result<()> {
+        let code = currency.map(|c| c.code());
+        let rows = self.query(
+            "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor, customer_id, \
+             total_minor FROM customer_spend WHERE ($1::text IS NULL OR currency = $1) AND orders > 0 \
+             ORDER BY currency COLLATE \"C\", customer_id",
+            &[&code],
+        )?;
+        for r in &rows {
+            f(CustomerId(col(r, 8)?), &period_state(r, 0)?, col(r, 9)?)?;
+        }
+        Ok(())
+    }
+}
+
+fn period_state(r: &postgres::Row, at: usize) -> Result<PeriodState> {
+    Ok(PeriodState {
+        currency: currency_col(r, at)?,
+        orders: col(r, at + 1)?,
+        first_at: time(col(r, at + 2)?),
+        last_at: time(col(r, at + 3)?),
+        days: col(r, at + 4)?,
+        first_day_minor: col(r, at + 5)?,
+        weeks: col(r, at + 6)?,
+        first_week_minor: col(r, at + 7)?,
+    })
 }
 
 impl StatsStoreMut for PgTx<'_, Writing> {
+    fn put_period_states(&mut self, customer: CustomerId, states: &[PeriodState]) -> Result<()> {
+        self.lock_customer(customer)?;
+        for p in states {
+            self.execute(
+                "INSERT INTO customer_spend (customer_id, currency, total_minor, orders, first_at, last_at, days, \
+                 first_day_minor, weeks, first_week_minor) VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (currency, customer_id) DO UPDATE SET orders = EXCLUDED.orders, \
+                 first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at, days = EXCLUDED.days, \
+                 first_day_minor = EXCLUDED.first_day_minor, weeks = EXCLUDED.weeks, \
+                 first_week_minor = EXCLUDED.first_week_minor",
+                &[
+                    &customer.0,
+                    &p.currency.code(),
+                    &p.orders,
+                    &micros(p.first_at),
+                    &micros(p.last_at),
+                    &p.days,
+                    &p.first_day_minor,
+                    &p.weeks,
+                    &p.first_week_minor,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
     fn put_stats(&mut self, s: &CustomerStats) -> Result<()> {
         let c = s.customer_id;
         self.lock_customer(c)?;

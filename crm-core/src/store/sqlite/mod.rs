@@ -40,7 +40,7 @@ use crate::order::{
 };
 use crate::query::{Cursor, CustomerFilter, SortKey, SortValue};
 use crate::segment::{Classified, HistoryEntry};
-use crate::stats::StatsDelta;
+use crate::stats::{PeriodState, StatsDelta};
 use crate::store::prelude::*;
 use crate::timeline::TimelineEntry;
 use error::{db_error, own, Db};

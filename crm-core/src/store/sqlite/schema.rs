@@ -381,6 +381,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX customer_identities_customer ON customer_identities(customer_id);
     "#,
+    // 12: period states (`crm_core::stats::PeriodState`): per customer and currency, the
+    // completed orders, first and last, and the UTC days and weeks with a purchase and the
+    // spend in the first of each, kept by every write, so that a purchase summary as of now
+    // reads one row per customer. Filled from the orders (times are from 1970 on, so
+    // integer division is the floor; weeks start on Monday, day 0 was a Thursday).
+    r#"
+    ALTER TABLE customer_spend ADD COLUMN orders INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN first_at INTEGER;
+    ALTER TABLE customer_spend ADD COLUMN last_at INTEGER;
+    ALTER TABLE customer_spend ADD COLUMN days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN first_day_minor INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN weeks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE customer_spend ADD COLUMN first_week_minor INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO customer_spend (currency, customer_id, total_minor, orders, first_at, last_at, days, first_day_minor,
+        weeks, first_week_minor)
+    SELECT currency, customer_id, sum(total_minor), count(*), min(occurred_at), max(occurred_at), count(DISTINCT d),
+        sum(CASE WHEN d = fd THEN total_minor ELSE 0 END), count(DISTINCT w), sum(CASE WHEN w = fw THEN total_minor ELSE 0 END)
+    FROM (
+        SELECT currency, customer_id, occurred_at, total_minor, d, w,
+            min(d) OVER (PARTITION BY customer_id, currency) AS fd, min(w) OVER (PARTITION BY customer_id, currency) AS fw
+        FROM (SELECT currency, customer_id, occurred_at, total_minor, occurred_at / 86400000000 AS d,
+                (occurred_at / 86400000000 + 3) / 7 AS w
+            FROM orders WHERE status = 'completed')
+    )
+    WHERE true
+    GROUP BY currency, customer_id
+    ORDER BY currency, customer_id
+    ON CONFLICT (currency, customer_id) DO UPDATE SET orders = excluded.orders, first_at = excluded.first_at,
+        last_at = excluded.last_at, days = excluded.days, first_day_minor = excluded.first_day_minor,
+        weeks = excluded.weeks, first_week_minor = excluded.first_week_minor;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -451,8 +451,11 @@ pub(super) fn history(conn: &Connection, customer: CustomerId, kind: &str) -> Re
 }
 
 pub(super) fn spend_values(conn: &Connection, currency: Currency) -> Result<Vec<i64>> {
-    let mut st =
-        conn.prepare_cached("SELECT total_minor FROM customer_spend WHERE currency = ?1 ORDER BY total_minor").db()?;
+    let mut st = conn
+        .prepare_cached(
+            "SELECT total_minor FROM customer_spend WHERE currency = ?1 AND total_minor <> 0 ORDER BY total_minor",
+        )
+        .db()?;
     let rows = st.query_map([currency.code()], |r| r.get(0)).db()?;
     rows.collect::<rusqlite::Result<_>>().db()
 }

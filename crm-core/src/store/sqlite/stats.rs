@@ -56,9 +56,85 @@ impl<M> crate::stats::StatsStore for SqliteTx<'_, M> {
     fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>> {
         segments::spend_values(&self.tx, currency)
     }
+
+    fn period_states(&mut self, customer: CustomerId) -> Result<Vec<PeriodState>> {
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor \
+                 FROM customer_spend WHERE customer_id = ?1 AND first_at IS NOT NULL ORDER BY currency",
+            )
+            .db()?;
+        let rows = st.query_map([customer.0], |r| period_state(r, 0)).db()?.collect::<rusqlite::Result<_>>().db()?;
+        Ok(rows)
+    }
+
+    fn scan_period_states(
+        &mut self,
+        currency: Option<Currency>,
+        f: &mut dyn FnMut(CustomerId, &PeriodState, i64) -> Result<()>,
+    ) -> Result<()> {
+        // The table's key is (currency, customer): one range per currency, in order.
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor, \
+                 customer_id, total_minor FROM customer_spend \
+                 WHERE (?1 IS NULL OR currency = ?1) AND orders > 0 ORDER BY currency, customer_id",
+            )
+            .db()?;
+        let mut rows = st.query([currency.map(|c| c.code())]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let state = period_state(r, 0).db()?;
+            f(CustomerId(r.get(8).db()?), &state, r.get(9).db()?)?;
+        }
+        Ok(())
+    }
+}
+
+fn period_state(r: &Row<'_>, at: usize) -> rusqlite::Result<PeriodState> {
+    Ok(PeriodState {
+        currency: currency_col(r, at)?,
+        orders: r.get(at + 1)?,
+        first_at: time(r.get(at + 2)?),
+        last_at: time(r.get(at + 3)?),
+        days: r.get(at + 4)?,
+        first_day_minor: r.get(at + 5)?,
+        weeks: r.get(at + 6)?,
+        first_week_minor: r.get(at + 7)?,
+    })
 }
 
 impl crate::stats::StatsStoreMut for SqliteTx<'_, Writing> {
+    fn put_period_states(&mut self, customer: CustomerId, states: &[PeriodState]) -> Result<()> {
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO customer_spend (customer_id, currency, total_minor, orders, first_at, last_at, days, \
+                 first_day_minor, weeks, first_week_minor) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT(currency, customer_id) DO UPDATE SET orders = excluded.orders, \
+                 first_at = excluded.first_at, last_at = excluded.last_at, days = excluded.days, \
+                 first_day_minor = excluded.first_day_minor, weeks = excluded.weeks, \
+                 first_week_minor = excluded.first_week_minor",
+            )
+            .db()?;
+        for p in states {
+            st.execute(params![
+                customer.0,
+                p.currency.code(),
+                p.orders,
+                micros(p.first_at),
+                micros(p.last_at),
+                p.days,
+                p.first_day_minor,
+                p.weeks,
+                p.first_week_minor
+            ])
+            .db()?;
+        }
+        Ok(())
+    }
+
     fn put_stats(&mut self, s: &CustomerStats) -> Result<()> {
         self.tx
             .prepare_cached(
