@@ -34,6 +34,8 @@ struct Args {
     reuse: bool,
     /// Use matching before loading, so that every customer write keeps its match keys.
     match_keys: bool,
+    /// Single orders at the first generated order's time rather than now.
+    backdated: bool,
 }
 
 fn args() -> Args {
@@ -44,6 +46,7 @@ fn args() -> Args {
         dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data"),
         reuse: false,
         match_keys: false,
+        backdated: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -54,11 +57,12 @@ fn args() -> Args {
             "--single" => a.single = v().parse().expect("--single N"),
             "--dir" => a.dir = PathBuf::from(v()),
             "--reuse" => a.reuse = true,
+            "--backdated" => a.backdated = true,
             "--match-keys" => a.match_keys = true,
             "--bench" => {}
             other => {
                 panic!(
-                    "unknown argument {other}; use --customers, --orders-per-customer, --single, --dir, --reuse, --match-keys"
+                    "unknown argument {other}; use --customers, --orders-per-customer, --single, --dir, --reuse, --match-keys, --backdated"
                 )
             }
         }
@@ -234,11 +238,16 @@ fn main() {
         x % customers_n + 1
     };
     let template = synth.orders().next().unwrap();
+    // Orders placed now, as a host records them when they happen (after every generated
+    // order); `--backdated` gives them all the first generated order's time instead, which
+    // falls between most customers' first and last orders.
+    let placed = if a.backdated { template.occurred_at } else { chrono::Utc::now() };
     let mk = |n: usize, c: u64| NewOrder {
         external_id: format!("S{now}-{n:09}"),
         customer_id: None,
         customer_external_id: Some(Synth::customer_external_id(c)),
         status: Some(OrderStatus::Completed),
+        occurred_at: placed,
         ..template.clone()
     };
     let singles: Vec<NewOrder> = (0..a.single).map(|n| mk(n, next_customer())).collect();

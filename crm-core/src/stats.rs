@@ -70,7 +70,7 @@ impl StatsAcc {
         match self.deltas.remove(&c) {
             Some(d) => {
                 tx.add_stats(&d)?;
-                add_periods(tx, &d)
+                add_periods(tx, std::slice::from_ref(&d))
             }
             None => Ok(()),
         }
@@ -85,39 +85,63 @@ impl StatsAcc {
         let mut deltas: Vec<StatsDelta> = self.deltas.into_values().collect();
         deltas.sort_unstable_by_key(|d| d.customer_id);
         tx.add_stats_many(&deltas)?;
-        deltas.iter().try_for_each(|d| add_periods(tx, d))
+        add_periods(tx, &deltas)
     }
 }
 
-/// Folds a delta's purchases into its customer's period states; a purchase the states cannot
-/// place (see [`PeriodState::add`]) has them recomputed from the stored orders.
-fn add_periods(tx: &mut (impl StatsTx + ?Sized), d: &StatsDelta) -> Result<()> {
-    if d.purchases.is_empty() {
+/// Folds the deltas' purchases into their customers' period states: one read and one write
+/// for them all. A customer with a purchase the states cannot place (see
+/// [`PeriodState::add`]) has them recomputed from the stored orders instead.
+fn add_periods(tx: &mut (impl StatsTx + ?Sized), deltas: &[StatsDelta]) -> Result<()> {
+    let buyers: Vec<CustomerId> = deltas.iter().filter(|d| !d.purchases.is_empty()).map(|d| d.customer_id).collect();
+    if buyers.is_empty() {
         return Ok(());
     }
-    let mut purchases = d.purchases.clone();
-    purchases.sort_unstable_by_key(|p| (p.0, p.1));
-    let mut states = tx.period_states(d.customer_id)?;
-    let mut changed: Vec<PeriodState> = Vec::new();
-    for (currency, at, minor) in purchases {
-        let i = match changed.iter().position(|s| s.currency == currency) {
-            Some(i) => i,
-            None => match states.iter().position(|s| s.currency == currency) {
-                Some(i) => {
-                    changed.push(states.swap_remove(i));
-                    changed.len() - 1
-                }
-                None => {
-                    changed.push(PeriodState::first(currency, at, minor));
-                    continue;
-                }
-            },
-        };
-        if !changed[i].add(at, minor) {
-            return recompute_periods(tx, d.customer_id);
+    let mut stored: HashMap<CustomerId, Vec<PeriodState>> = HashMap::with_capacity(buyers.len());
+    for (c, s) in tx.period_states_of(&buyers)? {
+        stored.entry(c).or_default().push(s);
+    }
+    let mut out: Vec<(CustomerId, PeriodState)> = Vec::with_capacity(buyers.len());
+    let mut redo: Vec<CustomerId> = Vec::new();
+    for d in deltas.iter().filter(|d| !d.purchases.is_empty()) {
+        match fold_purchases(stored.remove(&d.customer_id).unwrap_or_default(), &d.purchases) {
+            Some(states) => out.extend(states.into_iter().map(|s| (d.customer_id, s))),
+            None => redo.push(d.customer_id),
         }
     }
-    tx.put_period_states(d.customer_id, &changed)
+    tx.put_period_states(&out)?;
+    redo.into_iter().try_for_each(|c| recompute_periods(tx, c))
+}
+
+/// The states `states` become with `purchases` (only those of the currencies bought in);
+/// `None` when a purchase cannot be placed.
+fn fold_purchases(
+    mut states: Vec<PeriodState>,
+    purchases: &[(Currency, DateTime<Utc>, i64)],
+) -> Option<Vec<PeriodState>> {
+    let mut purchases = purchases.to_vec();
+    purchases.sort_unstable_by_key(|p| (p.0, p.1));
+    let mut changed: Vec<PeriodState> = Vec::new();
+    for (currency, at, minor) in purchases {
+        if let Some(s) = changed.iter_mut().find(|s| s.currency == currency) {
+            if !s.add(at, minor) {
+                return None;
+            }
+            continue;
+        }
+        let mut s = match states.iter().position(|s| s.currency == currency) {
+            Some(i) => states.swap_remove(i),
+            None => {
+                changed.push(PeriodState::first(currency, at, minor));
+                continue;
+            }
+        };
+        if !s.add(at, minor) {
+            return None;
+        }
+        changed.push(s);
+    }
+    Some(changed)
 }
 
 /// Recomputes a customer's statistics from their stored orders and interactions.
@@ -151,11 +175,12 @@ fn recompute_periods(tx: &mut (impl StatsTx + ?Sized), c: CustomerId) -> Result<
         }
         Ok(())
     })?;
-    let mut old = tx.period_states(c)?;
+    let mut old: Vec<PeriodState> = tx.period_states_of(&[c])?.into_iter().map(|(_, s)| s).collect();
     old.retain(|o| !states.iter().any(|s| s.currency == o.currency));
     // Currencies whose last completed order went: no purchases left in them.
     states.extend(old.into_iter().map(|o| PeriodState { orders: 0, ..o }));
-    tx.put_period_states(c, &states)
+    let states: Vec<(CustomerId, PeriodState)> = states.into_iter().map(|s| (c, s)).collect();
+    tx.put_period_states(&states)
 }
 
 /// A customer's completed purchases in one currency counted as a purchase summary counts
@@ -281,9 +306,10 @@ pub trait StatsStore {
     fn top_spenders(&mut self, currency: Currency, limit: usize) -> Result<Vec<(CustomerId, i64)>>;
     /// Spend in `currency` of every customer with some, ascending.
     fn spend_values(&mut self, currency: Currency) -> Result<Vec<i64>>;
-    /// A customer's period states, one per currency they have a state in (with zero
-    /// orders too), in currency order.
-    fn period_states(&mut self, customer: CustomerId) -> Result<Vec<PeriodState>>;
+    /// The period states of these customers (at most [`MAX_BATCH_SIZE`](crate::ingest::MAX_BATCH_SIZE)
+    /// of them), one per customer and currency with a state (with zero orders too), by
+    /// customer, then currency.
+    fn period_states_of(&mut self, customers: &[CustomerId]) -> Result<Vec<(CustomerId, PeriodState)>>;
     /// Hands every period state with orders in `currency` (every currency when `None`) to
     /// `f` with its customer and the spend total in that currency, by currency, then
     /// customer. Stops at the first error of `f`.
@@ -301,9 +327,9 @@ pub trait StatsStoreMut: StatsStore {
     fn put_stats(&mut self, s: &CustomerStats) -> Result<()>;
     /// Folds a delta into a customer's statistics (all but its purchases).
     fn add_stats(&mut self, d: &StatsDelta) -> Result<()>;
-    /// Overwrites a customer's period states in these currencies; a currency without a spend
-    /// row gets one with a total of 0.
-    fn put_period_states(&mut self, customer: CustomerId, states: &[PeriodState]) -> Result<()>;
+    /// Overwrites these customers' period states in these currencies (each pair once); a
+    /// currency without a spend row gets one with a total of 0.
+    fn put_period_states(&mut self, states: &[(CustomerId, PeriodState)]) -> Result<()>;
     /// Folds deltas of distinct customers into their statistics (the default folds them one
     /// by one).
     fn add_stats_many(&mut self, deltas: &[StatsDelta]) -> Result<()> {

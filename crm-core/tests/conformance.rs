@@ -391,9 +391,13 @@ mod checks {
             first_week_minor: 6,
         };
         let jpy: Currency = "JPY".parse().unwrap();
-        s.write(|tx| tx.put_period_states(c, &[state(usd(), 3, 3), state(jpy, 1, 1)])).unwrap();
-        assert_eq!(s.read(|tx| tx.period_states(c)).unwrap(), vec![state(jpy, 1, 1), state(usd(), 3, 3)]);
-        s.write(|tx| tx.put_period_states(c, &[state(usd(), 0, 3)])).unwrap();
+        s.write(|tx| tx.put_period_states(&[(c, state(usd(), 3, 3)), (c, state(jpy, 1, 1)), (d, state(eur, 2, 2))]))
+            .unwrap();
+        assert_eq!(
+            s.read(|tx| tx.period_states_of(&[d, c])).unwrap(),
+            vec![(c, state(jpy, 1, 1)), (c, state(usd(), 3, 3)), (d, state(eur, 2, 2))]
+        );
+        s.write(|tx| tx.put_period_states(&[(c, state(usd(), 0, 3)), (d, state(eur, 0, 2))])).unwrap();
         let mut scanned = Vec::new();
         s.read(|tx| {
             tx.scan_period_states(None, &mut |id, st, total| {

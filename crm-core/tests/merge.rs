@@ -457,6 +457,7 @@ proptest! {
                 let live = merged.get_customer(*id).unwrap().id;
                 prop_assert_eq!(merged.customer_stats(live).unwrap(), recomputed_stats(&merged, live));
             }
+            prop_assert_eq!(common::check_summaries_replay(&merged), Ok(()));
         }
         // Undo the standing merges, the last made first.
         while let Some(c) = standing.pop() {

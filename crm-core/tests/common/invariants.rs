@@ -25,7 +25,8 @@ pub struct Census {
 /// Checks, naming the first broken one in the error:
 ///
 /// - each customer's statistics equal a recomputation from its orders and interactions
-///   (read through the timeline, which does not look at the statistics);
+///   (read through the timeline, which does not look at the statistics), and so do the
+///   purchase summaries read from the period states;
 /// - each ledger's balance is the sum of its entries, and its unexpired lots hold exactly the
 ///   spendable part;
 /// - the change feed is contiguous (1, 2, 3, ...), has one insert entry per stored customer
@@ -64,6 +65,8 @@ pub fn check_invariants(crm: &Crm) -> Result<Census, String> {
         }
         census.points += sum;
     }
+
+    super::check_summaries_replay(crm)?;
 
     let mut inserted: HashMap<Entity, BTreeSet<i64>> = HashMap::new();
     loop {

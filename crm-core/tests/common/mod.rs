@@ -48,6 +48,77 @@ pub fn recomputed_stats<S: Store>(crm: &Crm<S>, id: CustomerId) -> CustomerStats
     s
 }
 
+/// Checks that the purchase summaries (read from the period states the writes keep, as of
+/// the last completed order) equal the summaries replayed here from every customer's
+/// completed orders (read through the timeline), by day and by week; `Err` names the first
+/// difference. Nothing to compare without completed orders.
+pub fn check_summaries_replay<S: Store>(crm: &Crm<S>) -> Result<(), String> {
+    use crm_core::analytics::{Period, SummaryOptions};
+    use std::collections::BTreeSet;
+    let mut per: BTreeMap<(String, CustomerId), Vec<(chrono::DateTime<chrono::Utc>, i64)>> = BTreeMap::new();
+    let mut q = crm_core::CustomerQuery { limit: 10_000, ..Default::default() };
+    loop {
+        let page = crm.query_customers(&q).map_err(|e| e.to_string())?;
+        for c in &page.items {
+            let mut cursor: Option<String> = None;
+            loop {
+                let t = crm.timeline(c.id, 500, cursor.as_deref()).map_err(|e| e.to_string())?;
+                for e in &t.items {
+                    if let TimelineEntry::Order(o) = e {
+                        if o.status == OrderStatus::Completed {
+                            per.entry((o.total.currency.code().to_owned(), c.id))
+                                .or_default()
+                                .push((o.occurred_at, o.total.minor));
+                        }
+                    }
+                }
+                match t.next_cursor {
+                    Some(n) => cursor = Some(n),
+                    None => break,
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(n) => q.cursor = Some(n),
+            None => break,
+        }
+    }
+    let Some(end) = per.values().flatten().map(|p| p.0).max() else { return Ok(()) };
+    for period in [Period::Day, Period::Week] {
+        let mut want: Vec<(String, Vec<(CustomerId, u32, f64, f64, i64)>)> = Vec::new();
+        for ((code, customer), purchases) in &per {
+            let periods: BTreeSet<i64> = purchases.iter().map(|p| period.index(p.0)).collect();
+            let (first, last) = (*periods.first().unwrap(), *periods.last().unwrap());
+            let repeat: i64 = purchases.iter().filter(|p| period.index(p.0) != first).map(|p| p.1).sum();
+            let row = (
+                *customer,
+                periods.len() as u32 - 1,
+                (last - first) as f64,
+                (period.index(end) - first) as f64,
+                repeat,
+            );
+            match want.last_mut() {
+                Some((c, rows)) if c == code => rows.push(row),
+                _ => want.push((code.clone(), vec![row])),
+            }
+        }
+        let opts = SummaryOptions { period, ..SummaryOptions::new("USD".parse().unwrap(), end) };
+        let got: Vec<(String, Vec<(CustomerId, u32, f64, f64, i64)>)> = crm
+            .purchase_summaries(&opts)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|s| {
+                let rows = s.rows.iter().map(|r| (r.customer_id, r.frequency, r.recency, r.t, r.repeat_spend_minor));
+                (s.currency.code().to_owned(), rows.collect())
+            })
+            .collect();
+        if got != want {
+            return Err(format!("summaries by {period:?}: stored {got:?}, replayed {want:?}"));
+        }
+    }
+    Ok(())
+}
+
 /// A facade with default settings on the store under test (see the module doc).
 pub fn test_crm() -> Crm {
     test_crm_with(crm_core::CrmConfig::default())

@@ -53,14 +53,15 @@ impl<M: Mode> StatsStore for PgTx<'_, M> {
         rows.iter().map(|r| col(r, 0)).collect()
     }
 
-    fn period_states(&mut self, customer: CustomerId) -> Result<Vec<PeriodState>> {
-        self.lock_customer(customer)?;
+    fn period_states_of(&mut self, customers: &[CustomerId]) -> Result<Vec<(CustomerId, PeriodState)>> {
+        let ids: Vec<i64> = customers.iter().map(|c| c.0).collect();
         let rows = self.query(
-            "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor \
-             FROM customer_spend WHERE customer_id = $1 AND first_at IS NOT NULL ORDER BY currency COLLATE \"C\"",
-            &[&customer.0],
+            "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor, customer_id \
+             FROM customer_spend WHERE customer_id = ANY($1::bigint[]) AND first_at IS NOT NULL \
+             ORDER BY customer_id, currency COLLATE \"C\"",
+            &[&ids],
         )?;
-        rows.iter().map(|r| period_state(r, 0)).collect()
+        rows.iter().map(|r| Ok((CustomerId(col(r, 8)?), period_state(r, 0)?))).collect()
     }
 
     fn scan_period_states(
@@ -96,29 +97,43 @@ fn period_state(r: &postgres::Row, at: usize) -> Result<PeriodState> {
 }
 
 impl StatsStoreMut for PgTx<'_, Writing> {
-    fn put_period_states(&mut self, customer: CustomerId, states: &[PeriodState]) -> Result<()> {
-        self.lock_customer(customer)?;
-        for p in states {
-            self.execute(
-                "INSERT INTO customer_spend (customer_id, currency, total_minor, orders, first_at, last_at, days, \
-                 first_day_minor, weeks, first_week_minor) VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (currency, customer_id) DO UPDATE SET orders = EXCLUDED.orders, \
-                 first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at, days = EXCLUDED.days, \
-                 first_day_minor = EXCLUDED.first_day_minor, weeks = EXCLUDED.weeks, \
-                 first_week_minor = EXCLUDED.first_week_minor",
-                &[
-                    &customer.0,
-                    &p.currency.code(),
-                    &p.orders,
-                    &micros(p.first_at),
-                    &micros(p.last_at),
-                    &p.days,
-                    &p.first_day_minor,
-                    &p.weeks,
-                    &p.first_week_minor,
-                ],
-            )?;
+    /// One statement for them all (the customers' locks were taken by their orders' writes;
+    /// taken again here, which is free, for callers that did not).
+    fn put_period_states(&mut self, states: &[(CustomerId, PeriodState)]) -> Result<()> {
+        if states.is_empty() {
+            return Ok(());
         }
+        let mut customers: Vec<CustomerId> = states.iter().map(|s| s.0).collect();
+        customers.sort_unstable();
+        customers.dedup();
+        for c in customers {
+            self.lock_customer(c)?;
+        }
+        let column = |f: &dyn Fn(&PeriodState) -> i64| states.iter().map(|(_, p)| f(p)).collect::<Vec<i64>>();
+        let ids: Vec<i64> = states.iter().map(|(c, _)| c.0).collect();
+        let currencies: Vec<&str> = states.iter().map(|(_, p)| p.currency.code()).collect();
+        self.execute(
+            "INSERT INTO customer_spend (customer_id, currency, total_minor, orders, first_at, last_at, days, \
+             first_day_minor, weeks, first_week_minor) \
+             SELECT t.id, t.currency, 0, t.orders, t.first_at, t.last_at, t.days, t.fdm, t.weeks, t.fwm \
+             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], \
+             $7::bigint[], $8::bigint[], $9::bigint[]) AS t(id, currency, orders, first_at, last_at, days, fdm, weeks, fwm) \
+             ON CONFLICT (currency, customer_id) DO UPDATE SET orders = EXCLUDED.orders, \
+             first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at, days = EXCLUDED.days, \
+             first_day_minor = EXCLUDED.first_day_minor, weeks = EXCLUDED.weeks, \
+             first_week_minor = EXCLUDED.first_week_minor",
+            &[
+                &ids,
+                &currencies,
+                &column(&|p| p.orders),
+                &column(&|p| micros(p.first_at)),
+                &column(&|p| micros(p.last_at)),
+                &column(&|p| p.days),
+                &column(&|p| p.first_day_minor),
+                &column(&|p| p.weeks),
+                &column(&|p| p.first_week_minor),
+            ],
+        )?;
         Ok(())
     }
 

@@ -57,15 +57,21 @@ impl<M> crate::stats::StatsStore for SqliteTx<'_, M> {
         segments::spend_values(&self.tx, currency)
     }
 
-    fn period_states(&mut self, customer: CustomerId) -> Result<Vec<PeriodState>> {
+    fn period_states_of(&mut self, customers: &[CustomerId]) -> Result<Vec<(CustomerId, PeriodState)>> {
+        let ids: Vec<rusqlite::types::Value> = customers.iter().map(|c| rusqlite::types::Value::Integer(c.0)).collect();
         let mut st = self
             .tx
             .prepare_cached(
-                "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor \
-                 FROM customer_spend WHERE customer_id = ?1 AND first_at IS NOT NULL ORDER BY currency",
+                "SELECT currency, orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor, customer_id \
+                 FROM customer_spend WHERE customer_id IN rarray(?1) AND first_at IS NOT NULL \
+                 ORDER BY customer_id, currency",
             )
             .db()?;
-        let rows = st.query_map([customer.0], |r| period_state(r, 0)).db()?.collect::<rusqlite::Result<_>>().db()?;
+        let rows = st
+            .query_map([std::rc::Rc::new(ids)], |r| Ok((CustomerId(r.get(8)?), period_state(r, 0)?)))
+            .db()?
+            .collect::<rusqlite::Result<_>>()
+            .db()?;
         Ok(rows)
     }
 
@@ -106,7 +112,7 @@ fn period_state(r: &Row<'_>, at: usize) -> rusqlite::Result<PeriodState> {
 }
 
 impl crate::stats::StatsStoreMut for SqliteTx<'_, Writing> {
-    fn put_period_states(&mut self, customer: CustomerId, states: &[PeriodState]) -> Result<()> {
+    fn put_period_states(&mut self, states: &[(CustomerId, PeriodState)]) -> Result<()> {
         let mut st = self
             .tx
             .prepare_cached(
@@ -118,7 +124,7 @@ impl crate::stats::StatsStoreMut for SqliteTx<'_, Writing> {
                  first_week_minor = excluded.first_week_minor",
             )
             .db()?;
-        for p in states {
+        for (customer, p) in states {
             st.execute(params![
                 customer.0,
                 p.currency.code(),
