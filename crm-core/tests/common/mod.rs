@@ -55,7 +55,10 @@ pub fn recomputed_stats<S: Store>(crm: &Crm<S>, id: CustomerId) -> CustomerStats
 pub fn check_summaries_replay<S: Store>(crm: &Crm<S>) -> Result<(), String> {
     use crm_core::analytics::{Period, SummaryOptions};
     use std::collections::BTreeSet;
-    let mut per: BTreeMap<(String, CustomerId), Vec<(chrono::DateTime<chrono::Utc>, i64)>> = BTreeMap::new();
+    /// Customer, frequency, recency, T, repeat spend; per currency code.
+    type Rows = Vec<(String, Vec<(CustomerId, u32, f64, f64, i64)>)>;
+    type Purchases = Vec<(chrono::DateTime<chrono::Utc>, i64)>;
+    let mut per: BTreeMap<(String, CustomerId), Purchases> = BTreeMap::new();
     let mut q = crm_core::CustomerQuery { limit: 10_000, ..Default::default() };
     loop {
         let page = crm.query_customers(&q).map_err(|e| e.to_string())?;
@@ -85,7 +88,7 @@ pub fn check_summaries_replay<S: Store>(crm: &Crm<S>) -> Result<(), String> {
     }
     let Some(end) = per.values().flatten().map(|p| p.0).max() else { return Ok(()) };
     for period in [Period::Day, Period::Week] {
-        let mut want: Vec<(String, Vec<(CustomerId, u32, f64, f64, i64)>)> = Vec::new();
+        let mut want: Rows = Vec::new();
         for ((code, customer), purchases) in &per {
             let periods: BTreeSet<i64> = purchases.iter().map(|p| period.index(p.0)).collect();
             let (first, last) = (*periods.first().unwrap(), *periods.last().unwrap());
@@ -103,7 +106,7 @@ pub fn check_summaries_replay<S: Store>(crm: &Crm<S>) -> Result<(), String> {
             }
         }
         let opts = SummaryOptions { period, ..SummaryOptions::new("USD".parse().unwrap(), end) };
-        let got: Vec<(String, Vec<(CustomerId, u32, f64, f64, i64)>)> = crm
+        let got: Rows = crm
             .purchase_summaries(&opts)
             .map_err(|e| e.to_string())?
             .into_iter()

@@ -182,8 +182,11 @@ pub struct IngestOptions<'a> {
     /// Called after each committed batch. Returning [`ControlFlow::Break`] cancels the
     /// ingest: the batches committed so far stay committed (each batch is one
     /// transaction, so the store holds the valid rows among the first `rows_done` and no
-    /// later row), the source is read no further (at most one more row, to learn whether
-    /// any was left), and the report says [`IngestReport::cancelled`] if one was. A
+    /// later row), and the report says [`IngestReport::cancelled`] if rows were left. Orders
+    /// and interactions are read no further (at most one more row, to learn whether any was
+    /// left). Customers' next batch is read and validated while the previous one is written,
+    /// so a stop finds up to one batch (`batch_size` rows) read ahead from the source: those
+    /// rows are dropped, neither stored nor counted, and the source is read no further. A
     /// `Break` after the last batch cancels nothing.
     ///
     /// ```
@@ -324,8 +327,11 @@ mod private {
 
     /// How each record kind is validated and written; crate-internal.
     pub trait Sealed: Sized {
-        /// A record that passed validation, ready to be written.
-        type Valid;
+        /// A record that passed validation, ready to be written (on the writer thread).
+        type Valid: Send;
+        /// Whether validating the next batch overlaps writing the previous one (on two
+        /// threads): for records whose validation costs about as much as their writing.
+        const OVERLAP: bool;
         fn validate(self, v: &Validator) -> Result<Self::Valid>;
         /// The normalised external id a valid record is stored under, if any.
         fn key(valid: &Self::Valid) -> Option<&str>;
@@ -364,6 +370,9 @@ impl Record for NewCustomer {
 
 impl Sealed for NewCustomer {
     type Valid = CustomerUpsert;
+    // E.164, email and name normalisation: `make bench` ingests customers 20% faster with
+    // the overlap (and orders 10% slower, which is why they do not).
+    const OVERLAP: bool = true;
     fn validate(self, v: &Validator) -> Result<CustomerUpsert> {
         checked_upsert(v, &CustomerPatch::from(self), UpsertMode::Merge, BULK_KEY)
     }
@@ -414,6 +423,7 @@ impl Record for CustomerPatch {
 
 impl Sealed for CustomerPatch {
     type Valid = CustomerUpsert;
+    const OVERLAP: bool = true;
     fn validate(self, v: &Validator) -> Result<CustomerUpsert> {
         checked_upsert(v, &self, UpsertMode::Merge, BULK_KEY)
     }
@@ -451,6 +461,7 @@ impl Record for NewOrder {
 
 impl Sealed for NewOrder {
     type Valid = NewOrder;
+    const OVERLAP: bool = false;
     fn validate(self, v: &Validator) -> Result<Self> {
         v.order(&self)
     }
@@ -488,6 +499,7 @@ impl Record for NewInteraction {
 
 impl Sealed for NewInteraction {
     type Valid = NewInteraction;
+    const OVERLAP: bool = false;
     fn validate(self, v: &Validator) -> Result<Self> {
         if self.external_id.is_none() {
             return Err(Error::validation("external_id", BULK_KEY));
@@ -849,77 +861,144 @@ impl<S: Store> Crm<S> {
         let batch_size = opts.batch_size;
         let mut report = IngestReport::default();
         let mut rows = rows.peekable();
-        let mut batch: Vec<(usize, u64, T::Valid)> = Vec::with_capacity(batch_size);
-        // Refused rows of the batch by position, so the report lists them in input order
-        // whether validation or the store refused them.
-        let mut refused: Vec<(usize, RowError)> = Vec::new();
         let mut seen = SeenIds::new();
-        while rows.peek().is_some() {
-            batch.clear();
-            for (i, (n, r)) in rows.by_ref().take(batch_size).enumerate() {
-                report.rows += 1;
-                match r.and_then(|r| r.validate(self.validator()).map_err(|e| RowError::from_error(n, e))) {
-                    Ok(v) => batch.push((i, n, v)),
-                    Err(e) => refused.push((i, e)),
-                }
-            }
-            let outcomes = self.store().write_alone(|tx| {
-                let now = now();
-                let mut acc = UnitOfWork::default();
-                let mut bulk = Batch::from_source(source.clone());
-                T::prefetch(&batch, tx, &mut acc, &mut bulk)?;
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for (i, n, rec) in batch.drain(..) {
-                    // The first row with an external id wins; a row refused before it
-                    // wrote anything claims nothing.
-                    let key = T::key(&rec).map(|k| seen.hash(k));
-                    if let Some(won) = key.and_then(|k| seen.winner(k)) {
-                        let id = T::key(&rec).unwrap_or_default();
-                        let reason = format!("duplicate external_id {id:?}: row {won} was applied");
-                        outcomes.push(Err((i, RowError { row: n, field: Some("external_id".into()), reason })));
-                        continue;
-                    }
-                    match T::write(rec, tx, self.validator(), now, &mut acc, &mut bulk) {
-                        Ok(o) => {
-                            if let Some(k) = key {
-                                seen.applied(k, n);
-                            }
-                            outcomes.push(Ok(o))
-                        }
-                        // Row-level refusals happen before the row writes anything.
-                        Err(e @ (Error::Validation { .. } | Error::NotFound { .. } | Error::Conflict(_))) => {
-                            outcomes.push(Err((i, RowError::from_error(n, e))))
-                        }
-                        Err(e) => return Err(e),
+        // Where validation costs about as much as writing (`OVERLAP`: customers), two stages
+        // on two threads: this one reads and validates batch k + 1 while a scoped thread
+        // writes batch k, one write transaction at a time and in order, so the store sees
+        // exactly the transactions of the sequential loop. A batch is accounted (rows,
+        // outcomes, refusals, progress) once its write is done; a stop asked after batch k
+        // discards batch k + 1 unwritten. Other records are written by this thread, batch by
+        // batch, and a stop reads at most one row further.
+        std::thread::scope(|scope| {
+            let mut writing: Option<(std::thread::ScopedJoinHandle<'_, Written>, Pending)> = None;
+            loop {
+                let mut next = Pending::default();
+                let mut batch: Vec<(usize, u64, T::Valid)> = Vec::with_capacity(batch_size);
+                for (i, (n, r)) in rows.by_ref().take(batch_size).enumerate() {
+                    next.rows += 1;
+                    match r.and_then(|r| r.validate(self.validator()).map_err(|e| RowError::from_error(n, e))) {
+                        Ok(v) => batch.push((i, n, v)),
+                        Err(e) => next.refused.push((i, e)),
                     }
                 }
-                bulk.flush(tx, &mut acc, now)?;
-                acc.flush(tx)?;
-                Ok(outcomes)
-            })?;
-            for o in outcomes {
-                match o {
-                    Ok(Outcome::Created) => report.created += 1,
-                    Ok(Outcome::Updated) => report.updated += 1,
-                    Ok(Outcome::Unchanged) => report.unchanged += 1,
-                    Err(e) => refused.push(e),
+                if let Some((handle, done)) = writing.take() {
+                    let (outcomes, back) = handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    seen = back;
+                    account(&mut report, done, outcomes?, opts.max_errors);
+                    if let Some(p) = opts.progress.as_mut() {
+                        if p(Progress { rows_done: report.rows, rows_total: total }).is_break() && next.rows > 0 {
+                            report.cancelled = true;
+                            return Ok(report);
+                        }
+                    }
+                }
+                if next.rows == 0 {
+                    return Ok(report);
+                }
+                if !T::OVERLAP {
+                    let outcomes = self.write_batch::<T>(batch, &mut seen, source.clone())?;
+                    account(&mut report, next, outcomes, opts.max_errors);
+                    if let Some(p) = opts.progress.as_mut() {
+                        let stop = p(Progress { rows_done: report.rows, rows_total: total }).is_break();
+                        if stop && rows.peek().is_some() {
+                            report.cancelled = true;
+                            return Ok(report);
+                        }
+                    }
+                    continue;
+                }
+                // With the writer until it is done (a placeholder meanwhile).
+                let mut owned = std::mem::replace(&mut seen, SeenIds::new());
+                let source = source.clone();
+                let handle = scope.spawn(move || {
+                    let r = self.write_batch::<T>(batch, &mut owned, source);
+                    (r, owned)
+                });
+                writing = Some((handle, next));
+            }
+        })
+    }
+
+    /// Writes one validated batch of an ingest in one transaction (see
+    /// [`ingest_rows`](Self::ingest_rows)): each row's outcome, or its refusal by position.
+    fn write_batch<T: Record>(
+        &self,
+        mut batch: Vec<(usize, u64, T::Valid)>,
+        seen: &mut SeenIds,
+        source: Option<String>,
+    ) -> Result<Vec<std::result::Result<Outcome, (usize, RowError)>>> {
+        self.store().write_alone(|tx| {
+            let now = now();
+            let mut acc = UnitOfWork::default();
+            let mut bulk = Batch::from_source(source);
+            T::prefetch(&batch, tx, &mut acc, &mut bulk)?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (i, n, rec) in batch.drain(..) {
+                // The first row with an external id wins; a row refused before it
+                // wrote anything claims nothing.
+                let key = T::key(&rec).map(|k| seen.hash(k));
+                if let Some(won) = key.and_then(|k| seen.winner(k)) {
+                    let id = T::key(&rec).unwrap_or_default();
+                    let reason = format!("duplicate external_id {id:?}: row {won} was applied");
+                    outcomes.push(Err((i, RowError { row: n, field: Some("external_id".into()), reason })));
+                    continue;
+                }
+                match T::write(rec, tx, self.validator(), now, &mut acc, &mut bulk) {
+                    Ok(o) => {
+                        if let Some(k) = key {
+                            seen.applied(k, n);
+                        }
+                        outcomes.push(Ok(o))
+                    }
+                    // Row-level refusals happen before the row writes anything.
+                    Err(e @ (Error::Validation { .. } | Error::NotFound { .. } | Error::Conflict(_))) => {
+                        outcomes.push(Err((i, RowError::from_error(n, e))))
+                    }
+                    Err(e) => return Err(e),
                 }
             }
-            refused.sort_by_key(|(i, _)| *i);
-            for (_, e) in refused.drain(..) {
-                report.failed += 1;
-                if report.errors.len() < opts.max_errors {
-                    report.errors.push(e);
-                }
-            }
-            if let Some(p) = opts.progress.as_mut() {
-                if p(Progress { rows_done: report.rows, rows_total: total }).is_break() && rows.peek().is_some() {
-                    report.cancelled = true;
-                    break;
-                }
-            }
+            bulk.flush(tx, &mut acc, now)?;
+            acc.flush(tx)?;
+            Ok(outcomes)
+        })
+    }
+}
+
+/// What the writer thread hands back: the batch's outcomes and the ids seen so far.
+type Written = (Result<Vec<std::result::Result<Outcome, (usize, RowError)>>>, SeenIds);
+
+/// A batch read and validated, waiting for its write to be accounted.
+#[derive(Default)]
+struct Pending {
+    /// Rows read into it.
+    rows: u64,
+    /// Rows refused by validation, by position in the batch.
+    refused: Vec<(usize, RowError)>,
+}
+
+/// Adds a written batch to the report: its outcomes, and its refusals (validation's and the
+/// store's) in input order.
+fn account(
+    report: &mut IngestReport,
+    mut done: Pending,
+    outcomes: Vec<std::result::Result<Outcome, (usize, RowError)>>,
+    max_errors: usize,
+) {
+    report.rows += done.rows;
+    for o in outcomes {
+        match o {
+            Ok(Outcome::Created) => report.created += 1,
+            Ok(Outcome::Updated) => report.updated += 1,
+            Ok(Outcome::Unchanged) => report.unchanged += 1,
+            Err(e) => done.refused.push(e),
         }
-        Ok(report)
+    }
+    done.refused.sort_by_key(|(i, _)| *i);
+    for (_, e) in done.refused {
+        report.failed += 1;
+        if report.errors.len() < max_errors {
+            report.errors.push(e);
+        }
     }
 }
 
