@@ -28,7 +28,7 @@ use crm_core::synth::{Synth, SynthConfig};
 use crm_core::Crm;
 
 mod common;
-use common::{config, peak_rss_mib, reset_peak_rss, venv};
+use common::{config, export_orders_csv, peak_rss_mib, reset_peak_rss, venv};
 
 struct Args {
     customers: u64,
@@ -322,21 +322,8 @@ fn duckdb_summary(
     d_ours: std::time::Duration,
     row: &mut impl FnMut(&str, String, String),
 ) {
-    let db = dir.join("analytics.db");
     let csv = dir.join("analytics-orders.csv");
-    {
-        let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&csv).unwrap());
-        writeln!(out, "customer_id,occurred_at,status,currency,total_minor").unwrap();
-        let mut st = c.prepare("SELECT customer_id, occurred_at, status, currency, total_minor FROM orders").unwrap();
-        let mut rows = st.query([]).unwrap();
-        while let Some(r) = rows.next().unwrap() {
-            let (id, at, total): (i64, i64, i64) = (r.get(0).unwrap(), r.get(1).unwrap(), r.get(4).unwrap());
-            let status = r.get_ref(2).unwrap().as_str().unwrap();
-            let currency = r.get_ref(3).unwrap().as_str().unwrap();
-            writeln!(out, "{id},{at},{status},{currency},{total}").unwrap();
-        }
-    }
+    export_orders_csv(&dir.join("analytics.db"), &csv);
     let py = venv("bench-venv", "duckdb, pandas, pyarrow", &["duckdb", "pandas", "pyarrow"]);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/summary_duckdb.py");
     let out = Command::new(py)

@@ -36,7 +36,9 @@ def checksums(df) -> dict:
     return out
 
 
-def run_duckdb(args, grid):
+def duckdb_orders(csv: str):
+    """A DuckDB connection with the benchmark's orders CSV loaded as table ``orders``, and
+    the seconds the load took (shared with summary_duckdb.py)."""
     import duckdb
 
     con = duckdb.connect()
@@ -45,9 +47,15 @@ def run_duckdb(args, grid):
         "CREATE TABLE orders AS SELECT * FROM read_csv(?, header = true, columns = {"
         "'customer_id': 'BIGINT', 'occurred_at': 'BIGINT', 'status': 'VARCHAR', "
         "'currency': 'VARCHAR', 'total_minor': 'BIGINT'})",
-        [args.csv],
+        [csv],
     )
-    load = time.perf_counter() - t
+    return con, time.perf_counter() - t
+
+
+def run_duckdb(args, grid):
+    import duckdb
+
+    con, load = duckdb_orders(args.csv)
     con.execute("CREATE TABLE grid (r INTEGER, fm INTEGER, name VARCHAR)")
     con.executemany(
         "INSERT INTO grid VALUES (?, ?, ?)",

@@ -43,15 +43,9 @@ def main() -> None:
 
     import duckdb
 
-    con = duckdb.connect()
-    t = time.perf_counter()
-    con.execute(
-        "CREATE TABLE orders AS SELECT * FROM read_csv(?, header = true, columns = {"
-        "'customer_id': 'BIGINT', 'occurred_at': 'BIGINT', 'status': 'VARCHAR', "
-        "'currency': 'VARCHAR', 'total_minor': 'BIGINT'})",
-        [args.csv],
-    )
-    load = time.perf_counter() - t
+    from rfm_baseline import duckdb_orders
+
+    con, load = duckdb_orders(args.csv)
     params = {"day": DAY_MICROS, "end": args.end_micros // DAY_MICROS}
     times = []
     table = None

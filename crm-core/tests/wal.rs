@@ -11,6 +11,23 @@ use crm_core::interaction::InteractionKind;
 use crm_core::store::{WAL_HARD_BYTES, WAL_RESTART_BYTES};
 use crm_core::{Crm, NewCustomer, NewInteraction};
 
+/// Interaction `I{n}` of `customer`: a note with this body.
+fn note(n: u64, customer: crm_core::CustomerId, body: &str) -> NewInteraction {
+    NewInteraction {
+        external_id: Some(format!("I{n}")),
+        customer_id: Some(customer),
+        customer_external_id: None,
+        kind: InteractionKind::Note,
+        channel: None,
+        direction: None,
+        occurred_at: Utc::now(),
+        subject: None,
+        body: Some(body.to_owned()),
+        score: None,
+        payload: None,
+    }
+}
+
 #[test]
 fn the_wal_stays_bounded_under_constant_reads() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,20 +55,7 @@ fn the_wal_stays_bounded_under_constant_reads() {
     let wal = dir.path().join("crm.db-wal");
     let mut largest = 0;
     for n in 0..(3 * WAL_RESTART_BYTES / 2 / 60_000) {
-        crm.add_interaction(&NewInteraction {
-            external_id: Some(format!("I{n}")),
-            customer_id: Some(c.id),
-            customer_external_id: None,
-            kind: InteractionKind::Note,
-            channel: None,
-            direction: None,
-            occurred_at: Utc::now(),
-            subject: None,
-            body: Some(body.clone()),
-            score: None,
-            payload: None,
-        })
-        .unwrap();
+        crm.add_interaction(&note(n, c.id, &body)).unwrap();
         largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
     }
     stop.store(true, Ordering::Relaxed);
@@ -84,20 +88,7 @@ fn checkpoints_run_in_the_background() {
     let body = "x".repeat(60_000);
     let mut largest = 0;
     for n in 0..400 {
-        crm.add_interaction(&NewInteraction {
-            external_id: Some(format!("I{n}")),
-            customer_id: Some(c.id),
-            customer_external_id: None,
-            kind: InteractionKind::Note,
-            channel: None,
-            direction: None,
-            occurred_at: Utc::now(),
-            subject: None,
-            body: Some(body.clone()),
-            score: None,
-            payload: None,
-        })
-        .unwrap();
+        crm.add_interaction(&note(n, c.id, &body)).unwrap();
         largest = largest.max(size(&wal));
     }
     // The thread works beside the writer: give it a moment to catch up with the last commits.

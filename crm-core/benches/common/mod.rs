@@ -122,3 +122,22 @@ pub fn raw_background_checkpoints(conn: &mut Connection, path: &Path) -> std::th
         }
     })
 }
+
+/// Writes every order of the SQLite file `db` to `csv` as the Python baselines read them:
+/// `customer_id,occurred_at,status,currency,total_minor` (times in microseconds).
+#[allow(dead_code)]
+pub fn export_orders_csv(db: &Path, csv: &Path) {
+    use std::io::Write as _;
+    let c = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(csv).unwrap());
+    writeln!(out, "customer_id,occurred_at,status,currency,total_minor").unwrap();
+    let mut st = c.prepare("SELECT customer_id, occurred_at, status, currency, total_minor FROM orders").unwrap();
+    let mut rows = st.query([]).unwrap();
+    while let Some(r) = rows.next().unwrap() {
+        let (id, at, total): (i64, i64, i64) = (r.get(0).unwrap(), r.get(1).unwrap(), r.get(4).unwrap());
+        let status = r.get_ref(2).unwrap().as_str().unwrap();
+        let currency = r.get_ref(3).unwrap().as_str().unwrap();
+        writeln!(out, "{id},{at},{status},{currency},{total}").unwrap();
+    }
+    out.flush().unwrap();
+}
