@@ -164,17 +164,13 @@ pub(crate) fn recompute(tx: &mut (impl StatsTx + ?Sized), c: CustomerId) -> Resu
 /// currencies without any are gone already, or stay with zero orders).
 fn recompute_periods(tx: &mut (impl StatsTx + ?Sized), c: CustomerId) -> Result<()> {
     let scan = OrderScan { status: Some(OrderStatus::Completed), customer: Some(c), ..OrderScan::default() };
-    let mut states: Vec<PeriodState> = Vec::new();
-    // In time order: every purchase is at or after the ones before it.
+    let mut purchases = Vec::new();
     tx.scan_orders(&scan, &mut |o| {
-        match states.iter_mut().find(|s| s.currency == o.currency) {
-            Some(s) => {
-                s.add(o.occurred_at, o.total_minor);
-            }
-            None => states.push(PeriodState::first(o.currency, o.occurred_at, o.total_minor)),
-        }
+        purchases.push((o.currency, o.occurred_at, o.total_minor));
         Ok(())
     })?;
+    // From no state, in time order, every purchase is placed.
+    let mut states = fold_purchases(Vec::new(), &purchases).expect("purchases in time order are placed");
     let mut old: Vec<PeriodState> = tx.period_states_of(&[c])?.into_iter().map(|(_, s)| s).collect();
     old.retain(|o| !states.iter().any(|s| s.currency == o.currency));
     // Currencies whose last completed order went: no purchases left in them.

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use crm_core::analytics::{Period, SummaryOptions};
 use crm_core::ingest::IngestOptions;
 use crm_core::segment::rfm::RfmConfig;
 use crm_core::store::prelude::*;
@@ -396,51 +395,14 @@ fn check_stats<S: Store>(crm: &Crm<S>, m: &Model, context: &str) {
     check_summaries(crm, m, context);
 }
 
-/// One summary row as compared: customer, frequency, recency, T, repeat spend.
-type SummaryRow = (CustomerId, u32, f64, f64, i64);
-
-/// The summaries of the model's completed orders as of the last of them, per currency code,
-/// replayed here from the orders.
-fn expected_summaries(m: &Model, period: Period, end: DateTime<Utc>) -> Vec<(String, Vec<SummaryRow>)> {
-    let mut per: BTreeMap<(&str, CustomerId), Vec<(i64, i64)>> = BTreeMap::new();
-    for (_, s) in m.orders.values().filter(|(_, s)| s.status == OrderStatus::Completed) {
-        per.entry((CURRENCIES[s.currency], m.customers[s.cust])).or_default().push((period.index(s.at), s.total));
-    }
-    let end = period.index(end);
-    let mut out: Vec<(String, Vec<SummaryRow>)> = Vec::new();
-    for ((code, customer), purchases) in per {
-        let periods: BTreeSet<i64> = purchases.iter().map(|p| p.0).collect();
-        let (first, last) = (*periods.first().unwrap(), *periods.last().unwrap());
-        let repeat: i64 = purchases.iter().filter(|p| p.0 != first).map(|p| p.1).sum();
-        let row = (customer, periods.len() as u32 - 1, (last - first) as f64, (end - first) as f64, repeat);
-        match out.last_mut() {
-            Some((c, rows)) if c == code => rows.push(row),
-            _ => out.push((code.to_owned(), vec![row])),
-        }
-    }
-    out
-}
-
+/// The summaries equal a replay of the model's completed orders.
 fn check_summaries<S: Store>(crm: &Crm<S>, m: &Model, context: &str) {
-    let last = m.orders.values().filter(|(_, s)| s.status == OrderStatus::Completed).map(|(_, s)| s.at).max();
-    for period in [Period::Day, Period::Week] {
-        let Some(end) = last else {
-            let e = crm.purchase_summaries(&SummaryOptions::new("USD".parse().unwrap(), year_start())).unwrap_err();
-            assert_eq!(e.field(), Some("orders"), "{e} {context}");
-            continue;
-        };
-        let opts = SummaryOptions { period, ..SummaryOptions::new("USD".parse().unwrap(), end) };
-        let got: Vec<(String, Vec<SummaryRow>)> = crm
-            .purchase_summaries(&opts)
-            .unwrap()
-            .into_iter()
-            .map(|s| {
-                assert!(s.warnings.is_empty(), "{:?} {context}", s.warnings);
-                let rows = s.rows.iter().map(|r| (r.customer_id, r.frequency, r.recency, r.t, r.repeat_spend_minor));
-                (s.currency.code().to_owned(), rows.collect())
-            })
-            .collect();
-        assert_eq!(got, expected_summaries(m, period, end), "summaries by {period:?} {context}");
+    let mut per = common::Purchases::new();
+    for (_, s) in m.orders.values().filter(|(_, s)| s.status == OrderStatus::Completed) {
+        per.entry((CURRENCIES[s.currency].to_owned(), m.customers[s.cust])).or_default().push((s.at, s.total));
+    }
+    if let Err(e) = common::check_summaries_of(crm, &per) {
+        panic!("{e} {context}");
     }
 }
 

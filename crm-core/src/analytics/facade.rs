@@ -237,7 +237,7 @@ pub(crate) fn summaries_from_states(
     currency: Option<Currency>,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Option<Vec<Summary>>> {
-    SummaryBuilder::new(opts)?;
+    opts.validate()?;
     if opts.calibration_end.is_some() {
         return Ok(None);
     }

@@ -108,7 +108,7 @@ impl SummaryOptions {
         SummaryOptions { currency, period: Period::Day, observation_end, calibration_end: None, freq_multiplier: 1 }
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if !(1..=MAX_FREQ_MULTIPLIER).contains(&self.freq_multiplier) {
             return Err(Error::validation(
                 "freq_multiplier",

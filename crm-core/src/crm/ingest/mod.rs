@@ -884,12 +884,8 @@ impl<S: Store> Crm<S> {
                 if let Some((handle, done)) = writing.take() {
                     let (outcomes, back) = handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
                     seen = back;
-                    account(&mut report, done, outcomes?, opts.max_errors);
-                    if let Some(p) = opts.progress.as_mut() {
-                        if p(Progress { rows_done: report.rows, rows_total: total }).is_break() && next.rows > 0 {
-                            report.cancelled = true;
-                            return Ok(report);
-                        }
+                    if account(&mut report, done, outcomes?, &mut opts, total, || next.rows > 0) {
+                        return Ok(report);
                     }
                 }
                 if next.rows == 0 {
@@ -897,13 +893,8 @@ impl<S: Store> Crm<S> {
                 }
                 if !T::OVERLAP {
                     let outcomes = self.write_batch::<T>(batch, &mut seen, source.clone())?;
-                    account(&mut report, next, outcomes, opts.max_errors);
-                    if let Some(p) = opts.progress.as_mut() {
-                        let stop = p(Progress { rows_done: report.rows, rows_total: total }).is_break();
-                        if stop && rows.peek().is_some() {
-                            report.cancelled = true;
-                            return Ok(report);
-                        }
+                    if account(&mut report, next, outcomes, &mut opts, total, || rows.peek().is_some()) {
+                        return Ok(report);
                     }
                     continue;
                 }
@@ -976,14 +967,17 @@ struct Pending {
     refused: Vec<(usize, RowError)>,
 }
 
-/// Adds a written batch to the report: its outcomes, and its refusals (validation's and the
-/// store's) in input order.
+/// Adds a written batch to the report (its outcomes, and its refusals, validation's and the
+/// store's, in input order), then tells the progress callback. `true` when the callback
+/// stopped the ingest with rows left (`more`, asked only then): the report says so.
 fn account(
     report: &mut IngestReport,
     mut done: Pending,
     outcomes: Vec<std::result::Result<Outcome, (usize, RowError)>>,
-    max_errors: usize,
-) {
+    opts: &mut IngestOptions<'_>,
+    total: Option<u64>,
+    more: impl FnOnce() -> bool,
+) -> bool {
     report.rows += done.rows;
     for o in outcomes {
         match o {
@@ -996,10 +990,14 @@ fn account(
     done.refused.sort_by_key(|(i, _)| *i);
     for (_, e) in done.refused {
         report.failed += 1;
-        if report.errors.len() < max_errors {
+        if report.errors.len() < opts.max_errors {
             report.errors.push(e);
         }
     }
+    let stop =
+        opts.progress.as_mut().is_some_and(|p| p(Progress { rows_done: report.rows, rows_total: total }).is_break());
+    report.cancelled = stop && more();
+    report.cancelled
 }
 
 /// Counts the data rows of a file cheaply (lines, less the CSV header), for progress bars.
