@@ -650,9 +650,152 @@ fn a_schema_11_file_gets_period_states_from_its_orders() {
          ALTER TABLE customer_spend DROP COLUMN first_week_minor; PRAGMA user_version = 11;",
     )
     .unwrap();
+    undo_migration_13(&raw);
+    raw.execute_batch("PRAGMA user_version = 11;").unwrap();
     drop(raw);
     let crm = Crm::open(&path).unwrap();
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(states(&path), kept_states);
     assert_eq!(summaries(&crm), kept);
+}
+
+/// A file written at schema 12 (tests/fixtures/ledger_v12.sql), whose lots were rows of
+/// their own: every lot moves into the entry that formed it, under that entry's id, and
+/// every account, entry, lot, tier change and balance reads as before; the ledger then
+/// keeps working on the moved lots.
+#[test]
+fn a_schema_12_ledger_keeps_every_balance_lot_and_entry() {
+    use crm_core::loyalty::{Entry, EntryId, EntryKind, Lot};
+    const LEDGER_V12: &str = include_str!("fixtures/ledger_v12.sql");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v12.sqlite");
+    let raw = Connection::open(&path).unwrap();
+    raw.execute_batch(LEDGER_V12).unwrap();
+    assert_eq!(user_version(&path), 12);
+    let t = |v: i64| Utc.timestamp_micros(v).unwrap();
+    let entries: Vec<Entry> = raw
+        .prepare(
+            "SELECT id, customer_id, kind, points, qualifying, idempotency_key, order_id, amount_minor, at, \
+             balance_after, note FROM loyalty_entries ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok(Entry {
+                id: EntryId(r.get(0)?),
+                customer_id: CustomerId(r.get(1)?),
+                kind: {
+                    let k: String = r.get(2)?;
+                    let all =
+                        [EntryKind::Earn, EntryKind::Redeem, EntryKind::Expire, EntryKind::Adjust, EntryKind::Reverse];
+                    all.into_iter().find(|x| x.as_str() == k).unwrap()
+                },
+                points: r.get(3)?,
+                qualifying: r.get(4)?,
+                key: r.get(5)?,
+                order_id: r.get::<_, Option<i64>>(6)?.map(OrderId),
+                amount_minor: r.get(7)?,
+                at: t(r.get(8)?),
+                balance_after: r.get(9)?,
+                note: r.get(10)?,
+            })
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    // The lots as they were, under the id of their entry: the id a lot has from schema 13 on.
+    let lots: Vec<Lot> = raw
+        .prepare(
+            "SELECT entry_id, customer_id, points, remaining, earned_at, available_at, expires_at, expired \
+             FROM loyalty_lots ORDER BY entry_id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok(Lot {
+                id: r.get(0)?,
+                customer_id: CustomerId(r.get(1)?),
+                entry_id: EntryId(r.get(0)?),
+                points: r.get(2)?,
+                remaining: r.get(3)?,
+                earned_at: t(r.get(4)?),
+                available_at: t(r.get(5)?),
+                expires_at: r.get::<_, Option<i64>>(6)?.map(t),
+                expired: r.get(7)?,
+            })
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let accounts: Vec<(i64, i64, Option<String>)> = raw
+        .prepare("SELECT customer_id, balance, tier FROM loyalty_accounts ORDER BY customer_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    drop(raw);
+    // The fixture has what the migration must carry: lots that never expire, expired lots,
+    // pending lots, a lot with less left than its points (a debt paid first), a partly drawn
+    // lot with points left, entries forming no lot, a negative balance and a tier.
+    assert!(lots.iter().any(|l| l.expires_at.is_none()) && lots.iter().any(|l| l.expired));
+    assert!(lots.iter().any(|l| l.available_at > l.earned_at));
+    assert!(lots.iter().any(|l| l.remaining == 0 && !l.expired));
+    assert!(lots.iter().any(|l| l.remaining > 0 && l.remaining < l.points));
+    assert!(entries.len() > lots.len() && accounts.iter().any(|a| a.1 < 0) && accounts.iter().any(|a| a.2.is_some()));
+
+    let crm = Crm::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    // Through the ledger port (a merged-away customer's statement is its survivor's).
+    let (mut seen_entries, mut seen_lots) = (Vec::new(), Vec::new());
+    for &(c, balance, ref tier) in &accounts {
+        let c = CustomerId(c);
+        let (account, e, l) = crm
+            .store()
+            .read(|tx| Ok((tx.loyalty_account(c)?.unwrap(), tx.loyalty_entries(c)?, tx.loyalty_lots(c)?)))
+            .unwrap();
+        assert_eq!((account.balance, &account.tier), (balance, tier), "customer {c:?}");
+        assert_eq!(account.balance, e.iter().map(|e| e.points).sum::<i64>());
+        seen_entries.extend(e);
+        seen_lots.extend(l);
+    }
+    seen_entries.sort_by_key(|e| e.id.0);
+    seen_lots.sort_by_key(|l| l.id);
+    assert_eq!(seen_entries, entries, "every entry, field for field");
+    assert_eq!(seen_lots, lots, "every lot, field for field, under its entry's id");
+    let c = Connection::open(&path).unwrap();
+    let tables: i64 =
+        c.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'loyalty_lots'", [], |r| r.get(0)).unwrap();
+    assert_eq!(tables, 0, "the lots table is gone");
+    let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+
+    // The moved lots keep working: customer 1 holds a lot that never expires (50 left) and
+    // a due one (130 left, expired on 1 July 2026); expiry takes the due one, and a
+    // redemption then draws on the other.
+    let a = CustomerId(1);
+    let due = lots.iter().find(|l| l.customer_id == a && l.remaining > 0 && l.expires_at.is_some()).unwrap();
+    let report = crm.expire_points(Utc::now()).unwrap();
+    assert!(report.points >= due.remaining, "{report:?}");
+    crm.redeem_points(a, 50, "R-after-13").unwrap();
+    let s = crm.points_statement(a).unwrap();
+    assert_eq!(s.balance.balance, 0);
+    assert!(s.lots.iter().all(|l| l.remaining == 0));
+    assert_eq!(s.lots.iter().find(|l| l.id == due.id).map(|l| l.expired), Some(true));
+}
+
+/// Undoes migration 13 on a file without a ledger: the lots table of migrations 4 and 5
+/// comes back and the lot columns of the entries go.
+fn undo_migration_13(c: &Connection) {
+    let n: i64 = c.query_row("SELECT count(*) FROM loyalty_entries", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "only a file without a ledger");
+    c.execute_batch(
+        "DROP INDEX loyalty_entries_open;
+         ALTER TABLE loyalty_entries DROP COLUMN remaining; ALTER TABLE loyalty_entries DROP COLUMN available_at;
+         ALTER TABLE loyalty_entries DROP COLUMN expires_at; ALTER TABLE loyalty_entries DROP COLUMN expired;
+         CREATE TABLE loyalty_lots (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, entry_id INTEGER NOT NULL,
+             points INTEGER NOT NULL, remaining INTEGER NOT NULL, earned_at INTEGER NOT NULL,
+             available_at INTEGER NOT NULL, expires_at INTEGER, expired INTEGER NOT NULL DEFAULT 0);
+         CREATE INDEX loyalty_lots_open ON loyalty_lots(customer_id, expires_at) WHERE remaining > 0;
+         CREATE INDEX loyalty_lots_entry ON loyalty_lots(entry_id);",
+    )
+    .unwrap();
 }

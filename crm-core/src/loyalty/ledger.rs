@@ -96,10 +96,12 @@ pub struct Entry {
     pub note: Option<String>,
 }
 
-/// A lot: the points of one earning, drawn on by debits and by expiry.
+/// A lot: the points of one credit (an earning, a credit adjustment, points given back or
+/// moved in), drawn on by debits and by expiry. A lot is stored in its entry's row: its id
+/// is its entry's id, and its customer, points and time are its entry's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lot {
-    /// Store id.
+    /// Store id: the id of the entry that formed it.
     pub id: i64,
     /// The account's customer.
     pub customer_id: CustomerId,
@@ -117,6 +119,18 @@ pub struct Lot {
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether the expiry run has expired it.
     pub expired: bool,
+}
+
+/// What a credit entry's lot starts with, written in the same row as the entry (see
+/// [`LedgerStoreMut::insert_loyalty_entry`](crate::loyalty::LedgerStoreMut::insert_loyalty_entry)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LotTerms {
+    /// Points left to draw on: the entry's points less any debt they paid.
+    pub remaining: i64,
+    /// When the points may be redeemed.
+    pub available_at: DateTime<Utc>,
+    /// When what remains expires (never, if `None`).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A customer's loyalty account.
@@ -228,6 +242,17 @@ pub(crate) fn append(
     d: Draft<'_>,
     now: DateTime<Utc>,
 ) -> Result<Entry> {
+    append_with_lot(tx, acct, d, None, now)
+}
+
+/// [`append`], with the lot a credit forms written in the entry's row.
+fn append_with_lot(
+    tx: &mut (impl LoyaltyWrite + ?Sized),
+    acct: &mut Account,
+    d: Draft<'_>,
+    lot: Option<LotTerms>,
+    now: DateTime<Utc>,
+) -> Result<Entry> {
     acct.balance += d.points;
     acct.qualifying_total += d.qualifying;
     acct.updated_at = now;
@@ -244,7 +269,7 @@ pub(crate) fn append(
         balance_after: acct.balance,
         note: d.note,
     };
-    e.id = tx.insert_loyalty_entry(&e, now)?;
+    e.id = tx.insert_loyalty_entry(&e, lot.as_ref(), now)?;
     tx.append_change(Entity::LoyaltyEntry, e.id.0, Op::Insert, now)?;
     Ok(e)
 }
@@ -260,21 +285,8 @@ pub(crate) fn credit(
     now: DateTime<Utc>,
 ) -> Result<Entry> {
     let debt = (-acct.balance).max(0);
-    let (points, at) = (d.points, d.at);
-    let e = append(tx, acct, d, now)?;
-    let remaining = (points - debt).max(0);
-    tx.insert_lot(&Lot {
-        id: 0,
-        customer_id: e.customer_id,
-        entry_id: e.id,
-        points,
-        remaining,
-        earned_at: at,
-        available_at,
-        expires_at,
-        expired: false,
-    })?;
-    Ok(e)
+    let lot = LotTerms { remaining: (d.points - debt).max(0), available_at, expires_at };
+    append_with_lot(tx, acct, d, Some(lot), now)
 }
 
 /// Takes `points` (> 0) from open lots: first from `first` (a lot id), then soonest

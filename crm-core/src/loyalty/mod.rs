@@ -41,7 +41,7 @@ pub mod tiers;
 
 pub use api::{Balance, ExpiryReport, Statement, TierReview};
 pub use earning::{Earning, RulePoints};
-pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, Posted, MAX_KEY_LEN};
+pub use ledger::{Account, Entry, EntryId, EntryKind, Lot, LotTerms, Posted, MAX_KEY_LEN};
 pub use liability::Liability;
 pub(crate) use orders::{customer_deleted, order_changed, order_deleted, OrderLoyalty};
 pub use program::{

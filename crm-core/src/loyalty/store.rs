@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::customer::CustomerId;
 use crate::error::Result;
-use crate::loyalty::{Account, Entry, EntryId, Lot, TierChange};
+use crate::loyalty::{Account, Entry, EntryId, Lot, LotTerms, TierChange};
 use crate::order::OrderId;
 
 /// The storage port of ledger records: what the domain reads. Each store implements
@@ -49,9 +49,11 @@ pub trait LedgerStore {
 pub trait LedgerStoreMut: LedgerStore {
     /// Stores (creates or overwrites) a loyalty account.
     fn put_loyalty_account(&mut self, a: &Account) -> Result<()>;
-    /// Appends a ledger entry; returns its id. A taken key is a storage error (the caller
-    /// looks the key up first).
-    fn insert_loyalty_entry(&mut self, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId>;
+    /// Appends a ledger entry, with the lot it forms when it is a credit (the lot's id is
+    /// the entry's); returns its id. A taken key is a storage error (the caller looks the
+    /// key up first).
+    fn insert_loyalty_entry(&mut self, e: &Entry, lot: Option<&LotTerms>, created_at: DateTime<Utc>)
+        -> Result<EntryId>;
     /// Unlinks a ledger entry from its order and gives it a new key (the order is being
     /// deleted: a new order may take its id and external id).
     fn detach_loyalty_entry(&mut self, entry: EntryId, key: &str) -> Result<()>;
@@ -59,8 +61,6 @@ pub trait LedgerStoreMut: LedgerStore {
     /// history (the customer is being deleted; their id may be given to a new customer);
     /// returns the ids of the entries removed.
     fn delete_loyalty(&mut self, customer: CustomerId) -> Result<Vec<EntryId>>;
-    /// Stores a lot; returns its id.
-    fn insert_lot(&mut self, l: &Lot) -> Result<i64>;
     /// Sets what is left of a lot and whether it expired.
     fn update_lot(&mut self, id: i64, remaining: i64, expired: bool) -> Result<()>;
     /// Adds to what an earning rule gave a customer in a period.

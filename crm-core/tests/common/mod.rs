@@ -187,7 +187,7 @@ pub fn pg_scratch_url() -> Option<String> {
 /// customers by their id, the records of a customer (and their children) by `customer_id`,
 /// the key table by the key.
 #[cfg(feature = "postgres")]
-pub const DISTRIBUTED: [(&str, &str); 17] = [
+pub const DISTRIBUTED: [(&str, &str); 16] = [
     ("customers", "id"),
     ("interactions", "customer_id"),
     ("orders", "customer_id"),
@@ -201,7 +201,6 @@ pub const DISTRIBUTED: [(&str, &str); 17] = [
     ("segment_members", "customer_id"),
     ("loyalty_accounts", "customer_id"),
     ("loyalty_entries", "customer_id"),
-    ("loyalty_lots", "customer_id"),
     ("loyalty_rule_usage", "customer_id"),
     ("loyalty_tier_history", "customer_id"),
     ("external_keys", "key"),

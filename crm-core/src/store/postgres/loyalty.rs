@@ -15,7 +15,7 @@ use postgres::Row;
 use super::{col, corrupt, Mode, PgTx, Writing};
 use crate::customer::CustomerId;
 use crate::error::Result;
-use crate::loyalty::{Account, Entry, EntryId, EntryKind, LedgerStore, LedgerStoreMut, Lot, TierChange};
+use crate::loyalty::{Account, Entry, EntryId, EntryKind, LedgerStore, LedgerStoreMut, Lot, LotTerms, TierChange};
 use crate::order::OrderId;
 use crate::store::codec::{micros, opt_time, time};
 
@@ -54,7 +54,8 @@ fn entry_row(r: &Row) -> Result<Entry> {
     })
 }
 
-const LOT_COLS: &str = "id, customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired";
+/// A lot is the lot columns of its entry's row (`remaining` is NULL for an entry without one).
+const LOT_COLS: &str = "id, customer_id, id, points, remaining, at, available_at, expires_at, expired";
 
 fn lot_row(r: &Row) -> Result<Lot> {
     Ok(Lot {
@@ -85,8 +86,7 @@ impl<M: Mode> PgTx<'_, M> {
     }
 
     fn loyalty_lot_of_entry_row(&mut self, entry: EntryId) -> Result<Option<Lot>> {
-        // An entry forms at most one lot; the lowest id if a hand-edited database has more.
-        let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE entry_id = $1 ORDER BY id LIMIT 1");
+        let sql = format!("SELECT {LOT_COLS} FROM loyalty_entries WHERE id = $1 AND remaining IS NOT NULL");
         self.query_opt(&sql, &[&entry.0])?.as_ref().map(lot_row).transpose()
     }
 }
@@ -146,9 +146,9 @@ impl<M: Mode> LedgerStore for PgTx<'_, M> {
 
     fn open_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>> {
         self.lock_customer(customer)?;
-        // Soonest expiry first, no expiry last (ASC is NULLS LAST: the loyalty_lots_open index).
+        // Soonest expiry first, no expiry last (ASC is NULLS LAST: the loyalty_entries_open index).
         let sql = format!(
-            "SELECT {LOT_COLS} FROM loyalty_lots WHERE customer_id = $1 AND remaining > 0 \
+            "SELECT {LOT_COLS} FROM loyalty_entries WHERE customer_id = $1 AND remaining > 0 \
              ORDER BY expires_at ASC NULLS LAST, id"
         );
         let rows = self.query(&sql, &[&customer.0])?;
@@ -157,10 +157,9 @@ impl<M: Mode> LedgerStore for PgTx<'_, M> {
 
     fn loyalty_lots(&mut self, customer: CustomerId) -> Result<Vec<Lot>> {
         self.lock_customer(customer)?;
-        // Through the entries (a lot is its entry's customer's): only open lots are indexed by
-        // customer, and a statement read every lot of the table (the soak's invariant check).
-        let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots \
-             WHERE entry_id IN (SELECT id FROM loyalty_entries WHERE customer_id = $1) AND customer_id = $1 ORDER BY id");
+        let sql = format!(
+            "SELECT {LOT_COLS} FROM loyalty_entries WHERE customer_id = $1 AND remaining IS NOT NULL ORDER BY id"
+        );
         let rows = self.query(&sql, &[&customer.0])?;
         all(rows, lot_row)
     }
@@ -170,7 +169,7 @@ impl<M: Mode> LedgerStore for PgTx<'_, M> {
             Some(c) => {
                 self.lock_customer(c)?;
                 let sql = format!(
-                    "SELECT {LOT_COLS} FROM loyalty_lots WHERE customer_id = $2 AND {DUE} ORDER BY expires_at, id"
+                    "SELECT {LOT_COLS} FROM loyalty_entries WHERE customer_id = $2 AND {DUE} ORDER BY expires_at, id"
                 );
                 self.query(&sql, &[&micros(as_of), &c.0])?
             }
@@ -181,7 +180,7 @@ impl<M: Mode> LedgerStore for PgTx<'_, M> {
                 // left out if it has no points left; the sort keys never change.
                 let lock = if M::WRITES { " FOR UPDATE" } else { "" };
                 let sql = format!(
-                    "SELECT {LOT_COLS} FROM loyalty_lots WHERE {DUE} ORDER BY customer_id, expires_at, id{lock}"
+                    "SELECT {LOT_COLS} FROM loyalty_entries WHERE {DUE} ORDER BY customer_id, expires_at, id{lock}"
                 );
                 self.query(&sql, &[&micros(as_of)])?
             }
@@ -245,14 +244,19 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
         Ok(())
     }
 
-    fn insert_loyalty_entry(&mut self, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
+    fn insert_loyalty_entry(
+        &mut self,
+        e: &Entry,
+        lot: Option<&LotTerms>,
+        created_at: DateTime<Utc>,
+    ) -> Result<EntryId> {
         self.lock_key("loyalty", &e.key)?;
         self.lock_customer(e.customer_id)?;
         let r = self.query_one(
             "WITH k AS (INSERT INTO external_keys (kind, key, customer_id) VALUES ('loyalty', $5, $1)) \
              INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, \
-             amount_minor, at, balance_after, note, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             amount_minor, at, balance_after, note, created_at, remaining, available_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
             &[
                 &e.customer_id.0,
                 &e.kind.as_str(),
@@ -265,6 +269,9 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
                 &e.balance_after,
                 &e.note,
                 &micros(created_at),
+                &lot.map(|l| l.remaining),
+                &lot.map(|l| micros(l.available_at)),
+                &lot.and_then(|l| l.expires_at).map(micros),
             ],
         )?;
         Ok(EntryId(col(&r, 0)?))
@@ -287,11 +294,6 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
 
     fn delete_loyalty(&mut self, customer: CustomerId) -> Result<Vec<EntryId>> {
         self.lock_customer(customer)?;
-        // Lots through their entries, as SQLite's store does.
-        self.execute(
-            "DELETE FROM loyalty_lots WHERE entry_id IN (SELECT id FROM loyalty_entries WHERE customer_id = $1)",
-            &[&customer.0],
-        )?;
         let rows = self.query("DELETE FROM loyalty_entries WHERE customer_id = $1 RETURNING id", &[&customer.0])?;
         let mut removed = rows.iter().map(|r| col(r, 0).map(EntryId)).collect::<Result<Vec<_>>>()?;
         removed.sort_unstable_by_key(|e| e.0);
@@ -306,30 +308,12 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
         Ok(removed)
     }
 
-    fn insert_lot(&mut self, l: &Lot) -> Result<i64> {
-        self.lock_customer(l.customer_id)?;
-        let r = self.query_one(
-            "INSERT INTO loyalty_lots (customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, \
-             expired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            &[
-                &l.customer_id.0,
-                &l.entry_id.0,
-                &l.points,
-                &l.remaining,
-                &micros(l.earned_at),
-                &micros(l.available_at),
-                &l.expires_at.map(micros),
-                &l.expired,
-            ],
-        )?;
-        col(&r, 0)
-    }
-
     fn update_lot(&mut self, id: i64, remaining: i64, expired: bool) -> Result<()> {
         // The caller holds the lot's customer's lock (it read the lot through it), so the
         // update takes it in the same statement; a caller that did not holds it from here on.
         let r = self.query_opt(
-            "UPDATE loyalty_lots SET remaining = $2, expired = $3 WHERE id = $1 RETURNING customer_id",
+            "UPDATE loyalty_entries SET remaining = $2, expired = $3 WHERE id = $1 AND remaining IS NOT NULL \
+             RETURNING customer_id",
             &[&id, &remaining, &expired],
         )?;
         if let Some(r) = r {

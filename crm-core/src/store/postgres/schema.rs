@@ -394,6 +394,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_at = EXCLUDED.last_at, days = EXCLUDED.days, first_day_minor = EXCLUDED.first_day_minor,
         weeks = EXCLUDED.weeks, first_week_minor = EXCLUDED.first_week_minor;
     "#,
+    // 13: a credit's lot in its entry's row (see SQLite's migration 13).
+    r#"
+    ALTER TABLE loyalty_entries ADD COLUMN remaining BIGINT;
+    ALTER TABLE loyalty_entries ADD COLUMN available_at BIGINT;
+    ALTER TABLE loyalty_entries ADD COLUMN expires_at BIGINT;
+    ALTER TABLE loyalty_entries ADD COLUMN expired BOOLEAN NOT NULL DEFAULT false;
+    UPDATE loyalty_entries e SET remaining = l.remaining, available_at = l.available_at, expires_at = l.expires_at,
+        expired = l.expired
+    FROM (SELECT DISTINCT ON (entry_id) entry_id, remaining, available_at, expires_at, expired
+          FROM loyalty_lots ORDER BY entry_id, id) l
+    WHERE l.entry_id = e.id;
+    DROP TABLE loyalty_lots;
+    CREATE INDEX loyalty_entries_open ON loyalty_entries(customer_id, expires_at) WHERE remaining > 0;
+    "#,
 ];
 
 // One schema version for both stores.

@@ -8,7 +8,7 @@ use super::error::Db;
 use super::{conversion, micros, opt_time, time};
 use crate::customer::CustomerId;
 use crate::error::{Error, Result};
-use crate::loyalty::{Account, Entry, EntryId, EntryKind, Lot, TierChange};
+use crate::loyalty::{Account, Entry, EntryId, EntryKind, Lot, LotTerms, TierChange};
 use crate::money::Currency;
 use crate::order::OrderId;
 
@@ -98,10 +98,16 @@ pub(super) fn entry_by_key(conn: &Connection, key: &str) -> Result<Option<Entry>
     conn.prepare_cached(&sql).db()?.query_row([key], entry_row).optional().db()
 }
 
-pub(super) fn insert_entry(conn: &Connection, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
+pub(super) fn insert_entry(
+    conn: &Connection,
+    e: &Entry,
+    lot: Option<&LotTerms>,
+    created_at: DateTime<Utc>,
+) -> Result<EntryId> {
     conn.prepare_cached(
         "INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, amount_minor, \
-         at, balance_after, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         at, balance_after, note, created_at, remaining, available_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .db()?
     .execute(params![
@@ -116,6 +122,9 @@ pub(super) fn insert_entry(conn: &Connection, e: &Entry, created_at: DateTime<Ut
         e.balance_after,
         e.note,
         micros(created_at),
+        lot.map(|l| l.remaining),
+        lot.map(|l| micros(l.available_at)),
+        lot.and_then(|l| l.expires_at).map(micros),
     ])
     .db()?;
     Ok(EntryId(conn.last_insert_rowid()))
@@ -152,13 +161,6 @@ pub(super) fn delete_customer(conn: &Connection, c: CustomerId) -> Result<Vec<En
         .db()?
         .collect::<rusqlite::Result<_>>()
         .db()?;
-    // Lots through their entries: only open lots are indexed by customer.
-    conn.prepare_cached(
-        "DELETE FROM loyalty_lots WHERE entry_id IN (SELECT id FROM loyalty_entries WHERE customer_id = ?1)",
-    )
-    .db()?
-    .execute([c.0])
-    .db()?;
     for table in ["loyalty_entries", "loyalty_rule_usage", "loyalty_tier_history", "loyalty_accounts"] {
         conn.prepare_cached(&format!("DELETE FROM {table} WHERE customer_id = ?1")).db()?.execute([c.0]).db()?;
     }
@@ -204,7 +206,8 @@ pub(super) fn completed_between(
     conn.prepare_cached(&sql).db()?.query_row(params![c.0, micros(since), micros(until), cur], |r| r.get(0)).db()
 }
 
-const LOT_COLS: &str = "id, customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired";
+/// A lot is the lot columns of its entry's row (`remaining` is NULL for an entry without one).
+const LOT_COLS: &str = "id, customer_id, id, points, remaining, at, available_at, expires_at, expired";
 
 fn lot_row(r: &Row<'_>) -> rusqlite::Result<Lot> {
     Ok(Lot {
@@ -220,27 +223,9 @@ fn lot_row(r: &Row<'_>) -> rusqlite::Result<Lot> {
     })
 }
 
-pub(super) fn insert_lot(conn: &Connection, l: &Lot) -> Result<i64> {
-    conn.prepare_cached(
-        "INSERT INTO loyalty_lots (customer_id, entry_id, points, remaining, earned_at, available_at, expires_at, expired) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    ).db()?
-    .execute(params![
-        l.customer_id.0,
-        l.entry_id.0,
-        l.points,
-        l.remaining,
-        micros(l.earned_at),
-        micros(l.available_at),
-        l.expires_at.map(micros),
-        l.expired,
-    ]).db()?;
-    Ok(conn.last_insert_rowid())
-}
-
 pub(super) fn open_lots(conn: &Connection, c: CustomerId) -> Result<Vec<Lot>> {
     let sql = format!(
-        "SELECT {LOT_COLS} FROM loyalty_lots WHERE customer_id = ?1 AND remaining > 0 \
+        "SELECT {LOT_COLS} FROM loyalty_entries INDEXED BY loyalty_entries_open WHERE customer_id = ?1 AND remaining > 0 \
          ORDER BY expires_at IS NULL, expires_at, id"
     );
     let rows = conn.prepare_cached(&sql).db()?.query_map([c.0], lot_row).db()?.collect::<rusqlite::Result<_>>().db()?;
@@ -248,19 +233,19 @@ pub(super) fn open_lots(conn: &Connection, c: CustomerId) -> Result<Vec<Lot>> {
 }
 
 pub(super) fn lots(conn: &Connection, c: CustomerId) -> Result<Vec<Lot>> {
-    // Through the entries (a lot is its entry's customer's): only open lots are indexed by
-    // customer, and a statement read every lot of the table (the soak's invariant check).
-    let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots \
-             WHERE entry_id IN (SELECT id FROM loyalty_entries WHERE customer_id = ?1) AND customer_id = ?1 ORDER BY id");
+    let sql =
+        format!("SELECT {LOT_COLS} FROM loyalty_entries WHERE customer_id = ?1 AND remaining IS NOT NULL ORDER BY id");
     let rows = conn.prepare_cached(&sql).db()?.query_map([c.0], lot_row).db()?.collect::<rusqlite::Result<_>>().db()?;
     Ok(rows)
 }
 
 pub(super) fn update_lot(conn: &Connection, id: i64, remaining: i64, expired: bool) -> Result<()> {
-    conn.prepare_cached("UPDATE loyalty_lots SET remaining = ?2, expired = ?3 WHERE id = ?1")
-        .db()?
-        .execute(params![id, remaining, expired])
-        .db()?;
+    conn.prepare_cached(
+        "UPDATE loyalty_entries SET remaining = ?2, expired = ?3 WHERE id = ?1 AND remaining IS NOT NULL",
+    )
+    .db()?
+    .execute(params![id, remaining, expired])
+    .db()?;
     Ok(())
 }
 
@@ -271,7 +256,7 @@ pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime
     let rows = match c {
         Some(c) => {
             let sql = format!(
-                "SELECT {LOT_COLS} FROM loyalty_lots INDEXED BY loyalty_lots_open WHERE customer_id = ?2 AND {due} \
+                "SELECT {LOT_COLS} FROM loyalty_entries INDEXED BY loyalty_entries_open WHERE customer_id = ?2 AND {due} \
                  ORDER BY expires_at, id"
             );
             conn.prepare_cached(&sql)
@@ -283,7 +268,7 @@ pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime
         }
         None => {
             let sql = format!(
-                "SELECT {LOT_COLS} FROM loyalty_lots INDEXED BY loyalty_lots_open WHERE {due} \
+                "SELECT {LOT_COLS} FROM loyalty_entries INDEXED BY loyalty_entries_open WHERE {due} \
                  ORDER BY customer_id, expires_at, id"
             );
             conn.prepare_cached(&sql)
@@ -298,7 +283,7 @@ pub(super) fn due_lots(conn: &Connection, c: Option<CustomerId>, as_of: DateTime
 }
 
 pub(super) fn lot_of_entry(conn: &Connection, e: EntryId) -> Result<Option<Lot>> {
-    let sql = format!("SELECT {LOT_COLS} FROM loyalty_lots WHERE entry_id = ?1");
+    let sql = format!("SELECT {LOT_COLS} FROM loyalty_entries WHERE id = ?1 AND remaining IS NOT NULL");
     conn.prepare_cached(&sql).db()?.query_row([e.0], lot_row).optional().db()
 }
 
@@ -411,8 +396,13 @@ impl crate::loyalty::LedgerStoreMut for SqliteTx<'_, Writing> {
         loyalty::put_account(&self.tx, a)
     }
 
-    fn insert_loyalty_entry(&mut self, e: &Entry, created_at: DateTime<Utc>) -> Result<EntryId> {
-        loyalty::insert_entry(&self.tx, e, created_at)
+    fn insert_loyalty_entry(
+        &mut self,
+        e: &Entry,
+        lot: Option<&LotTerms>,
+        created_at: DateTime<Utc>,
+    ) -> Result<EntryId> {
+        loyalty::insert_entry(&self.tx, e, lot, created_at)
     }
 
     fn detach_loyalty_entry(&mut self, entry: EntryId, key: &str) -> Result<()> {
@@ -421,10 +411,6 @@ impl crate::loyalty::LedgerStoreMut for SqliteTx<'_, Writing> {
 
     fn delete_loyalty(&mut self, customer: CustomerId) -> Result<Vec<EntryId>> {
         loyalty::delete_customer(&self.tx, customer)
-    }
-
-    fn insert_lot(&mut self, l: &Lot) -> Result<i64> {
-        loyalty::insert_lot(&self.tx, l)
     }
 
     fn update_lot(&mut self, id: i64, remaining: i64, expired: bool) -> Result<()> {

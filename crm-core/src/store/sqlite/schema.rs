@@ -412,6 +412,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_at = excluded.last_at, days = excluded.days, first_day_minor = excluded.first_day_minor,
         weeks = excluded.weeks, first_week_minor = excluded.first_week_minor;
     "#,
+    // 13: a credit's lot is kept in its entry's row (one row and its index entries per
+    // earning instead of two): `remaining` is NULL for an entry that forms no lot (a debit),
+    // the lot's id is its entry's id, its customer, points and time are its entry's. Open
+    // lots are indexed by customer and expiry, as they were (the expiry run and the liability
+    // report read the due ones of every customer from the index alone). Each lot moves into
+    // the entry that formed it (an entry forms at most one lot; the lowest id if a
+    // hand-edited file has more).
+    r#"
+    ALTER TABLE loyalty_entries ADD COLUMN remaining INTEGER;
+    ALTER TABLE loyalty_entries ADD COLUMN available_at INTEGER;
+    ALTER TABLE loyalty_entries ADD COLUMN expires_at INTEGER;
+    ALTER TABLE loyalty_entries ADD COLUMN expired INTEGER NOT NULL DEFAULT 0;
+    UPDATE loyalty_entries SET (remaining, available_at, expires_at, expired) =
+        (SELECT l.remaining, l.available_at, l.expires_at, l.expired FROM loyalty_lots l
+         WHERE l.entry_id = loyalty_entries.id ORDER BY l.id LIMIT 1)
+    WHERE id IN (SELECT entry_id FROM loyalty_lots);
+    DROP TABLE loyalty_lots;
+    CREATE INDEX loyalty_entries_open ON loyalty_entries(customer_id, expires_at) WHERE remaining > 0;
+    "#,
 ];
 
 /// The schema version this build writes.
