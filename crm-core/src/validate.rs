@@ -82,6 +82,9 @@ pub struct Validator {
     cfg: ValidationConfig,
     region: Option<phonenumber::country::Id>,
     phones: phones::Phones,
+    /// Validators for other threads, kept between calls (see [`Validator::take_lanes`]);
+    /// shared by the copies of this validator.
+    lanes: std::sync::Arc<std::sync::Mutex<Vec<Validator>>>,
 }
 
 /// A time for a message: RFC 3339 to the second, UTC (`2026-12-07T22:50:49Z`).
@@ -191,7 +194,29 @@ impl Validator {
             })?),
             None => None,
         };
-        Ok(Validator { cfg, region, phones: phones::Phones::default() })
+        Ok(Validator { cfg, region, phones: phones::Phones::default(), lanes: Default::default() })
+    }
+
+    /// `n` validators with this one's rules for validating on other threads at the same
+    /// time: each with phone metadata of its own (see [`phones::Phones::own`]), taken from
+    /// those kept by [`give_lanes`](Self::give_lanes) or new.
+    pub(crate) fn take_lanes(&self, n: usize) -> Vec<Validator> {
+        let mut kept = self.lanes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let have = n.min(kept.len());
+        let mut lanes: Vec<Validator> = kept.drain(..have).collect();
+        lanes.resize_with(n, || Validator {
+            cfg: self.cfg.clone(),
+            region: self.region,
+            phones: phones::Phones::own(),
+            lanes: Default::default(),
+        });
+        lanes
+    }
+
+    /// Keeps lanes for the next [`take_lanes`](Self::take_lanes), so that their metadata
+    /// is built once per handle; freed with the validator.
+    pub(crate) fn give_lanes(&self, lanes: Vec<Validator>) {
+        self.lanes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(lanes);
     }
 
     /// The configuration in force.

@@ -22,21 +22,43 @@ const METADATA_XML: &str = include_str!("../../assets/PhoneNumberMetadata.xml");
 /// The database every live handle shares; empty when none holds it.
 static SHARED: Mutex<Weak<Database>> = Mutex::new(Weak::new());
 
-/// A validator's handle on the shared metadata, built on first use.
-#[derive(Clone, Default)]
+/// A validator's handle on the shared metadata, built on first use; or, for a validation
+/// lane, on metadata of its own.
+#[derive(Default)]
 pub(crate) struct Phones {
     db: OnceLock<Arc<Database>>,
+    /// Whether the metadata is this handle's own (see [`Phones::own`]).
+    own: bool,
+}
+
+impl Clone for Phones {
+    /// The shared metadata is shared by the copy; metadata of its own is not (the copy
+    /// builds its own on first use).
+    fn clone(&self) -> Phones {
+        match self.own {
+            true => Phones::own(),
+            false => Phones { db: self.db.clone(), own: false },
+        }
+    }
 }
 
 impl std::fmt::Debug for Phones {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Phones").field("loaded", &self.db.get().is_some()).finish()
+        f.debug_struct("Phones").field("loaded", &self.db.get().is_some()).field("own", &self.own).finish()
     }
 }
 
 impl Phones {
+    /// A handle on metadata of its own, built on its first phone number (about 60 ms and
+    /// 2 MB) and freed with it: for validating on another thread at the same time. The
+    /// crate's regex cache is one per database, behind a lock held while a regex runs, so
+    /// threads sharing a database validate phone numbers one at a time.
+    pub(crate) fn own() -> Phones {
+        Phones { db: OnceLock::new(), own: true }
+    }
+
     fn db(&self) -> &Database {
-        self.db.get_or_init(shared)
+        self.db.get_or_init(|| if self.own { Arc::new(build()) } else { shared() })
     }
 
     /// `text` as E.164 (`+14155550123`) when it is a valid number, read in `region` when it
@@ -64,11 +86,17 @@ fn share(slot: &Mutex<Weak<Database>>) -> Arc<Database> {
     if let Some(db) = slot.upgrade() {
         return db;
     }
+    let db = Arc::new(build());
+    *slot = Arc::downgrade(&db);
+    db
+}
+
+/// The metadata, parsed from the bundled XML, with a regex cache that holds every region's
+/// patterns.
+fn build() -> Database {
     // The XML is compiled in and a unit test parses it: a failure here is a build defect.
     let db = Database::parse(METADATA_XML).expect("the bundled phone metadata parses");
     enlarge_regex_cache(&db);
-    let db = Arc::new(db);
-    *slot = Arc::downgrade(&db);
     db
 }
 
@@ -186,5 +214,16 @@ mod tests {
         let copy = phones.clone();
         assert!(phones.e164(None, "+14155552671").is_some());
         assert!(phones.db.get().is_some() && copy.db.get().is_none());
+    }
+
+    #[test]
+    fn a_lane_has_metadata_of_its_own_and_reads_numbers_alike() {
+        let (shared, lane) = (Phones::default(), Phones::own());
+        for text in ["+1 (415) 555-2671", "+44 20 7946 0958", "+1 123"] {
+            assert_eq!(lane.e164(None, text), shared.e164(None, text), "{text}");
+        }
+        assert!(!Arc::ptr_eq(lane.db.get().unwrap(), shared.db.get().unwrap()));
+        let copy = lane.clone();
+        assert!(copy.db.get().is_none(), "a copy of a lane builds its own");
     }
 }
