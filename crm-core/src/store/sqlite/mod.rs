@@ -125,7 +125,8 @@ pub(crate) mod millis {
 /// soak`) it grew to 1.1 GB beside a 78 MB database within a minute, slowing every read. So
 /// past [`WAL_RESTART_BYTES`] the thread checkpoints in `RESTART` mode, waiting up to 250 ms
 /// for the readers of that moment to finish (new writers wait meanwhile), and the log starts
-/// over; SQLite then truncates the file to [`WAL_KEEP_BYTES`]. Should the log still pass
+/// over; SQLite truncates the file only past [`WAL_KEEP_BYTES`] (the hard bound, so that
+/// commits reuse the file's blocks). Should the log still pass
 /// [`WAL_HARD_BYTES`], the committing caller rewinds it itself. A commit has happened
 /// whatever its checkpoint does: a checkpoint that cannot finish is retried later.
 pub struct SqliteStore {
