@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use crm_core::ingest::{self, IngestOptions, RecordKind};
 use crm_core::synth::{Synth, SynthConfig};
-use crm_core::{Crm, NewOrder, OrderStatus};
-use rusqlite::{params, Connection};
+use crm_core::{Crm, NewCustomer, NewOrder, OrderStatus};
+use rusqlite::{params, Connection, OptionalExtension};
 
 mod common;
 use common::{
@@ -81,6 +81,96 @@ fn raw_connection(path: &Path) -> Connection {
     c
 }
 
+/// The orders of a chunk written raw with the reads and rows every correct bulk write needs
+/// in this schema: each order's customer found by its external id and the order's external
+/// id looked up (a retried row must not duplicate), the order, its items and a feed row;
+/// then, once per chunk, each customer's statistics and each (customer, currency) spend row
+/// with its period state. The ceiling for ours' bulk orders (no validation; the period
+/// values are counts, not the real fold: the same rows and columns are written, which is
+/// what costs).
+fn raw_rows_chunk(c: &Connection, chunk: &[NewOrder], now: i64) -> Duration {
+    use std::collections::HashMap;
+    let t = Instant::now();
+    let mut stats: HashMap<i64, (i64, i64, i64)> = HashMap::new();
+    let mut spend: HashMap<(i64, &str), (i64, i64, i64, i64)> = HashMap::new();
+    let mut feed =
+        c.prepare_cached("INSERT INTO changes (entity, entity_id, op, at) VALUES ('order', ?1, 'insert', ?2)").unwrap();
+    let mut customer_of = c.prepare_cached("SELECT id FROM customers WHERE external_id = ?1").unwrap();
+    let mut order_of = c.prepare_cached("SELECT id FROM orders WHERE external_id = ?1").unwrap();
+    for o in chunk {
+        let found: Option<i64> = customer_of.query_row([&o.customer_external_id], |r| r.get(0)).optional().unwrap();
+        let taken: Option<i64> = order_of.query_row([&o.external_id], |r| r.get(0)).optional().unwrap();
+        assert!(found.is_some() && taken.is_none());
+        let (id, customer) = raw_insert_order(c, o, now);
+        feed.execute(params![id, now]).unwrap();
+        if o.status.unwrap_or_default() == OrderStatus::Completed {
+            let at = o.occurred_at.timestamp_micros();
+            let s = stats.entry(customer).or_insert((0, at, at));
+            *s = (s.0 + 1, s.1.min(at), s.2.max(at));
+            let p = spend.entry((customer, o.currency.code())).or_insert((0, 0, at, at));
+            *p = (p.0 + o.total_minor, p.1 + 1, p.2.min(at), p.3.max(at));
+        }
+    }
+    let mut st = c
+        .prepare_cached(
+            "INSERT INTO customer_stats (customer_id, order_count, first_order_at, last_order_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (customer_id) DO UPDATE SET order_count = order_count + excluded.order_count, \
+             first_order_at = min(first_order_at, excluded.first_order_at), last_order_at = max(last_order_at, excluded.last_order_at)",
+        )
+        .unwrap();
+    for (customer, (n, first, last)) in &stats {
+        st.execute(params![customer, n, first, last]).unwrap();
+    }
+    let mut sp = c
+        .prepare_cached(
+            "INSERT INTO customer_spend (currency, customer_id, total_minor, customer_order_count, customer_last_order_at, \
+             orders, first_at, last_at, days, first_day_minor, weeks, first_week_minor) \
+             VALUES (?1, ?2, ?3, ?4, ?6, ?4, ?5, ?6, ?4, ?3, ?4, ?3) \
+             ON CONFLICT (currency, customer_id) DO UPDATE SET total_minor = total_minor + excluded.total_minor, \
+             customer_order_count = customer_order_count + excluded.orders, customer_last_order_at = excluded.last_at, \
+             orders = orders + excluded.orders, first_at = min(first_at, excluded.first_at), last_at = excluded.last_at, \
+             days = days + excluded.days, weeks = weeks + excluded.weeks",
+        )
+        .unwrap();
+    for ((customer, currency), (total, n, first, last)) in &spend {
+        sp.execute(params![currency, customer, total, n, first, last]).unwrap();
+    }
+    t.elapsed()
+}
+
+/// Customers written the raw way (one prepared statement, no validation).
+fn raw_insert_customers(c: &Connection, chunk: &[NewCustomer], now: i64) {
+    let mut st = c
+        .prepare_cached(
+            "INSERT INTO customers (external_id, kind, name, email, phone, company, title, industry, country, region, city, \
+             birthday, gender, tags, attributes, lifecycle, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'prospect', ?16, ?17)",
+        )
+        .unwrap();
+    for c in chunk {
+        st.execute(params![
+            c.external_id,
+            "person",
+            c.name,
+            c.email,
+            c.phone,
+            c.company,
+            c.title,
+            c.industry,
+            c.address.country,
+            c.address.region,
+            c.address.city,
+            c.birthday.map(|b| b.to_string()),
+            c.gender,
+            serde_json::to_string(&c.tags).unwrap(),
+            serde_json::to_string(&c.attributes).unwrap(),
+            c.created_at.map_or(now, |t| t.timestamp_micros()),
+            now
+        ])
+        .unwrap();
+    }
+}
+
 /// Phases 0 to 2: data files, file ingest, iterator ingest against raw rusqlite.
 fn bulk_phases(a: &Args, synth: &Synth, row: &mut impl FnMut(&str, String, String)) -> (Crm, Connection, u64) {
     // 0. Data files.
@@ -132,43 +222,17 @@ fn bulk_phases(a: &Args, synth: &Synth, row: &mut impl FnMut(&str, String, Strin
     // one core.
     let validator = crm_core::validate::Validator::new(config().validation).unwrap();
     let mut t_valid_c = Duration::ZERO;
+    let raw_rows = raw_connection(&fresh(&a.dir.join("raw-rows.db")));
     raw.execute_batch("BEGIN").unwrap();
+    raw_rows.execute_batch("BEGIN").unwrap();
     let mut customers = synth.customers().peekable();
     while customers.peek().is_some() {
         let chunk: Vec<_> = customers.by_ref().take(CHUNK).collect();
         let t = Instant::now();
-        {
-            let mut st = raw
-                .prepare_cached(
-                    "INSERT INTO customers (external_id, kind, name, email, phone, company, title, industry, country, region, city, \
-                     birthday, gender, tags, attributes, lifecycle, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 'prospect', ?16, ?17)",
-                )
-                .unwrap();
-            for c in &chunk {
-                st.execute(params![
-                    c.external_id,
-                    "person",
-                    c.name,
-                    c.email,
-                    c.phone,
-                    c.company,
-                    c.title,
-                    c.industry,
-                    c.address.country,
-                    c.address.region,
-                    c.address.city,
-                    c.birthday.map(|b| b.to_string()),
-                    c.gender,
-                    serde_json::to_string(&c.tags).unwrap(),
-                    serde_json::to_string(&c.attributes).unwrap(),
-                    c.created_at.map_or(now, |t| t.timestamp_micros()),
-                    now
-                ])
-                .unwrap();
-            }
-        }
+        raw_insert_customers(&raw, &chunk, now);
         t_raw_c += t.elapsed();
+        // The customers of the third raw file, untimed: its orders look them up.
+        raw_insert_customers(&raw_rows, &chunk, now);
         let t = Instant::now();
         for c in &chunk {
             std::hint::black_box(validator.customer(c).unwrap());
@@ -178,6 +242,7 @@ fn bulk_phases(a: &Args, synth: &Synth, row: &mut impl FnMut(&str, String, Strin
         ours.ingest_customers(chunk, IngestOptions::default()).unwrap();
         t_ours_c += t.elapsed();
     }
+    let mut t_rows_o = Duration::ZERO;
     let mut orders = synth.orders().peekable();
     while orders.peek().is_some() {
         let chunk: Vec<_> = orders.by_ref().take(CHUNK).collect();
@@ -186,6 +251,7 @@ fn bulk_phases(a: &Args, synth: &Synth, row: &mut impl FnMut(&str, String, Strin
             raw_insert_order(&raw, o, now);
         }
         t_raw_o += t.elapsed();
+        t_rows_o += raw_rows_chunk(&raw_rows, &chunk, now);
         let t = Instant::now();
         let r = ours.ingest_orders(chunk, IngestOptions::default()).unwrap();
         t_ours_o += t.elapsed();
@@ -194,6 +260,10 @@ fn bulk_phases(a: &Args, synth: &Synth, row: &mut impl FnMut(&str, String, Strin
     let t = Instant::now();
     raw.execute_batch("COMMIT").unwrap();
     t_raw_o += t.elapsed();
+    let t = Instant::now();
+    raw_rows.execute_batch("COMMIT").unwrap();
+    t_rows_o += t.elapsed();
+    drop(raw_rows);
     let (rc, oc) = (rate(n_customers, t_raw_c), rate(n_customers, t_ours_c));
     let (ro, oo) = (rate(n_orders, t_raw_o), rate(n_orders, t_ours_o));
     row("raw rusqlite: customers/s", format!("{rc:.0}"), "one transaction, prepared statement".into());
@@ -222,7 +292,20 @@ fn bulk_phases(a: &Args, synth: &Synth, row: &mut impl FnMut(&str, String, Strin
         ),
     );
     row("raw rusqlite: orders/s", format!("{ro:.0}"), "orders + line items, one transaction".into());
-    row("ours, iterator: orders/s", format!("{oo:.0}"), format!("{:.0}% of raw (target >= 85%)", 100.0 * oo / ro));
+    let rr = rate(n_orders, t_rows_o);
+    row(
+        "raw rusqlite, the rows ours writes: orders/s",
+        format!("{rr:.0}"),
+        format!(
+            "{:.0}% of raw: customer and external-id lookups, orders, items and feed rows, statistics and spend with period state per customer per chunk, one transaction (the ceiling for a correct write in this schema)",
+            100.0 * rr / ro
+        ),
+    );
+    row(
+        "ours, iterator: orders/s",
+        format!("{oo:.0}"),
+        format!("{:.0}% of raw (target >= 85%), {:.0}% of the schema's ceiling", 100.0 * oo / ro, 100.0 * oo / rr),
+    );
 
     (crm, raw, n_customers)
 }
@@ -284,10 +367,12 @@ fn main() {
     std::fs::copy(a.dir.join("raw.db"), fresh(&raw_path)).unwrap();
     let raw_bg = std::cell::RefCell::new(raw_connection(&raw_path));
     let raw_bg_thread = raw_background_checkpoints(&mut raw_bg.borrow_mut(), &raw_path);
-    // A third raw baseline writes, beside the order and its items, the rows ours writes
-    // for it: the customer's statistics, the spend row of the currency (with its period
-    // state) and a feed row; with background checkpoints, on a copy of its own. What a
-    // single order costs this schema with nothing else around it: the ceiling of ours.
+    // A third raw baseline does what a correct single write needs in this schema: finds
+    // the customer by external id, looks the order's external id up (a retry must not
+    // duplicate), writes the order, its items, the customer's statistics, the spend row of
+    // the currency (with its period state) and a feed row; with background checkpoints, on
+    // a copy of its own. What a single order costs this schema with nothing else around
+    // it: the ceiling of ours.
     let schema_path = a.dir.join("raw-schema.db");
     std::fs::copy(a.dir.join("raw.db"), fresh(&schema_path)).unwrap();
     let raw_schema = std::cell::RefCell::new(raw_connection(&schema_path));
@@ -299,6 +384,19 @@ fn main() {
     };
     let raw_write_rows = |c: &Connection, o: &NewOrder| {
         c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let found: Option<i64> = c
+            .prepare_cached("SELECT id FROM customers WHERE external_id = ?1")
+            .unwrap()
+            .query_row([&o.customer_external_id], |r| r.get(0))
+            .optional()
+            .unwrap();
+        let taken: Option<i64> = c
+            .prepare_cached("SELECT id FROM orders WHERE external_id = ?1")
+            .unwrap()
+            .query_row([&o.external_id], |r| r.get(0))
+            .optional()
+            .unwrap();
+        assert!(found.is_some() && taken.is_none());
         let (id, customer) = raw_insert_order(c, o, now);
         let (at, total) = (o.occurred_at.timestamp_micros(), o.total_minor);
         c.prepare_cached(
@@ -389,7 +487,7 @@ fn main() {
         "raw rusqlite, background checkpoints, the rows ours writes: single-order tx/s",
         format!("{:.0}", rates[3]),
         format!(
-            "{}; {:.0}% of raw with background checkpoints: the ceiling this schema allows (order, items, statistics, spend and period state, feed row)",
+            "{}; {:.0}% of raw with background checkpoints: the ceiling this schema allows (lookups, order, items, statistics, spend and period state, feed row)",
             lat_note(&lat[3]),
             100.0 * rates[3] / rates[2]
         ),
