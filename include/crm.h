@@ -2160,7 +2160,7 @@ enum crm_status crm_loyalty_program_get(const crm_t *crm, char **out_json);
  * - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
- * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`points`, `idempotency_key`, `as_of`),
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`points`, `idempotency_key`, `at`),
  * `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_CONFLICT` (the key was used for another
  * request), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
  *
@@ -2267,7 +2267,7 @@ enum crm_status crm_points_adjust(const crm_t *crm,
  * - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
  *
  * Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
- * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`event` unknown, `idempotency_key`, `as_of`,
+ * `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`event` unknown, `idempotency_key`, `at`,
  * `program` when none is set), `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_CONFLICT` (the
  * key was used for another request), `CRM_ERR_STORAGE`. Nothing is written on failure.
  * Thread safety: see `crm_t`.

@@ -83,7 +83,7 @@ unsafe fn posted(p: Posted, out_balance: *mut i64, out_replayed: *mut bool) {
 /// - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
-/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`points`, `idempotency_key`, `as_of`),
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`points`, `idempotency_key`, `at`),
 /// `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_CONFLICT` (the key was used for another
 /// request), `CRM_ERR_STORAGE`. Thread safety: see `crm_t`.
 ///
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn crm_points_adjust(
 /// - `out_replayed`: may be NULL; receives whether the key was already in the ledger.
 ///
 /// Errors: `CRM_ERR_NULL_ARGUMENT`, `CRM_ERR_INVALID_HANDLE`, `CRM_ERR_INVALID_UTF8`,
-/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`event` unknown, `idempotency_key`, `as_of`,
+/// `CRM_ERR_TOO_LONG`, `CRM_ERR_VALIDATION` (`event` unknown, `idempotency_key`, `at`,
 /// `program` when none is set), `CRM_ERR_NOT_FOUND` (customer), `CRM_ERR_CONFLICT` (the
 /// key was used for another request), `CRM_ERR_STORAGE`. Nothing is written on failure.
 /// Thread safety: see `crm_t`.
