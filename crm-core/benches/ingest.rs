@@ -87,13 +87,7 @@ fn raw_connection(path: &Path) -> Connection {
 fn raw_customer_rows(c: &Connection, chunk: &[NewCustomer], now: i64) -> Duration {
     let t = Instant::now();
     for cu in chunk {
-        let taken: Option<i64> = c
-            .prepare_cached("SELECT id FROM customers WHERE external_id = ?1")
-            .unwrap()
-            .query_row([&cu.external_id], |r| r.get(0))
-            .optional()
-            .unwrap();
-        assert!(taken.is_none());
+        assert!(raw_id_of(c, CUSTOMER_BY_KEY, &cu.external_id).is_none());
     }
     raw_insert_customers(c, chunk, now);
     // One transaction, nothing deleted: the chunk's ids are the last `len` rowids.
@@ -109,14 +103,21 @@ fn raw_customer_rows(c: &Connection, chunk: &[NewCustomer], now: i64) -> Duratio
     t.elapsed()
 }
 
+/// A customer's id by external id.
+const CUSTOMER_BY_KEY: &str = "SELECT id FROM customers WHERE external_id = ?1";
+/// An order's id by external id.
+const ORDER_BY_KEY: &str = "SELECT id FROM orders WHERE external_id = ?1";
+
+/// The id a lookup (`CUSTOMER_BY_KEY`, `ORDER_BY_KEY`) finds for an external id.
+fn raw_id_of(c: &Connection, lookup: &str, external_id: &dyn rusqlite::ToSql) -> Option<i64> {
+    c.prepare_cached(lookup).unwrap().query_row([external_id], |r| r.get(0)).optional().unwrap()
+}
+
 /// The reads a correct order write makes first: its customer by external id, and its own
 /// external id (a retried row must not duplicate).
 fn raw_lookups(c: &Connection, o: &NewOrder) {
-    let lookup = |sql: &str, key: &dyn rusqlite::ToSql| -> Option<i64> {
-        c.prepare_cached(sql).unwrap().query_row([key], |r| r.get(0)).optional().unwrap()
-    };
-    let found = lookup("SELECT id FROM customers WHERE external_id = ?1", &o.customer_external_id);
-    let taken = lookup("SELECT id FROM orders WHERE external_id = ?1", &o.external_id);
+    let found = raw_id_of(c, CUSTOMER_BY_KEY, &o.customer_external_id);
+    let taken = raw_id_of(c, ORDER_BY_KEY, &o.external_id);
     assert!(found.is_some() && taken.is_none());
 }
 

@@ -37,3 +37,12 @@ pub(crate) fn enum_parse<T: DeserializeOwned>(s: String) -> serde_json::Result<T
 pub(crate) fn json(v: &impl Serialize) -> String {
     serde_json::to_string(v).expect("in-memory values serialise")
 }
+
+/// The lot columns of a ledger entry's row (`remaining, available_at, expires_at`): all
+/// NULL for an entry that forms no lot.
+pub(crate) fn lot_columns(lot: Option<&crate::loyalty::LotTerms>) -> (Option<i64>, Option<i64>, Option<i64>) {
+    match lot {
+        Some(l) => (Some(l.remaining), Some(micros(l.available_at)), l.expires_at.map(micros)),
+        None => (None, None, None),
+    }
+}

@@ -939,15 +939,7 @@ impl<S: Store> Crm<S> {
         rows: impl Iterator<Item = RowItem<T>>,
         next: &mut Pending,
     ) -> Vec<(usize, u64, T::Valid)> {
-        let mut batch = Vec::with_capacity(rows.size_hint().0);
-        for (i, (n, r)) in rows.enumerate() {
-            next.rows += 1;
-            match r.and_then(|r| r.validate(self.validator()).map_err(|e| RowError::from_error(n, e))) {
-                Ok(v) => batch.push((i, n, v)),
-                Err(e) => next.refused.push((i, e)),
-            }
-        }
-        batch
+        next.sort(rows.map(|row| check(self.validator(), row)))
     }
 
     /// Validates one batch on up to `threads` threads: in contiguous parts, the first on
@@ -972,34 +964,23 @@ impl<S: Store> Crm<S> {
             lanes.extend(more);
         }
         let size = rows.len().div_ceil(parts);
-        let mut chunks: Vec<Vec<RowItem<T>>> = Vec::with_capacity(parts);
         let mut rows = rows.into_iter();
-        for _ in 0..parts {
-            chunks.push(rows.by_ref().take(size).collect());
-        }
-        let mut chunks = chunks.into_iter();
-        let here = chunks.next().unwrap_or_default();
-        let validate = |v: &Validator, part: Vec<RowItem<T>>| -> Vec<(u64, std::result::Result<T::Valid, RowError>)> {
-            let check = |(n, r): RowItem<T>| (n, r.and_then(|r| r.validate(v).map_err(|e| RowError::from_error(n, e))));
-            part.into_iter().map(check).collect()
-        };
-        let (first, others) = std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                chunks.zip(lanes.iter()).map(|(part, v)| scope.spawn(move || validate(v, part))).collect();
-            let first = validate(self.validator(), here);
-            let others: Vec<_> =
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect();
-            (first, others)
-        });
-        let mut batch = Vec::with_capacity(size * parts);
-        for (i, (n, r)) in first.into_iter().chain(others.into_iter().flatten()).enumerate() {
-            next.rows += 1;
-            match r {
-                Ok(v) => batch.push((i, n, v)),
-                Err(e) => next.refused.push((i, e)),
+        let here: Vec<RowItem<T>> = rows.by_ref().take(size).collect();
+        let checked = std::thread::scope(|scope| {
+            let handles: Vec<_> = lanes[..parts - 1]
+                .iter()
+                .map(|v| {
+                    let part: Vec<RowItem<T>> = rows.by_ref().take(size).collect();
+                    scope.spawn(move || part.into_iter().map(|row| check(v, row)).collect::<Vec<_>>())
+                })
+                .collect();
+            let mut checked: Vec<_> = here.into_iter().map(|row| check(self.validator(), row)).collect();
+            for h in handles {
+                checked.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
             }
-        }
-        batch
+            checked
+        });
+        next.sort(checked.into_iter())
     }
 
     /// Writes one validated batch of an ingest in one transaction (see
@@ -1057,6 +1038,30 @@ struct Pending {
     rows: u64,
     /// Rows refused by validation, by position in the batch.
     refused: Vec<(usize, RowError)>,
+}
+
+impl Pending {
+    /// Takes a batch's checked rows in input order: counts them, keeps the refusals by
+    /// position and returns the valid rows with theirs.
+    fn sort<V>(&mut self, checked: impl Iterator<Item = (u64, RowResult<V>)>) -> Vec<(usize, u64, V)> {
+        let mut batch = Vec::with_capacity(checked.size_hint().0);
+        for (i, (n, r)) in checked.enumerate() {
+            self.rows += 1;
+            match r {
+                Ok(v) => batch.push((i, n, v)),
+                Err(e) => self.refused.push((i, e)),
+            }
+        }
+        batch
+    }
+}
+
+/// A row's validation: the record ready to write, or why it is refused.
+type RowResult<V> = std::result::Result<V, RowError>;
+
+/// Validates one numbered row (or passes on the caller's reason it has none).
+fn check<T: Record>(v: &Validator, (n, r): RowItem<T>) -> (u64, RowResult<T::Valid>) {
+    (n, r.and_then(|r| r.validate(v).map_err(|e| RowError::from_error(n, e))))
 }
 
 /// Adds a written batch to the report (its outcomes, and its refusals, validation's and the

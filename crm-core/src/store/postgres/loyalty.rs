@@ -250,6 +250,7 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
         lot: Option<&LotTerms>,
         created_at: DateTime<Utc>,
     ) -> Result<EntryId> {
+        let (remaining, available_at, expires_at) = crate::store::codec::lot_columns(lot);
         self.lock_key("loyalty", &e.key)?;
         self.lock_customer(e.customer_id)?;
         let r = self.query_one(
@@ -269,9 +270,9 @@ impl LedgerStoreMut for PgTx<'_, Writing> {
                 &e.balance_after,
                 &e.note,
                 &micros(created_at),
-                &lot.map(|l| l.remaining),
-                &lot.map(|l| micros(l.available_at)),
-                &lot.and_then(|l| l.expires_at).map(micros),
+                &remaining,
+                &available_at,
+                &expires_at,
             ],
         )?;
         Ok(EntryId(col(&r, 0)?))

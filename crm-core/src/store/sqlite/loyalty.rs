@@ -104,6 +104,7 @@ pub(super) fn insert_entry(
     lot: Option<&LotTerms>,
     created_at: DateTime<Utc>,
 ) -> Result<EntryId> {
+    let (remaining, available_at, expires_at) = crate::store::codec::lot_columns(lot);
     conn.prepare_cached(
         "INSERT INTO loyalty_entries (customer_id, kind, points, qualifying, idempotency_key, order_id, amount_minor, \
          at, balance_after, note, created_at, remaining, available_at, expires_at) \
@@ -122,9 +123,9 @@ pub(super) fn insert_entry(
         e.balance_after,
         e.note,
         micros(created_at),
-        lot.map(|l| l.remaining),
-        lot.map(|l| micros(l.available_at)),
-        lot.and_then(|l| l.expires_at).map(micros),
+        remaining,
+        available_at,
+        expires_at,
     ])
     .db()?;
     Ok(EntryId(conn.last_insert_rowid()))
